@@ -1,0 +1,89 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Module map (dependencies point downwards):
+//   stasis (CLI) ─► StasisStore ─► StasisChunking, StasisIO ─► CStasisSystem
+//                               └► CLZ4 (Debian liblz4), GRDB (Debian libsqlite3), swift-crypto
+//   stasis-bench ─► StasisSynthetic (benchmark/test image generator), StasisStore
+let package = Package(
+    name: "Stasis",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "stasis", targets: ["stasis"]),
+        .library(name: "StasisStore", targets: ["StasisStore"]),
+        .library(name: "StasisChunking", targets: ["StasisChunking"]),
+        .library(name: "StasisSynthetic", targets: ["StasisSynthetic"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // C shims, each in its own target.
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
+        .target(name: "CStasisSystem"),
+
+        // Syscall wrappers: typed errno, EINTR retry, fault-injection seam.
+        .target(name: "StasisIO", dependencies: ["CStasisSystem"]),
+
+        // Pure chunking algorithms (fixed-size grid, FastCDC).
+        .target(name: "StasisChunking"),
+
+        // The content-addressed store: packs, manifests, catalog, capture, materialize, gc, verify.
+        .target(
+            name: "StasisStore",
+            dependencies: [
+                "StasisIO", "StasisChunking", "CLZ4",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+
+        // Deterministic synthetic VM-memory images, shared by the benchmark and the tests.
+        .target(name: "StasisSynthetic", dependencies: ["CLZ4"]),
+
+        .executableTarget(
+            name: "stasis",
+            dependencies: [
+                "StasisStore", "StasisSynthetic",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "stasis-bench",
+            dependencies: [
+                "StasisStore", "StasisSynthetic", "CLZ4",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/bench/StasisBench"
+        ),
+
+        .testTarget(name: "StasisIOTests", dependencies: ["StasisIO"]),
+        .testTarget(
+            name: "StasisChunkingTests",
+            dependencies: [
+                "StasisChunking",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "StasisStoreTests",
+            dependencies: [
+                "StasisStore", "StasisSynthetic",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "StasisCLITests",
+            dependencies: ["StasisStore", "StasisSynthetic"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

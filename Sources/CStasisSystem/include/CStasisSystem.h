@@ -1,0 +1,16 @@
+#ifndef STASIS_CSYSTEM_H
+#define STASIS_CSYSTEM_H
+// Linux calls and constants that Swift's Glibc module does not expose
+// (they need _GNU_SOURCE or are variadic).
+#include <stdint.h>
+#include <sys/types.h>
+
+int stasis_seek_data(void);
+int stasis_seek_hole(void);
+/// sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE): start write-back early, do not wait.
+int stasis_start_writeback(int fd, int64_t offset, int64_t length);
+/// fallocate(fd, PUNCH_HOLE|KEEP_SIZE, off, len).
+int stasis_punch_hole(int fd, int64_t offset, int64_t length);
+/// open(path, flags, mode) without the variadic form.
+int stasis_open(const char *path, int flags, mode_t mode);
+#endif

@@ -1,0 +1,80 @@
+import Crypto
+import Foundation
+import StasisChunking
+import StasisIO
+
+extension ContentStore {
+    /// The chunker for byte streams. Its parameters are part of the format: changing them would
+    /// stop new blobs from sharing chunks with old ones.
+    public static let blobChunker = FastCDC.standard
+
+    /// Stores a byte stream, cut by FastCDC so that a stream that grows or changes in the middle
+    /// shares all its other chunks with earlier versions. All or nothing, like a capture.
+    public func putBlob(_ bytes: [UInt8]) throws(StoreError) -> BlobRecord {
+        try bytes.withRawBytes { (raw) throws(StoreError) in try putBlob(raw) }
+    }
+
+    public func putBlob(_ bytes: UnsafeRawBufferPointer) throws(StoreError) -> BlobRecord {
+        try withLock(.shared) { () throws(StoreError) -> BlobRecord in
+            let index = try loadIndex()
+            let writer = PackWriter(layout: layout)
+            var entries: [BlobManifest.Entry] = []
+            var seen = Set<ChunkID>()
+            let scratch = UnsafeMutableRawBufferPointer.allocate(
+                byteCount: ChunkCodec.scratchCapacity(forRawLength: Self.blobChunker.maxSize), alignment: 64)
+            defer { scratch.deallocate() }
+            do throws(StoreError) {
+                try Self.blobChunker.forEachChunk(in: bytes) { (range) throws(StoreError) in
+                    let chunk = UnsafeRawBufferPointer(rebasing: bytes[range])
+                    let id = ChunkHasher.id(of: chunk)
+                    entries.append(.init(length: chunk.count, id: id))
+                    guard index.location(of: id) == nil, seen.insert(id).inserted else { return }
+                    if let n = ChunkCodec.compress(chunk, into: scratch) {
+                        try writer.append(id: id, stored: UnsafeRawBufferPointer(rebasing: scratch[0..<n]), rawLength: chunk.count, encoding: .lz4)
+                    } else {
+                        try writer.append(id: id, stored: chunk, rawLength: chunk.count, encoding: .raw)
+                    }
+                }
+                let sealed = try writer.finish()
+                let id = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+                let manifest = BlobManifest(size: Int64(bytes.count), entries: entries)
+                try catalog.commitBlob(packs: sealed, id: id, size: Int64(bytes.count), manifest: manifest.encoded())
+                return BlobRecord(id: id, size: Int64(bytes.count), chunks: entries.count, createdAt: Date())
+            } catch {
+                writer.abandon()
+                throw error
+            }
+        }
+    }
+
+    /// A blob's bytes, every chunk verified, and the whole checked against the blob id.
+    public func blob(_ id: String) throws(StoreError) -> [UInt8] {
+        try withLock(.shared) { () throws(StoreError) -> [UInt8] in
+            guard let bytes = try catalog.blobManifestBytes(id.lowercased()) else { throw .blobNotFound(id: id) }
+            let manifest = try BlobManifest.decode(bytes, id: id)
+            let index = try loadIndex()
+            let files = PackFiles(layout: layout)
+            defer { files.close() }
+            let reader = ChunkReader(index: index, packs: files)
+            var out = [UInt8](repeating: 0, count: Int(manifest.size))
+            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)
+            defer { scratch.deallocate() }
+            try out.withMutableRawBytes { (raw) throws(StoreError) in
+                var at = 0
+                for e in manifest.entries {
+                    try reader.read(e.id, into: UnsafeMutableRawBufferPointer(rebasing: raw[at..<at + e.length]), scratch: scratch, image: "blob \(id)")
+                    at += e.length
+                }
+            }
+            let digest = SHA256.hash(data: out).map { String(format: "%02x", $0) }.joined()
+            guard digest == id.lowercased() else {
+                throw .corruptManifest(id: id, reason: "the blob's chunks do not add up to its id")
+            }
+            return out
+        }
+    }
+
+    public func removeBlob(_ id: String) throws(StoreError) {
+        guard try catalog.deleteBlob(id.lowercased()) else { throw .blobNotFound(id: id) }
+    }
+}

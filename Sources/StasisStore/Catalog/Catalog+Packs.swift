@@ -1,0 +1,64 @@
+import Foundation
+import GRDB
+
+/// A sealed pack as listed in the catalog.
+public struct PackRecord: Sendable, Codable {
+    public var id: String
+    public var size: Int64
+    public var chunkCount: Int
+    public var rawBytes: Int64
+    public var storedBytes: Int64
+}
+
+extension Catalog {
+    static func insertPacks(_ packs: [PackWriter.Sealed], _ db: Database) throws {
+        let now = Date().timeIntervalSince1970
+        for p in packs {
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO packs(id, size, chunk_count, raw_bytes, stored_bytes, created_at, entries)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [p.index.packID, p.size, p.index.entries.count, p.rawBytes, p.storedBytes,
+                                 now, Data(p.index.encodedEntries)])
+        }
+    }
+
+    public func packs() throws(StoreError) -> [PackRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, size, chunk_count, raw_bytes, stored_bytes FROM packs ORDER BY id").map { row in
+                PackRecord(id: row["id"], size: row["size"], chunkCount: row["chunk_count"],
+                           rawBytes: row["raw_bytes"], storedBytes: row["stored_bytes"])
+            }
+        }
+    }
+
+    /// Every pack's entry table as committed, with the pack's size.
+    func packIndexes() throws(StoreError) -> [PackIndex] {
+        let rows: [(String, Int64, Data)] = try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, size, entries FROM packs ORDER BY id").map { ($0["id"], $0["size"], $0["entries"]) }
+        }
+        var result: [PackIndex] = []
+        result.reserveCapacity(rows.count)
+        for (id, size, entries) in rows {
+            let bytes = [UInt8](entries)
+            let entriesOffset = size - Int64(bytes.count) - Int64(PackFormat.trailerSize)
+            result.append(try PackIndex.decode(packID: id, encodedEntries: bytes, entriesOffset: entriesOffset))
+        }
+        return result
+    }
+
+    /// Replaces packs in one transaction (gc's repack, repair's reindex).
+    func replacePacks(removing: [String], adding: [PackWriter.Sealed]) throws(StoreError) {
+        try write { db in
+            for id in removing { try db.execute(sql: "DELETE FROM packs WHERE id = ?", arguments: [id]) }
+            try Self.insertPacks(adding, db)
+        }
+    }
+
+    /// Replaces the whole pack list (repair --reindex).
+    func resetPacks(to packs: [PackWriter.Sealed]) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: "DELETE FROM packs")
+            try Self.insertPacks(packs, db)
+        }
+    }
+}

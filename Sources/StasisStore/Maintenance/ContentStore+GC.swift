@@ -1,0 +1,121 @@
+import Foundation
+import StasisIO
+
+/// What `gc` removed (or, in a dry run, would remove).
+public struct GCReport: Sendable, Codable {
+    public var dryRun: Bool
+    public var referencedChunks: Int
+    public var packsDeleted: [String] = []
+    public var packsRepacked: [String] = []
+    public var packsWritten: [String] = []
+    public var chunksRemoved = 0
+    public var bytesFreed: Int64 = 0
+    public var leftoverFilesRemoved: [String] = []
+}
+
+extension ContentStore {
+    /// Removes every chunk no image or blob references. Packs with nothing live are deleted; packs
+    /// that are mostly dead (live bytes below `repackBelow` of the pack) have their live chunks
+    /// copied — verified — into new packs first. Leftovers of crashed writers are removed too.
+    ///
+    /// Holds the store lock exclusively: captures in flight finish first, and new ones wait, so no
+    /// capture can dedup against a chunk that gc is deleting.
+    public func gc(dryRun: Bool = false, repackBelow: Double = 0.5,
+                   progress: any ProgressReporter = SilentProgress()) throws(StoreError) -> GCReport {
+        try withLock(.exclusive) { () throws(StoreError) -> GCReport in
+            let live = try referencedChunks()
+            let packs = try catalog.packIndexes()
+            let sizes = Dictionary(uniqueKeysWithValues: try catalog.packs().map { ($0.id, $0.size) })
+            var report = GCReport(dryRun: dryRun, referencedChunks: live.count)
+
+            var toDelete: [PackIndex] = []
+            var toRepack: [PackIndex] = []
+            for pack in packs {
+                let total = pack.entries.reduce(Int64(0)) { $0 + Int64($1.storedLength) }
+                let liveBytes = pack.entries.reduce(Int64(0)) { live.contains($1.id) ? $0 + Int64($1.storedLength) : $0 }
+                if liveBytes == 0 {
+                    toDelete.append(pack)
+                } else if Double(liveBytes) < Double(total) * repackBelow {
+                    toRepack.append(pack)
+                }
+            }
+            let leftovers = try leftoverFiles(known: Set(packs.map(\.packID)))
+            report.packsDeleted = toDelete.map(\.packID)
+            report.packsRepacked = toRepack.map(\.packID)
+            report.leftoverFilesRemoved = leftovers
+            for pack in toDelete + toRepack {
+                report.bytesFreed += sizes[pack.packID] ?? 0
+                report.chunksRemoved += pack.entries.filter { !live.contains($0.id) }.count
+            }
+            for path in leftovers { report.bytesFreed += (try? FileSystem.fileSize(path)) ?? 0 }
+            if dryRun { return report }
+
+            // Copy the live chunks of mostly-dead packs into new packs (durable before the commit).
+            var written: [PackWriter.Sealed] = []
+            if !toRepack.isEmpty {
+                let index = ChunkIndex(packs: packs)
+                let files = PackFiles(layout: layout)
+                defer { files.close() }
+                let reader = ChunkReader(index: index, packs: files)
+                let writer = PackWriter(layout: layout)
+                let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)
+                let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: ChunkCodec.scratchCapacity(forRawLength: PackFormat.maxChunkLength), alignment: 64)
+                defer { raw.deallocate(); scratch.deallocate() }
+                progress.begin("repack", total: Int64(toRepack.reduce(0) { $0 + $1.entries.filter { live.contains($0.id) }.count }))
+                do throws(StoreError) {
+                    var seen = Set<ChunkID>()
+                    for pack in toRepack {
+                        for e in pack.entries where live.contains(e.id) && seen.insert(e.id).inserted {
+                            let dest = UnsafeMutableRawBufferPointer(rebasing: raw[0..<e.rawLength])
+                            try reader.read(e.id, into: dest, scratch: scratch, image: "(gc)")
+                            let out = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<ChunkCodec.scratchCapacity(forRawLength: e.rawLength)])
+                            if let n = ChunkCodec.compress(UnsafeRawBufferPointer(dest), into: out) {
+                                try writer.append(id: e.id, stored: UnsafeRawBufferPointer(rebasing: out[0..<n]), rawLength: e.rawLength, encoding: .lz4)
+                            } else {
+                                try writer.append(id: e.id, stored: UnsafeRawBufferPointer(dest), rawLength: e.rawLength, encoding: .raw)
+                            }
+                            progress.advance(by: 1)
+                        }
+                    }
+                    written = try writer.finish()
+                } catch {
+                    writer.abandon()
+                    progress.end()
+                    throw error
+                }
+                progress.end()
+            }
+            report.packsWritten = written.map(\.index.packID)
+            for pack in written { report.bytesFreed -= pack.size }
+
+            CrashPoint.hit("gc.before-commit")
+            try catalog.replacePacks(removing: (toDelete + toRepack).map(\.packID), adding: written)
+            CrashPoint.hit("gc.after-commit")
+            // Unreferenced now: deleting them can only fail to free space, never lose data.
+            for pack in toDelete + toRepack {
+                try? FileSystem.remove(layout.packPath(for: pack.packID))
+                CrashPoint.hit("gc.pack-deleted")
+            }
+            for path in leftovers { try? FileSystem.remove(path) }
+            return report
+        }
+    }
+
+    /// Pack files the catalog does not list and temporary files: what crashed writers left.
+    /// Only meaningful under the exclusive lock (no writer is running).
+    func leftoverFiles(known: Set<String>) throws(StoreError) -> [String] {
+        var result: [String] = []
+        try StoreError.wrap { () throws(IOError) in
+            for fan in try FileSystem.list(layout.packsDirectory) where fan.count == 2 {
+                for name in try FileSystem.list(layout.packsDirectory + "/" + fan) {
+                    let id = name.hasSuffix(".pack") ? String(name.dropLast(5)) : name
+                    if !known.contains(id) { result.append(layout.packsDirectory + "/" + fan + "/" + name) }
+                }
+            }
+            for name in try FileSystem.list(layout.temporaryDirectory) {
+                result.append(layout.temporaryDirectory + "/" + name)
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import StasisIO
+
+/// What `verify` found.
+public struct VerifyReport: Sendable, Codable {
+    public struct Problem: Sendable, Codable {
+        /// `missing-pack`, `corrupt-pack`, `pack-mismatch`, `corrupt-manifest`, `missing-chunk`, `corrupt-chunk`.
+        public var kind: String
+        /// The pack, image or chunk concerned.
+        public var subject: String
+        public var message: String
+        /// Images that can no longer be materialized because of it.
+        public var affectedImages: [String]
+    }
+    public var deep: Bool
+    public var images = 0
+    public var blobs = 0
+    public var packs = 0
+    public var chunksChecked = 0
+    public var bytesChecked: Int64 = 0
+    /// Files of crashed writers that `gc` will remove (not damage).
+    public var leftoverFiles = 0
+    public var problems: [Problem] = []
+    public var ok: Bool { problems.isEmpty }
+}
+
+extension ContentStore {
+    /// Checks that every committed image can be materialized: manifests hash to their ids, every
+    /// chunk they name is in a pack, every pack file exists and matches its catalog entry table.
+    /// `deep` also reads every chunk of every pack, decodes it and re-hashes it.
+    public func verify(deep: Bool = false, progress: any ProgressReporter = SilentProgress()) throws(StoreError) -> VerifyReport {
+        try withLock(.shared) { () throws(StoreError) -> VerifyReport in
+            var report = VerifyReport(deep: deep)
+            let packs = try catalog.packIndexes()
+            let records = Dictionary(uniqueKeysWithValues: try catalog.packs().map { ($0.id, $0) })
+            report.packs = packs.count
+            var unusablePacks = Set<String>()
+            var damagedChunks: [ChunkID: String] = [:]   // chunk → message
+
+            // 1. Pack files against the catalog.
+            for pack in packs {
+                let path = layout.packPath(for: pack.packID)
+                do throws(StoreError) {
+                    let onDisk = try PackIndex.read(packID: pack.packID, path: path)
+                    let size = try StoreError.wrap { () throws(IOError) in try FileSystem.fileSize(path) }
+                    if onDisk.encodedEntries != pack.encodedEntries || size != records[pack.packID]?.size {
+                        unusablePacks.insert(pack.packID)
+                        report.problems.append(.init(kind: "pack-mismatch", subject: pack.packID,
+                            message: "pack \(pack.packID) on disk does not match its catalog entry: restore it from a copy", affectedImages: []))
+                    }
+                } catch {
+                    unusablePacks.insert(pack.packID)
+                    let kind: String
+                    if case .missingPack = error { kind = "missing-pack" } else { kind = "corrupt-pack" }
+                    report.problems.append(.init(kind: kind, subject: pack.packID, message: error.description, affectedImages: []))
+                }
+            }
+            let index = ChunkIndex(packs: packs)
+
+            // 2. Deep: every chunk of every readable pack, in file order.
+            if deep {
+                progress.begin("verify", total: records.values.reduce(0) { $0 + $1.size })
+                let files = PackFiles(layout: layout)
+                defer { files.close(); progress.end() }
+                for pack in packs where !unusablePacks.contains(pack.packID) {
+                    let checked = try verifyChunks(of: pack, files: files, progress: progress) { entry, message in
+                        damagedChunks[entry.id] = message
+                    }
+                    report.chunksChecked += checked.chunks
+                    report.bytesChecked += checked.bytes
+                }
+            }
+
+            // 3. Every manifest, and the chunks it names.
+            var missing: [ChunkID: [String]] = [:]
+            var unreadable: [ChunkID: [String]] = [:]
+            let unusableOrdinals = Set(index.packIDs.enumerated().filter { unusablePacks.contains($0.element) }.map { UInt32($0.offset) })
+            let images = try catalog.images()
+            report.images = images.count
+            for image in images {
+                do throws(StoreError) {
+                    let manifest = try manifest(of: image.id)
+                    for case let c? in Set(manifest.chunks) {
+                        guard let loc = index.location(of: c) else { missing[c, default: []].append(image.id); continue }
+                        if unusableOrdinals.contains(loc.pack) || damagedChunks[c] != nil { unreadable[c, default: []].append(image.id) }
+                    }
+                } catch {
+                    report.problems.append(.init(kind: "corrupt-manifest", subject: image.id, message: error.description, affectedImages: [image.id]))
+                }
+            }
+            report.blobs = try catalog.blobs().count
+            for (chunk, images) in missing.sorted(by: { $0.key < $1.key }) {
+                report.problems.append(.init(kind: "missing-chunk", subject: chunk.hex,
+                    message: StoreError.missingChunk(chunk: chunk, image: images[0]).description, affectedImages: images.sorted()))
+            }
+            for (chunk, message) in damagedChunks.sorted(by: { $0.key < $1.key }) {
+                report.problems.append(.init(kind: "corrupt-chunk", subject: chunk.hex, message: message,
+                                             affectedImages: (unreadable[chunk] ?? []).sorted()))
+            }
+            // Images that lost a whole pack: name them on the pack's problem.
+            for i in report.problems.indices where report.problems[i].kind.hasSuffix("pack") || report.problems[i].kind == "pack-mismatch" {
+                guard let ordinal = index.packIDs.firstIndex(of: report.problems[i].subject) else { continue }
+                var affected = Set<String>()
+                for (chunk, images) in unreadable where index.location(of: chunk)?.pack == UInt32(ordinal) { affected.formUnion(images) }
+                report.problems[i].affectedImages = affected.sorted()
+            }
+            report.leftoverFiles = (try? leftoverFiles(known: Set(packs.map(\.packID))).count) ?? 0
+            return report
+        }
+    }
+
+    /// Reads a pack front to back in large blocks and checks every chunk. Returns counts.
+    private func verifyChunks(of pack: PackIndex, files: PackFiles, progress: any ProgressReporter,
+                              damaged: (PackEntry, String) -> Void) throws(StoreError) -> (chunks: Int, bytes: Int64) {
+        let fd = try files.descriptor(for: pack.packID)
+        let blockSize = 8 << 20
+        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize + PackFormat.maxChunkLength, alignment: 4096)
+        let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)
+        defer { block.deallocate(); raw.deallocate() }
+        var chunks = 0
+        var bytes: Int64 = 0
+        var i = 0
+        while i < pack.entries.count {
+            let start = pack.entries[i].offset
+            var j = i
+            var end = start
+            while j < pack.entries.count && (j == i || end - start + Int64(pack.entries[j].storedLength) <= Int64(blockSize)) {
+                end = pack.entries[j].offset + Int64(pack.entries[j].storedLength)
+                j += 1
+            }
+            let span = Int(end - start)
+            let n = try StoreError.wrap { () throws(IOError) in
+                try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: block[0..<span]), at: start)
+            }
+            for e in pack.entries[i..<j] {
+                let at = Int(e.offset - start)
+                let loc = ChunkLocation(pack: 0, encoding: e.encoding, rawLength: UInt32(e.rawLength), storedLength: UInt32(e.storedLength), offset: e.offset)
+                if at + e.storedLength > n {
+                    damaged(e, StoreError.corruptChunk(chunk: e.id, pack: pack.packID, offset: e.offset, reason: "the pack ends early (truncated)").description)
+                    continue
+                }
+                do throws(StoreError) {
+                    try ChunkReader.decodeAndVerify(e.id, stored: UnsafeRawBufferPointer(rebasing: block[at..<at + e.storedLength]),
+                                                    location: loc, packID: pack.packID,
+                                                    into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<e.rawLength]))
+                } catch {
+                    damaged(e, error.description)
+                }
+                chunks += 1
+                bytes += Int64(e.rawLength)
+            }
+            progress.advance(by: Int64(span))
+            i = j
+        }
+        return (chunks, bytes)
+    }
+}

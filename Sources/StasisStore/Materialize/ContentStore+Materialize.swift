@@ -1,0 +1,149 @@
+import Dispatch
+import Foundation
+import Synchronization
+import StasisIO
+
+/// What a materialization did.
+public struct MaterializeResult: Sendable, Codable {
+    public var image: String
+    public var path: String
+    public var size: Int64
+    /// Bytes written as data (the rest of the file is holes).
+    public var dataBytes: Int64
+    /// Bytes read from packs.
+    public var readBytes: Int64
+}
+
+extension ContentStore {
+    /// Writes image `idOrPrefix` to `path`, bit-exact, with holes for zero chunks. Every chunk is
+    /// verified before it is written; the file appears under its name only when complete and
+    /// fsynced (it is written to a temporary name beside it first), so a failure leaves no output.
+    public func materialize(_ idOrPrefix: String, to path: String, overwrite: Bool = false,
+                            workers: Int = ProcessInfo.processInfo.activeProcessorCount,
+                            progress: any ProgressReporter = SilentProgress()) throws(StoreError) -> MaterializeResult {
+        if FileSystem.exists(path) && !overwrite { throw .outputExists(path: path) }
+        if FileSystem.isDirectory(path) { throw .outputExists(path: path) }
+        return try withLock(.shared) { () throws(StoreError) -> MaterializeResult in
+            let id = try catalog.resolveImage(idOrPrefix)
+            let manifest = try manifest(of: id)
+            let index = try loadIndex()
+            let plan = try MaterializePlan.make(manifest: manifest, index: index, imageID: id)
+            let dataBytes = manifest.dataBytes
+            let directory = FileSystem.parent(of: FileSystem.absolute(path))
+            if let free = FileSystem.availableSpace(at: directory), free < dataBytes {
+                throw .notEnoughSpace(path: path, needed: dataBytes, available: free)
+            }
+
+            let tmpPath = directory + "/." + (path.split(separator: "/").last.map(String.init) ?? "image") + ".stasis-" + PackWriter.newPackID().prefix(8) + ".tmp"
+            let out = try StoreError.wrap { () throws(IOError) in try FileDescriptor.open(tmpPath, .createExclusive, permissions: 0o644) }
+            var committed = false
+            defer {
+                out.close()
+                if !committed { try? FileSystem.remove(tmpPath) }
+            }
+            try StoreError.wrap { () throws(IOError) in try out.truncate(to: manifest.imageSize) }
+
+            let packs = PackFiles(layout: layout)
+            defer { packs.close() }
+            progress.begin("materialize", total: dataBytes)
+            defer { progress.end() }
+            try MaterializeWorkers(plan: plan, manifest: manifest, index: index, packs: packs, output: out, progress: progress)
+                .run(workers: workers)
+
+            try StoreError.wrap { () throws(IOError) in
+                try out.sync()
+                try FileSystem.renameDurably(tmpPath, to: path)
+            }
+            committed = true
+            return MaterializeResult(image: id, path: path, size: manifest.imageSize, dataBytes: dataBytes, readBytes: plan.storedBytes)
+        }
+    }
+}
+
+/// The parallel part of materialize: workers take batches, read each with one pread, decode and
+/// verify every chunk, and write it to each place the manifest uses it.
+private final class MaterializeWorkers: @unchecked Sendable {
+    let plan: MaterializePlan
+    let manifest: ImageManifest
+    let index: ChunkIndex
+    let packs: PackFiles
+    let output: FileDescriptor
+    let progress: any ProgressReporter
+    let next = Atomic<Int>(0)
+    let failure = Mutex<StoreError?>(nil)
+
+    init(plan: MaterializePlan, manifest: ImageManifest, index: ChunkIndex, packs: PackFiles,
+         output: FileDescriptor, progress: any ProgressReporter) {
+        self.plan = plan; self.manifest = manifest; self.index = index
+        self.packs = packs; self.output = output; self.progress = progress
+    }
+
+    func run(workers: Int) throws(StoreError) {
+        DispatchQueue.concurrentPerform(iterations: max(1, min(workers, plan.batches.count))) { _ in work() }
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+
+    private func work() {
+        let readBuffer = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: Int(MaterializePlan.maxBatchSpan) + manifest.chunkSize, alignment: 4096)
+        let chunkBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(manifest.chunkSize, 1), alignment: 4096)
+        var writer = CoalescingWriter(fd: output)
+        defer { readBuffer.deallocate(); chunkBuffer.deallocate(); writer.deallocate() }
+        do throws(StoreError) {
+            while failure.withLock({ $0 == nil }) {
+                let b = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard b < plan.batches.count else { break }
+                try process(plan.batches[b], readBuffer: readBuffer, chunkBuffer: chunkBuffer, writer: &writer)
+            }
+            try StoreError.wrap { () throws(IOError) in try writer.flush() }
+        } catch {
+            failure.withLock { if $0 == nil { $0 = error } }
+        }
+    }
+
+    private func process(_ batch: MaterializePlan.Batch, readBuffer: UnsafeMutableRawBufferPointer,
+                         chunkBuffer: UnsafeMutableRawBufferPointer, writer: inout CoalescingWriter) throws(StoreError) {
+        let packID = index.packIDs[Int(batch.pack)]
+        let fd = try packs.descriptor(for: packID)
+        let span = Int(batch.readRange.count)
+        let n = try StoreError.wrap { () throws(IOError) in
+            try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: readBuffer[0..<span]), at: batch.readRange.lowerBound)
+        }
+        var written: Int64 = 0
+        var previousOffset: Int64 = -1
+        var decoded = UnsafeRawBufferPointer(start: nil, count: 0)
+        for i in batch.items {
+            let item = plan.items[i]
+            let loc = item.location
+            if loc.offset != previousOffset {
+                let start = Int(loc.offset - batch.readRange.lowerBound)
+                let end = start + Int(loc.storedLength)
+                guard end <= n else {
+                    throw .corruptChunk(chunk: item.id, pack: packID, offset: loc.offset, reason: "the pack ends early (truncated)")
+                }
+                let expected = manifest.length(ofChunk: item.chunk)
+                guard Int(loc.rawLength) == expected else {
+                    throw .corruptChunk(chunk: item.id, pack: packID, offset: loc.offset,
+                                        reason: "its entry says \(loc.rawLength) bytes where the image needs \(expected)")
+                }
+                let stored = UnsafeRawBufferPointer(rebasing: readBuffer[start..<end])
+                if loc.encoding == .raw {
+                    // Verify in place: no copy for incompressible chunks.
+                    guard ChunkHasher.id(of: stored) == item.id else {
+                        throw .corruptChunk(chunk: item.id, pack: packID, offset: loc.offset, reason: "its bytes do not hash to its id")
+                    }
+                    decoded = stored
+                } else {
+                    let dest = UnsafeMutableRawBufferPointer(rebasing: chunkBuffer[0..<Int(loc.rawLength)])
+                    try ChunkReader.decodeAndVerify(item.id, stored: stored, location: loc, packID: packID, into: dest)
+                    decoded = UnsafeRawBufferPointer(dest)
+                }
+                previousOffset = loc.offset
+            }
+            let at = Int64(item.chunk) * Int64(manifest.chunkSize)
+            try StoreError.wrap { () throws(IOError) in try writer.write(decoded, at: at) }
+            written += Int64(decoded.count)
+        }
+        progress.advance(by: written)
+    }
+}

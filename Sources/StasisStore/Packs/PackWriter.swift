@@ -1,0 +1,133 @@
+import StasisIO
+
+/// Appends chunks to pack files and seals them: entry table, trailer, fsync, atomic rename into
+/// `packs/`. Sealed packs are durable but not yet *referenced*: only the catalog commit that lists
+/// them makes them part of the store. Not thread-safe: the capture pipeline serialises appends.
+final class PackWriter {
+    struct Sealed: Sendable {
+        var index: PackIndex
+        var size: Int64
+        var rawBytes: Int64
+        var storedBytes: Int64
+    }
+
+    private let layout: StoreLayout
+    private let targetSize: Int
+    private var current: (fd: FileDescriptor, id: String, tmpPath: String)?
+    private var buffer: [UInt8] = []
+    private var bufferStart: Int64 = 0
+    private var written: Int64 = 0          // bytes of the current pack so far (incl. buffer)
+    private var entries: [PackEntry] = []
+    private var rawBytes: Int64 = 0
+    private var lastWriteback: Int64 = 0
+    private(set) var sealed: [Sealed] = []
+
+    private static let flushThreshold = 4 << 20
+
+    init(layout: StoreLayout, targetSize: Int = PackFormat.defaultTargetSize) {
+        self.layout = layout
+        self.targetSize = targetSize
+        buffer.reserveCapacity(Self.flushThreshold + (1 << 20))
+    }
+
+    /// Appends one chunk's stored bytes. Returns where it went (for lookups before the seal).
+    @discardableResult
+    func append(id: ChunkID, stored: UnsafeRawBufferPointer, rawLength: Int, encoding: ChunkEncoding) throws(StoreError) -> (packID: String, entry: PackEntry) {
+        if current == nil { try open() }
+        let entry = PackEntry(id: id, offset: written, rawLength: rawLength, storedLength: stored.count, encoding: encoding)
+        buffer.append(contentsOf: stored)
+        written += Int64(stored.count)
+        rawBytes += Int64(rawLength)
+        entries.append(entry)
+        let packID = current!.id
+        if buffer.count >= Self.flushThreshold { try flush() }
+        CrashPoint.hit("capture.chunk-written")
+        if written >= Int64(targetSize) { try seal() }
+        return (packID, entry)
+    }
+
+    /// Seals the open pack, if any, and returns every pack sealed by this writer.
+    func finish() throws(StoreError) -> [Sealed] {
+        if current != nil { try seal() }
+        return sealed
+    }
+
+    /// Removes the open pack and every pack this writer sealed (none of them is referenced).
+    func abandon() {
+        if let current {
+            current.fd.close()
+            try? FileSystem.remove(current.tmpPath)
+            self.current = nil
+        }
+        for s in sealed { try? FileSystem.remove(layout.packPath(for: s.index.packID)) }
+        sealed.removeAll()
+    }
+
+    private func open() throws(StoreError) {
+        let id = PackWriter.newPackID()
+        let tmpPath = layout.temporaryDirectory + "/" + id + ".pack.tmp"
+        let fd = try StoreError.wrap { () throws(IOError) in try FileDescriptor.open(tmpPath, .createExclusive, permissions: 0o444) }
+        current = (fd, id, tmpPath)
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: PackFormat.header)
+        bufferStart = 0
+        written = Int64(PackFormat.headerSize)
+        entries.removeAll(keepingCapacity: true)
+        rawBytes = 0
+        lastWriteback = 0
+    }
+
+    private func flush() throws(StoreError) {
+        guard let current, !buffer.isEmpty else { return }
+        let start = bufferStart
+        try StoreError.wrap { () throws(IOError) in
+            try buffer.withRawBytes { (b) throws(IOError) in try current.fd.write(b, at: start) }
+        }
+        bufferStart += Int64(buffer.count)
+        buffer.removeAll(keepingCapacity: true)
+        // Start write-back now so that the fsync at seal time has little left to wait for.
+        current.fd.startWriteback(at: lastWriteback, length: bufferStart - lastWriteback)
+        lastWriteback = bufferStart
+    }
+
+    private func seal() throws(StoreError) {
+        guard let current else { return }
+        let table = PackIndex.encode(entries)
+        let entriesOffset = written
+        buffer.append(contentsOf: table)
+        buffer.append(contentsOf: PackIndex.trailer(entriesOffset: entriesOffset, encodedEntries: table))
+        written += Int64(table.count + PackFormat.trailerSize)
+        try flush()
+        CrashPoint.hit("pack.before-fsync")
+        try StoreError.wrap { () throws(IOError) in try current.fd.sync() }
+        current.fd.close()
+        CrashPoint.hit("pack.before-rename")
+        let finalPath = layout.packPath(for: current.id)
+        try StoreError.wrap { () throws(IOError) in
+            let dir = layout.packDirectory(for: current.id)
+            if !FileSystem.isDirectory(dir) {
+                try FileSystem.createDirectory(dir)
+                try FileSystem.syncDirectory(containing: dir)
+            }
+            try FileSystem.renameDurably(current.tmpPath, to: finalPath)
+        }
+        CrashPoint.hit("pack.after-rename")
+        let storedBytes = entries.reduce(Int64(0)) { $0 + Int64($1.storedLength) }
+        sealed.append(Sealed(
+            index: PackIndex(packID: current.id, entries: entries, encodedEntries: table),
+            size: written, rawBytes: rawBytes, storedBytes: storedBytes))
+        self.current = nil
+    }
+
+    /// 128 random bits as 32 hex digits. Pack names need only be unique; their contents are
+    /// named by the chunk ids inside.
+    static func newPackID() -> String {
+        var g = SystemRandomNumberGenerator()
+        let a = g.next() as UInt64, b = g.next() as UInt64
+        func hex(_ v: UInt64) -> String {
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: 16 - s.count) + s
+        }
+        return hex(a) + hex(b)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import StasisIO
+
+/// A content-addressed store of block images and byte streams, on one directory.
+///
+/// Safe to use from several processes at once: the catalog is SQLite in WAL mode, every writer
+/// appends to packs of its own, and a `flock` keeps the garbage collector (exclusive) apart from
+/// captures and readers (shared), so gc never deletes a chunk that a capture is about to reference.
+public final class ContentStore: Sendable {
+    public let layout: StoreLayout
+    public let catalog: Catalog
+    /// Fixed chunk size of block images in this store (bytes, a power of two).
+    public let chunkSize: Int
+
+    public static let defaultChunkSize = 4096
+    public static let allowedChunkSizes = (12...21).map { 1 << $0 }   // 4 KiB … 2 MiB
+
+    private init(layout: StoreLayout, catalog: Catalog, chunkSize: Int) {
+        self.layout = layout
+        self.catalog = catalog
+        self.chunkSize = chunkSize
+    }
+
+    /// Creates a new, empty store at `root` (the directory may exist but must hold no store).
+    public static func create(at root: String, chunkSize: Int = defaultChunkSize) throws(StoreError) -> ContentStore {
+        guard allowedChunkSizes.contains(chunkSize) else {
+            throw .invalidArgument(field: "--chunk-size", message: "\(chunkSize) is not a power of two between 4 KiB and 2 MiB")
+        }
+        let layout = StoreLayout(root: FileSystem.absolute(root))
+        if FileSystem.exists(layout.catalogPath) { throw .storeExists(path: root) }
+        try StoreError.wrap { () throws(IOError) in
+            try FileSystem.createDirectory(layout.root)
+            try FileSystem.createDirectory(layout.packsDirectory)
+            try FileSystem.createDirectory(layout.temporaryDirectory)
+        }
+        let catalog = try Catalog.create(at: layout.catalogPath, chunkSize: chunkSize)
+        return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize)
+    }
+
+    /// Opens an existing store; refuses a missing one or one written by a newer stasis.
+    public static func open(at root: String) throws(StoreError) -> ContentStore {
+        let layout = StoreLayout(root: FileSystem.absolute(root))
+        guard FileSystem.exists(layout.catalogPath) else { throw .storeNotFound(path: root) }
+        let catalog = try Catalog.open(at: layout.catalogPath, storeRoot: root)
+        guard let raw = try catalog.meta("chunk_size"), let chunkSize = Int(raw), allowedChunkSizes.contains(chunkSize) else {
+            throw .catalog(path: layout.catalogPath, message: "store_meta has no valid chunk_size; the catalog is damaged")
+        }
+        try StoreError.wrap { () throws(IOError) in try FileSystem.createDirectory(layout.temporaryDirectory) }
+        return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize)
+    }
+
+    /// Loads the chunk index from the catalog (one row per pack).
+    func loadIndex() throws(StoreError) -> ChunkIndex {
+        ChunkIndex(packs: try catalog.packIndexes())
+    }
+
+    /// Runs `body` holding the store lock: shared for captures and readers, exclusive for gc.
+    func withLock<T>(_ kind: FileLock.Kind, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        let lock = try StoreError.wrap { () throws(IOError) in try FileLock(path: layout.lockPath, kind: kind) }
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    /// An image's manifest, checked against its id.
+    public func manifest(of imageID: String) throws(StoreError) -> ImageManifest {
+        let bytes = try catalog.manifestBytes(imageID)
+        guard ImageManifest.id(ofEncoded: bytes) == imageID else {
+            throw .corruptManifest(id: imageID, reason: "its bytes do not hash to its id")
+        }
+        return try ImageManifest.decode(bytes, id: imageID)
+    }
+
+    /// Removes an image from the catalog; its chunks are reclaimed by the next `gc`.
+    public func removeImage(_ idOrPrefix: String) throws(StoreError) -> String {
+        let id = try catalog.resolveImage(idOrPrefix)
+        CrashPoint.hit("rm.before-commit")
+        _ = try catalog.deleteImage(id)
+        return id
+    }
+}

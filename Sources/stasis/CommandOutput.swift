@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import StasisStore
+
+/// How commands print results and failures: human text, or one JSON document on stdout.
+enum CommandOutput {
+    static func json<T: Encodable>(_ value: T) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    static func line(_ text: String) { print(text) }
+
+    static func warn(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// Runs a command body; a StoreError becomes a message on stderr (and a JSON error object with
+    /// --json) and exit code 1.
+    static func run(json: Bool, _ body: () throws(StoreError) -> Void) throws {
+        do {
+            try body()
+        } catch {
+            if json { Self.json(["error": error.description]) }
+            warn("error: \(error.description)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Byte counts for people.
+enum ByteCount {
+    static func format(_ bytes: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while abs(value) >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    }
+
+    /// Parses `4096`, `4K`, `64KiB`, `2M`, `1G`.
+    static func parse(_ text: String) -> Int? {
+        let s = text.trimmingCharacters(in: .whitespaces).uppercased()
+        let suffixes: [(String, Int)] = [("KIB", 1 << 10), ("MIB", 1 << 20), ("GIB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("B", 1)]
+        for (suffix, mult) in suffixes where s.hasSuffix(suffix) {
+            return Int(s.dropLast(suffix.count)).map { $0 * mult }
+        }
+        return Int(s)
+    }
+}

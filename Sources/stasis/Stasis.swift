@@ -1,0 +1,23 @@
+import ArgumentParser
+
+@main
+struct Stasis: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stasis",
+        abstract: "Checkpoint/restore and persistent state store for AI-agent sandboxes.",
+        discussion: """
+            Stasis keeps VM images (guest memory files, disk images) in a content-addressed store: \
+            cut into fixed chunks, deduplicated by SHA-256, compressed with LZ4, packed into \
+            immutable files and listed in an SQLite catalog.
+
+            The store is ./.stasis unless --store or STASIS_STORE says otherwise.
+
+            Exit codes: 0 success; 1 the operation failed (the message says why, and nothing was \
+            changed); 2 `verify` found damage; 64 bad arguments.
+            """,
+        subcommands: [
+            InitCommand.self, ImageCommand.self, VerifyCommand.self, GCCommand.self,
+            StatsCommand.self, RepairCommand.self, BlobCommand.self,
+        ]
+    )
+}

@@ -20,8 +20,11 @@ public enum FaultInjection {
         public var errno: Errno
         /// 1-based index of the first failing call of this kind.
         public var after: Int
-        public init(call: Call, errno: Errno, after: Int = 1) {
-            self.call = call; self.errno = errno; self.after = after
+        /// Only calls on paths under this prefix count and fail (nil: every path), so that a test
+        /// injecting faults cannot disturb tests running beside it.
+        public var pathPrefix: String?
+        public init(call: Call, errno: Errno, after: Int = 1, pathPrefix: String? = nil) {
+            self.call = call; self.errno = errno; self.after = after; self.pathPrefix = pathPrefix
         }
     }
 
@@ -61,11 +64,11 @@ public enum FaultInjection {
 
     /// Returns the errno to fail with, or nil to proceed.
     @inline(__always)
-    static func check(_ call: Call) -> Errno? {
+    static func check(_ call: Call, path: String) -> Errno? {
         _ = bootstrap
         guard active.load(ordering: .acquiring) else { return nil }
         return state.withLock { state -> Errno? in
-            guard let rule = state.rules.first(where: { $0.call == call }) else { return nil }
+            guard let rule = state.rules.first(where: { $0.call == call && path.hasPrefix($0.pathPrefix ?? "") }) else { return nil }
             let n = state.counts[call, default: 0] + 1
             state.counts[call] = n
             return n >= rule.after ? rule.errno : nil

@@ -6,7 +6,7 @@ import Glibc
 extension FileDescriptor {
     /// Data and metadata on stable storage.
     public func sync() throws(IOError) {
-        if let forced = FaultInjection.check(.fsync) { throw IOError(.sync, path: path, errno: forced) }
+        if let forced = FaultInjection.check(.fsync, path: path) { throw IOError(.sync, path: path, errno: forced) }
         _ = try retryingOnInterrupt(.sync, path) { fsync(rawValue) }
     }
 

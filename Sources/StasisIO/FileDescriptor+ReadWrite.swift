@@ -5,7 +5,7 @@ import Glibc
 extension FileDescriptor {
     /// Reads up to `buffer.count` bytes at `offset`; returns fewer only at end of file.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(IOError) -> Int {
-        if let forced = FaultInjection.check(.read) { throw IOError(.read, path: path, errno: forced) }
+        if let forced = FaultInjection.check(.read, path: path) { throw IOError(.read, path: path, errno: forced) }
         var done = 0
         while done < buffer.count {
             let n = try retryingOnInterrupt(.read, path) {
@@ -25,7 +25,7 @@ extension FileDescriptor {
 
     /// Writes all of `buffer` at `offset`.
     public func write(_ buffer: UnsafeRawBufferPointer, at offset: Int64) throws(IOError) {
-        if let forced = FaultInjection.check(.write) { throw IOError(.write, path: path, errno: forced) }
+        if let forced = FaultInjection.check(.write, path: path) { throw IOError(.write, path: path, errno: forced) }
         var done = 0
         while done < buffer.count {
             let n = try retryingOnInterrupt(.write, path) {

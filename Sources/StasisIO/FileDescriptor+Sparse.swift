@@ -7,7 +7,7 @@ extension FileDescriptor {
     /// The allocated (data) ranges of the file, found with SEEK_DATA/SEEK_HOLE, so that holes are
     /// never read. File systems without sparse support report one range covering the file.
     public func dataRanges() throws(IOError) -> [Range<Int64>] {
-        if let forced = FaultInjection.check(.seek) { throw IOError(.seek, path: path, errno: forced) }
+        if let forced = FaultInjection.check(.seek, path: path) { throw IOError(.seek, path: path, errno: forced) }
         let end = try size()
         var ranges: [Range<Int64>] = []
         var position: Int64 = 0
@@ -30,7 +30,7 @@ extension FileDescriptor {
 
     /// Sets the file's length; growing it leaves a hole.
     public func truncate(to length: Int64) throws(IOError) {
-        if let forced = FaultInjection.check(.truncate) { throw IOError(.truncate, path: path, errno: forced) }
+        if let forced = FaultInjection.check(.truncate, path: path) { throw IOError(.truncate, path: path, errno: forced) }
         _ = try retryingOnInterrupt(.truncate, path) { ftruncate(rawValue, off_t(length)) }
     }
 

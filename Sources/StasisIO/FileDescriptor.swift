@@ -26,7 +26,7 @@ public struct FileDescriptor: Sendable {
     }
 
     public static func open(_ path: String, _ mode: Mode, permissions: mode_t = 0o644) throws(IOError) -> FileDescriptor {
-        if let forced = FaultInjection.check(.open) { throw IOError(.open, path: path, errno: forced) }
+        if let forced = FaultInjection.check(.open, path: path) { throw IOError(.open, path: path, errno: forced) }
         let fd: Int32 = try retryingOnInterrupt(.open, path) {
             stasis_open(path, mode.flags | O_CLOEXEC, permissions)
         }

@@ -11,7 +11,7 @@ public final class FileLock: Sendable {
     /// Blocks until the lock is granted (or throws when `wait` is false and it is held elsewhere).
     public init(path: String, kind: Kind, wait: Bool = true) throws(IOError) {
         fd = try FileDescriptor.open(path, FileDescriptor.Mode(flags: O_RDWR | O_CREAT), permissions: 0o644)
-        if let forced = FaultInjection.check(.lock) { fd.close(); throw IOError(.lock, path: path, errno: forced) }
+        if let forced = FaultInjection.check(.lock, path: path) { fd.close(); throw IOError(.lock, path: path, errno: forced) }
         let op = (kind == .shared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB)
         do {
             _ = try retryingOnInterrupt(.lock, path) { flock(fd.rawValue, op) }

@@ -41,7 +41,7 @@ public enum FileSystem {
 
     /// Atomic replace, then fsync of the directory so the new name survives a crash.
     public static func renameDurably(_ from: String, to: String) throws(IOError) {
-        if let forced = FaultInjection.check(.rename) { throw IOError(.rename, path: from, errno: forced) }
+        if let forced = FaultInjection.check(.rename, path: from) { throw IOError(.rename, path: from, errno: forced) }
         guard rename(from, to) == 0 else { throw IOError(.rename, path: from, errno: .current) }
         try syncDirectory(containing: to)
     }

@@ -40,6 +40,9 @@ extension ContentStore {
         let source = try openImageFile(path, role: "image")
         defer { source.close() }
         let imageSize = try StoreError.wrap { () throws(IOError) in try source.size() }
+        guard imageSize <= ImageManifest.maxImageSize else {
+            throw .invalidArgument(field: path, message: "\(imageSize) bytes is larger than the 1 TiB this version captures")
+        }
 
         return try withLock(.shared) { () throws(StoreError) -> CaptureResult in
             let index = try loadIndex()

@@ -11,6 +11,8 @@ extension ImageManifest {
     public static let formatVersion: UInt16 = 1
     static let magic: StaticString = "STASIMGM"
     static let headerSize = 32
+    /// Largest image this version captures or reads: 1 TiB.
+    public static let maxImageSize: Int64 = 1 << 40
     private static let dataBit: UInt32 = 1 << 31
 
     public func encoded() -> [UInt8] {
@@ -66,11 +68,13 @@ extension ImageManifest {
                     return .failure(.corruptManifest(id: id, reason: "chunk size \(chunkSize) or image size \(imageSize) is impossible"))
                 }
                 let total = chunkCount(imageSize: imageSize, chunkSize: chunkSize)
-                guard total <= raw.count * 8 + runCount else {
-                    return .failure(.corruptManifest(id: id, reason: "image size \(imageSize) does not fit the manifest's length"))
+                // The in-memory form is one slot per chunk: refuse sizes no guest has (a hostile
+                // manifest could otherwise ask for terabytes of slots with a few zero runs).
+                guard imageSize <= maxImageSize else {
+                    return .failure(.corruptManifest(id: id, reason: "image size \(imageSize) exceeds the \(maxImageSize >> 40) TiB this version supports"))
                 }
                 var chunks: [ChunkID?] = []
-                chunks.reserveCapacity(total)
+                chunks.reserveCapacity(min(total, raw.count / 4 + 1))
                 for _ in 0..<runCount {
                     let header = try r.u32("run header")
                     let count = Int(header & ~dataBit)

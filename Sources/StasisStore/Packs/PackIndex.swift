@@ -51,7 +51,10 @@ public struct PackIndex: Sendable {
                     let rawLength = Int(try r.u32("raw length"))
                     let storedLength = Int(try r.u32("stored length"))
                     let code = try r.u8("encoding")
-                    _ = try r.raw(3, "reserved")
+                    let reserved = try r.raw(3, "reserved")
+                    guard reserved.allSatisfy({ $0 == 0 }) else {
+                        return .failure(.corruptPack(pack: packID, reason: "entry \(entries.count) has non-zero reserved bytes"))
+                    }
                     guard let encoding = ChunkEncoding(rawValue: code) else {
                         return .failure(.corruptPack(pack: packID, reason: "entry \(entries.count) has unknown encoding \(code)"))
                     }
@@ -102,7 +105,7 @@ public struct PackIndex: Sendable {
         let parsed: (Int64, Int, [UInt8])? = trailer.withUnsafeBytes { raw in
             var r = LittleEndianReader(raw)
             guard let entriesOffset = try? r.u64("entries offset"), let count = try? r.u32("count"),
-                  let version = try? r.u16("version"), (try? r.u16("reserved")) != nil,
+                  let version = try? r.u16("version"), (try? r.u16("reserved")) == 0,
                   let digest = try? r.raw(32, "digest"), (try? r.expect(PackFormat.trailerMagic, "magic")) == true,
                   version == PackFormat.version else { return nil }
             return (Int64(entriesOffset), Int(count), Array(digest))

@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+import StasisIO
+@testable import StasisStore
+
+/// Invariants checked:
+/// - a flipped byte in a pack is found by `verify(deep:)`, which names the damaged chunk, its pack
+///   and the images it breaks; `materialize` then refuses and leaves no output file;
+/// - a truncated or deleted pack, and a manifest naming a missing chunk, are reported by a plain
+///   `verify` and refused by `materialize` before anything is written;
+/// - `repair --reindex` rebuilds the chunk index from the packs alone and quarantines bad packs.
+@Suite("Integrity: corruption, truncation, missing data, reindex")
+struct IntegrityTests {
+    func storeWithImage(seed: UInt64 = 5, pages: Int = 300) throws -> (TemporaryDirectory, ContentStore, String, [UInt8]) {
+        let dir = TemporaryDirectory()
+        let store = try ContentStore.create(at: dir.file("store"))
+        var gen = TestImage(seed: seed)
+        let bytes = gen.bytes(pages: pages)
+        TestFiles.write(bytes, to: dir.file("img"))
+        let id = try store.capture(dir.file("img")).image.id
+        return (dir, store, id, bytes)
+    }
+
+    func onlyPack(_ store: ContentStore) throws -> (id: String, path: String) {
+        let id = try store.catalog.packs()[0].id
+        return (id, store.layout.packPath(for: id))
+    }
+
+    func flipByte(at offset: Int, in path: String) throws {
+        chmod(path, 0o644)
+        var bytes = TestFiles.read(path)
+        bytes[offset] ^= 0xFF
+        TestFiles.write(bytes, to: path)
+    }
+
+    @Test("a flipped payload byte is named by verify --deep and refused by materialize")
+    func flippedByte() throws {
+        let (dir, store, id, _) = try storeWithImage()
+        #expect(try store.verify(deep: true).ok)
+        let pack = try onlyPack(store)
+        let index = try PackIndex.read(packID: pack.id, path: pack.path)
+        let victim = index.entries[index.entries.count / 2]
+        try flipByte(at: Int(victim.offset) + victim.storedLength / 2, in: pack.path)
+
+        #expect(try store.verify(deep: false).ok)            // structure is intact
+        let report = try store.verify(deep: true)
+        #expect(!report.ok)
+        let problem = try #require(report.problems.first { $0.kind == "corrupt-chunk" })
+        #expect(problem.subject == victim.id.hex)
+        #expect(problem.message.contains(pack.id))
+        #expect(problem.affectedImages == [id])
+
+        #expect {
+            _ = try store.materialize(id, to: dir.file("out"))
+        } throws: { error in
+            guard case StoreError.corruptChunk(let chunk, let p, _, _) = error else { return false }
+            return chunk == victim.id && p == pack.id
+        }
+        #expect(!FileSystem.exists(dir.file("out")))
+        #expect(try FileSystem.list(dir.path).filter { $0.contains(".stasis-") }.isEmpty)
+    }
+
+    @Test("a truncated pack is reported by verify and refused by materialize")
+    func truncatedPack() throws {
+        let (dir, store, id, _) = try storeWithImage()
+        let pack = try onlyPack(store)
+        chmod(pack.path, 0o644)
+        let bytes = TestFiles.read(pack.path)
+        TestFiles.write(Array(bytes[0..<bytes.count / 2]), to: pack.path)
+        let report = try store.verify()
+        #expect(report.problems.contains { $0.kind == "corrupt-pack" && $0.subject == pack.id && $0.affectedImages == [id] })
+        #expect(throws: StoreError.self) { _ = try store.materialize(id, to: dir.file("out")) }
+        #expect(!FileSystem.exists(dir.file("out")))
+    }
+
+    @Test("a missing pack and the chunks it held are named")
+    func missingPack() throws {
+        let (dir, store, id, _) = try storeWithImage()
+        let pack = try onlyPack(store)
+        try FileSystem.remove(pack.path)
+        let report = try store.verify()
+        #expect(report.problems.contains { $0.kind == "missing-pack" && $0.subject == pack.id })
+        #expect(throws: StoreError.self) { _ = try store.materialize(id, to: dir.file("out")) }
+
+        // After a reindex the pack is gone from the catalog, and the image's chunks are missing.
+        let r = try store.reindex()
+        #expect(r.packsMissing == [pack.id])
+        #expect(r.imagesMissingChunks == [id])
+        #expect {
+            _ = try store.materialize(id, to: dir.file("out"))
+        } throws: { error in
+            if case StoreError.missingChunk(_, let image) = error { return image == id }
+            return false
+        }
+        #expect(try store.verify().problems.contains { $0.kind == "missing-chunk" && $0.affectedImages == [id] })
+    }
+
+    @Test("reindex rebuilds the chunk index from packs alone and quarantines a bad pack")
+    func reindex() throws {
+        let (dir, store, id, bytes) = try storeWithImage()
+        // Wipe the catalog's pack list as if it were lost.
+        try store.catalog.resetPacks(to: [])
+        #expect(throws: StoreError.self) { _ = try store.materialize(id, to: dir.file("out")) }
+        // A junk file that looks like a pack.
+        let junkDir = store.layout.packsDirectory + "/ab"
+        try FileSystem.createDirectory(junkDir)
+        TestFiles.write(Array("not a pack".utf8), to: junkDir + "/ab00.pack")
+
+        let r = try store.reindex()
+        #expect(r.packsIndexed == 1)
+        #expect(r.packsQuarantined == ["ab00"])
+        #expect(r.imagesMissingChunks.isEmpty)
+        _ = try store.materialize(id, to: dir.file("out"))
+        #expect(TestFiles.read(dir.file("out")) == bytes)
+        #expect(try store.verify(deep: true).ok)
+    }
+
+    @Test("a damaged manifest is refused")
+    func damagedManifest() throws {
+        let (dir, store, id, _) = try storeWithImage()
+        try store.catalog.write { db in
+            try db.execute(sql: "UPDATE images SET manifest = substr(manifest, 1, 40) WHERE id = ?", arguments: [id])
+        }
+        #expect(throws: StoreError.self) { _ = try store.materialize(id, to: dir.file("out")) }
+        #expect(try store.verify().problems.contains { $0.kind == "corrupt-manifest" && $0.subject == id })
+    }
+}

@@ -118,10 +118,14 @@ struct IntegrityTests {
     @Test("a damaged manifest is refused")
     func damagedManifest() throws {
         let (dir, store, id, _) = try storeWithImage()
-        try store.catalog.write { db in
-            try db.execute(sql: "UPDATE images SET manifest = substr(manifest, 1, 40) WHERE id = ?", arguments: [id])
-        }
+        let path = store.manifestFiles.path(for: id)
+        chmod(path, 0o644)
+        TestFiles.write(Array(TestFiles.read(path).prefix(40)), to: path)
         #expect(throws: StoreError.self) { _ = try store.materialize(id, to: dir.file("out")) }
         #expect(try store.verify().problems.contains { $0.kind == "corrupt-manifest" && $0.subject == id })
+        // gc refuses to decide what is garbage while a manifest is unreadable.
+        #expect(throws: StoreError.self) { _ = try store.gc() }
+        try FileSystem.remove(path)
+        #expect(try store.verify().problems.contains { $0.kind == "corrupt-manifest" && $0.message.contains("missing") })
     }
 }

@@ -103,9 +103,10 @@ extension ContentStore {
                 newChunks: pipeline.newChunks.load(ordering: .relaxed), newBytes: pipeline.newBytes.load(ordering: .relaxed),
                 source: FileSystem.absolute(path), createdAt: Date())
             let existed = try catalog.image(id) != nil
-            CrashPoint.hit("capture.before-commit")
             do throws(StoreError) {
-                try catalog.commitCapture(packs: sealed, image: record, manifest: encoded)
+                try manifestFiles.write(encoded, id: id)
+                CrashPoint.hit("capture.before-commit")
+                try catalog.commitCapture(packs: sealed, image: record)
             } catch {
                 _ = try? pipeline.withWriter { (w) throws(StoreError) in w.abandon() }
                 throw error
@@ -114,7 +115,7 @@ extension ContentStore {
             return CaptureResult(
                 image: existed ? (try catalog.image(id) ?? record) : record, alreadyStored: existed,
                 readBytes: pipeline.readBytes.load(ordering: .relaxed),
-                storedBytes: sealed.reduce(0) { $0 + $1.size }, packs: sealed.map(\.index.packID))
+                storedBytes: sealed.reduce(0) { $0 + $1.size }, packs: sealed.map(\.packID))
         }
     }
 

@@ -39,24 +39,9 @@ extension Catalog {
         throw .ambiguousImage(prefix: idOrPrefix, matches: matches)
     }
 
-    /// The encoded manifest of an image, as committed.
-    func manifestBytes(_ id: String) throws(StoreError) -> [UInt8] {
-        let data = try read { db in
-            try Data.fetchOne(db, sql: "SELECT manifest FROM images WHERE id = ?", arguments: [id])
-        }
-        guard let data else { throw .imageNotFound(id: id) }
-        return [UInt8](data)
-    }
-
-    /// Calls `body` with every image's encoded manifest, one at a time (bounded memory).
-    func forEachManifest(_ body: (String, [UInt8]) throws -> Void) throws(StoreError) {
-        try read { db in
-            let cursor = try Row.fetchCursor(db, sql: "SELECT id, manifest FROM images")
-            while let row = try cursor.next() {
-                let data: Data = row["manifest"]
-                try body(row["id"], [UInt8](data))
-            }
-        }
+    /// Every image id (for gc and verify, which read the manifests from their files).
+    func imageIDs() throws(StoreError) -> [String] {
+        try read { db in try String.fetchAll(db, sql: "SELECT id FROM images ORDER BY id") }
     }
 
     /// Removes an image's row; its chunks stay until `gc`.
@@ -71,14 +56,14 @@ extension Catalog {
 extension Catalog {
     /// The one transaction that makes a capture exist: its new packs and its image row.
     /// An image with the same id (the same contents) is kept as it was.
-    func commitCapture(packs: [PackWriter.Sealed], image: ImageRecord, manifest: [UInt8]) throws(StoreError) {
+    func commitCapture(packs: [PackWriter.Sealed], image: ImageRecord) throws(StoreError) {
         try write { db in
             try Self.insertPacks(packs, db)
             try db.execute(sql: """
-                INSERT OR IGNORE INTO images(\(Self.imageColumns), manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO images(\(Self.imageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [image.id, image.parentID, image.size, image.chunkSize, image.dataChunks,
                                  image.dataBytes, image.newChunks, image.newBytes, image.source,
-                                 image.createdAt.timeIntervalSince1970, Data(manifest)])
+                                 image.createdAt.timeIntervalSince1970])
         }
     }
 }

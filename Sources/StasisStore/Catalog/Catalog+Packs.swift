@@ -15,10 +15,9 @@ extension Catalog {
         let now = Date().timeIntervalSince1970
         for p in packs {
             try db.execute(sql: """
-                INSERT OR REPLACE INTO packs(id, size, chunk_count, raw_bytes, stored_bytes, created_at, entries)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [p.index.packID, p.size, p.index.entries.count, p.rawBytes, p.storedBytes,
-                                 now, Data(p.index.encodedEntries)])
+                INSERT OR REPLACE INTO packs(id, size, chunk_count, raw_bytes, stored_bytes, created_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [p.packID, p.size, p.chunkCount, p.rawBytes, p.storedBytes, now])
         }
     }
 
@@ -29,21 +28,6 @@ extension Catalog {
                            rawBytes: row["raw_bytes"], storedBytes: row["stored_bytes"])
             }
         }
-    }
-
-    /// Every pack's entry table as committed, with the pack's size.
-    func packIndexes() throws(StoreError) -> [PackIndex] {
-        let rows: [(String, Int64, Data)] = try read { db in
-            try Row.fetchAll(db, sql: "SELECT id, size, entries FROM packs ORDER BY id").map { ($0["id"], $0["size"], $0["entries"]) }
-        }
-        var result: [PackIndex] = []
-        result.reserveCapacity(rows.count)
-        for (id, size, entries) in rows {
-            let bytes = [UInt8](entries)
-            let entriesOffset = size - Int64(bytes.count) - Int64(PackFormat.trailerSize)
-            result.append(try PackIndex.decode(packID: id, encodedEntries: bytes, entriesOffset: entriesOffset))
-        }
-        return result
     }
 
     /// Replaces packs in one transaction (gc's repack, repair's reindex).

@@ -14,18 +14,18 @@ enum CatalogSchema {
                     value TEXT NOT NULL
                 ) WITHOUT ROWID;
 
-                -- One row per sealed pack; `entries` is the pack's own entry table, byte for byte.
+                -- One row per sealed pack. The pack's entry table lives in the pack file itself.
                 CREATE TABLE packs (
                     id           TEXT PRIMARY KEY NOT NULL,
                     size         INTEGER NOT NULL,
                     chunk_count  INTEGER NOT NULL,
                     raw_bytes    INTEGER NOT NULL,
                     stored_bytes INTEGER NOT NULL,
-                    created_at   REAL NOT NULL,
-                    entries      BLOB NOT NULL
+                    created_at   REAL NOT NULL
                 ) WITHOUT ROWID;
 
-                -- Images are immutable; `manifest` hashes to `id`.
+                -- Images are immutable; the manifest is the file manifests/ab/<id>.manifest,
+                -- whose SHA-256 is `id`. The row is what makes the image exist.
                 CREATE TABLE images (
                     id            TEXT PRIMARY KEY NOT NULL,
                     parent_id     TEXT,
@@ -36,8 +36,7 @@ enum CatalogSchema {
                     new_chunks    INTEGER NOT NULL,
                     new_bytes     INTEGER NOT NULL,
                     source        TEXT NOT NULL,
-                    created_at    REAL NOT NULL,
-                    manifest      BLOB NOT NULL
+                    created_at    REAL NOT NULL
                 ) WITHOUT ROWID;
 
                 -- Byte streams cut by FastCDC; `manifest` lists (length, chunk id) pairs.

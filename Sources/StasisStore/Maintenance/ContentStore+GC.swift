@@ -24,7 +24,7 @@ extension ContentStore {
                    progress: any ProgressReporter = SilentProgress()) throws(StoreError) -> GCReport {
         try withLock(.exclusive) { () throws(StoreError) -> GCReport in
             let live = try referencedChunks()
-            let packs = try catalog.packIndexes()
+            let packs = try packIndexes()
             let sizes = Dictionary(uniqueKeysWithValues: try catalog.packs().map { ($0.id, $0.size) })
             var report = GCReport(dryRun: dryRun, referencedChunks: live.count)
 
@@ -85,7 +85,7 @@ extension ContentStore {
                 }
                 progress.end()
             }
-            report.packsWritten = written.map(\.index.packID)
+            report.packsWritten = written.map(\.packID)
             for pack in written { report.bytesFreed -= pack.size }
 
             CrashPoint.hit("gc.before-commit")
@@ -115,6 +115,10 @@ extension ContentStore {
             for name in try FileSystem.list(layout.temporaryDirectory) {
                 result.append(layout.temporaryDirectory + "/" + name)
             }
+        }
+        let images = Set(try catalog.imageIDs())
+        for id in try manifestFiles.allIDs() where !images.contains(id) {
+            result.append(manifestFiles.path(for: id))
         }
         return result
     }

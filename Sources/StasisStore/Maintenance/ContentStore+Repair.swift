@@ -20,6 +20,7 @@ extension ContentStore {
         try withLock(.exclusive) { () throws(StoreError) -> ReindexReport in
             let before = Set(try catalog.packs().map(\.id))
             var found: [PackWriter.Sealed] = []
+            var indexes: [PackIndex] = []
             var quarantined: [String] = []
             let quarantine = layout.packsDirectory + "/quarantine"
             let fans = try StoreError.wrap { () throws(IOError) in try FileSystem.list(layout.packsDirectory) }
@@ -32,9 +33,10 @@ extension ContentStore {
                         let index = try PackIndex.read(packID: id, path: path)
                         let size = try StoreError.wrap { () throws(IOError) in try FileSystem.fileSize(path) }
                         found.append(PackWriter.Sealed(
-                            index: index, size: size,
+                            packID: id, size: size, chunkCount: index.entries.count,
                             rawBytes: index.entries.reduce(0) { $0 + Int64($1.rawLength) },
                             storedBytes: index.entries.reduce(0) { $0 + Int64($1.storedLength) }))
+                        indexes.append(index)
                     } catch {
                         try StoreError.wrap { () throws(IOError) in
                             try FileSystem.createDirectory(quarantine)
@@ -45,13 +47,13 @@ extension ContentStore {
                 }
             }
             try catalog.resetPacks(to: found)
-            let index = ChunkIndex(packs: found.map(\.index))
+            let index = ChunkIndex(packs: indexes)
             var broken: [String] = []
             for image in try catalog.images() {
                 guard let manifest = try? manifest(of: image.id) else { broken.append(image.id); continue }
                 if manifest.chunks.contains(where: { $0 != nil && index.location(of: $0!) == nil }) { broken.append(image.id) }
             }
-            let foundIDs = Set(found.map(\.index.packID))
+            let foundIDs = Set(found.map(\.packID))
             return ReindexReport(
                 packsIndexed: found.count, chunksIndexed: index.count, packsQuarantined: quarantined.sorted(),
                 packsMissing: before.subtracting(foundIDs).subtracting(quarantined).sorted(), imagesMissingChunks: broken)

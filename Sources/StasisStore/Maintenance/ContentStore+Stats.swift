@@ -30,7 +30,7 @@ public struct StoreStats: Sendable, Codable {
 extension ContentStore {
     public func stats() throws(StoreError) -> StoreStats {
         try withLock(.shared) { () throws(StoreError) -> StoreStats in
-            let packs = try catalog.packIndexes()
+            let packs = try packIndexes()
             let records = try catalog.packs()
             let index = ChunkIndex(packs: packs)
             let images = try catalog.images()

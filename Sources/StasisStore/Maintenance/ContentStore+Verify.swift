@@ -31,35 +31,37 @@ extension ContentStore {
     public func verify(deep: Bool = false, progress: any ProgressReporter = SilentProgress()) throws(StoreError) -> VerifyReport {
         try withLock(.shared) { () throws(StoreError) -> VerifyReport in
             var report = VerifyReport(deep: deep)
-            let packs = try catalog.packIndexes()
-            let records = Dictionary(uniqueKeysWithValues: try catalog.packs().map { ($0.id, $0) })
-            report.packs = packs.count
+            let records = try catalog.packs()
+            report.packs = records.count
+            var packs: [PackIndex] = []
             var unusablePacks = Set<String>()
             var damagedChunks: [ChunkID: String] = [:]   // chunk → message
 
-            // 1. Pack files against the catalog.
-            for pack in packs {
-                let path = layout.packPath(for: pack.packID)
+            // 1. Every listed pack file: present, a well-formed pack, of the size committed.
+            for record in records {
+                let path = layout.packPath(for: record.id)
                 do throws(StoreError) {
-                    let onDisk = try PackIndex.read(packID: pack.packID, path: path)
+                    let onDisk = try PackIndex.read(packID: record.id, path: path)
                     let size = try StoreError.wrap { () throws(IOError) in try FileSystem.fileSize(path) }
-                    if onDisk.encodedEntries != pack.encodedEntries || size != records[pack.packID]?.size {
-                        unusablePacks.insert(pack.packID)
-                        report.problems.append(.init(kind: "pack-mismatch", subject: pack.packID,
-                            message: "pack \(pack.packID) on disk does not match its catalog entry: restore it from a copy", affectedImages: []))
+                    if size != record.size || onDisk.entries.count != record.chunkCount {
+                        unusablePacks.insert(record.id)
+                        report.problems.append(.init(kind: "pack-mismatch", subject: record.id,
+                            message: "pack \(record.id) on disk (\(size) bytes, \(onDisk.entries.count) chunks) does not match its catalog row (\(record.size) bytes, \(record.chunkCount) chunks): restore it from a copy", affectedImages: []))
+                    } else {
+                        packs.append(onDisk)
                     }
                 } catch {
-                    unusablePacks.insert(pack.packID)
+                    unusablePacks.insert(record.id)
                     let kind: String
                     if case .missingPack = error { kind = "missing-pack" } else { kind = "corrupt-pack" }
-                    report.problems.append(.init(kind: kind, subject: pack.packID, message: error.description, affectedImages: []))
+                    report.problems.append(.init(kind: kind, subject: record.id, message: error.description, affectedImages: []))
                 }
             }
             let index = ChunkIndex(packs: packs)
 
             // 2. Deep: every chunk of every readable pack, in file order.
             if deep {
-                progress.begin("verify", total: records.values.reduce(0) { $0 + $1.size })
+                progress.begin("verify", total: records.reduce(0) { $0 + $1.size })
                 let files = PackFiles(layout: layout)
                 defer { files.close(); progress.end() }
                 for pack in packs where !unusablePacks.contains(pack.packID) {
@@ -74,7 +76,6 @@ extension ContentStore {
             // 3. Every manifest, and the chunks it names.
             var missing: [ChunkID: [String]] = [:]
             var unreadable: [ChunkID: [String]] = [:]
-            let unusableOrdinals = Set(index.packIDs.enumerated().filter { unusablePacks.contains($0.element) }.map { UInt32($0.offset) })
             let images = try catalog.images()
             report.images = images.count
             for image in images {
@@ -82,7 +83,7 @@ extension ContentStore {
                     let manifest = try manifest(of: image.id)
                     for case let c? in Set(manifest.chunks) {
                         guard let loc = index.location(of: c) else { missing[c, default: []].append(image.id); continue }
-                        if unusableOrdinals.contains(loc.pack) || damagedChunks[c] != nil { unreadable[c, default: []].append(image.id) }
+                        if damagedChunks[c] != nil { unreadable[c, default: []].append(image.id) }
                     }
                 } catch {
                     report.problems.append(.init(kind: "corrupt-manifest", subject: image.id, message: error.description, affectedImages: [image.id]))
@@ -97,12 +98,11 @@ extension ContentStore {
                 report.problems.append(.init(kind: "corrupt-chunk", subject: chunk.hex, message: message,
                                              affectedImages: (unreadable[chunk] ?? []).sorted()))
             }
-            // Images that lost a whole pack: name them on the pack's problem.
-            for i in report.problems.indices where report.problems[i].kind.hasSuffix("pack") || report.problems[i].kind == "pack-mismatch" {
-                guard let ordinal = index.packIDs.firstIndex(of: report.problems[i].subject) else { continue }
-                var affected = Set<String>()
-                for (chunk, images) in unreadable where index.location(of: chunk)?.pack == UInt32(ordinal) { affected.formUnion(images) }
-                report.problems[i].affectedImages = affected.sorted()
+            // A pack that cannot be read takes its chunks with it: they show as missing, and the
+            // images missing chunks are the ones the unreadable packs affect.
+            let lost = Set(missing.values.joined()).sorted()
+            for i in report.problems.indices where unusablePacks.contains(report.problems[i].subject) {
+                report.problems[i].affectedImages = lost
             }
             report.leftoverFiles = (try? leftoverFiles(known: Set(packs.map(\.packID))).count) ?? 0
             return report

@@ -77,8 +77,15 @@ public struct PackIndex: Sendable {
         return PackIndex(packID: packID, entries: entries, encodedEntries: encodedEntries)
     }
 
-    /// Reads and checks a pack file's header, trailer and entry table.
+    /// Reads and checks a pack file's header, trailer and entry table, and decodes the entries.
     public static func read(packID: String, path: String) throws(StoreError) -> PackIndex {
+        let (table, entriesOffset) = try readTable(packID: packID, path: path)
+        return try decode(packID: packID, encodedEntries: table, entriesOffset: entriesOffset)
+    }
+
+    /// Reads and checks a pack file's header, trailer and entry table (its checksum), without
+    /// decoding the entries: what opening the chunk index needs.
+    static func readTable(packID: String, path: String) throws(StoreError) -> (table: [UInt8], entriesOffset: Int64) {
         let fd: FileDescriptor
         do { fd = try FileDescriptor.open(path, .readOnly) } catch {
             if error.errno == .noEntry { throw .missingPack(pack: packID) }
@@ -125,6 +132,6 @@ public struct PackIndex: Sendable {
         guard Array(SHA256.hash(data: table)) == digest else {
             throw .corruptPack(pack: packID, reason: "entry table checksum does not match")
         }
-        return try decode(packID: packID, encodedEntries: table, entriesOffset: entriesOffset)
+        return (table, entriesOffset)
     }
 }

@@ -4,9 +4,11 @@ import StasisIO
 /// `packs/`. Sealed packs are durable but not yet *referenced*: only the catalog commit that lists
 /// them makes them part of the store. Not thread-safe: the capture pipeline serialises appends.
 final class PackWriter {
+    /// A sealed pack's catalog row (its entry table stays in the file).
     struct Sealed: Sendable {
-        var index: PackIndex
+        var packID: String
         var size: Int64
+        var chunkCount: Int
         var rawBytes: Int64
         var storedBytes: Int64
     }
@@ -59,7 +61,7 @@ final class PackWriter {
             try? FileSystem.remove(current.tmpPath)
             self.current = nil
         }
-        for s in sealed { try? FileSystem.remove(layout.packPath(for: s.index.packID)) }
+        for s in sealed { try? FileSystem.remove(layout.packPath(for: s.packID)) }
         sealed.removeAll()
     }
 
@@ -113,9 +115,8 @@ final class PackWriter {
         }
         CrashPoint.hit("pack.after-rename")
         let storedBytes = entries.reduce(Int64(0)) { $0 + Int64($1.storedLength) }
-        sealed.append(Sealed(
-            index: PackIndex(packID: current.id, entries: entries, encodedEntries: table),
-            size: written, rawBytes: rawBytes, storedBytes: storedBytes))
+        sealed.append(Sealed(packID: current.id, size: written, chunkCount: entries.count,
+                             rawBytes: rawBytes, storedBytes: storedBytes))
         self.current = nil
     }
 

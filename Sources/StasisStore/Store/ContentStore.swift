@@ -31,6 +31,7 @@ public final class ContentStore: Sendable {
         try StoreError.wrap { () throws(IOError) in
             try FileSystem.createDirectory(layout.root)
             try FileSystem.createDirectory(layout.packsDirectory)
+            try FileSystem.createDirectory(layout.manifestsDirectory)
             try FileSystem.createDirectory(layout.temporaryDirectory)
         }
         let catalog = try Catalog.create(at: layout.catalogPath, chunkSize: chunkSize)
@@ -49,9 +50,24 @@ public final class ContentStore: Sendable {
         return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize)
     }
 
-    /// Loads the chunk index from the catalog (one row per pack).
+    var manifestFiles: ManifestFiles { ManifestFiles(layout: layout) }
+
+    /// Loads the chunk index: the catalog lists the packs, each pack file holds its entry table.
     func loadIndex() throws(StoreError) -> ChunkIndex {
-        ChunkIndex(packs: try catalog.packIndexes())
+        var tables: [(packID: String, entries: [UInt8])] = []
+        for pack in try catalog.packs() {
+            tables.append((pack.id, try PackIndex.readTable(packID: pack.id, path: layout.packPath(for: pack.id)).table))
+        }
+        return ChunkIndex(encoded: tables)
+    }
+
+    /// Every listed pack's decoded entry table (gc, stats).
+    func packIndexes() throws(StoreError) -> [PackIndex] {
+        var result: [PackIndex] = []
+        for pack in try catalog.packs() {
+            result.append(try PackIndex.read(packID: pack.id, path: layout.packPath(for: pack.id)))
+        }
+        return result
     }
 
     /// Runs `body` holding the store lock: shared for captures and readers, exclusive for gc.
@@ -63,7 +79,8 @@ public final class ContentStore: Sendable {
 
     /// An image's manifest, checked against its id.
     public func manifest(of imageID: String) throws(StoreError) -> ImageManifest {
-        let bytes = try catalog.manifestBytes(imageID)
+        guard try catalog.image(imageID) != nil else { throw .imageNotFound(id: imageID) }
+        let bytes = try manifestFiles.read(imageID)
         guard ImageManifest.id(ofEncoded: bytes) == imageID else {
             throw .corruptManifest(id: imageID, reason: "its bytes do not hash to its id")
         }

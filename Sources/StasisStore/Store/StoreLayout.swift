@@ -1,8 +1,9 @@
 /// Where everything lives inside a store directory.
 ///
 ///     STORE/
-///       catalog.sqlite        the catalog (WAL mode): images, packs and their entry tables, meta
+///       catalog.sqlite        the catalog (WAL mode): images, packs, blobs, meta
 ///       packs/ab/<id>.pack    immutable pack files, fanned out by the first two hex digits
+///       manifests/ab/<id>.manifest  immutable image manifests (the id is their SHA-256)
 ///       tmp/                  packs being written (never referenced; gc removes leftovers)
 ///       lock                  flock: writers and readers shared, gc exclusive
 public struct StoreLayout: Sendable {
@@ -12,6 +13,7 @@ public struct StoreLayout: Sendable {
 
     public var catalogPath: String { root + "/catalog.sqlite" }
     public var packsDirectory: String { root + "/packs" }
+    public var manifestsDirectory: String { root + "/manifests" }
     public var temporaryDirectory: String { root + "/tmp" }
     public var lockPath: String { root + "/lock" }
 

@@ -42,8 +42,14 @@ public enum FileSystem {
     /// Atomic replace, then fsync of the directory so the new name survives a crash.
     public static func renameDurably(_ from: String, to: String) throws(IOError) {
         if let forced = FaultInjection.check(.rename, path: from) { throw IOError(.rename, path: from, errno: forced) }
-        guard rename(from, to) == 0 else { throw IOError(.rename, path: from, errno: .current) }
+        guard Glibc.rename(from, to) == 0 else { throw IOError(.rename, path: from, errno: .current) }
         try syncDirectory(containing: to)
+    }
+
+    /// Atomic replace without the directory fsync (the caller syncs each directory once).
+    public static func rename(_ from: String, to: String) throws(IOError) {
+        if let forced = FaultInjection.check(.rename, path: from) { throw IOError(.rename, path: from, errno: forced) }
+        guard Glibc.rename(from, to) == 0 else { throw IOError(.rename, path: from, errno: .current) }
     }
 
     public static func syncDirectory(containing path: String) throws(IOError) {

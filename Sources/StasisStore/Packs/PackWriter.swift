@@ -22,6 +22,9 @@ final class PackWriter {
     private var entries: [PackEntry] = []
     private var rawBytes: Int64 = 0
     private var lastWriteback: Int64 = 0
+    /// Packs complete on disk but not yet fsynced nor renamed into `packs/`: `finish` makes them
+    /// durable together, so no worker ever waits for a disk flush in the middle of a capture.
+    private var closed: [(fd: FileDescriptor, tmpPath: String, sealed: Sealed)] = []
     private(set) var sealed: [Sealed] = []
 
     private static let flushThreshold = 4 << 20
@@ -48,9 +51,35 @@ final class PackWriter {
         return (packID, entry)
     }
 
-    /// Seals the open pack, if any, and returns every pack sealed by this writer.
+    /// Seals the open pack, if any, makes every pack durable (fsync, rename into `packs/`, fsync
+    /// of the directories) and returns them. Only then may a catalog commit reference them.
     func finish() throws(StoreError) -> [Sealed] {
         if current != nil { try seal() }
+        CrashPoint.hit("pack.before-fsync")
+        for pack in closed {
+            try StoreError.wrap { () throws(IOError) in try pack.fd.sync() }
+        }
+        CrashPoint.hit("pack.before-rename")
+        var directories = Set<String>()
+        while let pack = closed.first {
+            let id = pack.sealed.packID
+            try StoreError.wrap { () throws(IOError) in
+                let dir = layout.packDirectory(for: id)
+                if !FileSystem.isDirectory(dir) {
+                    try FileSystem.createDirectory(dir)
+                    directories.insert(layout.packsDirectory + "/.")
+                }
+                try FileSystem.rename(pack.tmpPath, to: layout.packPath(for: id))
+                directories.insert(layout.packPath(for: id))
+            }
+            pack.fd.close()
+            closed.removeFirst()
+            sealed.append(pack.sealed)
+        }
+        for path in directories.sorted() {
+            try StoreError.wrap { () throws(IOError) in try FileSystem.syncDirectory(containing: path) }
+        }
+        CrashPoint.hit("pack.after-rename")
         return sealed
     }
 
@@ -61,6 +90,11 @@ final class PackWriter {
             try? FileSystem.remove(current.tmpPath)
             self.current = nil
         }
+        for pack in closed {
+            pack.fd.close()
+            try? FileSystem.remove(pack.tmpPath)
+        }
+        closed.removeAll()
         for s in sealed { try? FileSystem.remove(layout.packPath(for: s.packID)) }
         sealed.removeAll()
     }
@@ -100,23 +134,9 @@ final class PackWriter {
         buffer.append(contentsOf: PackIndex.trailer(entriesOffset: entriesOffset, encodedEntries: table))
         written += Int64(table.count + PackFormat.trailerSize)
         try flush()
-        CrashPoint.hit("pack.before-fsync")
-        try StoreError.wrap { () throws(IOError) in try current.fd.sync() }
-        current.fd.close()
-        CrashPoint.hit("pack.before-rename")
-        let finalPath = layout.packPath(for: current.id)
-        try StoreError.wrap { () throws(IOError) in
-            let dir = layout.packDirectory(for: current.id)
-            if !FileSystem.isDirectory(dir) {
-                try FileSystem.createDirectory(dir)
-                try FileSystem.syncDirectory(containing: dir)
-            }
-            try FileSystem.renameDurably(current.tmpPath, to: finalPath)
-        }
-        CrashPoint.hit("pack.after-rename")
         let storedBytes = entries.reduce(Int64(0)) { $0 + Int64($1.storedLength) }
-        sealed.append(Sealed(packID: current.id, size: written, chunkCount: entries.count,
-                             rawBytes: rawBytes, storedBytes: storedBytes))
+        closed.append((current.fd, current.tmpPath, Sealed(packID: current.id, size: written, chunkCount: entries.count,
+                                                           rawBytes: rawBytes, storedBytes: storedBytes)))
         self.current = nil
     }
 

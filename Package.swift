@@ -82,7 +82,8 @@ let package = Package(
         ),
         .testTarget(
             name: "StasisCLITests",
-            dependencies: ["StasisStore", "StasisSynthetic"]
+            // Depends on the executable so that `swift test` builds the binary these tests run.
+            dependencies: ["stasis", "StasisStore", "StasisIO"]
         ),
     ],
     swiftLanguageModes: [.v6]

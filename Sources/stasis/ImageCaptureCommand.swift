@@ -32,11 +32,17 @@ struct ImageCaptureCommand: ParsableCommand {
     @Option(name: .long, help: "Worker threads (default: one per core).")
     var workers: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Seal packs at this size (default 32M; from 64K to 1G).", valueName: "SIZE"))
+    var packSize: String?
+
     func validate() throws {
         if dirty != nil && parent == nil {
             throw ValidationError("--dirty needs --parent IMAGE: the diff says what changed since that image")
         }
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if let packSize, ByteCount.parse(packSize).map({ (64 << 10)...(1 << 30) ~= $0 }) != true {
+            throw ValidationError("--pack-size '\(packSize)' must be a size from 64K to 1G")
+        }
     }
 
     func run() throws {
@@ -44,6 +50,7 @@ struct ImageCaptureCommand: ParsableCommand {
             let store = try options.open()
             var capture = CaptureOptions(parent: parent, dirtyPath: dirty)
             if let workers { capture.workers = workers }
+            if let packSize { capture.packTargetSize = ByteCount.parse(packSize)! }
             let started = Date()
             let result = try store.capture(file, options: capture, progress: options.progress)
             if options.json {

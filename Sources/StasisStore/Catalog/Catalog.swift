@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import StasisIO
 
 /// The store's catalog: one SQLite database in WAL mode, shared by every process that opens the
 /// store. Its commit is the one point where an image comes into existence. Per-chunk lookups never
@@ -50,7 +51,7 @@ public final class Catalog: Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: configuration())
         } catch {
-            throw .catalog(path: path, message: "cannot open: \(error)")
+            throw .catalog(path: path, message: "cannot open: \(error)\(fullDiskHint(storeRoot))")
         }
         do {
             let (superseded, unknown, version) = try pool.read { db in
@@ -67,9 +68,15 @@ public final class Catalog: Sendable {
         } catch let error as StoreError {
             throw error
         } catch {
-            throw .catalog(path: path, message: "cannot read: \(error)")
+            throw .catalog(path: path, message: "cannot read: \(error)\(fullDiskHint(storeRoot))")
         }
         return Catalog(path: path, pool: pool)
+    }
+
+    /// SQLite reports a full disk as a generic I/O error when it cannot create its WAL index.
+    private static func fullDiskHint(_ root: String) -> String {
+        guard let free = FileSystem.availableSpace(at: root), free < 1 << 20 else { return "" }
+        return " — the file system holding the store is full (\(free) bytes free): free space and try again"
     }
 
     /// Runs a read, mapping SQLite errors to a message that names the catalog.

@@ -7,6 +7,7 @@ struct CoalescingWriter {
     private let buffer: UnsafeMutableRawBufferPointer
     private var start: Int64 = 0
     private var length = 0
+    private var sinceWriteback = 0
 
     init(fd: FileDescriptor, capacity: Int = 2 << 20) {
         self.fd = fd
@@ -31,6 +32,13 @@ struct CoalescingWriter {
     mutating func flush() throws(IOError) {
         guard length > 0 else { return }
         try fd.write(UnsafeRawBufferPointer(rebasing: buffer[0..<length]), at: start)
+        // Every 16 MiB, let the disk start on what is written (all of the file: one call, not
+        // one per write), so that the final fsync waits for little.
+        sinceWriteback += length
+        if sinceWriteback >= 16 << 20 {
+            fd.startWriteback(at: 0, length: 0)
+            sinceWriteback = 0
+        }
         length = 0
     }
 }

@@ -29,11 +29,11 @@ public enum FaultInjection {
     }
 
     private struct State: Sendable {
-        var rules: [Rule]
-        var counts: [Call: Int] = [:]
+        /// Each rule with the number of matching calls it has seen.
+        var rules: [(rule: Rule, calls: Int)]
     }
 
-    private static let state = Mutex(State(rules: parse(environment: getenv("STASIS_FAULTS").map { String(cString: $0) })))
+    private static let state = Mutex(State(rules: parse(environment: getenv("STASIS_FAULTS").map { String(cString: $0) }).map { ($0, 0) }))
     private static let active = Atomic<Bool>(false)
 
     /// Parses `call=ERRNO[@n],…`; unknown entries are ignored so that a typo cannot break a real run.
@@ -51,10 +51,23 @@ public enum FaultInjection {
         return rules
     }
 
-    /// Replaces the rules (tests). Pass `[]` to turn injection off.
+    /// Adds rules (tests). Give each a `pathPrefix` of the test's own directory, so that tests
+    /// running side by side neither trip nor count each other's calls.
     public static func install(_ rules: [Rule]) {
-        state.withLock { $0 = State(rules: rules) }
-        active.store(!rules.isEmpty, ordering: .releasing)
+        let any = state.withLock { state in
+            state.rules.append(contentsOf: rules.map { ($0, 0) })
+            return !state.rules.isEmpty
+        }
+        active.store(any, ordering: .releasing)
+    }
+
+    /// Removes the rules under `pathPrefix` (nil: all rules).
+    public static func remove(pathPrefix: String? = nil) {
+        let any = state.withLock { state in
+            state.rules.removeAll { pathPrefix == nil || $0.rule.pathPrefix == pathPrefix }
+            return !state.rules.isEmpty
+        }
+        active.store(any, ordering: .releasing)
     }
 
     static let bootstrap: Void = {
@@ -68,10 +81,9 @@ public enum FaultInjection {
         _ = bootstrap
         guard active.load(ordering: .acquiring) else { return nil }
         return state.withLock { state -> Errno? in
-            guard let rule = state.rules.first(where: { $0.call == call && path.hasPrefix($0.pathPrefix ?? "") }) else { return nil }
-            let n = state.counts[call, default: 0] + 1
-            state.counts[call] = n
-            return n >= rule.after ? rule.errno : nil
+            guard let i = state.rules.firstIndex(where: { $0.rule.call == call && path.hasPrefix($0.rule.pathPrefix ?? "") }) else { return nil }
+            state.rules[i].calls += 1
+            return state.rules[i].calls >= state.rules[i].rule.after ? state.rules[i].rule.errno : nil
         }
     }
 }

@@ -29,7 +29,7 @@ struct FaultInjectionSeamTests {
         let fd = try FileDescriptor.open(dir + "/f", .createTruncate)
         defer { fd.close() }
         FaultInjection.install([FaultInjection.Rule(call: .write, errno: .noSpace, after: 3, pathPrefix: dir)])
-        defer { FaultInjection.install([]) }
+        defer { FaultInjection.remove(pathPrefix: dir) }
         let bytes: [UInt8] = [1, 2, 3]
         try bytes.withRawBytes { (b) throws(IOError) in
             try fd.write(b, at: 0)

@@ -27,13 +27,13 @@ struct FaultInjectionTests {
         var scoped = rule
         scoped.pathPrefix = dir.path
         FaultInjection.install([scoped])
-        defer { FaultInjection.install([]) }
+        defer { FaultInjection.remove(pathPrefix: dir.path) }
         #expect {
             _ = try store.capture(dir.file("second"), options: CaptureOptions(packTargetSize: 1 << 20))
         } throws: { error in
             "\(error)".contains(rule.errno.name)
         }
-        FaultInjection.install([])
+        FaultInjection.remove(pathPrefix: dir.path)
 
         #expect(try store.catalog.images().map(\.id) == [kept])
         #expect(try store.verify(deep: true).ok)
@@ -50,9 +50,9 @@ struct FaultInjectionTests {
         TestFiles.write(gen.bytes(pages: 500), to: dir.file("img"))
         let id = try store.capture(dir.file("img")).image.id
         FaultInjection.install([FaultInjection.Rule(call: .write, errno: .noSpace, after: 2, pathPrefix: dir.path)])
-        defer { FaultInjection.install([]) }
+        defer { FaultInjection.remove(pathPrefix: dir.path) }
         #expect(throws: StoreError.self) { _ = try store.materialize(id, to: dir.file("out")) }
-        FaultInjection.install([])
+        FaultInjection.remove(pathPrefix: dir.path)
         #expect(!FileSystem.exists(dir.file("out")))
         #expect(try FileSystem.list(dir.path).filter { $0.contains(".stasis-") }.isEmpty)
     }

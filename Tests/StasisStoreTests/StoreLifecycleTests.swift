@@ -60,6 +60,10 @@ struct StoreLifecycleTests {
         expectError("no image 'abcdef'") { _ = try store.capture(dir.file("img"), options: CaptureOptions(parent: "abcdef")) }
         expectError("not an image id") { _ = try store.capture(dir.file("img"), options: CaptureOptions(parent: "xyz!")) }
         expectError("already exists") { _ = try store.materialize(parent, to: dir.file("img")) }
+        // An unreadable file (root reads everything, so the errno is forced through the seam).
+        FaultInjection.install([FaultInjection.Rule(call: .open, errno: .permissionDenied, pathPrefix: dir.file("img"))])
+        expectError("permissions") { _ = try store.capture(dir.file("img")) }
+        FaultInjection.remove(pathPrefix: dir.file("img"))
         #expect(try store.catalog.images().count == 1)
         #expect(try store.verify(deep: true).ok)
         #expect(try store.verify().leftoverFiles == 0)

@@ -21,7 +21,7 @@ final class PackWriter {
     private var written: Int64 = 0          // bytes of the current pack so far (incl. buffer)
     private var entries: [PackEntry] = []
     private var rawBytes: Int64 = 0
-    private var lastWriteback: Int64 = 0
+    private let writeBehind = WriteBehind(bufferCapacity: PackWriter.flushThreshold + (1 << 20))
     /// Packs complete on disk but not yet fsynced nor renamed into `packs/`: `finish` makes them
     /// durable together, so no worker ever waits for a disk flush in the middle of a capture.
     private var closed: [(fd: FileDescriptor, tmpPath: String, sealed: Sealed)] = []
@@ -32,7 +32,7 @@ final class PackWriter {
     init(layout: StoreLayout, targetSize: Int = PackFormat.defaultTargetSize) {
         self.layout = layout
         self.targetSize = targetSize
-        buffer.reserveCapacity(Self.flushThreshold + (1 << 20))
+        buffer = writeBehind.emptyBuffer()
     }
 
     /// Appends one chunk's stored bytes. Returns where it went (for lookups before the seal).
@@ -55,6 +55,7 @@ final class PackWriter {
     /// of the directories) and returns them. Only then may a catalog commit reference them.
     func finish() throws(StoreError) -> [Sealed] {
         if current != nil { try seal() }
+        try StoreError.wrap { () throws(IOError) in try writeBehind.drain() }
         CrashPoint.hit("pack.before-fsync")
         for pack in closed {
             try StoreError.wrap { () throws(IOError) in try pack.fd.sync() }
@@ -85,6 +86,7 @@ final class PackWriter {
 
     /// Removes the open pack and every pack this writer sealed (none of them is referenced).
     func abandon() {
+        try? writeBehind.drain()   // no queued write may outlive its descriptor
         if let current {
             current.fd.close()
             try? FileSystem.remove(current.tmpPath)
@@ -110,20 +112,15 @@ final class PackWriter {
         written = Int64(PackFormat.headerSize)
         entries.removeAll(keepingCapacity: true)
         rawBytes = 0
-        lastWriteback = 0
     }
 
     private func flush() throws(StoreError) {
         guard let current, !buffer.isEmpty else { return }
         let start = bufferStart
-        try StoreError.wrap { () throws(IOError) in
-            try buffer.withRawBytes { (b) throws(IOError) in try current.fd.write(b, at: start) }
-        }
         bufferStart += Int64(buffer.count)
-        buffer.removeAll(keepingCapacity: true)
-        // Start write-back now so that the fsync at seal time has little left to wait for.
-        current.fd.startWriteback(at: lastWriteback, length: bufferStart - lastWriteback)
-        lastWriteback = bufferStart
+        let full = buffer
+        buffer = writeBehind.emptyBuffer()
+        try StoreError.wrap { () throws(IOError) in try writeBehind.submit(full, to: current.fd, at: start) }
     }
 
     private func seal() throws(StoreError) {

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what building and testing Stasis needs on Debian 12, if missing:
+# the C libraries Stasis links (liblz4, SQLite) and the tools the tests use.
+# Needs root (or sudo) only when something is missing.
+set -euo pipefail
+packages=(liblz4-dev libsqlite3-dev pkg-config util-linux)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}" >&2
+    SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "error: swift is not on PATH (Swift 6.1 or newer is needed)" >&2; exit 1; }

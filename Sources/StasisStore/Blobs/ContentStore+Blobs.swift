@@ -75,6 +75,7 @@ extension ContentStore {
     }
 
     public func removeBlob(_ id: String) throws(StoreError) {
+        if let holder = try catalog.checkpointHolding(id.lowercased()) { throw .heldByCheckpoint(target: id, checkpoint: holder) }
         guard try catalog.deleteBlob(id.lowercased()) else { throw .blobNotFound(id: id) }
     }
 }

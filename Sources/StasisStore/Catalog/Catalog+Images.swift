@@ -44,6 +44,13 @@ extension Catalog {
         try read { db in try String.fetchAll(db, sql: "SELECT id FROM images ORDER BY id") }
     }
 
+    /// A checkpoint that holds image or blob `target`, if any.
+    func checkpointHolding(_ target: String) throws(StoreError) -> String? {
+        try read { db in
+            try String.fetchOne(db, sql: "SELECT checkpoint_id FROM checkpoint_refs WHERE target = ? LIMIT 1", arguments: [target])
+        }
+    }
+
     /// Removes an image's row; its chunks stay until `gc`.
     func deleteImage(_ id: String) throws(StoreError) -> Bool {
         try write { db in

@@ -80,14 +80,14 @@ public final class Catalog: Sendable {
     }
 
     /// Runs a read, mapping SQLite errors to a message that names the catalog.
-    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+    package func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do { return try pool.read(body) } catch let error as StoreError { throw error } catch {
             throw .catalog(path: path, message: "\(error)")
         }
     }
 
     /// Runs one write transaction: all of it commits, or none.
-    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+    package func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do { return try pool.write(body) } catch let error as StoreError { throw error } catch {
             throw .catalog(path: path, message: "\(error)")
         }

@@ -3,7 +3,7 @@ import GRDB
 /// The catalog's migrations: append-only and named. Never edit a migration that has shipped;
 /// add a new one. A catalog that has applied a migration this list lacks is refused on open.
 enum CatalogSchema {
-    static let migrationNames = ["v1-store-meta-packs-images-blobs"]
+    static let migrationNames = ["v1-store-meta-packs-images-blobs", "v2-sessions-checkpoints-history"]
 
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -45,6 +45,63 @@ enum CatalogSchema {
                     size        INTEGER NOT NULL,
                     created_at  REAL NOT NULL,
                     manifest    BLOB NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
+        m.registerMigration("v2-sessions-checkpoints-history") { db in
+            try db.execute(sql: """
+                CREATE TABLE sessions (
+                    id          TEXT PRIMARY KEY NOT NULL,
+                    created_at  REAL NOT NULL,
+                    labels      TEXT NOT NULL,          -- JSON object of strings
+                    retention   TEXT                    -- JSON retention policy, or NULL
+                ) WITHOUT ROWID;
+
+                -- A checkpoint's id is the SHA-256 of `record` (canonical JSON, Formats/checkpoint.md);
+                -- `signature` is the store key's Ed25519 signature over it.
+                CREATE TABLE checkpoints (
+                    id            TEXT PRIMARY KEY NOT NULL,
+                    session_id    TEXT NOT NULL REFERENCES sessions(id),
+                    parent_id     TEXT,
+                    created_at    REAL NOT NULL,
+                    history_size  INTEGER NOT NULL,
+                    record        BLOB NOT NULL,
+                    signature     BLOB NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX checkpoints_by_session ON checkpoints(session_id, created_at);
+                CREATE INDEX checkpoints_by_parent ON checkpoints(parent_id);
+
+                -- What each checkpoint holds: images and blobs by name. `owned` marks the ones its
+                -- creation captured; they go when the last checkpoint holding them goes.
+                CREATE TABLE checkpoint_refs (
+                    checkpoint_id TEXT NOT NULL,
+                    name          TEXT NOT NULL,
+                    kind          TEXT NOT NULL,          -- 'image' or 'blob'
+                    target        TEXT NOT NULL,
+                    owned         INTEGER NOT NULL,
+                    PRIMARY KEY (checkpoint_id, name)
+                ) WITHOUT ROWID;
+                CREATE INDEX checkpoint_refs_by_target ON checkpoint_refs(target);
+
+                -- The append-only, hash-chained history of each session (Formats/history.md).
+                CREATE TABLE events (
+                    session_id  TEXT NOT NULL,
+                    seq         INTEGER NOT NULL,
+                    time_ns     INTEGER NOT NULL,
+                    kind        TEXT NOT NULL,
+                    body        BLOB NOT NULL,          -- canonical JSON; the leaf hashes these bytes
+                    leaf        BLOB NOT NULL,
+                    chain       BLOB NOT NULL,
+                    PRIMARY KEY (session_id, seq)
+                ) WITHOUT ROWID;
+
+                -- Roots of complete 256-leaf subtrees of each session's Merkle tree, so that tree
+                -- heads and inclusion proofs cost O(n/256 + 256) hashes, not O(n).
+                CREATE TABLE merkle_tiles (
+                    session_id  TEXT NOT NULL,
+                    tile        INTEGER NOT NULL,
+                    hash        BLOB NOT NULL,
+                    PRIMARY KEY (session_id, tile)
                 ) WITHOUT ROWID;
                 """)
         }

@@ -34,7 +34,11 @@ public final class ContentStore: Sendable {
             try FileSystem.createDirectory(layout.manifestsDirectory)
             try FileSystem.createDirectory(layout.temporaryDirectory)
         }
+        let key = try StoreKey.create(layout)
         let catalog = try Catalog.create(at: layout.catalogPath, chunkSize: chunkSize)
+        try catalog.write { db in
+            try db.execute(sql: "INSERT INTO store_meta(key, value) VALUES ('public_key', ?)", arguments: [key.publicKeyHex])
+        }
         return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize)
     }
 
@@ -87,9 +91,11 @@ public final class ContentStore: Sendable {
         return try ImageManifest.decode(bytes, id: imageID)
     }
 
-    /// Removes an image from the catalog; its chunks are reclaimed by the next `gc`.
+    /// Removes an image from the catalog; its chunks are reclaimed by the next `gc`. An image a
+    /// checkpoint holds is refused: remove the checkpoint instead.
     public func removeImage(_ idOrPrefix: String) throws(StoreError) -> String {
         let id = try catalog.resolveImage(idOrPrefix)
+        if let holder = try catalog.checkpointHolding(id) { throw .heldByCheckpoint(target: id, checkpoint: holder) }
         CrashPoint.hit("rm.before-commit")
         _ = try catalog.deleteImage(id)
         return id

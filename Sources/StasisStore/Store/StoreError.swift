@@ -22,6 +22,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case outputExists(path: String)
     case notEnoughSpace(path: String, needed: Int64, available: Int64)
     case blobNotFound(id: String)
+    case heldByCheckpoint(target: String, checkpoint: String)
 
     public var description: String {
         switch self {
@@ -63,6 +64,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
             return "not enough space for '\(path)': \(needed) bytes needed, \(available) available; free space and try again"
         case .blobNotFound(let id):
             return "no blob '\(id)' in this store"
+        case .heldByCheckpoint(let target, let checkpoint):
+            return "\(target) is held by checkpoint \(checkpoint): remove the checkpoint (`stasis checkpoint rm`) instead"
         }
     }
 }

@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "stasis", targets: ["stasis"]),
         .library(name: "StasisStore", targets: ["StasisStore"]),
         .library(name: "StasisChunking", targets: ["StasisChunking"]),
+        .library(name: "StasisSessions", targets: ["StasisSessions"]),
         .library(name: "StasisSynthetic", targets: ["StasisSynthetic"]),
     ],
     dependencies: [
@@ -45,20 +46,33 @@ let package = Package(
             ]
         ),
 
+        // Canonical JSON: one encoding per value, for hashes and signatures.
+        .target(name: "StasisJSON"),
+
+        // Sessions, checkpoints, the hash-chained history, replay, diff, bundles, retention.
+        .target(
+            name: "StasisSessions",
+            dependencies: [
+                "StasisStore", "StasisJSON", "StasisIO",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+
         // Deterministic synthetic VM-memory images, shared by the benchmark and the tests.
         .target(name: "StasisSynthetic", dependencies: ["CLZ4"]),
 
         .executableTarget(
             name: "stasis",
             dependencies: [
-                "StasisStore", "StasisSynthetic",
+                "StasisStore", "StasisSessions", "StasisJSON", "StasisSynthetic",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "stasis-bench",
             dependencies: [
-                "StasisStore", "StasisSynthetic", "CLZ4",
+                "StasisStore", "StasisSessions", "StasisJSON", "StasisSynthetic", "CLZ4",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -66,6 +80,17 @@ let package = Package(
         ),
 
         .testTarget(name: "StasisIOTests", dependencies: ["StasisIO"]),
+        .testTarget(
+            name: "StasisJSONTests",
+            dependencies: ["StasisJSON", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "StasisSessionsTests",
+            dependencies: [
+                "StasisSessions", "StasisStore", "StasisJSON",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
         .testTarget(
             name: "StasisChunkingTests",
             dependencies: [

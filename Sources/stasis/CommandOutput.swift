@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StasisSessions
 import StasisStore
 
 /// How commands print results and failures: human text, or one JSON document on stdout.
@@ -16,6 +17,29 @@ enum CommandOutput {
 
     static func warn(_ text: String) {
         FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// Runs a command body of the session layer: a HistoryError is reported like a StoreError.
+    static func run(json: Bool, _ body: () throws(HistoryError) -> Void) throws {
+        do {
+            try body()
+        } catch {
+            if json { Self.json(["error": error.description]) }
+            warn("error: \(error.description)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Parses repeated `key=value` options.
+    static func pairs(_ items: [String], option: String) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for item in items {
+            guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
+                throw ValidationError("\(option) takes NAME=VALUE, not '\(item)'")
+            }
+            result[String(item[..<eq])] = String(item[item.index(after: eq)...])
+        }
+        return result
     }
 
     /// Runs a command body; a StoreError becomes a message on stderr (and a JSON error object with

@@ -18,6 +18,7 @@ struct Stasis: ParsableCommand {
         subcommands: [
             InitCommand.self, ImageCommand.self, VerifyCommand.self, GCCommand.self,
             StatsCommand.self, RepairCommand.self, BlobCommand.self,
+            SessionCommand.self, CheckpointCommand.self, HistoryCommand.self, ReplayCommand.self, PruneCommand.self,
         ]
     )
 }

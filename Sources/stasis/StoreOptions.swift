@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StasisSessions
 import StasisStore
 
 /// Options every store command takes.
@@ -16,6 +17,10 @@ struct StoreOptions: ParsableArguments {
 
     func open() throws(StoreError) -> ContentStore {
         try ContentStore.open(at: storePath)
+    }
+
+    func openSessions() throws(HistoryError) -> SessionStore {
+        try SessionStore.open(at: storePath)
     }
 
     /// A terminal progress bar on stderr when it is a terminal and output is not JSON.

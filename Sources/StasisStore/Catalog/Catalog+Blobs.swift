@@ -33,7 +33,7 @@ extension Catalog {
         }
     }
 
-    func deleteBlob(_ id: String) throws(StoreError) -> Bool {
+    package func deleteBlob(_ id: String) throws(StoreError) -> Bool {
         try write { db in
             try db.execute(sql: "DELETE FROM blobs WHERE id = ?", arguments: [id])
             return db.changesCount > 0

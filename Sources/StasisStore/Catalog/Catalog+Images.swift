@@ -52,7 +52,7 @@ extension Catalog {
     }
 
     /// Removes an image's row; its chunks stay until `gc`.
-    func deleteImage(_ id: String) throws(StoreError) -> Bool {
+    package func deleteImage(_ id: String) throws(StoreError) -> Bool {
         try write { db in
             try db.execute(sql: "DELETE FROM images WHERE id = ?", arguments: [id])
             return db.changesCount > 0

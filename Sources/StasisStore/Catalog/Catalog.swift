@@ -93,6 +93,12 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// A read whose errors pass through untouched (for modules with error types of their own).
+    package func readThrough<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
+
+    /// A write transaction whose errors pass through untouched.
+    package func writeThrough<T>(_ body: (Database) throws -> T) throws -> T { try pool.write(body) }
+
     public func meta(_ key: String) throws(StoreError) -> String? {
         try read { db in try String.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = ?", arguments: [key]) }
     }

@@ -1,0 +1,34 @@
+import StasisJSON
+
+/// What a new checkpoint holds, as files on disk (so checkpoints work before any VM driver):
+/// images are captured into the chunk store, blobs stored by content-defined chunking.
+public struct CheckpointSpec: Sendable {
+    public struct ImageFile: Sendable {
+        public var name: String
+        public var path: String
+        /// Sparse diff against the parent checkpoint's image of the same name (incremental).
+        public var dirty: String?
+        public init(name: String, path: String, dirty: String? = nil) {
+            self.name = name; self.path = path; self.dirty = dirty
+        }
+    }
+    public struct BlobFile: Sendable {
+        public var name: String
+        public var path: String
+        public init(name: String, path: String) { self.name = name; self.path = path }
+    }
+
+    public var images: [ImageFile]
+    public var blobs: [BlobFile]
+    /// The checkpoint this one follows; nil with `noParent` false means the session's latest.
+    public var parent: String?
+    public var noParent: Bool
+    public var labels: [String: String]
+    public var meta: [String: JSONValue]
+
+    public init(images: [ImageFile] = [], blobs: [BlobFile] = [], parent: String? = nil, noParent: Bool = false,
+                labels: [String: String] = [:], meta: [String: JSONValue] = [:]) {
+        self.images = images; self.blobs = blobs; self.parent = parent; self.noParent = noParent
+        self.labels = labels; self.meta = meta
+    }
+}

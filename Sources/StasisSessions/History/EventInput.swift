@@ -1,0 +1,66 @@
+import Foundation
+import StasisJSON
+
+/// An event as an agent or a driver submits it, before it has a position: one JSON object with
+/// `kind`, an optional `time` (RFC 3339 string, or nanoseconds since 1970 as an integer; default:
+/// now) and the kind's fields, e.g. `{"kind":"command.started","command":"make test"}`.
+public struct EventInput: Sendable, Equatable {
+    public var kind: EventKind
+    public var time: Int64?
+    public var data: [String: JSONValue]
+
+    public init(kind: EventKind, time: Int64? = nil, data: [String: JSONValue]) {
+        self.kind = kind; self.time = time; self.data = data
+    }
+
+    /// Parses and validates one line; `line` numbers the error (1-based).
+    public static func parse(_ text: some StringProtocol, line: Int) throws(HistoryError) -> EventInput {
+        let value: JSONValue
+        do { value = try JSONValue.parse(String(text)) } catch {
+            throw .badEvent(line: line, message: error.description)
+        }
+        return try validate(value, line: line)
+    }
+
+    public static func validate(_ value: JSONValue, line: Int) throws(HistoryError) -> EventInput {
+        guard var fields = value.objectValue else {
+            throw .badEvent(line: line, message: "an event must be a JSON object, not \(value.typeName)")
+        }
+        guard let kindValue = fields.removeValue(forKey: "kind") else {
+            throw .badEvent(line: line, message: "missing field \"kind\" (one of \(EventKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        guard let name = kindValue.stringValue, let kind = EventKind(rawValue: name) else {
+            throw .badEvent(line: line, message: "unknown kind \(kindValue.canonicalString): use one of \(EventKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var time: Int64?
+        if let t = fields.removeValue(forKey: "time") {
+            if let ns = t.intValue, ns >= 0 {
+                time = ns
+            } else if let s = t.stringValue, let date = Self.parseDate(s) {
+                time = Int64((date.timeIntervalSince1970 * 1e9).rounded())
+            } else {
+                throw .badEvent(line: line, message: "field \"time\" must be an RFC 3339 time (\"2026-11-29T01:02:03.456Z\") or nanoseconds since 1970")
+            }
+        }
+        for (field, type) in kind.required {
+            guard let v = fields[field] else {
+                throw .badEvent(line: line, message: "a \(kind.rawValue) event needs field \"\(field)\" (\(type.name))")
+            }
+            guard type.accepts(v) else {
+                throw .badEvent(line: line, message: "field \"\(field)\" of a \(kind.rawValue) event must be \(type.name), not \(v.typeName)")
+            }
+        }
+        if kind == .output, let stream = fields["stream"]?.stringValue, stream != "stdout", stream != "stderr" {
+            throw .badEvent(line: line, message: "field \"stream\" must be \"stdout\" or \"stderr\", not \"\(stream)\"")
+        }
+        return EventInput(kind: kind, time: time, data: fields)
+    }
+
+    static func parseDate(_ s: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = f.date(from: s) { return d }
+        f.formatOptions = [.withInternetDateTime]
+        return f.date(from: s)
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import GRDB
+import StasisStore
+
+extension SessionStore {
+    /// The Merkle tree head of a session's history at `size` events (default: all of it).
+    public func treeHead(_ sessionIDOrPrefix: String, size: Int64? = nil) throws(HistoryError) -> (size: Int64, root: String) {
+        let session = try resolveSession(sessionIDOrPrefix)
+        let total = try historySize(session)
+        let n = size ?? total
+        guard n >= 0, n <= total else { throw .badArgument(field: "size", message: "the history of \(session) has \(total) events, not \(n)") }
+        let root = try read { db in try TreeView(db, session: session, size: Int(n)).root }
+        return (n, StoreKey.hex(root))
+    }
+
+    /// An inclusion proof for event `seq`: against the tree head signed by `checkpoint` (default:
+    /// the latest checkpoint whose history contains the event), or the current, unsigned head
+    /// when no checkpoint contains it.
+    public func prove(_ sessionIDOrPrefix: String, seq: Int64, checkpoint: String? = nil) throws(HistoryError) -> InclusionProof {
+        let session = try resolveSession(sessionIDOrPrefix)
+        let total = try historySize(session)
+        guard seq >= 0, seq < total else { throw .eventNotFound(session: session, seq: seq, size: total) }
+        var record: CheckpointRecord?
+        var signature: [UInt8]?
+        if let checkpoint {
+            let c = try self.checkpoint(checkpoint)
+            guard c.record.session == session else {
+                throw .badArgument(field: "--checkpoint", message: "checkpoint \(c.id) belongs to session \(c.record.session), not \(session)")
+            }
+            guard seq < c.record.historySize else {
+                throw .badArgument(field: "--checkpoint", message: "checkpoint \(c.id) covers events 0…\(c.record.historySize - 1); event \(seq) came later")
+            }
+            record = c.record; signature = c.signature
+        } else if let c = try checkpoints(session).last(where: { $0.record.historySize > seq }) {
+            record = c.record; signature = c.signature
+        }
+        let size = record?.historySize ?? total
+        let (leaf, path, root) = try read { db -> ([UInt8], [[UInt8]], [UInt8]) in
+            let view = try TreeView(db, session: session, size: Int(size))
+            return (try view.leaf(Int(seq)), try view.proof(Int(seq)), try view.root)
+        }
+        let publicKey = try HistoryError.wrap { () throws(StoreError) in try store.catalog.meta("public_key") }
+        var proof = InclusionProof(
+            session: session, seq: seq, treeSize: size, leaf: StoreKey.hex(leaf), path: path.map { StoreKey.hex($0) },
+            root: StoreKey.hex(root), checkpoint: record?.id, signature: signature.map { StoreKey.hex($0) },
+            publicKey: publicKey, verified: false)
+        var ok = proof.check()
+        if let record {
+            ok = ok && record.historyRoot == proof.root
+            if let signature, let publicKey {
+                ok = ok && StoreKey.verify(signature: signature, message: CheckpointRecord.signedMessage(id: record.id), publicKeyHex: publicKey)
+            }
+        }
+        proof.verified = ok
+        return proof
+    }
+}

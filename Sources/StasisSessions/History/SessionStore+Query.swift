@@ -1,0 +1,50 @@
+import Foundation
+import GRDB
+import StasisJSON
+import StasisStore
+
+/// Which events `events(…)` returns.
+public struct EventQuery: Sendable {
+    public var since: Int64?
+    public var kinds: Set<EventKind>?
+    /// Only the last N matching events (still returned oldest first).
+    public var last: Int?
+    public var limit: Int?
+    public init(since: Int64? = nil, kinds: Set<EventKind>? = nil, last: Int? = nil, limit: Int? = nil) {
+        self.since = since; self.kinds = kinds; self.last = last; self.limit = limit
+    }
+}
+
+extension SessionStore {
+    /// Events of a session in order, decoded. Reads only the rows asked for (an index range scan).
+    public func events(_ sessionIDOrPrefix: String, _ query: EventQuery = EventQuery()) throws(HistoryError) -> [HistoryEvent] {
+        let session = try resolveSession(sessionIDOrPrefix)
+        var sql = "SELECT body FROM events WHERE session_id = ?"
+        var args: [any DatabaseValueConvertible] = [session]
+        if let since = query.since { sql += " AND seq >= ?"; args.append(since) }
+        if let kinds = query.kinds, !kinds.isEmpty {
+            sql += " AND kind IN (" + kinds.map { _ in "?" }.joined(separator: ",") + ")"
+            args.append(contentsOf: kinds.map(\.rawValue))
+        }
+        if let last = query.last {
+            sql += " ORDER BY seq DESC LIMIT \(max(0, last))"
+        } else {
+            sql += " ORDER BY seq"
+            if let limit = query.limit { sql += " LIMIT \(max(0, limit))" }
+        }
+        let bodies = try read { db in try Data.fetchAll(db, sql: sql, arguments: StatementArguments(args)) }
+        var events = bodies.compactMap { HistoryEvent.decode(body: [UInt8]($0)) }
+        if query.last != nil { events.reverse() }
+        return events
+    }
+
+    /// The value of an event field, fetching it from the blob store when it was kept there.
+    public func resolvedString(_ value: JSONValue) throws(HistoryError) -> String? {
+        if let s = value.stringValue { return s }
+        if let id = value["$blob"]?.stringValue {
+            let bytes = try HistoryError.wrap { () throws(StoreError) in try store.blob(id) }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        return nil
+    }
+}

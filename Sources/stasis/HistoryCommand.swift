@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+import StasisJSON
+import StasisSessions
+
+struct HistoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Append to, show, verify, prove and export a session's tamper-evident history.",
+        subcommands: [HistoryAppendCommand.self, HistoryShowCommand.self, HistoryVerifyCommand.self,
+                      HistoryProveCommand.self, HistoryExportCommand.self])
+}
+
+struct HistoryAppendCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "append",
+        abstract: "Append events, one JSON object per line on standard input.",
+        discussion: """
+            Each line: {"kind": KIND, "time": optional RFC 3339 or nanoseconds, …fields}. Kinds and \
+            their required fields: command.started (command), output (stream: stdout|stderr, data), \
+            command.exited (code), file.written (path), tool.call (name), tool.result (name), \
+            message (role, content), checkpoint (checkpoint), restore (checkpoint), note (text). \
+            Every line is checked before anything is written: one bad line appends nothing.
+            """)
+    @OptionGroup var options: StoreOptions
+    @Argument(help: ArgumentHelp("Session id or unique prefix.", valueName: "SESSION")) var session: String
+
+    func run() throws {
+        let input = FileHandle.standardInput.readDataToEndOfFile()
+        try CommandOutput.run(json: options.json) { () throws(HistoryError) in
+            var events: [EventInput] = []
+            var line = 0
+            for raw in input.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+                line += 1
+                let text = String(decoding: raw, as: UTF8.self)
+                if text.allSatisfy({ $0.isWhitespace }) { continue }
+                events.append(try EventInput.parse(text, line: line))
+            }
+            let range = try options.openSessions().append(session, events)
+            if options.json { CommandOutput.json(["first": range.lowerBound, "count": Int64(range.count)]) } else {
+                CommandOutput.line(range.isEmpty ? "appended nothing" : "appended \(range.count) event\(range.count == 1 ? "" : "s") (\(range.lowerBound)…\(range.upperBound - 1))")
+            }
+        }
+    }
+}
+
+struct HistoryShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a session's events.")
+    @OptionGroup var options: StoreOptions
+    @Argument(help: ArgumentHelp("Session id or unique prefix.", valueName: "SESSION")) var session: String
+    @Option(name: .long, help: "Start at this position.") var since: Int64?
+    @Option(name: .long, help: ArgumentHelp("Only events of this kind (repeatable).", valueName: "KIND")) var kind: [String] = []
+    @Option(name: .long, help: "Only the last N events.") var last: Int?
+
+    func validate() throws {
+        for k in kind where EventKind(rawValue: k) == nil {
+            throw ValidationError("--kind '\(k)' is not one of \(EventKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let last, last < 0 { throw ValidationError("--last must be 0 or more") }
+    }
+
+    func run() throws {
+        try CommandOutput.run(json: options.json) { () throws(HistoryError) in
+            let store = try options.openSessions()
+            let query = EventQuery(since: since, kinds: kind.isEmpty ? nil : Set(kind.compactMap(EventKind.init(rawValue:))), last: last)
+            let events = try store.events(session, query)
+            if options.json {
+                for e in events {
+                    let line: JSONValue = ["seq": .int(e.seq), "time": .int(e.time), "kind": .string(e.kind.rawValue), "data": .object(e.data)]
+                    CommandOutput.line(line.canonicalString)
+                }
+                return
+            }
+            let f = ISO8601DateFormatter()
+            f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            for e in events {
+                CommandOutput.line("\(String(e.seq).padding(toLength: 6, withPad: " ", startingAt: 0)) \(f.string(from: e.date))  \(e.kind.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)) \(EventText.summary(e))")
+            }
+        }
+    }
+}
+
+struct HistoryVerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check a session's history for edited, dropped, reordered or inserted events.",
+        discussion: "Recomputes every leaf and chain hash and every checkpoint's signed tree head. Exits 2 naming the first bad position when the history is not what was written.")
+    @OptionGroup var options: StoreOptions
+    @Argument(help: ArgumentHelp("Session id or unique prefix.", valueName: "SESSION")) var session: String
+    func run() throws {
+        var bad = false
+        try CommandOutput.run(json: options.json) { () throws(HistoryError) in
+            let r = try options.openSessions().verifyHistory(session)
+            bad = !r.ok
+            if options.json { CommandOutput.json(r); return }
+            if r.ok {
+                CommandOutput.line("ok: \(r.events) events and \(r.checkpointsChecked) checkpoint tree heads check out")
+            } else {
+                if let seq = r.firstBadSeq { CommandOutput.line("TAMPERED: first bad event is \(seq)") } else { CommandOutput.line("TAMPERED") }
+                for p in r.problems { CommandOutput.line("  \(p)") }
+            }
+        }
+        if bad { throw ExitCode(2) }
+    }
+}
+
+struct HistoryProveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prove",
+        abstract: "Print an inclusion proof of one event against a signed tree head.",
+        discussion: "The proof (RFC 6962 audit path) is against the tree head of --checkpoint, or of the latest checkpoint that contains the event, or the current head when none does. It is O(log n) hashes.")
+    @OptionGroup var options: StoreOptions
+    @Argument(help: ArgumentHelp("Session id or unique prefix.", valueName: "SESSION")) var session: String
+    @Argument(help: ArgumentHelp("Event position.", valueName: "SEQ")) var seq: Int64
+    @Option(name: .long, help: ArgumentHelp("Checkpoint whose signed tree head to prove against.", valueName: "CHECKPOINT")) var checkpoint: String?
+    func run() throws {
+        try CommandOutput.run(json: options.json) { () throws(HistoryError) in
+            let p = try options.openSessions().prove(session, seq: seq, checkpoint: checkpoint)
+            if options.json { CommandOutput.json(p); return }
+            CommandOutput.line("""
+                event \(p.seq) of session \(p.session), in a tree of \(p.treeSize) events
+                leaf:       \(p.leaf)
+                root:       \(p.root)\(p.checkpoint.map { "\ncheckpoint: \($0) (signature \(p.signature ?? "-"))" } ?? " (current head, not signed)")
+                path (\(p.path.count) hashes):
+                """)
+            for h in p.path { CommandOutput.line("  \(h)") }
+            CommandOutput.line(p.verified ? "verified" : "NOT VERIFIED")
+        }
+    }
+}

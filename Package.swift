@@ -88,6 +88,8 @@ let package = Package(
             name: "StasisSessionsTests",
             dependencies: [
                 "StasisSessions", "StasisStore", "StasisJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -75,8 +75,11 @@ static int dir_callback(ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent
 
 long stasis_ext2_dir_iterate(stasis_ext2_fs fs, uint32_t dir, stasis_ext2_dirent_fn fn, void *context) {
     struct dir_context c = { fn, context };
-    // Flags: skip deleted and empty slots, but do visit directories stored inline in the inode.
-    return ext2fs_dir_iterate2(fs, dir, DIRENT_FLAG_INCLUDE_INLINE_DATA, NULL, dir_callback, &c);
+    // Flags 0: skip deleted and empty slots. Directories stored inline in the inode are visited
+    // too: dir_iterate2 falls back to the inline iterator by itself. (DIRENT_FLAG_INCLUDE_INLINE_DATA
+    // is that iterator's internal mode; passing it for a block directory makes every block look
+    // corrupted.)
+    return ext2fs_dir_iterate2(fs, dir, 0, NULL, dir_callback, &c);
 }
 
 struct block_context {
@@ -123,6 +126,14 @@ long stasis_ext2_block_ranges(stasis_ext2_fs fs, uint32_t ino, stasis_ext2_exten
     errcode_t err = ext2fs_read_inode(fs, ino, &inode);
     if (err) return err;
     if (inode.i_flags & EXT4_INLINE_DATA_FL) return 0;  // data lives in the inode itself
+    if (inode.i_flags & EXT4_EXTENTS_FL) {
+        // block_iterate3 returns 0 (an empty file!) when the extent tree's root cannot be opened,
+        // e.g. a bad header magic: open it here first so that such damage is reported.
+        ext2_extent_handle_t extents = NULL;
+        err = ext2fs_extent_open2(fs, ino, &inode, &extents);
+        if (err) return err;
+        ext2fs_extent_free(extents);
+    }
     struct block_context c;
     memset(&c, 0, sizeof c);
     c.fn = fn;

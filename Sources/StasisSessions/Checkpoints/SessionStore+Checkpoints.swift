@@ -28,7 +28,7 @@ extension SessionStore {
         } else {
             parent = try checkpoints(session).last
         }
-        let key = try HistoryError.wrap { () throws(StoreError) in try StoreKey.load(store.layout) }
+        let key = try signingKey()
 
         // Capture everything first; if anything fails, drop what this call added.
         var captured: [String] = []
@@ -71,7 +71,7 @@ extension SessionStore {
                 for (name, target) in blobs {
                     try db.execute(sql: "INSERT INTO checkpoint_refs(checkpoint_id, name, kind, target, owned) VALUES (?, ?, 'blob', ?, 1)", arguments: [id, name, target])
                 }
-                _ = try Self.insertEvents(db, session: session, [PreparedEvent(kind: .checkpoint, time: record.createdAt, data: ["checkpoint": .string(id)])])
+                _ = try Self.insertEvents(db, session: session, [PreparedEvent(kind: .checkpoint, time: record.createdAt, data: ["checkpoint": .string(id)])], key: key)
                 return Checkpoint(id: id, record: record, signature: signature)
             }
         } catch {
@@ -121,6 +121,7 @@ extension SessionStore {
         let id = try resolveCheckpoint(idOrPrefix)
         let children = try read { db in try String.fetchAll(db, sql: "SELECT id FROM checkpoints WHERE parent_id = ? ORDER BY id", arguments: [id]) }
         var removed: [String] = []
+        let key = try signingKey()
         if !children.isEmpty {
             guard cascade else { throw .hasDescendants(checkpoint: id, children: children) }
             for child in children { removed += try removeCheckpoint(child, cascade: true) }
@@ -138,7 +139,7 @@ extension SessionStore {
                 try db.execute(sql: "DELETE FROM \(table) WHERE id = ?", arguments: [target])
             }
             _ = try Self.insertEvents(db, session: session, [PreparedEvent(kind: .note, time: Self.nowNanoseconds(),
-                                                                           data: ["text": .string("checkpoint \(id) removed"), "removed_checkpoint": .string(id)])])
+                                                                           data: ["text": .string("checkpoint \(id) removed"), "removed_checkpoint": .string(id)])], key: key)
         }
         return removed + [id]
     }

@@ -18,7 +18,8 @@ extension SessionStore {
 
     func append(resolved session: String, _ inputs: [EventInput]) throws(HistoryError) -> Range<Int64> {
         let prepared = try prepare(inputs)
-        return try write { db in try Self.insertEvents(db, session: session, prepared) }
+        let key = try signingKey()
+        return try write { db in try Self.insertEvents(db, session: session, prepared, key: key) }
     }
 
     /// An event ready to be written: large values already moved to the blob store.
@@ -48,7 +49,7 @@ extension SessionStore {
     }
 
     /// Writes events at the end of a session's history, inside the caller's transaction.
-    static func insertEvents(_ db: Database, session: String, _ prepared: [PreparedEvent]) throws -> Range<Int64> {
+    static func insertEvents(_ db: Database, session: String, _ prepared: [PreparedEvent], key: StoreKey) throws -> Range<Int64> {
         var (next, chain) = try lastPosition(db, session)
         let first = next
         var tileLeaves = try openTileLeaves(db, session, size: next)
@@ -68,7 +69,16 @@ extension SessionStore {
             }
             next += 1
         }
+        let signature = try key.sign(headMessage(session: session, size: next, chain: chain))
+        try db.execute(sql: "UPDATE sessions SET head_size = ?, head_chain = ?, head_signature = ? WHERE id = ?",
+                       arguments: [next, Data(chain), Data(signature), session])
         return first..<next
+    }
+
+    /// What the store key signs after every append: the session, the history's size and the
+    /// chain hash of its last event.
+    static func headMessage(session: String, size: Int64, chain: [UInt8]) -> [UInt8] {
+        Array("stasis-history-head-v1\n\(session)\n\(size)\n\(StoreKey.hex(chain))".utf8)
     }
 
     /// The next position and the chain hash before it.

@@ -100,6 +100,20 @@ extension SessionStore {
                     fail(nil, "the stored Merkle tiles of session \(session) do not match its events (derived data; the events themselves check out)")
                 }
             }
+            if !broken, let head = try Row.fetchOne(db, sql: "SELECT head_size, head_chain, head_signature FROM sessions WHERE id = ?", arguments: [session]) {
+                let size: Int64 = head["head_size"]
+                let headChain = (head["head_chain"] as Data?).map { [UInt8]($0) } ?? HistoryHashing.genesis
+                let signature = (head["head_signature"] as Data?).map { [UInt8]($0) } ?? []
+                if size > expected {
+                    fail(expected, "events \(expected)…\(size - 1) are missing: the history was truncated (it had \(size) events)")
+                } else if size < expected {
+                    fail(size, "events \(size)…\(expected - 1) were added outside stasis (the signed history head ends at \(size))")
+                } else if headChain != chain {
+                    fail(nil, "the last event's chain hash differs from the signed history head")
+                } else if size > 0, !(publicKey.map { StoreKey.verify(signature: signature, message: Self.headMessage(session: session, size: size, chain: chain), publicKeyHex: $0) } ?? false) {
+                    fail(nil, "the history head of session \(session) is not signed by this store's key")
+                }
+            }
             for c in pending {
                 fail(nil, "checkpoint \(c.id) covers \(c.record.historySize) events but the history has \(expected)")
             }

@@ -6,8 +6,17 @@ import StasisStore
 /// and the daemon are thin faces over this type.
 public final class SessionStore: Sendable {
     public let store: ContentStore
+    private let keyCache = MutexBox<StoreKey?>(nil)
 
     public init(store: ContentStore) { self.store = store }
+
+    /// The store's signing key, loaded once.
+    func signingKey() throws(HistoryError) -> StoreKey {
+        if let key = keyCache.withLockedValue({ $0 }) { return key }
+        let key = try HistoryError.wrap { () throws(StoreError) in try StoreKey.load(store.layout) }
+        keyCache.withLockedValue { $0 = key }
+        return key
+    }
 
     public static func open(at path: String) throws(HistoryError) -> SessionStore {
         SessionStore(store: try HistoryError.wrap { () throws(StoreError) in try ContentStore.open(at: path) })

@@ -54,7 +54,12 @@ enum CatalogSchema {
                     id          TEXT PRIMARY KEY NOT NULL,
                     created_at  REAL NOT NULL,
                     labels      TEXT NOT NULL,          -- JSON object of strings
-                    retention   TEXT                    -- JSON retention policy, or NULL
+                    retention   TEXT,                   -- JSON retention policy, or NULL
+                    -- The history's end as last written, signed by the store key, so that a
+                    -- truncated tail is detected too (Formats/history.md).
+                    head_size       INTEGER NOT NULL DEFAULT 0,
+                    head_chain      BLOB,
+                    head_signature  BLOB
                 ) WITHOUT ROWID;
 
                 -- A checkpoint's id is the SHA-256 of `record` (canonical JSON, Formats/checkpoint.md);

@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+@testable import StasisExt4
+
+/// Invariants checked: whatever the input file, the API throws `Ext4Error` instead of crashing or
+/// returning wrong data, and the error names the image file and what failed:
+/// - a missing file, a directory, an empty file and random bytes are refused at `open`, the random
+///   bytes as "not an ext4 file system (bad magic)";
+/// - an image truncated anywhere either fails with an `Ext4Error` or, if the cut spared every used
+///   block, gives exactly the listing and bytes of the full image — never silently different data;
+///   cutting into the last data block always fails;
+/// - crafted metadata (an extent pointing past the end of the file system, a broken extent header,
+///   a directory entry with an impossible inode number, a checksum mismatch) gives a `.corrupt`
+///   error naming the path or inode concerned;
+/// - API misuse (reading a directory's bytes, a file larger than `maxBytes`) is refused.
+@Suite("Ext4Error")
+struct Ext4ErrorTests {
+    @Test("files that are not ext4 images")
+    func notImages() throws {
+        let fixture = try Ext4Fixture("errors")
+        let missing = fixture.path("missing.img")
+        let noFile = try error { _ = try Ext4Image.open(path: missing) }
+        #expect(noFile.cause == .system && noFile.operation == .open)
+        #expect("\(noFile)".contains("'\(missing)'") && "\(noFile)".contains("No such file"))
+
+        let random = fixture.path("random.img")
+        _ = FileManager.default.createFile(atPath: random, contents: Data(Ext4Fixture.pseudoRandom(count: 1 << 20, seed: 7)))
+        let badMagic = try error { _ = try Ext4Image.open(path: random) }
+        #expect(badMagic.cause == .notExt4)
+        #expect("\(badMagic)".hasPrefix("'\(random)' is not an ext4 file system (bad magic): "))
+
+        let empty = fixture.path("empty.img")
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        let emptyError = try error { _ = try Ext4Image.open(path: empty) }
+        #expect("\(emptyError)".contains(empty))
+
+        #expect(throws: Ext4Error.self) { _ = try Ext4Image.open(path: fixture.directory) }
+    }
+
+    @Test("truncated images fail or read exactly like the full image")
+    func truncated() throws {
+        let fixture = try Ext4Fixture("truncated")
+        let (imagePath, _, _) = try fixture.baseImage()
+        let full = try Ext4Fixture.readBytes(imagePath)
+        let reference = try Self.everything(imagePath)
+        let lastDataBlock = reference.entries.flatMap(\.blocks).map(\.upperBound).max() ?? 0
+        #expect(lastDataBlock > 0)
+
+        let cuts = [0, 512, 1024, 2047, 4096, 8192, 65_536, 1 << 20, full.count / 2,
+                    Int(lastDataBlock - 1) * 4096 + 100, full.count - 4096]
+        var failures = 0
+        for cut in cuts {
+            let truncated = fixture.path("cut-\(cut).img")
+            _ = FileManager.default.createFile(atPath: truncated, contents: Data(full[..<cut]))
+            do {
+                let result = try Self.everything(truncated)
+                #expect(result.entries == reference.entries, "cut at \(cut)")
+                #expect(result.contents == reference.contents, "cut at \(cut)")
+            } catch {
+                failures += 1
+                #expect("\(error)".contains(truncated))
+                if cut <= 2047 { #expect(error.operation == .open, "superblock cut off at \(cut)") }
+                if cut == Int(lastDataBlock - 1) * 4096 + 100 { #expect(error.cause == .truncated) }
+            }
+        }
+        #expect(failures >= cuts.count - 1, "only a cut of unused trailing blocks may go unnoticed")
+    }
+
+    @Test("crafted metadata is reported as corruption")
+    func craftedMetadata() throws {
+        let fixture = try Ext4Fixture("crafted")
+        let (imagePath, _, _) = try fixture.baseImage()
+
+        let pastEnd = fixture.path("past-end.img")
+        try FileManager.default.copyItem(atPath: imagePath, toPath: pastEnd)
+        // i_block[5] is the first extent's start block: point it past the end of the file system.
+        try fixture.debugfs(pastEnd, ["sif /hello.txt block[5] 0xFFFFFF"])
+        let mapping = try error { _ = try Ext4Image.open(path: pastEnd).walk() }
+        #expect(mapping.cause == .corrupt)
+        if case .mapBlocks(let path, _) = mapping.operation { #expect(path == "/hello.txt") } else {
+            Issue.record("unexpected operation \(mapping.operation)")
+        }
+        #expect("\(mapping)".contains("'/hello.txt'") && "\(mapping)".contains(pastEnd))
+
+        let badHeader = fixture.path("bad-header.img")
+        try FileManager.default.copyItem(atPath: imagePath, toPath: badHeader)
+        try fixture.debugfs(badHeader, ["sif /run.sh block[0] 0"])  // extent header magic gone
+        let header = try error { _ = try Ext4Image.open(path: badHeader).walk() }
+        #expect(header.cause == .corrupt && "\(header)".contains("/run.sh"))
+
+        // A free inode behind a name (fsck would complain) is listed, not fatal.
+        let freeInode = fixture.path("free-inode.img")
+        try FileManager.default.copyItem(atPath: imagePath, toPath: freeInode)
+        try fixture.debugfs(freeInode, ["ln <4000> /ghost"])
+        let ghost = try Ext4Image.open(path: freeInode).walk().first { $0.path == "/ghost" }
+        #expect(ghost?.kind == .other && ghost?.inode == 4000)
+    }
+
+    @Test("a directory entry with an impossible inode number; a directory checksum mismatch")
+    func rawDirectoryDamage() throws {
+        for checksums in [false, true] {
+            let fixture = try Ext4Fixture("rawdir")
+            let (imagePath, _, _) = try fixture.baseImage(options: checksums ? [] : ["-O", "^metadata_csum"])
+            // Find "grow.txt" in the root directory's block and overwrite its 4-byte inode field,
+            // which precedes rec_len (2), name_len (1) and file_type (1).
+            var raw = try Ext4Fixture.readBytes(imagePath)
+            let name = Array("grow.txt".utf8)
+            let position = try #require(Self.find(name, in: raw, preceded: UInt8(name.count)))
+            raw.replaceSubrange(position - 8..<position - 4, with: [0xFF, 0xFF, 0xFF, 0x7F])
+            try Data(raw).write(to: URL(fileURLWithPath: imagePath))
+
+            let damage = try error { _ = try Ext4Image.open(path: imagePath).walk() }
+            #expect(damage.cause == .corrupt, "checksums: \(checksums): \(damage)")
+            if checksums {
+                if case .listDirectory(let path, _) = damage.operation { #expect(path == "/") } else {
+                    Issue.record("unexpected operation \(damage.operation)")
+                }
+            } else {
+                #expect(damage.operation == .readInode(0x7FFF_FFFF))
+                #expect("\(damage)".contains("cannot read inode 2147483647 of '\(imagePath)'"))
+            }
+        }
+    }
+
+    @Test("API misuse is refused")
+    func misuse() throws {
+        let fixture = try Ext4Fixture("misuse")
+        let (imagePath, _, _) = try fixture.baseImage()
+        let image = try Ext4Image.open(path: imagePath)
+        let entries = try image.walk()
+        let dir = try #require(entries.first { $0.path == "/dir" })
+        let notFile = try error { _ = try image.read(dir) }
+        #expect(notFile.cause == .invalidRequest && "\(notFile)".contains("'/dir'"))
+        let big = try #require(entries.first { $0.path == "/dir/big.bin" })
+        let tooBig = try error { _ = try image.read(big, maxBytes: 1000) }
+        #expect(tooBig.cause == .limitExceeded && "\(tooBig)".contains("forEachChunk"))
+    }
+
+    // MARK: - Helpers
+
+    /// Runs `body`, which must throw an `Ext4Error`, and returns that error.
+    private func error(_ body: () throws -> Void) throws -> Ext4Error {
+        do {
+            try body()
+        } catch let error as Ext4Error {
+            return error
+        }
+        Issue.record("expected an Ext4Error")
+        throw Ext4Fixture.ToolFailure(description: "no error")
+    }
+
+    /// Opens, walks and reads every regular file.
+    private static func everything(_ path: String) throws(Ext4Error) -> (entries: [Ext4Entry], contents: [[UInt8]]) {
+        let image = try Ext4Image.open(path: path)
+        let entries = try image.walk()
+        var contents: [[UInt8]] = []
+        for entry in entries where entry.kind == .file {
+            contents.append(try image.read(entry))
+        }
+        return (entries, contents)
+    }
+
+    /// Offset of `name` in `bytes` where the byte 2 before it (name_len) equals `length`.
+    private static func find(_ name: [UInt8], in bytes: [UInt8], preceded length: UInt8) -> Int? {
+        var i = 8
+        while i + name.count <= bytes.count {
+            if bytes[i] == name[0], bytes[i - 2] == length, Array(bytes[i..<i + name.count]) == name { return i }
+            i += 1
+        }
+        return nil
+    }
+}

@@ -56,6 +56,8 @@ let package = Package(
                 "StasisStore", "StasisJSON", "StasisIO",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The raw C API, for the one loop that must read a million rows a second.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
 

@@ -22,6 +22,13 @@ public struct Ext4DiffItem: Sendable, Codable, Equatable {
         self.changes = changes
     }
 
+    /// Field by field, with `path` compared as UTF-8 bytes.
+    public static func == (a: Ext4DiffItem, b: Ext4DiffItem) -> Bool {
+        a.path.utf8.elementsEqual(b.path.utf8) && a.kindBefore == b.kindBefore && a.kindAfter == b.kindAfter
+            && a.sizeBefore == b.sizeBefore && a.sizeAfter == b.sizeAfter && a.inodeBefore == b.inodeBefore
+            && a.inodeAfter == b.inodeAfter && a.changes == b.changes
+    }
+
     /// The kind after the change, or before it for a removed path.
     public var kind: Ext4Entry.Kind? { kindAfter ?? kindBefore }
 }

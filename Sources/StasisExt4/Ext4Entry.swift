@@ -51,6 +51,15 @@ public struct Ext4Entry: Sendable, Codable, Equatable {
         self.linkTarget = linkTarget
     }
 
+    /// Field by field, with `path` and `linkTarget` compared as UTF-8 bytes (`String`'s own `==`
+    /// would call the NFC and NFD spellings of a name equal).
+    public static func == (a: Ext4Entry, b: Ext4Entry) -> Bool {
+        a.path.utf8.elementsEqual(b.path.utf8) && a.inode == b.inode && a.kind == b.kind && a.size == b.size
+            && a.mode == b.mode && a.uid == b.uid && a.gid == b.gid && a.mtime == b.mtime
+            && a.mtimeNanoseconds == b.mtimeNanoseconds && a.linkCount == b.linkCount && a.blocks == b.blocks
+            && a.linkTarget.map { Array($0.utf8) } == b.linkTarget.map { Array($0.utf8) }
+    }
+
     /// The permission bits of `mode` (including set-uid, set-gid and sticky).
     public var permissions: UInt16 { mode & 0o7777 }
 

@@ -12,9 +12,10 @@ import Testing
 /// - On two images built independently from a tree and a modified copy (blocks move), compare
 ///   over-reports content changes, and `dropUnchangedContent` brings the result back to exactly
 ///   the real changes by comparing bytes.
-/// - Pure rules: paths match byte-wise (NFC and NFD names stay distinct), a kind change is
-///   reported alone, either side's blocks can reveal a content change, lists are sorted by path
-///   bytes, and the result round-trips through JSON.
+/// - Pure rules: paths match byte-wise (NFC and NFD names stay distinct, also for `==`), a kind
+///   change is reported alone, a directory's size/mtime churn is not a change, either side's
+///   blocks can reveal a content change, lists are sorted by path bytes, and the result
+///   round-trips through JSON.
 @Suite("Ext4Diff")
 struct Ext4DiffTests {
     @Test("in-place edits give exactly the expected diff")
@@ -156,5 +157,7 @@ struct Ext4DiffTests {
         #expect(try JSONDecoder().decode(Ext4DiffResult.self, from: json) == result)
         let entryJSON = try JSONEncoder().encode(a[2])
         #expect(try JSONDecoder().decode(Ext4Entry.self, from: entryJSON) == a[2])
+        // Equality is byte-wise too: Unicode-equivalent spellings are different entries.
+        #expect(entry(nfc) != entry(nfd) && nfc == nfd)
     }
 }

@@ -7,6 +7,16 @@ enum HistoryHashing {
     static let genesis = [UInt8](repeating: 0, count: 32)
     private static let domain = Array("stasis-chain-v1".utf8) + [0]
 
+    /// The same, without allocation: previous and leaf as raw bytes, the result as a digest.
+    @inline(__always)
+    static func chainDigest(previous: UnsafeRawBufferPointer, leaf: UnsafeRawBufferPointer) -> SHA256Digest {
+        var h = SHA256()
+        domain.withUnsafeBytes { h.update(bufferPointer: $0) }
+        h.update(bufferPointer: previous)
+        h.update(bufferPointer: leaf)
+        return h.finalize()
+    }
+
     static func chain(previous: [UInt8], leaf: [UInt8]) -> [UInt8] {
         var h = SHA256()
         h.update(data: domain)

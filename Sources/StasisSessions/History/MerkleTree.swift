@@ -11,10 +11,16 @@ public enum MerkleTree {
     public static let emptyRoot: Hash = Array(SHA256.hash(data: [UInt8]()))
 
     public static func leafHash(_ data: UnsafeRawBufferPointer) -> Hash {
+        leafDigest(data).withUnsafeBytes { Array($0) }
+    }
+
+    /// The leaf hash as a digest value (no allocation: the verify loop's form).
+    @inline(__always)
+    public static func leafDigest(_ data: UnsafeRawBufferPointer) -> SHA256Digest {
         var h = SHA256()
-        h.update(data: [0x00])
+        withUnsafeBytes(of: UInt8(0)) { h.update(bufferPointer: $0) }
         h.update(bufferPointer: data)
-        return Array(h.finalize())
+        return h.finalize()
     }
 
     public static func leafHash(_ data: [UInt8]) -> Hash {
@@ -35,6 +41,26 @@ public enum MerkleTree {
         var k = 1
         while k << 1 < n { k <<= 1 }
         return k
+    }
+
+    /// Root of a perfect subtree whose leaf hashes are packed back to back (32 bytes each; the
+    /// count a power of two), computed level by level in `scratch` without allocating.
+    public static func perfectRoot(packed leaves: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer) -> Hash {
+        var n = leaves.count / 32
+        precondition(n > 0 && n & (n - 1) == 0 && scratch.count >= leaves.count)
+        scratch.copyMemory(from: leaves)
+        var h = SHA256()
+        while n > 1 {
+            for i in 0..<n / 2 {
+                h = SHA256()
+                withUnsafeBytes(of: UInt8(1)) { h.update(bufferPointer: $0) }
+                h.update(bufferPointer: UnsafeRawBufferPointer(rebasing: scratch[(2 * i * 32)..<(2 * i * 32 + 64)]))
+                let d = h.finalize()
+                d.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: scratch[(i * 32)..<(i * 32 + 32)]).copyMemory(from: $0) }
+            }
+            n /= 2
+        }
+        return Array(scratch[0..<32])
     }
 
     /// Root of the given leaf hashes.

@@ -25,6 +25,13 @@ void stasis_ext2_close(stasis_ext2_fs fs) {
     if (fs) (void)ext2fs_close_free(&fs);
 }
 
+long stasis_ext2_image_blocks(const char *path, uint32_t block_size, uint64_t *out_blocks) {
+    blk64_t blocks = 0;
+    errcode_t err = ext2fs_get_device_size2(path, (int)block_size, &blocks);
+    *out_blocks = err ? 0 : blocks;
+    return err;
+}
+
 uint32_t stasis_ext2_block_size(stasis_ext2_fs fs) { return fs->blocksize; }
 uint64_t stasis_ext2_blocks_count(stasis_ext2_fs fs) { return ext2fs_blocks_count(fs->super); }
 uint32_t stasis_ext2_inodes_count(stasis_ext2_fs fs) { return fs->super->s_inodes_count; }

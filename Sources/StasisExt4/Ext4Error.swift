@@ -82,7 +82,7 @@ public struct Ext4Error: Error, Sendable, Equatable, CustomStringConvertible {
         case .open:
             switch cause {
             case .notExt4: return "\(image) is not an ext4 file system (bad magic): \(detail)"
-            case .truncated: return "\(image) is truncated: it ends before the blocks its superblock describes (\(detail))"
+            case .truncated: return "\(image) is truncated: \(detail)"
             case .unsupported: return "cannot open \(image): it uses ext4 features this libext2fs cannot read (\(detail))"
             default: return "cannot open \(image) as an ext4 file system: \(detail)"
             }

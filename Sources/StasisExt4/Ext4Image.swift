@@ -38,8 +38,8 @@ public final class Ext4Image {
 
     /// Opens the image at `path` read-only.
     /// - Throws: `Ext4Error` with operation `.open`; cause `.notExt4` when the superblock magic is
-    ///   wrong, `.truncated` when the file is too short for its own metadata, `.system` when the
-    ///   file cannot be opened.
+    ///   wrong, `.truncated` when the file is shorter than the file system its superblock
+    ///   describes, `.system` when the file cannot be opened.
     public static func open(path: String) throws(Ext4Error) -> Ext4Image {
         var handle: OpaquePointer?
         let code = stasis_ext2_open(path, &handle)
@@ -48,7 +48,16 @@ public final class Ext4Image {
             throw Ext4Error(imagePath: path, operation: .open, cause: .other, code: 0,
                             detail: "libext2fs reported success without a handle")
         }
-        return Ext4Image(path: path, handle: handle)
+        let image = Ext4Image(path: path, handle: handle)
+        // libext2fs reads lazily, so a truncated image would only fail later, at whichever block
+        // is missing: check the length up front for a clear message.
+        var available: UInt64 = 0
+        let sizeCode = stasis_ext2_image_blocks(path, UInt32(image.blockSize), &available)
+        if sizeCode == 0, available < image.blockCount {
+            throw Ext4Error(imagePath: path, operation: .open, cause: .truncated, code: 0,
+                            detail: "it holds \(available) blocks of \(image.blockSize) bytes but its superblock describes \(image.blockCount)")
+        }
+        return image
     }
 
     /// The number of the root directory's inode (2 on every ext2/3/4 file system).

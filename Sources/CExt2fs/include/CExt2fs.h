@@ -54,6 +54,9 @@ typedef int (*stasis_ext2_extent_fn)(void *context, uint64_t first_block, uint64
 long stasis_ext2_open(const char *path, stasis_ext2_fs *out_fs);
 void stasis_ext2_close(stasis_ext2_fs fs);
 
+/// How many whole blocks of `block_size` bytes the file (or block device) at `path` holds.
+long stasis_ext2_image_blocks(const char *path, uint32_t block_size, uint64_t *out_blocks);
+
 uint32_t stasis_ext2_block_size(stasis_ext2_fs fs);
 uint64_t stasis_ext2_blocks_count(stasis_ext2_fs fs);
 uint32_t stasis_ext2_inodes_count(stasis_ext2_fs fs);

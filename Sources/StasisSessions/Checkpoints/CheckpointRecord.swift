@@ -74,5 +74,7 @@ public struct Checkpoint: Sendable {
     public var id: String
     public var record: CheckpointRecord
     public var signature: [UInt8]
+    /// The public key that signed it, when not this store's (an imported checkpoint).
+    public var signerKey: String? = nil
     public var createdAt: Date { Date(timeIntervalSince1970: Double(record.createdAt) / 1e9) }
 }

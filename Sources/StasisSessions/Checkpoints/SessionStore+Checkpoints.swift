@@ -91,13 +91,13 @@ extension SessionStore {
         guard let record = CheckpointRecord.decode([UInt8](bytes)) else {
             throw HistoryError.badArgument(field: "checkpoint \(id)", message: "its stored record is damaged (not canonical JSON of a version-1 record)")
         }
-        return Checkpoint(id: id, record: record, signature: [UInt8](signature))
+        return Checkpoint(id: id, record: record, signature: [UInt8](signature), signerKey: row["signer_key"])
     }
 
     public func checkpoint(_ idOrPrefix: String) throws(HistoryError) -> Checkpoint {
         let id = try resolveCheckpoint(idOrPrefix)
         return try read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT id, record, signature FROM checkpoints WHERE id = ?", arguments: [id]) else {
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, record, signature, signer_key FROM checkpoints WHERE id = ?", arguments: [id]) else {
                 throw HistoryError.checkpointNotFound(idOrPrefix)
             }
             return try Self.checkpoint(from: row)
@@ -108,7 +108,7 @@ extension SessionStore {
     public func checkpoints(_ sessionIDOrPrefix: String) throws(HistoryError) -> [Checkpoint] {
         let session = try resolveSession(sessionIDOrPrefix)
         return try read { db in
-            try Row.fetchAll(db, sql: "SELECT id, record, signature FROM checkpoints WHERE session_id = ? ORDER BY history_size, created_at, id",
+            try Row.fetchAll(db, sql: "SELECT id, record, signature, signer_key FROM checkpoints WHERE session_id = ? ORDER BY history_size, created_at, id",
                              arguments: [session]).map(Self.checkpoint(from:))
         }
     }

@@ -26,7 +26,7 @@ public enum HistoryError: Error, Sendable, CustomStringConvertible {
             return "session \(session) has no event \(seq): its history has \(size) events (0…\(max(0, size - 1)))"
         case .hasDescendants(let checkpoint, let children):
             return "checkpoint \(checkpoint) has \(children.count) checkpoint(s) built on it (\(children.prefix(3).joined(separator: ", "))): remove them first, or pass --cascade"
-        case .badBundle(let path, let message): return "bundle '\(path)': \(message); nothing was imported"
+        case .badBundle(let path, let message): return "bundle '\(path)': \(message)"
         }
     }
 }

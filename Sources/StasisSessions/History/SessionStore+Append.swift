@@ -70,7 +70,7 @@ extension SessionStore {
             next += 1
         }
         let signature = try key.sign(headMessage(session: session, size: next, chain: chain))
-        try db.execute(sql: "UPDATE sessions SET head_size = ?, head_chain = ?, head_signature = ? WHERE id = ?",
+        try db.execute(sql: "UPDATE sessions SET head_size = ?, head_chain = ?, head_signature = ?, head_signer = NULL WHERE id = ?",
                        arguments: [next, Data(chain), Data(signature), session])
         return first..<next
     }

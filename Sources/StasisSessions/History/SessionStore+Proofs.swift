@@ -22,6 +22,7 @@ extension SessionStore {
         guard seq >= 0, seq < total else { throw .eventNotFound(session: session, seq: seq, size: total) }
         var record: CheckpointRecord?
         var signature: [UInt8]?
+        var signerKey: String?
         if let checkpoint {
             let c = try self.checkpoint(checkpoint)
             guard c.record.session == session else {
@@ -30,9 +31,9 @@ extension SessionStore {
             guard seq < c.record.historySize else {
                 throw .badArgument(field: "--checkpoint", message: "checkpoint \(c.id) covers events 0…\(c.record.historySize - 1); event \(seq) came later")
             }
-            record = c.record; signature = c.signature
+            record = c.record; signature = c.signature; signerKey = c.signerKey
         } else if let c = try checkpoints(session).last(where: { $0.record.historySize > seq }) {
-            record = c.record; signature = c.signature
+            record = c.record; signature = c.signature; signerKey = c.signerKey
         }
         let size = record?.historySize ?? total
         let (leaf, path, root) = try read { db -> ([UInt8], [[UInt8]], [UInt8]) in
@@ -47,8 +48,9 @@ extension SessionStore {
         var ok = proof.check()
         if let record {
             ok = ok && record.historyRoot == proof.root
-            if let signature, let publicKey {
-                ok = ok && StoreKey.verify(signature: signature, message: CheckpointRecord.signedMessage(id: record.id), publicKeyHex: publicKey)
+            if let signature, let signer = signerKey ?? publicKey {
+                ok = ok && StoreKey.verify(signature: signature, message: CheckpointRecord.signedMessage(id: record.id), publicKeyHex: signer)
+                proof.publicKey = signer
             }
         }
         proof.verified = ok

@@ -129,7 +129,8 @@ extension SessionStore {
                     fail(nil, "the stored Merkle tiles of session \(session) do not match its events (derived data; the events themselves check out)")
                 }
             }
-            if !broken, let head = try Row.fetchOne(db, sql: "SELECT head_size, head_chain, head_signature FROM sessions WHERE id = ?", arguments: [session]) {
+            if !broken, let head = try Row.fetchOne(db, sql: "SELECT head_size, head_chain, head_signature, head_signer FROM sessions WHERE id = ?", arguments: [session]) {
+                let signer = (head["head_signer"] as String?) ?? publicKey
                 let size: Int64 = head["head_size"]
                 let headChain = (head["head_chain"] as Data?).map { [UInt8]($0) } ?? HistoryHashing.genesis
                 let signature = (head["head_signature"] as Data?).map { [UInt8]($0) } ?? []
@@ -139,7 +140,7 @@ extension SessionStore {
                     fail(size, "events \(size)…\(expected - 1) were added outside stasis (the signed history head ends at \(size))")
                 } else if headChain != chain {
                     fail(nil, "the last event's chain hash differs from the signed history head")
-                } else if size > 0, !(publicKey.map { StoreKey.verify(signature: signature, message: Self.headMessage(session: session, size: size, chain: chain), publicKeyHex: $0) } ?? false) {
+                } else if size > 0, !(signer.map { StoreKey.verify(signature: signature, message: Self.headMessage(session: session, size: size, chain: chain), publicKeyHex: $0) } ?? false) {
                     fail(nil, "the history head of session \(session) is not signed by this store's key")
                 }
             }
@@ -147,8 +148,9 @@ extension SessionStore {
                 fail(nil, "checkpoint \(c.id) covers \(c.record.historySize) events but the history has \(expected)")
             }
             for c in checkpoints {
-                let ok = publicKey.map { StoreKey.verify(signature: c.signature, message: CheckpointRecord.signedMessage(id: c.id), publicKeyHex: $0) } ?? false
-                if !ok { fail(nil, "checkpoint \(c.id) is not signed by this store's key") }
+                let signer = c.signerKey ?? publicKey
+                let ok = signer.map { StoreKey.verify(signature: c.signature, message: CheckpointRecord.signedMessage(id: c.id), publicKeyHex: $0) } ?? false
+                if !ok { fail(nil, "checkpoint \(c.id) is not signed by \(c.signerKey == nil ? "this store's key" : "the key it was imported with")") }
             }
             return result
         }

@@ -59,7 +59,8 @@ enum CatalogSchema {
                     -- truncated tail is detected too (Formats/history.md).
                     head_size       INTEGER NOT NULL DEFAULT 0,
                     head_chain      BLOB,
-                    head_signature  BLOB
+                    head_signature  BLOB,
+                    head_signer     TEXT                -- public key (hex) if not this store's (imported)
                 ) WITHOUT ROWID;
 
                 -- A checkpoint's id is the SHA-256 of `record` (canonical JSON, Formats/checkpoint.md);
@@ -71,7 +72,8 @@ enum CatalogSchema {
                     created_at    REAL NOT NULL,
                     history_size  INTEGER NOT NULL,
                     record        BLOB NOT NULL,
-                    signature     BLOB NOT NULL
+                    signature     BLOB NOT NULL,
+                    signer_key    TEXT                -- public key (hex) if not this store's (imported)
                 ) WITHOUT ROWID;
                 CREATE INDEX checkpoints_by_session ON checkpoints(session_id, created_at);
                 CREATE INDEX checkpoints_by_parent ON checkpoints(parent_id);

@@ -15,4 +15,11 @@ public struct ImageRecord: Sendable, Codable, Equatable {
     /// The file it was captured from, as given.
     public var source: String
     public var createdAt: Date
+
+    public init(id: String, parentID: String?, size: Int64, chunkSize: Int, dataChunks: Int, dataBytes: Int64,
+                newChunks: Int, newBytes: Int64, source: String, createdAt: Date) {
+        self.id = id; self.parentID = parentID; self.size = size; self.chunkSize = chunkSize
+        self.dataChunks = dataChunks; self.dataBytes = dataBytes; self.newChunks = newChunks
+        self.newBytes = newBytes; self.source = source; self.createdAt = createdAt
+    }
 }

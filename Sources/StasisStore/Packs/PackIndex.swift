@@ -93,15 +93,23 @@ public struct PackIndex: Sendable {
         }
         defer { fd.close() }
         let size = try StoreError.wrap { () throws(IOError) in try fd.size() }
+        return try readTable(packID: packID, size: size) { (offset, count) throws(StoreError) in
+            var bytes = [UInt8](repeating: 0, count: count)
+            try StoreError.wrap { () throws(IOError) in
+                try bytes.withMutableRawBytes { (b) throws(IOError) in try fd.readExactly(into: b, at: offset) }
+            }
+            return bytes
+        }
+    }
+
+    /// The same checks on a pack of `size` bytes read through `read(offset, count)` — a pack file,
+    /// or a pack embedded in another file (a bundle).
+    static func readTable(packID: String, size: Int64, read: (Int64, Int) throws(StoreError) -> [UInt8]) throws(StoreError) -> (table: [UInt8], entriesOffset: Int64) {
         guard size >= Int64(PackFormat.headerSize + PackFormat.trailerSize) else {
             throw .corruptPack(pack: packID, reason: "file is \(size) bytes, shorter than a header and trailer")
         }
-        var header = [UInt8](repeating: 0, count: PackFormat.headerSize)
-        var trailer = [UInt8](repeating: 0, count: PackFormat.trailerSize)
-        try StoreError.wrap { () throws(IOError) in
-            try header.withMutableRawBytes { (b) throws(IOError) in try fd.readExactly(into: b, at: 0) }
-            try trailer.withMutableRawBytes { (b) throws(IOError) in try fd.readExactly(into: b, at: size - Int64(PackFormat.trailerSize)) }
-        }
+        let header = try read(0, PackFormat.headerSize)
+        let trailer = try read(size - Int64(PackFormat.trailerSize), PackFormat.trailerSize)
         guard header == PackFormat.header else {
             if Array(header.prefix(8)) == Array("STASPACK".utf8) {
                 let version = UInt16(header[8]) | UInt16(header[9]) << 8
@@ -125,10 +133,7 @@ public struct PackIndex: Sendable {
               entriesOffset + tableLength + Int64(PackFormat.trailerSize) == size else {
             throw .corruptPack(pack: packID, reason: "trailer says \(count) entries at \(entriesOffset), which does not fit a \(size)-byte file")
         }
-        var table = [UInt8](repeating: 0, count: Int(tableLength))
-        try StoreError.wrap { () throws(IOError) in
-            try table.withMutableRawBytes { (b) throws(IOError) in try fd.readExactly(into: b, at: entriesOffset) }
-        }
+        let table = try read(entriesOffset, Int(tableLength))
         guard Array(SHA256.hash(data: table)) == digest else {
             throw .corruptPack(pack: packID, reason: "entry table checksum does not match")
         }

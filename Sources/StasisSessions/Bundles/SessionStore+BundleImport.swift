@@ -1,0 +1,94 @@
+import Foundation
+import GRDB
+import StasisIO
+import StasisJSON
+import StasisStore
+
+extension SessionStore {
+    /// Checks a bundle offline (no store needed). `expectedKey` pins the signer.
+    public static func verifyBundle(at path: String, expectedKey: String? = nil) throws(HistoryError) -> BundleReport {
+        let reader = try BundleReader(path: path)
+        return try BundleVerifier.verify(reader, expectedKey: expectedKey).report
+    }
+
+    /// Verifies a bundle completely, then adds its session — history, checkpoints, images, blobs
+    /// and chunks — in one catalog transaction. Nothing is committed if any check fails; a crash
+    /// leaves at most an unreferenced pack and manifests that `gc` removes.
+    public func importBundle(at path: String, expectedKey: String? = nil) throws(HistoryError) -> BundleReport {
+        let reader = try BundleReader(path: path)
+        let v = try BundleVerifier.verify(reader, expectedKey: expectedKey)
+        let session = v.manifest.session
+        if try read({ db in try Bool.fetchOne(db, sql: "SELECT 1 FROM sessions WHERE id = ?", arguments: [session]) }) == true {
+            throw .badBundle(path: path, message: "session \(session) already exists in this store (remove it first, or keep the one you have)")
+        }
+        let storeKey = try HistoryError.wrap { () throws(StoreError) in try store.catalog.meta("public_key") }
+
+        // The pack, onto the store's file system, then into packs/.
+        let tmp = store.temporaryPath(".bundle-pack.tmp")
+        var installed: (id: String, row: PackRow)?
+        do throws(HistoryError) {
+            let fd: FileDescriptor
+            do { fd = try FileDescriptor.open(tmp, .createExclusive, permissions: 0o444) } catch { throw .store(.io(error)) }
+            defer { fd.close() }
+            try reader.stream(BundleManifest.packEntry) { (offset, block) throws(HistoryError) in
+                do throws(IOError) { try block.withRawBytes { (b) throws(IOError) in try fd.write(b, at: offset) } } catch { throw .store(.io(error)) }
+            }
+            installed = try HistoryError.wrap { () throws(StoreError) in try store.installPack(at: tmp) }
+        } catch {
+            try? FileSystem.remove(tmp)
+            throw error
+        }
+        for (id, bytes) in v.imageManifests {
+            try HistoryError.wrap { () throws(StoreError) in try store.writeManifest(bytes, id: id) }
+        }
+
+        let images: [ImageRecord] = v.imageManifests.compactMap { (id, bytes) -> ImageRecord? in
+            guard let m = try? ImageManifest.decode(bytes, id: id) else { return nil }
+            return ImageRecord(id: id, parentID: nil, size: m.imageSize, chunkSize: m.chunkSize, dataChunks: m.dataChunkCount,
+                               dataBytes: m.dataBytes, newChunks: 0, newBytes: 0, source: "bundle:" + FileSystem.absolute(path), createdAt: Date())
+        }
+        let blobs: [(id: String, size: Int64, manifest: [UInt8])] = v.blobManifests.compactMap { (id, bytes) -> (id: String, size: Int64, manifest: [UInt8])? in
+            guard let m = try? BlobManifest.decode(bytes, id: id) else { return nil }
+            return (id, m.size, bytes)
+        }
+        try write { db in
+            try Catalog.insert(packs: [installed!.row], images: images, blobs: blobs, db)
+            let labels = JSONValue.object(v.manifest.labels.mapValues { .string($0) }).canonicalString
+            try db.execute(sql: """
+                INSERT INTO sessions(id, created_at, labels, retention, head_size, head_chain, head_signature, head_signer)
+                VALUES (?, ?, ?, NULL, ?, ?, ?, ?)
+                """, arguments: [session, v.manifest.created, labels, v.manifest.historySize,
+                                 Data(StoreKey.bytes(fromHex: v.manifest.historyChain)!), Data(StoreKey.bytes(fromHex: v.manifest.headSignature)!),
+                                 v.manifest.headSigner == storeKey ? nil : v.manifest.headSigner])
+            let insert = try db.cachedStatement(sql: "INSERT INTO events(session_id, seq, time_ns, kind, body, leaf, chain) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            let insertTile = try db.cachedStatement(sql: "INSERT INTO merkle_tiles(session_id, tile, hash) VALUES (?, ?, ?)")
+            var chain = HistoryHashing.genesis
+            var tile: [MerkleTree.Hash] = []
+            for (seq, body) in v.bodies.enumerated() {
+                let event = HistoryEvent.decode(body: body)!
+                let leaf = MerkleTree.leafHash(body)
+                chain = HistoryHashing.chain(previous: chain, leaf: leaf)
+                try insert.execute(arguments: [session, seq, event.time, event.kind.rawValue, Data(body), Data(leaf), Data(chain)])
+                tile.append(leaf)
+                if tile.count == HistoryHashing.tileSize {
+                    try insertTile.execute(arguments: [session, seq / HistoryHashing.tileSize, Data(MerkleTree.root(tile[...]))])
+                    tile.removeAll(keepingCapacity: true)
+                }
+            }
+            for (c, signer) in v.records {
+                try db.execute(sql: """
+                    INSERT INTO checkpoints(id, session_id, parent_id, created_at, history_size, record, signature, signer_key)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [c.id, session, c.record.parent, Double(c.record.createdAt) / 1e9, c.record.historySize,
+                                     Data(c.record.canonicalBytes), Data(c.signature), signer == storeKey ? nil : signer])
+                for (name, target) in c.record.images {
+                    try db.execute(sql: "INSERT INTO checkpoint_refs(checkpoint_id, name, kind, target, owned) VALUES (?, ?, 'image', ?, 1)", arguments: [c.id, name, target])
+                }
+                for (name, target) in c.record.blobs {
+                    try db.execute(sql: "INSERT INTO checkpoint_refs(checkpoint_id, name, kind, target, owned) VALUES (?, ?, 'blob', ?, 1)", arguments: [c.id, name, target])
+                }
+            }
+        }
+        return v.report
+    }
+}

@@ -46,6 +46,13 @@ let package = Package(
             ]
         ),
 
+        // ext4 images read through e2fsprogs' libext2fs (Debian libext2fs-dev), never mounted.
+        .target(
+            name: "CExt2fs",
+            linkerSettings: [.linkedLibrary("ext2fs"), .linkedLibrary("com_err")]
+        ),
+        .target(name: "StasisExt4", dependencies: ["CExt2fs"]),
+
         // Canonical JSON: one encoding per value, for hashes and signatures.
         .target(name: "StasisJSON"),
 
@@ -53,7 +60,7 @@ let package = Package(
         .target(
             name: "StasisSessions",
             dependencies: [
-                "StasisStore", "StasisJSON", "StasisIO",
+                "StasisStore", "StasisJSON", "StasisIO", "StasisExt4",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // The raw C API, for the one loop that must read a million rows a second.
@@ -82,6 +89,7 @@ let package = Package(
         ),
 
         .testTarget(name: "StasisIOTests", dependencies: ["StasisIO"]),
+        .testTarget(name: "StasisExt4Tests", dependencies: ["StasisExt4"]),
         .testTarget(
             name: "StasisJSONTests",
             dependencies: ["StasisJSON", .product(name: "PropertyBased", package: "swift-property-based")]

@@ -14,4 +14,7 @@ if ((${#missing[@]})); then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# asciinema (PyPI) plays back `stasis history export --format asciicast` in the tests.
+command -v asciinema >/dev/null || python3 -m pip install -q --disable-pip-version-check asciinema==2.4.0 >/dev/null 2>&1 \
+    || echo "warning: could not install asciinema; the asciicast playback test will be skipped" >&2
 command -v swift >/dev/null || { echo "error: swift is not on PATH (Swift 6.1 or newer is needed)" >&2; exit 1; }

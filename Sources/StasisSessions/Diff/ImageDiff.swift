@@ -22,6 +22,7 @@ public struct ImageDiff: Sendable, Codable {
     public struct ByteRange: Sendable, Codable, Equatable {
         public var offset: Int64
         public var length: Int64
+        public init(offset: Int64, length: Int64) { self.offset = offset; self.length = length }
     }
 
     public static let rangeLimit = 10_000

@@ -57,3 +57,93 @@ if __name__ == "__main__":
     print("image-manifest-v1 id %s (%d bytes):\n%s\n" % (mid, len(m), hexdump(m)))
     b, bid = blob_vector()
     print("blob-manifest-v1 blob id %s (%d bytes):\n%s\n" % (bid, len(b), hexdump(b)))
+
+
+# --- Session layer (Formats/canonical-json.md, history.md, checkpoint.md, bundle.md) ---------
+
+import json
+
+
+def canonical(value):
+    """Canonical JSON: sorted keys (UTF-8 byte order = code point order), no whitespace, minimal escapes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def leaf_hash(body):
+    return hashlib.sha256(b"\x00" + body).digest()
+
+
+def node_hash(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def mth(leaves):
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return node_hash(mth(leaves[:k]), mth(leaves[k:]))
+
+
+def path(m, leaves):
+    if len(leaves) <= 1:
+        return []
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    if m < k:
+        return path(m, leaves[:k]) + [mth(leaves[k:])]
+    return path(m - k, leaves[k:]) + [mth(leaves[:k])]
+
+
+def chain(previous, leaf):
+    return hashlib.sha256(b"stasis-chain-v1\x00" + previous + leaf).digest()
+
+
+def history_vector():
+    t = 1795900000000000000
+    events = [
+        {"data": {"command": "echo hi"}, "kind": "command.started", "seq": 0, "time": t},
+        {"data": {"data": "hi\n", "stream": "stdout"}, "kind": "output", "seq": 1, "time": t + 1000000},
+        {"data": {"code": 0, "duration_ms": 3}, "kind": "command.exited", "seq": 2, "time": t + 3000000},
+    ]
+    bodies = [canonical(e) for e in events]
+    leaves = [leaf_hash(b) for b in bodies]
+    chains, prev = [], bytes(32)
+    for l in leaves:
+        prev = chain(prev, l)
+        chains.append(prev)
+    return bodies, leaves, chains, mth(leaves), path(1, leaves)
+
+
+def checkpoint_vector():
+    record = {
+        "version": 1, "session": "0123456789abcdef0123456789abcdef", "parent": None, "created": 1795900000000000000,
+        "history": {"size": 3, "root": "00" * 32, "chain": "11" * 32},
+        "images": {"memory": "22" * 32, "disk:root": "33" * 32},
+        "blobs": {"config": "44" * 32}, "labels": {"step": "1"}, "meta": {},
+    }
+    body = canonical(record)
+    return body, hashlib.sha256(body).hexdigest()
+
+
+def bundle_container_vector():
+    data = b"hi"
+    entry = struct.pack("<H", 1) + b"a" + struct.pack("<Q", len(data)) + data + hashlib.sha256(data).digest()
+    header = b"STASBNDL" + struct.pack("<HHI", 1, 0, 0)
+    trailer = b"STASBEND" + struct.pack("<I", 1) + hashlib.sha256(hashlib.sha256(data).digest()).digest()
+    return header + entry + trailer
+
+
+if __name__ == "__main__":
+    print("canonical-json: %s\n" % canonical(json.loads('{"b":[1,2.5,true,null],"a":"x\\"y\\u00e9\\n","é":{},"Z":-0}')).decode())
+    bodies, leaves, chains, root, proof = history_vector()
+    for i, b in enumerate(bodies):
+        print("event %d body: %s\n  leaf  %s\n  chain %s" % (i, b.decode().replace("\n", "\\n"), leaves[i].hex(), chains[i].hex()))
+    print("root of 3: %s\nproof of event 1: %s\n" % (root.hex(), " ".join(p.hex() for p in proof)))
+    body, cid = checkpoint_vector()
+    print("checkpoint record: %s\n  id %s\n" % (body.decode(), cid))
+    print("bundle container (%d bytes):\n%s" % (len(bundle_container_vector()), hexdump(bundle_container_vector())))

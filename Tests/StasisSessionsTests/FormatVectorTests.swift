@@ -1,0 +1,83 @@
+import Crypto
+import Foundation
+import Testing
+import StasisJSON
+import StasisStore
+@testable import StasisSessions
+
+/// Invariants checked: the session layer reads and writes exactly what Formats/ documents — the
+/// canonical JSON vector, the history event bodies with their leaf and chain hashes, tree head and
+/// audit path, the checkpoint record and its id, and the bundle container — all written by an
+/// independent implementation (Tools/formats/make_vectors.py).
+@Suite("Session format vectors")
+struct SessionFormatVectorTests {
+    static func block(_ name: String, in file: String) -> String {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        let text = (try? String(contentsOfFile: url.path + "/Formats/" + file, encoding: .utf8)) ?? ""
+        for fence in ["```text vector:\(name)\n", "```hex vector:\(name)\n"] {
+            if let start = text.range(of: fence), let end = text.range(of: "```", range: start.upperBound..<text.endIndex) {
+                return String(text[start.upperBound..<end.lowerBound])
+            }
+        }
+        return ""
+    }
+
+    static func quoted(after label: String, in file: String) -> String {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        let text = (try? String(contentsOfFile: url.path + "/Formats/" + file, encoding: .utf8)) ?? ""
+        guard let r = text.range(of: label), let open = text.range(of: "`", range: r.upperBound..<text.endIndex),
+              let close = text.range(of: "`", range: open.upperBound..<text.endIndex) else { return "" }
+        return String(text[open.upperBound..<close.lowerBound])
+    }
+
+    @Test("canonical JSON")
+    func canonical() throws {
+        let expected = Self.block("canonical-json", in: "canonical-json.md").trimmingCharacters(in: .newlines)
+        let v = try JSONValue.parse(#"{"b":[1,2.50,true,null],"a":"x\"y\u00e9\n","é":{},"Z":-0}"#)
+        #expect(!expected.isEmpty && v.canonicalString == expected)
+    }
+
+    @Test("history bodies, leaves, chains, root and proof")
+    func history() throws {
+        let lines = Self.block("history-events", in: "history.md").split(separator: "\n").map(String.init)
+        #expect(lines.count == 6)
+        var chain = HistoryHashing.genesis
+        var leaves: [MerkleTree.Hash] = []
+        for k in 0..<3 {
+            let body = Array(lines[2 * k].utf8)
+            let event = try #require(HistoryEvent.decode(body: body))
+            #expect(event.body == body && event.seq == Int64(k))
+            let hashes = lines[2 * k + 1].split(separator: " ").map(String.init)
+            let leaf = MerkleTree.leafHash(body)
+            chain = HistoryHashing.chain(previous: chain, leaf: leaf)
+            #expect(StoreKey.hex(leaf) == hashes[0] && StoreKey.hex(chain) == hashes[1])
+            leaves.append(leaf)
+        }
+        let root = MerkleTree.root(leaves[...])
+        #expect(StoreKey.hex(root) == Self.quoted(after: "Root of the tree of the three:", in: "history.md"))
+        let proof = Self.block("history-proof", in: "history.md").split(separator: "\n").map(String.init)
+        #expect(MerkleTree.inclusionProof(index: 1, in: 0..<3) { MerkleTree.root(leaves[$0]) }.map { StoreKey.hex($0) } == proof)
+    }
+
+    @Test("checkpoint record and id")
+    func checkpoint() throws {
+        let record = Self.block("checkpoint-record", in: "checkpoint.md").trimmingCharacters(in: .newlines)
+        let decoded = try #require(CheckpointRecord.decode(Array(record.utf8)))
+        #expect(decoded.id == Self.quoted(after: "Its id:", in: "checkpoint.md"))
+        #expect(decoded.images["disk:root"] == String(repeating: "33", count: 32) && decoded.parent == nil)
+    }
+
+    @Test("bundle container")
+    func bundle() throws {
+        let hex = Self.block("bundle-container", in: "bundle.md").filter { $0.isHexDigit }
+        let bytes = try #require(StoreKey.bytes(fromHex: hex))
+        let path = NSTemporaryDirectory() + "vector-" + UUID().uuidString + ".bundle"
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let reader = try BundleReader(path: path)
+        #expect(reader.order == ["a"])
+        #expect(try reader.data("a") == Array("hi".utf8))
+    }
+}

@@ -68,13 +68,19 @@ let package = Package(
             ]
         ),
 
+        // VMM drivers: QEMU microvm over QMP and the guest agent's console (KVM or TCG).
+        .target(name: "StasisSandbox", dependencies: ["StasisIO", "StasisJSON"]),
+
+        // The restore planner and executor, and the sandbox lifecycle on top of sessions.
+        .target(name: "StasisRestore", dependencies: ["StasisSandbox", "StasisSessions", "StasisStore", "StasisJSON", "StasisIO"]),
+
         // Deterministic synthetic VM-memory images, shared by the benchmark and the tests.
         .target(name: "StasisSynthetic", dependencies: ["CLZ4"]),
 
         .executableTarget(
             name: "stasis",
             dependencies: [
-                "StasisStore", "StasisSessions", "StasisJSON", "StasisSynthetic",
+                "StasisStore", "StasisSessions", "StasisJSON", "StasisSynthetic", "StasisSandbox", "StasisRestore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

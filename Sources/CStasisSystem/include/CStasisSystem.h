@@ -11,6 +11,8 @@ int stasis_seek_hole(void);
 int stasis_start_writeback(int fd, int64_t offset, int64_t length);
 /// fallocate(fd, PUNCH_HOLE|KEEP_SIZE, off, len).
 int stasis_punch_hole(int fd, int64_t offset, int64_t length);
+/// copy_file_range(in, &off_in, out, &off_out, len, 0): an in-kernel copy (no user-space pass).
+int64_t stasis_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, int64_t len);
 /// open(path, flags, mode) without the variadic form.
 int stasis_open(const char *path, int flags, mode_t mode);
 #endif

@@ -12,13 +12,27 @@ public struct MaterializeResult: Sendable, Codable {
     public var dataBytes: Int64
     /// Bytes read from packs.
     public var readBytes: Int64
+    /// The already-materialized image it was patched from, if any, and the bytes that differed.
+    public var base: String? = nil
+    public var patchedBytes: Int64? = nil
+}
+
+/// An image already materialized on this host (a read-only file), to copy and patch.
+public struct MaterializeBase: Sendable {
+    public var imageID: String
+    public var path: String
+    public init(imageID: String, path: String) { self.imageID = imageID; self.path = path }
 }
 
 extension ContentStore {
     /// Writes image `idOrPrefix` to `path`, bit-exact, with holes for zero chunks. Every chunk is
     /// verified before it is written; the file appears under its name only when complete and
     /// fsynced (it is written to a temporary name beside it first), so a failure leaves no output.
-    public func materialize(_ idOrPrefix: String, to path: String, overwrite: Bool = false,
+    ///
+    /// With `base`, the output starts as a copy of that already-materialized image (in-kernel
+    /// copy of its allocated ranges) and only the chunks that differ are written: a restore near
+    /// a local ancestor costs what changed.
+    public func materialize(_ idOrPrefix: String, to path: String, overwrite: Bool = false, base: MaterializeBase? = nil,
                             workers: Int = ProcessInfo.processInfo.activeProcessorCount,
                             progress: any ProgressReporter = SilentProgress()) throws(StoreError) -> MaterializeResult {
         if FileSystem.exists(path) && !overwrite { throw .outputExists(path: path) }
@@ -27,27 +41,51 @@ extension ContentStore {
             let id = try catalog.resolveImage(idOrPrefix)
             let manifest = try manifest(of: id)
             let index = try loadIndex()
-            let plan = try MaterializePlan.make(manifest: manifest, index: index, imageID: id)
-            let dataBytes = manifest.dataBytes
+            var baseManifest: ImageManifest?
+            if let base {
+                let m = try self.manifest(of: base.imageID)
+                let size = try StoreError.wrap { () throws(IOError) in try FileSystem.fileSize(base.path) }
+                if m.imageSize == manifest.imageSize && m.chunkSize == manifest.chunkSize && size == m.imageSize { baseManifest = m }
+            }
+            var target = manifest
+            var holes: [Int] = []
+            if let b = baseManifest {
+                // Only chunks that differ from the base; chunks that became zero are punched out.
+                for i in target.chunks.indices {
+                    if target.chunks[i] == b.chunks[i] { target.chunks[i] = nil } else if target.chunks[i] == nil { holes.append(i) }
+                }
+            }
+            let plan = try MaterializePlan.make(manifest: target, index: index, imageID: id)
+            let dataBytes = baseManifest == nil ? manifest.dataBytes : target.dataBytes
             let directory = FileSystem.parent(of: FileSystem.absolute(path))
             if let free = FileSystem.availableSpace(at: directory), free < dataBytes {
                 throw .notEnoughSpace(path: path, needed: dataBytes, available: free)
             }
 
             let tmpPath = directory + "/." + (path.split(separator: "/").last.map(String.init) ?? "image") + ".stasis-" + PackWriter.newPackID().prefix(8) + ".tmp"
-            let out = try StoreError.wrap { () throws(IOError) in try FileDescriptor.open(tmpPath, .createExclusive, permissions: 0o644) }
+            if let base, baseManifest != nil {
+                try StoreError.wrap { () throws(IOError) in _ = try FileSystem.sparseCopy(from: base.path, to: tmpPath) }
+            }
+            let out = try StoreError.wrap { () throws(IOError) in
+                try FileDescriptor.open(tmpPath, baseManifest != nil ? .readWrite : .createExclusive, permissions: 0o644)
+            }
             var committed = false
             defer {
                 out.close()
                 if !committed { try? FileSystem.remove(tmpPath) }
             }
-            try StoreError.wrap { () throws(IOError) in try out.truncate(to: manifest.imageSize) }
+            try StoreError.wrap { () throws(IOError) in
+                try out.truncate(to: manifest.imageSize)
+                for i in holes {
+                    try out.punchHole(at: Int64(i) * Int64(manifest.chunkSize), length: Int64(manifest.length(ofChunk: i)))
+                }
+            }
 
             let packs = PackFiles(layout: layout)
             defer { packs.close() }
             progress.begin("materialize", total: dataBytes)
             defer { progress.end() }
-            try MaterializeWorkers(plan: plan, manifest: manifest, index: index, packs: packs, output: out, progress: progress)
+            try MaterializeWorkers(plan: plan, manifest: target, index: index, packs: packs, output: out, progress: progress)
                 .run(workers: workers)
 
             try StoreError.wrap { () throws(IOError) in
@@ -55,7 +93,9 @@ extension ContentStore {
                 try FileSystem.renameDurably(tmpPath, to: path)
             }
             committed = true
-            return MaterializeResult(image: id, path: path, size: manifest.imageSize, dataBytes: dataBytes, readBytes: plan.storedBytes)
+            return MaterializeResult(image: id, path: path, size: manifest.imageSize, dataBytes: manifest.dataBytes, readBytes: plan.storedBytes,
+                                     base: baseManifest == nil ? nil : base?.imageID,
+                                     patchedBytes: baseManifest == nil ? nil : dataBytes + Int64(holes.count * manifest.chunkSize))
         }
     }
 }

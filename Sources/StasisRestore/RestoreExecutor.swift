@@ -1,0 +1,124 @@
+import Crypto
+import Foundation
+import StasisIO
+import StasisSandbox
+import StasisSessions
+import StasisStore
+
+/// What a restore did.
+public struct RestoreResult: Sendable, Codable {
+    public var plan: RestorePlan
+    public var started: Bool
+    public var checks: [String]
+    /// Seconds: materializing files, starting the VM until the guest answered.
+    public var materializeSeconds: Double
+    public var startSeconds: Double
+    public var patchedFromBase: [String: String]
+}
+
+/// Carries out a restore plan: writes every file (verified), checks isolation and consistency,
+/// and only then starts the VM. A failure before the start removes the directory; a failure
+/// while starting stops QEMU and removes it too — no sandbox ever runs from inconsistent files.
+public struct RestoreExecutor: Sendable {
+    public let sessions: SessionStore
+    public let driver: any SandboxDriver
+
+    public init(sessions: SessionStore, driver: any SandboxDriver) {
+        self.sessions = sessions
+        self.driver = driver
+    }
+
+    public func execute(_ plan: RestorePlan, start: Bool, progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> RestoreResult {
+        let dir = SandboxDirectory(path: plan.directory)
+        if FileManager.default.fileExists(atPath: dir.path) { throw .sandboxExists(dir.path) }
+        do { try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
+            throw .io("create \(dir.path)", EIO)
+        }
+        var keep = false
+        defer { if !keep { try? driver.stop(dir); try? FileManager.default.removeItem(atPath: dir.path) } }
+
+        let t0 = Date()
+        var spec: SandboxSpec?
+        for blob in plan.blobs {
+            let bytes: [UInt8]
+            do { bytes = try sessions.store.blob(blob.blob) } catch { throw .store(error.description) }
+            if blob.name == "config" {
+                guard var s = SandboxSpec.decode(Data(bytes)) else { throw .inconsistent("the config blob \(blob.blob) is not a sandbox description") }
+                s.id = plan.identity.sandbox; s.mac = plan.identity.mac; s.vsockCID = plan.identity.vsockCID
+                s.machineID = plan.identity.machineID; s.restoredFrom = plan.checkpoint; s.createdAt = Date()
+                spec = s
+                try dir.saveSpec(s)
+            } else {
+                guard FileManager.default.createFile(atPath: blob.file, contents: Data(bytes), attributes: [.posixPermissions: blob.writable ? 0o600 : 0o444]) else {
+                    throw .io("write \(blob.file)", EIO)
+                }
+            }
+        }
+        guard let spec else { throw .inconsistent("checkpoint \(plan.checkpoint) has no config blob") }
+        var patched: [String: String] = [:]
+        let cache = BaseCache(store: sessions.store)
+        for image in plan.images {
+            let base = image.base.map { MaterializeBase(imageID: $0, path: cache.path(for: $0)) }
+            do {
+                let r = try sessions.store.materialize(image.image, to: image.file, base: base, progress: progress)
+                if let b = r.base { patched[image.name] = b }
+            } catch {
+                throw .store("materializing \(image.name) (\(image.image)): \(error.description)")
+            }
+            chmod(image.file, 0o600)
+        }
+        let materializeSeconds = Date().timeIntervalSince(t0)
+        let checks = try verify(plan, dir: dir, spec: spec)
+
+        var startSeconds = 0.0
+        if start {
+            let t1 = Date()
+            try driver.resume(spec, in: dir)
+            startSeconds = Date().timeIntervalSince(t1)
+            // The clone is a new machine: new machine id, fresh entropy.
+            let seed = (0..<64).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            _ = try? driver.exec(dir, "echo \(spec.machineID) > /etc/machine-id 2>/dev/null; echo \(seed) > /dev/urandom", timeout: 10)
+        }
+        keep = true
+        return RestoreResult(plan: plan, started: start, checks: checks, materializeSeconds: materializeSeconds,
+                             startSeconds: startSeconds, patchedFromBase: patched)
+    }
+
+    /// The isolation and consistency checks the plan lists; throws before any start.
+    func verify(_ plan: RestorePlan, dir: SandboxDirectory, spec: SandboxSpec) throws(SandboxError) -> [String] {
+        var done: [String] = []
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        for name in names {
+            var st = stat()
+            guard lstat(dir.path + "/" + name, &st) == 0 else { throw .inconsistent("cannot stat \(dir.path)/\(name)") }
+            guard (st.st_mode & S_IFMT) == S_IFREG else { throw .inconsistent("\(name) in the new sandbox is not a regular file") }
+            guard st.st_nlink == 1 else { throw .inconsistent("\(name) in the new sandbox has \(st.st_nlink) links: it is shared") }
+        }
+        done.append("\(names.count) files, each a private regular file with one link")
+        for blob in plan.blobs where !blob.writable {
+            guard access(blob.file, W_OK) != 0 || getuid() == 0, let attrs = try? FileManager.default.attributesOfItem(atPath: blob.file),
+                  (attrs[.posixPermissions] as? Int) == 0o444 else { throw .inconsistent("\(blob.file) is not read-only") }
+        }
+        done.append("kernel, initrd and state are mode 0444")
+        for image in plan.images {
+            let size = (try? FileSystem.fileSize(image.file)) ?? -1
+            guard size == image.size else { throw .inconsistent("\(image.file) is \(size) bytes, but image \(image.image) has \(image.size)") }
+        }
+        if let state = plan.blobs.first(where: { $0.name == "state" }) {
+            let bytes = FileManager.default.contents(atPath: state.file) ?? Data()
+            guard StoreKey.hex(SHA256.hash(data: bytes)) == state.blob else {
+                throw .inconsistent("state.bin does not hash to the checkpoint's state blob \(state.blob): memory, disk and device state would not belong together")
+            }
+        }
+        done.append("memory, disks and state belong to checkpoint \(plan.checkpoint)")
+        for path in [dir.qmp, dir.agent] where FileManager.default.fileExists(atPath: path) {
+            throw .inconsistent("\(path) exists before the VM starts")
+        }
+        done.append("sockets are new and unused")
+        if let old = plan.previousIdentity {
+            guard old.sandbox != spec.id, old.mac != spec.mac, old.machineID != spec.machineID else { throw .inconsistent("the clone's identity equals the original's") }
+        }
+        done.append("new identity: sandbox \(spec.id), MAC \(spec.mac), CID \(spec.vsockCID)")
+        return done
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// What a restore will do, before it does it: explainable (`--explain`), machine-readable
+/// (`--json`), and executed exactly as planned.
+public struct RestorePlan: Sendable, Codable {
+    public struct Image: Sendable, Codable {
+        public var name: String
+        public var image: String
+        public var file: String
+        public var size: Int64
+        public var dataBytes: Int64
+        /// The nearest ancestor image already materialized on this host, patched instead of
+        /// writing every chunk.
+        public var base: String?
+        public var baseCheckpoint: String?
+        /// Chunks to read from the store and their packs (reads are grouped by pack, in order).
+        public var chunksToWrite: Int
+        public var bytesToWrite: Int64
+        public var packs: Int
+        public var writable: Bool
+    }
+    public struct Blob: Sendable, Codable {
+        public var name: String
+        public var blob: String
+        public var file: String
+        public var writable: Bool
+    }
+    public struct Identity: Sendable, Codable {
+        public var sandbox: String
+        public var mac: String
+        public var vsockCID: UInt32
+        public var machineID: String
+    }
+
+    public var checkpoint: String
+    public var session: String
+    public var directory: String
+    public var images: [Image]
+    public var blobs: [Blob]
+    public var identity: Identity
+    public var previousIdentity: Identity?
+    public var accelerator: String
+    /// The checks the executor makes before starting the VM.
+    public var isolationChecks: [String]
+
+    public var explanation: String {
+        var lines = ["restore checkpoint \(checkpoint) of session \(session)",
+                     "into a new sandbox directory \(directory) (it must not exist)",
+                     "new identity: sandbox \(identity.sandbox), MAC \(identity.mac), vsock CID \(identity.vsockCID), machine id \(identity.machineID)"]
+        if let p = previousIdentity { lines.append("  (the checkpoint's sandbox was \(p.sandbox), MAC \(p.mac))") }
+        for i in images {
+            let how = i.base.map { "patch a copy of local base \($0.prefix(12)) (from checkpoint \(i.baseCheckpoint?.prefix(12) ?? "?")): \(i.chunksToWrite) chunks to write" }
+                ?? "write \(i.chunksToWrite) chunks from \(i.packs) pack(s)"
+            lines.append("image \(i.name) \(i.image.prefix(12)) → \(i.file) (\(i.size) bytes, private, writable): \(how), \(i.bytesToWrite) bytes")
+        }
+        for b in blobs {
+            lines.append("blob \(b.name) \(b.blob.prefix(12)) → \(b.file) (\(b.writable ? "private, writable" : "private, read-only"))")
+        }
+        lines.append("accelerator: \(accelerator)")
+        lines.append("checks before start:")
+        lines += isolationChecks.map { "  - " + $0 }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,231 @@
+import Foundation
+import StasisIO
+import StasisJSON
+import StasisSandbox
+import StasisSessions
+import StasisStore
+
+/// Sandboxes as users see them: run a session's VM, exec commands in it (recorded in the
+/// history), checkpoint it, pause it (checkpoint + free the VM), resume it into a fresh sandbox,
+/// list and stop them. The CLI and the daemon both go through this type.
+public final class SandboxService: Sendable {
+    public let sessions: SessionStore
+    public let driver: any SandboxDriver
+    public let sandboxesDirectory: String
+    public let guestCache: String
+
+    public init(sessions: SessionStore, driver: any SandboxDriver = QEMUMicrovmDriver(),
+                sandboxesDirectory: String? = nil, guestCache: String = GuestImage.defaultCache) {
+        self.sessions = sessions
+        self.driver = driver
+        self.sandboxesDirectory = sandboxesDirectory ?? ProcessInfo.processInfo.environment["STASIS_SANDBOXES"] ?? sessions.store.layout.root + "/sandboxes"
+        self.guestCache = guestCache
+    }
+
+    var planner: RestorePlanner { RestorePlanner(sessions: sessions, sandboxesDirectory: sandboxesDirectory) }
+    var executor: RestoreExecutor { RestoreExecutor(sessions: sessions, driver: driver) }
+
+    public struct Running: Sendable, Codable {
+        public var sandbox: String
+        public var session: String
+        public var directory: String
+        public var pid: Int32?
+        public var memoryBytes: Int64
+        public var accelerator: String
+        public var restoredFrom: String?
+    }
+
+    /// Every sandbox directory on this host, running or not.
+    public func list() -> [Running] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: sandboxesDirectory)) ?? []
+        return names.sorted().compactMap { name in
+            let dir = SandboxDirectory(path: sandboxesDirectory + "/" + name)
+            guard let spec = try? dir.loadSpec() else { return nil }
+            return Running(sandbox: spec.id, session: spec.session, directory: dir.path, pid: dir.runningPID,
+                           memoryBytes: spec.memoryBytes, accelerator: spec.accelerator, restoredFrom: spec.restoredFrom)
+        }
+    }
+
+    /// The running sandbox of a session (or a sandbox id).
+    public func running(_ sessionOrSandbox: String) throws(SandboxError) -> (SandboxSpec, SandboxDirectory) {
+        let session = try? sessions.resolveSession(sessionOrSandbox)
+        for r in list() where r.pid != nil && (r.session == session || r.sandbox.hasPrefix(sessionOrSandbox.lowercased())) {
+            let dir = SandboxDirectory(path: r.directory)
+            return (try dir.loadSpec(), dir)
+        }
+        throw .sandboxNotFound(sessionOrSandbox)
+    }
+
+    private func record(_ session: String, _ events: [EventInput]) throws(SandboxError) {
+        do { try sessions.append(session, events) } catch { throw .store(error.description) }
+    }
+
+    /// Creates a session (unless given) and boots a fresh VM for it.
+    public func run(session: String? = nil, memoryBytes: Int64 = 256 << 20, diskBytes: Int64 = 1 << 30, vcpus: Int = 1,
+                    labels: [String: String] = [:]) throws(SandboxError) -> Running {
+        guard memoryBytes >= 64 << 20, memoryBytes % (1 << 20) == 0 else { throw .badArgument("--memory must be whole MiB, at least 64M") }
+        guard diskBytes >= 16 << 20 else { throw .badArgument("--disk must be at least 16M") }
+        let guest = try GuestImage.locate(cache: guestCache)
+        let sessionID: String
+        do throws(HistoryError) {
+            if let session { sessionID = try sessions.resolveSession(session) } else { sessionID = try sessions.createSession(labels: labels).id }
+        } catch {
+            throw .store(error.description)
+        }
+        if let existing = try? running(sessionID) { throw .badArgument("session \(sessionID) already runs sandbox \(existing.0.id)") }
+        var spec = SandboxSpec(id: "", session: sessionID, memoryBytes: memoryBytes, vcpus: vcpus,
+                               accelerator: Accelerator.detect(guest: guest, cache: guestCache),
+                               kernelCommandLine: guest.commandLine(), mac: "", vsockCID: 0, machineID: "", disks: ["root"],
+                               restoredFrom: nil, createdAt: Date())
+        spec.renewIdentity()
+        let dir = SandboxDirectory(path: sandboxesDirectory + "/" + spec.id)
+        do {
+            try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.copyItem(atPath: guest.kernel, toPath: dir.kernel)
+            try FileManager.default.copyItem(atPath: guest.initrd, toPath: dir.initrd)
+            chmod(dir.kernel, 0o444); chmod(dir.initrd, 0o444)
+        } catch {
+            try? FileManager.default.removeItem(atPath: dir.path)
+            throw .io("prepare \(dir.path): \(error)", EIO)
+        }
+        do throws(SandboxError) {
+            try dir.saveSpec(spec)
+            try Self.makeDisk(dir.disk("root"), bytes: diskBytes)
+            let t0 = Date()
+            try driver.boot(spec, in: dir)
+            try record(sessionID, [EventInput(kind: .note, data: [
+                "text": .string("sandbox \(spec.id) booted (\(driver.name), \(spec.accelerator), \(memoryBytes >> 20) MiB) in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s"),
+                "sandbox": .string(spec.id), "accelerator": .string(spec.accelerator)])])
+        } catch {
+            try? driver.stop(dir)
+            try? FileManager.default.removeItem(atPath: dir.path)
+            throw error
+        }
+        return Running(sandbox: spec.id, session: sessionID, directory: dir.path, pid: dir.runningPID,
+                       memoryBytes: memoryBytes, accelerator: spec.accelerator, restoredFrom: nil)
+    }
+
+    /// A sparse ext4 disk made with mkfs.ext4 (e2fsprogs), never mounted on the host.
+    static func makeDisk(_ path: String, bytes: Int64) throws(SandboxError) {
+        let mkfs = ["/sbin/mkfs.ext4", "/usr/sbin/mkfs.ext4"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let mkfs else { throw .badArgument("mkfs.ext4 is missing: install e2fsprogs") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: mkfs)
+        p.arguments = ["-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1", path, "\(bytes / 1024)k"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { throw .io("run mkfs.ext4", EIO) }
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw .io("mkfs.ext4 \(path)", EIO) }
+    }
+
+    /// Runs a command in the session's sandbox and records it: command, output, exit code.
+    public func exec(_ sessionOrSandbox: String, _ command: String, timeout: TimeInterval = 600) throws(SandboxError) -> ExecResult {
+        let (spec, dir) = try running(sessionOrSandbox)
+        let id = String(format: "%08x", UInt32.random(in: 0...UInt32.max))
+        try record(spec.session, [EventInput(kind: .commandStarted, data: ["command": .string(command), "id": .string(id), "sandbox": .string(spec.id)])])
+        let result: ExecResult
+        do { result = try driver.exec(dir, command, timeout: timeout) } catch {
+            try? record(spec.session, [EventInput(kind: .note, data: ["text": .string("command \(id) failed: \(error)"), "id": .string(id)])])
+            throw error
+        }
+        var events: [EventInput] = []
+        if !result.stdout.isEmpty { events.append(EventInput(kind: .output, data: ["stream": "stdout", "data": .string(result.stdout), "id": .string(id)])) }
+        if !result.stderr.isEmpty { events.append(EventInput(kind: .output, data: ["stream": "stderr", "data": .string(result.stderr), "id": .string(id)])) }
+        events.append(EventInput(kind: .commandExited, data: ["code": .int(Int64(result.exitCode)), "duration_ms": .double((result.seconds * 1000).rounded()), "id": .string(id)]))
+        try record(spec.session, events)
+        return result
+    }
+
+    public struct CheckpointResult: Sendable, Codable {
+        public var checkpoint: String
+        public var session: String
+        public var downtimeMs: Double
+        public var durableMs: Double
+        public var storedBytes: Int64
+        public var stopped: Bool
+    }
+
+    /// One pause captures device state, memory and disks; the VM then continues (or, with
+    /// `stop`, is ended and its directory freed). The files go into the store as one checkpoint
+    /// bound to the history position. If anything fails the VM is left running and nothing is
+    /// committed.
+    public func checkpoint(_ sessionOrSandbox: String, stop: Bool = false, labels: [String: String] = [:],
+                           progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> CheckpointResult {
+        let (spec, dir) = try running(sessionOrSandbox)
+        let t0 = Date()
+        let captured = try driver.capture(spec, dir, into: dir.checkpointScratch, stopAfter: stop)
+        defer { try? FileManager.default.removeItem(atPath: dir.checkpointScratch) }
+        var images = [CheckpointSpec.ImageFile(name: "memory", path: captured.memory)]
+        for (name, path) in captured.disks.sorted(by: { $0.key < $1.key }) { images.append(.init(name: "disk:" + name, path: path)) }
+        var config = spec
+        config.restoredFrom = nil
+        let configPath = dir.checkpointScratch + "/config.json"
+        FileManager.default.createFile(atPath: configPath, contents: config.json)
+        let cpSpec = CheckpointSpec(images: images,
+                                    blobs: [.init(name: "state", path: captured.state), .init(name: "config", path: configPath),
+                                            .init(name: "kernel", path: dir.kernel), .init(name: "initrd", path: dir.initrd)],
+                                    labels: labels,
+                                    meta: ["downtime_ms": .double((captured.downtimeMs * 100).rounded() / 100), "accelerator": .string(spec.accelerator),
+                                           "driver": .string(driver.name), "sandbox": .string(spec.id), "memory_bytes": .int(spec.memoryBytes)])
+        let checkpoint: Checkpoint
+        let statsBefore = (try? sessions.store.stats().storeBytes) ?? 0
+        do { checkpoint = try sessions.createCheckpoint(spec.session, cpSpec, progress: progress) } catch {
+            throw .store("checkpoint of sandbox \(spec.id) not committed (the VM \(stop ? "was stopped" : "keeps running")): \(error.description)")
+        }
+        let durable = Date().timeIntervalSince(t0) * 1000
+        // The paused copies are exactly these images: keep them as local bases for restores.
+        let cache = BaseCache(store: sessions.store)
+        cache.adopt(captured.memory, as: checkpoint.record.images["memory"]!)
+        for (name, path) in captured.disks { cache.adopt(path, as: checkpoint.record.images["disk:" + name]!) }
+        if stop {
+            try? driver.stop(dir)
+            try? FileManager.default.removeItem(atPath: dir.path)
+        }
+        let stored = ((try? sessions.store.stats().storeBytes) ?? 0) - statsBefore
+        return CheckpointResult(checkpoint: checkpoint.id, session: spec.session, downtimeMs: captured.downtimeMs,
+                                durableMs: durable, storedBytes: stored, stopped: stop)
+    }
+
+    /// Restores a checkpoint (default: the session's latest) into a fresh sandbox and continues it.
+    public func resume(_ sessionIDOrPrefix: String, checkpoint: String? = nil, progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> RestoreResult {
+        let session: String
+        let target: String
+        do {
+            session = try sessions.resolveSession(sessionIDOrPrefix)
+            if let checkpoint { target = try sessions.checkpoint(checkpoint).id } else {
+                guard let last = try sessions.checkpoints(session).last(where: { $0.record.images["memory"] != nil }) else {
+                    throw SandboxError.badArgument("session \(session) has no sandbox checkpoint to resume from")
+                }
+                target = last.id
+            }
+        } catch let e as SandboxError { throw e } catch { throw .store("\(error)") }
+        return try restore(target, start: true, progress: progress)
+    }
+
+    /// Plans and executes a restore; records a `restore` event in the checkpoint's session.
+    public func restore(_ checkpoint: String, start: Bool, directory: String? = nil, progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> RestoreResult {
+        let guest = try? GuestImage.locate(cache: guestCache)
+        let accel = guest.map { Accelerator.detect(guest: $0, cache: guestCache) } ?? "tcg"
+        let plan = try planner.plan(checkpoint, accelerator: accel, directory: directory)
+        let result = try executor.execute(plan, start: start, progress: progress)
+        try record(plan.session, [EventInput(kind: .restore, data: [
+            "checkpoint": .string(plan.checkpoint), "sandbox": .string(plan.identity.sandbox), "started": .bool(start),
+            "start_ms": .double((result.startSeconds * 1000).rounded())])])
+        return result
+    }
+
+    public func plan(_ checkpoint: String) throws(SandboxError) -> RestorePlan {
+        let guest = try? GuestImage.locate(cache: guestCache)
+        return try planner.plan(checkpoint, accelerator: guest.map { Accelerator.detect(guest: $0, cache: guestCache) } ?? "tcg")
+    }
+
+    /// Stops a session's sandbox and removes its directory (its checkpoints stay).
+    public func stop(_ sessionOrSandbox: String) throws(SandboxError) -> String {
+        let (spec, dir) = try running(sessionOrSandbox)
+        try driver.stop(dir)
+        try? FileManager.default.removeItem(atPath: dir.path)
+        try? record(spec.session, [EventInput(kind: .note, data: ["text": .string("sandbox \(spec.id) stopped"), "sandbox": .string(spec.id)])])
+        return spec.id
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+
+/// The host side of the guest agent's console protocol (Tools/guest/PROTOCOL.md): one request
+/// and one response a line, payloads in base64.
+final class GuestAgent {
+    private let socket: UnixSocket
+    /// Request ids start at a random point per connection, so that a late answer to another
+    /// connection's request is never taken for ours.
+    private var nextID = Int.random(in: 1_000_000..<1_000_000_000)
+
+    struct Result: Sendable {
+        var exitCode: Int32
+        var stdout: [UInt8]
+        var stderr: [UInt8]
+    }
+
+    init(path: String, timeout: TimeInterval) throws(SandboxError) {
+        socket = try UnixSocket.connect(path, until: Date().addingTimeInterval(timeout))
+    }
+
+    /// Waits until the agent answers a PING (after a boot the console may not be read yet, and
+    /// a `READY` line can be lost when no host end was connected): pings every half second.
+    func waitReady(timeout: TimeInterval) throws(SandboxError) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            do {
+                try ping(timeout: min(0.5, max(0.01, deadline.timeIntervalSinceNow)))
+                return
+            } catch {
+                guard case .timeout = error, Date() < deadline else { throw error }
+            }
+        }
+    }
+
+    /// Round trip: true when the agent answers within the timeout.
+    func ping(timeout: TimeInterval) throws(SandboxError) {
+        let id = take()
+        try socket.send("PING \(id)\n")
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let line = try socket.readLine(until: deadline)
+            if line == "PONG \(id)" { return }
+        }
+    }
+
+    func exec(_ command: String, timeout: TimeInterval) throws(SandboxError) -> Result {
+        let id = take()
+        try socket.send("EXEC \(id) \(Data(command.utf8).base64EncodedString())\n")
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let line = try socket.readLine(until: deadline)
+            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count >= 3, parts[0] == "RESULT", parts[1] == "\(id)" else { continue }
+            let code = Int32(parts[2]) ?? -1
+            let out = parts.count > 3 ? Data(base64Encoded: String(parts[3])) ?? Data() : Data()
+            let err = parts.count > 4 ? Data(base64Encoded: String(parts[4])) ?? Data() : Data()
+            return Result(exitCode: code, stdout: [UInt8](out), stderr: [UInt8](err))
+        }
+    }
+
+    /// Pushes the host's clock into the guest (after boot and after every restore).
+    func setTime(_ date: Date = Date(), timeout: TimeInterval) throws(SandboxError) {
+        try socket.send(String(format: "TIME %.6f\n", date.timeIntervalSince1970))
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if try socket.readLine(until: deadline).hasPrefix("OK TIME") { return }
+        }
+    }
+
+    private func take() -> Int { defer { nextID += 1 }; return nextID }
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// The QEMU microvm command line of a sandbox (the one measured in
+/// ../shared/notes/qemu-microvm.md). A restore uses the same line plus `-incoming defer -S`: same
+/// memory backend id and size, same devices in the same order, same kernel and initrd.
+enum QEMUCommand {
+    static func binary() throws(SandboxError) -> String {
+        for path in ["/usr/bin/qemu-system-x86_64", "/usr/local/bin/qemu-system-x86_64"] where FileManager.default.isExecutableFile(atPath: path) {
+            return path
+        }
+        throw .qemuMissing("no qemu-system-x86_64 in /usr/bin or /usr/local/bin")
+    }
+
+    static func arguments(_ spec: SandboxSpec, _ dir: SandboxDirectory, incoming: Bool, accelerator: String? = nil) -> [String] {
+        let mem = "\(spec.memoryBytes / (1 << 20))M"
+        let accel = accelerator ?? spec.accelerator
+        var args = [
+            "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=on,pcie=off,memory-backend=mem",
+            "-accel", accel, "-cpu", accel == "kvm" ? "host,-arch-capabilities" : "max",
+            "-m", mem, "-smp", "\(spec.vcpus)", "-nodefaults", "-no-user-config", "-display", "none",
+            "-object", "memory-backend-file,id=mem,size=\(mem),mem-path=\(dir.memory),share=on",
+            "-kernel", dir.kernel, "-initrd", dir.initrd, "-append", spec.kernelCommandLine,
+            "-serial", "file:\(dir.console)",
+            "-qmp", "unix:\(dir.qmp),server=on,wait=off",
+        ]
+        for (i, name) in spec.disks.enumerated() {
+            args += ["-drive", "id=d\(i),file=\(dir.disk(name)),format=raw,if=none,cache=writeback,aio=threads",
+                     "-device", "virtio-blk-device,drive=d\(i)"]
+        }
+        args += [
+            "-chardev", "socket,id=agent,path=\(dir.agent),server=on,wait=off",
+            "-device", "virtio-serial-device,max_ports=1", "-device", "virtconsole,chardev=agent,name=agent",
+            "-no-reboot", "-daemonize", "-pidfile", dir.pidFile,
+        ]
+        if incoming { args += ["-incoming", "defer", "-S"] }
+        return args
+    }
+
+    /// Starts QEMU; it daemonizes once the machine is set up. Errors before that are QEMU's own.
+    static func launch(_ spec: SandboxSpec, _ dir: SandboxDirectory, incoming: Bool, accelerator: String? = nil) throws(SandboxError) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try binary())
+        p.arguments = arguments(spec, dir, incoming: incoming, accelerator: accelerator)
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        do { try p.run() } catch { throw .qemuMissing("\(error)") }
+        let message = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw .qemuExited(sandbox: spec.id, detail: String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import StasisIO
+import StasisJSON
+
+/// The QEMU microvm driver: QMP for the machine, the virtio console agent for commands.
+/// Checkpoints use a migration stream without RAM (`x-ignore-shared`: RAM is the shared
+/// memory-backend file), so one pause yields `state.bin` plus copies of `guest.mem` and the disks.
+public struct QEMUMicrovmDriver: SandboxDriver {
+    public let name = "qemu-microvm"
+    public var bootTimeout: TimeInterval = 120
+
+    public init() {}
+
+    public func boot(_ spec: SandboxSpec, in dir: SandboxDirectory) throws(SandboxError) {
+        try QEMUCommand.launch(spec, dir, incoming: false)
+        do {
+            let qmp = try QMPClient(path: dir.qmp)
+            try Self.prepareMigration(qmp)
+            let agent = try GuestAgent(path: dir.agent, timeout: 10)
+            try agent.waitReady(timeout: bootTimeout)
+            try agent.setTime(timeout: 10)
+        } catch {
+            try? stop(dir)
+            throw error
+        }
+    }
+
+    public func resume(_ spec: SandboxSpec, in dir: SandboxDirectory) throws(SandboxError) {
+        try QEMUCommand.launch(spec, dir, incoming: true)
+        do {
+            let qmp = try QMPClient(path: dir.qmp)
+            try Self.prepareMigration(qmp)
+            try qmp.execute("migrate-incoming", ["uri": .string("exec:cat \(Self.shellQuote(dir.state))")])
+            try Self.waitMigration(qmp, what: "loading \(dir.state)", status: "query-migrate")
+            // The stream remembers that the source was paused: always continue.
+            try qmp.execute("cont")
+            let agent = try GuestAgent(path: dir.agent, timeout: 10)
+            try agent.waitReady(timeout: 30)
+            try agent.setTime(timeout: 10)
+        } catch {
+            try? stop(dir)
+            throw error
+        }
+    }
+
+    public func exec(_ dir: SandboxDirectory, _ command: String, timeout: TimeInterval) throws(SandboxError) -> ExecResult {
+        let started = Date()
+        let agent = try GuestAgent(path: dir.agent, timeout: 5)
+        let r = try agent.exec(command, timeout: timeout)
+        return ExecResult(exitCode: r.exitCode, stdout: String(decoding: r.stdout, as: UTF8.self),
+                          stderr: String(decoding: r.stderr, as: UTF8.self), seconds: Date().timeIntervalSince(started))
+    }
+
+    public func capture(_ spec: SandboxSpec, _ dir: SandboxDirectory, into scratch: String, stopAfter: Bool) throws(SandboxError) -> CapturedState {
+        try? FileManager.default.removeItem(atPath: scratch)
+        do { try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true) } catch {
+            throw .io("create \(scratch)", EIO)
+        }
+        let qmp = try QMPClient(path: dir.qmp)
+        let state = scratch + "/state.bin"
+        let stoppedAt = Date()
+        try qmp.execute("stop")
+        var copied: Int64 = 0
+        var disks: [String: String] = [:]
+        do throws(SandboxError) {
+            try qmp.execute("migrate", ["uri": .string("exec:cat > \(Self.shellQuote(state))")])
+            try Self.waitMigration(qmp, what: "saving device state", status: "query-migrate")
+            // Memory and disks from the same pause: the disk is consistent with memory, not just
+            // crash-consistent.
+            copied += try Self.copy(dir.memory, to: scratch + "/guest.mem")
+            for name in spec.disks {
+                let target = scratch + "/disk-\(name).raw"
+                copied += try Self.copy(dir.disk(name), to: target)
+                disks[name] = target
+            }
+        } catch {
+            _ = try? qmp.execute("cont")
+            throw error
+        }
+        if stopAfter {
+            _ = try? qmp.execute("quit")
+        } else {
+            try qmp.execute("cont")
+        }
+        let downtime = Date().timeIntervalSince(stoppedAt) * 1000
+        return CapturedState(memory: scratch + "/guest.mem", disks: disks, state: state, downtimeMs: downtime, bytesCopied: copied)
+    }
+
+    public func stop(_ dir: SandboxDirectory) throws(SandboxError) {
+        if let qmp = try? QMPClient(path: dir.qmp, timeout: 2) { _ = try? qmp.execute("quit", timeout: 5) }
+        if let pid = dir.runningPID {
+            for _ in 0..<100 where kill(pid, 0) == 0 { usleep(20_000) }
+            if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        }
+    }
+
+    /// Device state only in the stream (RAM is the shared file) and no bandwidth cap.
+    static func prepareMigration(_ qmp: QMPClient) throws(SandboxError) {
+        try qmp.execute("migrate-set-capabilities", ["capabilities": [["capability": "x-ignore-shared", "state": true]]])
+        try qmp.execute("migrate-set-parameters", ["max-bandwidth": .int(Int64(1) << 40)])
+    }
+
+    static func waitMigration(_ qmp: QMPClient, what: String, status command: String, timeout: TimeInterval = 60) throws(SandboxError) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let s = try qmp.execute(command)
+            switch s["status"]?.stringValue {
+            case "completed": return
+            case "failed", "cancelled":
+                throw .qmp(command: "migrate", message: "\(what) \(s["status"]!.stringValue!): \(s["error-desc"]?.stringValue ?? "no detail")")
+            default: usleep(2_000)
+            }
+        }
+        throw .timeout(what)
+    }
+
+    static func copy(_ source: String, to target: String) throws(SandboxError) -> Int64 {
+        do { return try FileSystem.sparseCopy(from: source, to: target) } catch {
+            throw .io("copy \(source)", error.errno.rawValue)
+        }
+    }
+
+    static func shellQuote(_ path: String) -> String { "'" + path.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import StasisJSON
+
+/// A QEMU Machine Protocol client: one JSON object per line; asynchronous events (objects with
+/// an `event` key) are kept aside, never mistaken for a reply.
+final class QMPClient {
+    private let socket: UnixSocket
+    private(set) var events: [JSONValue] = []
+
+    /// Connects and negotiates capabilities.
+    init(path: String, timeout: TimeInterval = 10) throws(SandboxError) {
+        let deadline = Date().addingTimeInterval(timeout)
+        socket = try UnixSocket.connect(path, until: deadline)
+        let greeting = try JSONValue.parse(try socket.readLine(until: deadline)).objectValue
+        guard greeting?["QMP"] != nil else { throw .qmp(command: "greeting", message: "not a QMP greeting on \(path)") }
+        _ = try execute("qmp_capabilities")
+    }
+
+    /// Runs a command and returns its `return` value, or throws its `error`.
+    @discardableResult
+    func execute(_ command: String, _ arguments: [String: JSONValue] = [:], timeout: TimeInterval = 30) throws(SandboxError) -> JSONValue {
+        var request: [String: JSONValue] = ["execute": .string(command)]
+        if !arguments.isEmpty { request["arguments"] = .object(arguments) }
+        try socket.send(JSONValue.object(request).canonicalString + "\n")
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let line = try socket.readLine(until: deadline)
+            guard let reply = try? JSONValue.parse(line) else { continue }
+            if reply["event"] != nil { events.append(reply); continue }
+            if let error = reply["error"] {
+                throw .qmp(command: command, message: error["desc"]?.stringValue ?? error.canonicalString)
+            }
+            return reply["return"] ?? .null
+        }
+    }
+}
+
+extension JSONValue.ParseError {}
+
+extension JSONValue {
+    /// Parses or returns `.null` (QMP lines are trusted to be JSON; a bad line is skipped).
+    static func parse(_ text: String) throws(SandboxError) -> JSONValue {
+        do { return try JSONValue.parse(Array(text.utf8)) } catch { throw .qmp(command: "read", message: error.description) }
+    }
+}

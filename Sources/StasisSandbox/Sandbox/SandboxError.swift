@@ -1,0 +1,36 @@
+import Foundation
+
+/// What the sandbox layer fails with; messages name the sandbox, file or socket and say what to do.
+public enum SandboxError: Error, Sendable, CustomStringConvertible {
+    case io(String, Int32)
+    case timeout(String)
+    case closed(String)
+    case badArgument(String)
+    case qmp(command: String, message: String)
+    case qemuMissing(String)
+    case guestMissing(String)
+    case guestNotAnswering(String)
+    case qemuExited(sandbox: String, detail: String)
+    case sandboxExists(String)
+    case sandboxNotFound(String)
+    case inconsistent(String)
+    case store(String)
+
+    public var description: String {
+        switch self {
+        case .io(let what, let e): return "\(what): \(String(cString: strerror(e)))"
+        case .timeout(let what): return "timed out: \(what)"
+        case .closed(let path): return "\(path) closed the connection (did QEMU exit? see the sandbox's console.log)"
+        case .badArgument(let m): return m
+        case .qmp(let command, let message): return "QEMU refused `\(command)`: \(message)"
+        case .qemuMissing(let m): return "QEMU is not available: \(m); install it with `apt-get install qemu-system-x86` (Tools/setup.sh does)"
+        case .guestMissing(let m): return "the guest image is missing: \(m); build it with `Tools/guest/build.sh`"
+        case .guestNotAnswering(let m): return "the guest does not answer: \(m)"
+        case .qemuExited(let sandbox, let detail): return "QEMU of sandbox \(sandbox) exited: \(detail)"
+        case .sandboxExists(let dir): return "sandbox directory '\(dir)' already exists: a restore never reuses a directory; choose another or remove it"
+        case .sandboxNotFound(let id): return "no running sandbox '\(id)': `stasis sandbox ls` lists them"
+        case .inconsistent(let m): return "refusing to start: \(m)"
+        case .store(let m): return m
+        }
+    }
+}

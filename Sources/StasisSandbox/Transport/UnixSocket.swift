@@ -1,0 +1,85 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A connected Unix stream socket with line-oriented reads and deadlines: the transport of QMP and
+/// of the guest agent's console.
+final class UnixSocket {
+    let path: String
+    private let fd: Int32
+    private var pending: [UInt8] = []
+
+    init(connectTo path: String) throws(SandboxError) {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw .io("socket for \(path)", errno) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+            close(fd)
+            throw .badArgument("socket path '\(path)' is longer than the \(MemoryLayout.size(ofValue: addr.sun_path) - 1) bytes a Unix socket allows: use a shorter sandbox directory")
+        }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let rc = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else {
+            let e = errno
+            close(fd)
+            throw .io("connect to \(path)", e)
+        }
+    }
+
+    /// Connects, retrying until `deadline` (the peer may still be starting).
+    static func connect(_ path: String, until deadline: Date) throws(SandboxError) -> UnixSocket {
+        while true {
+            do { return try UnixSocket(connectTo: path) } catch {
+                if Date() >= deadline { throw error }
+                usleep(20_000)
+            }
+        }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) throws(SandboxError) {
+        var bytes = Array(text.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.send(fd, $0.baseAddress! + done, $0.count - done, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io("write to \(path)", errno)
+            }
+            done += n
+        }
+    }
+
+    /// The next line (without its newline), or throws `timeout` at the deadline, or `closed`.
+    func readLine(until deadline: Date) throws(SandboxError) -> String {
+        while true {
+            if let nl = pending.firstIndex(of: 0x0A) {
+                var line = Array(pending[..<nl])
+                pending.removeFirst(nl + 1)
+                if line.last == 0x0D { line.removeLast() }
+                return String(decoding: line, as: UTF8.self)
+            }
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0 else { throw .timeout("no answer on \(path)") }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let rc = poll(&pfd, 1, Int32(min(remaining, 1) * 1000) + 1)
+            if rc < 0 { if errno == EINTR { continue }; throw .io("poll \(path)", errno) }
+            if rc == 0 { continue }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+            if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; throw .io("read \(path)", errno) }
+            if n == 0 { throw .closed(path) }
+            pending.append(contentsOf: chunk[0..<n])
+        }
+    }
+}

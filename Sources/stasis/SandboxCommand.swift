@@ -1,0 +1,209 @@
+import ArgumentParser
+import Foundation
+import StasisRestore
+import StasisSandbox
+import StasisSessions
+
+extension StoreOptions {
+    func sandboxService() throws(SandboxError) -> SandboxService {
+        do { return SandboxService(sessions: try openSessions()) } catch { throw .store(error.description) }
+    }
+}
+
+extension CommandOutput {
+    static func run(json: Bool, _ body: () throws(SandboxError) -> Void) throws {
+        do { try body() } catch {
+            if json { Self.json(["error": error.description]) }
+            warn("error: \(error.description)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct SandboxCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sandbox",
+        abstract: "Run microVM sandboxes; checkpoint, pause and resume them.",
+        discussion: """
+            QEMU microvm with RAM in a file-backed memory backend, an ext4 disk and a guest agent on a \
+            virtio console. KVM is used when a boot probe shows it works here, TCG otherwise (the \
+            accelerator is recorded on every checkpoint). Build the guest once with Tools/guest/build.sh.
+            """,
+        subcommands: [SandboxRunCommand.self, SandboxCheckpointCommand.self, SandboxPauseCommand.self,
+                      SandboxResumeCommand.self, SandboxListCommand.self, SandboxStopCommand.self])
+}
+
+struct SandboxRunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Create a session and boot its VM; print the session id.")
+    @OptionGroup var options: StoreOptions
+    @Option(name: .long, help: "Guest memory (e.g. 256M, 1G).") var memory = "256M"
+    @Option(name: .long, help: "Size of the guest's ext4 disk (sparse).") var disk = "1G"
+    @Option(name: .long, help: ArgumentHelp("Boot for this existing session instead of a new one.", valueName: "SESSION")) var session: String?
+    @Option(name: .long, help: ArgumentHelp("A label NAME=VALUE for the new session (repeatable).", valueName: "NAME=VALUE")) var label: [String] = []
+
+    func validate() throws {
+        guard ByteCount.parse(memory) != nil else { throw ValidationError("--memory '\(memory)' is not a size") }
+        guard ByteCount.parse(disk) != nil else { throw ValidationError("--disk '\(disk)' is not a size") }
+    }
+
+    func run() throws {
+        let labels = try CommandOutput.pairs(label, option: "--label")
+        try CommandOutput.run(json: options.json) { () throws(SandboxError) in
+            let r = try options.sandboxService().run(session: session, memoryBytes: Int64(ByteCount.parse(memory)!),
+                                                     diskBytes: Int64(ByteCount.parse(disk)!), labels: labels)
+            if options.json { CommandOutput.json(r) } else {
+                CommandOutput.line(r.session)
+                CommandOutput.warn("sandbox \(r.sandbox) running (\(r.accelerator), \(r.memoryBytes >> 20) MiB) in \(r.directory)")
+            }
+        }
+    }
+}
+
+struct ExecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exec",
+        abstract: "Run a command in a session's sandbox; record it, its output and exit code in the history.",
+        discussion: "Commands run in one persistent shell per sandbox: `cd`, variables and background jobs carry over. The exit code of stasis is the command's.")
+    @OptionGroup var options: StoreOptions
+    @Argument(help: ArgumentHelp("Session (or sandbox) id or prefix.", valueName: "SESSION")) var session: String
+    @Option(name: .long, help: "Seconds before giving up on the command.") var timeout: Double = 600
+    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command (after --).", valueName: "CMD")) var command: [String] = []
+
+    func validate() throws {
+        if command.drop(while: { $0 == "--" }).isEmpty { throw ValidationError("give a command after --, e.g. stasis exec SESSION -- uname -a") }
+    }
+
+    func run() throws {
+        var code: Int32 = 0
+        let words = command.first == "--" ? Array(command.dropFirst()) : command
+        try CommandOutput.run(json: options.json) { () throws(SandboxError) in
+            let r = try options.sandboxService().exec(session, words.joined(separator: " "), timeout: timeout)
+            code = r.exitCode
+            if options.json { CommandOutput.json(r); return }
+            FileHandle.standardOutput.write(Data(r.stdout.utf8))
+            FileHandle.standardError.write(Data(r.stderr.utf8))
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct SandboxCheckpointCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoint",
+        abstract: "Checkpoint a running sandbox (one pause: device state, memory, disk) and continue it.",
+        discussion: "The downtime (stop → cont) and the time until the checkpoint is durable are recorded on it.")
+    @OptionGroup var options: StoreOptions
+    @Argument(help: ArgumentHelp("Session (or sandbox) id or prefix.", valueName: "SESSION")) var session: String
+    @Option(name: .long, help: ArgumentHelp("A label NAME=VALUE (repeatable).", valueName: "NAME=VALUE")) var label: [String] = []
+
+    func run() throws {
+        let labels = try CommandOutput.pairs(label, option: "--label")
+        try CommandOutput.run(json: options.json) { () throws(SandboxError) in
+            let r = try options.sandboxService().checkpoint(session, labels: labels, progress: options.progress)
+            if options.json { CommandOutput.json(r) } else {
+                CommandOutput.line(r.checkpoint)
+                CommandOutput.warn(String(format: "downtime %.0f ms, durable after %.0f ms, %@ stored", r.downtimeMs, r.durableMs, ByteCount.format(r.storedBytes)))
+            }
+        }
+    }
+}
+
+struct SandboxPauseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Checkpoint a sandbox and stop it, freeing the VM.")
+    @OptionGroup var options: StoreOptions
+    @Argument(help: ArgumentHelp("Session (or sandbox) id or prefix.", valueName: "SESSION")) var session: String
+
+    func run() throws {
+        try CommandOutput.run(json: options.json) { () throws(SandboxError) in
+            let r = try options.sandboxService().checkpoint(session, stop: true, progress: options.progress)
+            if options.json { CommandOutput.json(r) } else {
+                CommandOutput.line(r.checkpoint)
+                CommandOutput.warn(String(format: "paused: downtime %.0f ms, durable after %.0f ms; `stasis sandbox resume %@` continues it", r.downtimeMs, r.durableMs, r.session))
+            }
+        }
+    }
+}
+
+struct SandboxResumeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Restore a session's checkpoint into a fresh sandbox and continue it.")
+    @OptionGroup var options: StoreOptions
+    @Argument(help: ArgumentHelp("Session id or prefix.", valueName: "SESSION")) var session: String
+    @Option(name: .long, help: ArgumentHelp("Which checkpoint (default: the latest).", valueName: "CHECKPOINT")) var checkpoint: String?
+
+    func run() throws {
+        try CommandOutput.run(json: options.json) { () throws(SandboxError) in
+            let r = try options.sandboxService().resume(session, checkpoint: checkpoint, progress: options.progress)
+            if options.json { CommandOutput.json(r) } else {
+                CommandOutput.line(r.plan.identity.sandbox)
+                CommandOutput.warn(String(format: "resumed checkpoint %@ in sandbox %@: files %.2f s, start to answering %.2f s", String(r.plan.checkpoint.prefix(12)), r.plan.identity.sandbox, r.materializeSeconds, r.startSeconds))
+            }
+        }
+    }
+}
+
+struct SandboxListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ls", abstract: "List sandboxes on this host.")
+    @OptionGroup var options: StoreOptions
+    func run() throws {
+        try CommandOutput.run(json: options.json) { () throws(SandboxError) in
+            let all = try options.sandboxService().list()
+            if options.json { CommandOutput.json(all); return }
+            if all.isEmpty { CommandOutput.line("no sandboxes"); return }
+            for s in all {
+                CommandOutput.line("\(s.sandbox)  session \(s.session.prefix(12))  \(s.pid.map { "running (pid \($0))" } ?? "stopped")  \(s.accelerator)  \(s.memoryBytes >> 20) MiB\(s.restoredFrom.map { "  from \($0.prefix(12))" } ?? "")")
+            }
+        }
+    }
+}
+
+struct SandboxStopCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop a sandbox and remove its directory (checkpoints stay).")
+    @OptionGroup var options: StoreOptions
+    @Argument(help: ArgumentHelp("Session (or sandbox) id or prefix.", valueName: "SESSION")) var session: String
+    func run() throws {
+        try CommandOutput.run(json: options.json) { () throws(SandboxError) in
+            let id = try options.sandboxService().stop(session)
+            if options.json { CommandOutput.json(["stopped": id]) } else { CommandOutput.line("stopped \(id)") }
+        }
+    }
+}
+
+struct RestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Plan or carry out the restore of a checkpoint into a fresh, isolated sandbox.",
+        subcommands: [RestoreRunCommand.self, RestorePlanCommand.self],
+        defaultSubcommand: RestoreRunCommand.self)
+}
+
+struct RestorePlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "plan", abstract: "Show what a restore would do (nothing is changed).")
+    @OptionGroup var options: StoreOptions
+    @Argument(help: ArgumentHelp("Checkpoint id or prefix.", valueName: "CHECKPOINT")) var checkpoint: String
+    @Flag(name: .long, help: "Explain the plan for a person.") var explain = false
+    func run() throws {
+        try CommandOutput.run(json: options.json) { () throws(SandboxError) in
+            let plan = try options.sandboxService().plan(checkpoint)
+            if options.json || !explain { CommandOutput.json(plan) } else { CommandOutput.line(plan.explanation) }
+        }
+    }
+}
+
+struct RestoreRunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Restore a checkpoint; with --start, start the VM.")
+    @OptionGroup var options: StoreOptions
+    @Argument(help: ArgumentHelp("Checkpoint id or prefix.", valueName: "CHECKPOINT")) var checkpoint: String
+    @Flag(name: .long, help: "Start the VM from the restored files and continue it.") var start = false
+    @Option(name: .long, help: ArgumentHelp("Sandbox directory to create (must not exist).", valueName: "DIR")) var directory: String?
+    func run() throws {
+        try CommandOutput.run(json: options.json) { () throws(SandboxError) in
+            let r = try options.sandboxService().restore(checkpoint, start: start, directory: directory, progress: options.progress)
+            if options.json { CommandOutput.json(r) } else {
+                CommandOutput.line(r.plan.identity.sandbox)
+                for c in r.checks { CommandOutput.warn("checked: \(c)") }
+                CommandOutput.warn(start ? String(format: "running: files %.2f s, start %.2f s", r.materializeSeconds, r.startSeconds)
+                                         : "restored into \(r.plan.directory) (not started; run with --start)")
+            }
+        }
+    }
+}

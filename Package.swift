@@ -97,6 +97,10 @@ let package = Package(
         .testTarget(name: "StasisIOTests", dependencies: ["StasisIO"]),
         .testTarget(name: "StasisExt4Tests", dependencies: ["StasisExt4"]),
         .testTarget(
+            name: "StasisSandboxTests",
+            dependencies: ["StasisSandbox", "StasisRestore", "StasisSessions", "StasisStore", "StasisJSON", "StasisIO"]
+        ),
+        .testTarget(
             name: "StasisJSONTests",
             dependencies: ["StasisJSON", .product(name: "PropertyBased", package: "swift-property-based")]
         ),

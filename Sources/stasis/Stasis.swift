@@ -19,7 +19,7 @@ struct Stasis: ParsableCommand {
             InitCommand.self, ImageCommand.self, VerifyCommand.self, GCCommand.self,
             StatsCommand.self, RepairCommand.self, BlobCommand.self,
             SessionCommand.self, CheckpointCommand.self, HistoryCommand.self, ReplayCommand.self, PruneCommand.self,
-            BundleCommand.self, DiffCommand.self, SandboxCommand.self, ExecCommand.self, RestoreCommand.self,
+            BundleCommand.self, DiffCommand.self, SandboxCommand.self, ExecCommand.self, RestoreCommand.self, DemoCommand.self,
         ]
     )
 }

@@ -5,6 +5,10 @@ import Foundation
 /// memory backend id and size, same devices in the same order, same kernel and initrd.
 enum QEMUCommand {
     static func binary() throws(SandboxError) -> String {
+        if let forced = ProcessInfo.processInfo.environment["STASIS_QEMU"] {
+            guard FileManager.default.isExecutableFile(atPath: forced) else { throw .qemuMissing("STASIS_QEMU=\(forced) is not an executable") }
+            return forced
+        }
         for path in ["/usr/bin/qemu-system-x86_64", "/usr/local/bin/qemu-system-x86_64"] where FileManager.default.isExecutableFile(atPath: path) {
             return path
         }

@@ -8,8 +8,14 @@ import StasisJSON
 public struct QEMUMicrovmDriver: SandboxDriver {
     public let name = "qemu-microvm"
     public var bootTimeout: TimeInterval = 120
+    /// Test seam: called at named points ("capture.paused", "resume.incoming") with the sandbox
+    /// directory, so a test can kill QEMU exactly there.
+    public var faultHook: (@Sendable (String, SandboxDirectory) -> Void)?
 
-    public init() {}
+    public init(bootTimeout: TimeInterval = 120, faultHook: (@Sendable (String, SandboxDirectory) -> Void)? = nil) {
+        self.bootTimeout = bootTimeout
+        self.faultHook = faultHook
+    }
 
     public func boot(_ spec: SandboxSpec, in dir: SandboxDirectory) throws(SandboxError) {
         try QEMUCommand.launch(spec, dir, incoming: false)
@@ -30,6 +36,7 @@ public struct QEMUMicrovmDriver: SandboxDriver {
         do {
             let qmp = try QMPClient(path: dir.qmp)
             try Self.prepareMigration(qmp)
+            faultHook?("resume.incoming", dir)
             try qmp.execute("migrate-incoming", ["uri": .string("exec:cat \(Self.shellQuote(dir.state))")])
             try Self.waitMigration(qmp, what: "loading \(dir.state)", status: "query-migrate")
             // The stream remembers that the source was paused: always continue.
@@ -63,6 +70,7 @@ public struct QEMUMicrovmDriver: SandboxDriver {
         var copied: Int64 = 0
         var disks: [String: String] = [:]
         do throws(SandboxError) {
+            faultHook?("capture.paused", dir)
             try qmp.execute("migrate", ["uri": .string("exec:cat > \(Self.shellQuote(state))")])
             try Self.waitMigration(qmp, what: "saving device state", status: "query-migrate")
             // Memory and disks from the same pause: the disk is consistent with memory, not just

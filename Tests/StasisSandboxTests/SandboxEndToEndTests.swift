@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+import StasisJSON
+import StasisIO
+@testable import StasisRestore
+@testable import StasisSandbox
+@testable import StasisSessions
+import StasisStore
+
+/// End to end on a real QEMU microvm (TCG here; KVM where it works). Invariants checked:
+/// - a booted sandbox runs commands in one persistent shell; each command, its output and exit
+///   code land in the session's history;
+/// - a checkpoint (one pause) captures memory, device state and disk; the VM continues; a pause
+///   frees it; resume restores into a fresh directory with a new identity and everything
+///   survives: a process's in-memory counter keeps counting, files on the disk are there, shell
+///   variables and the working directory are intact;
+/// - a second checkpoint after a small change stores a small fraction of the guest's RAM;
+/// - two sandboxes restored from one checkpoint run side by side, independent;
+/// - the restore plan lists private writable files, read-only bases and new sockets, and the
+///   executor checks them; a restore near a local ancestor patches it;
+/// - faults: QEMU killed mid-checkpoint (no checkpoint committed), QEMU killed mid-restore (no
+///   sandbox left), state from another machine (QEMU refuses, no sandbox left), an existing
+///   sandbox directory, a missing guest image, a missing QEMU, a guest that does not answer.
+enum MicroVM {
+    static var available: Bool {
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/qemu-system-x86_64") && (try? GuestImage.locate()) != nil
+    }
+}
+
+@Suite("Sandboxes on a real microVM", .serialized, .enabled(if: MicroVM.available, "needs QEMU and the guest image (Tools/guest/build.sh)"))
+struct SandboxEndToEndTests {
+    final class Fixture {
+        let path = NSTemporaryDirectory() + "sbx-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let service: SandboxService
+        init(driver: QEMUMicrovmDriver = QEMUMicrovmDriver()) throws {
+            let store = try ContentStore.create(at: path + "/s")
+            service = SandboxService(sessions: SessionStore(store: store), driver: driver, sandboxesDirectory: path + "/x")
+        }
+        deinit {
+            for r in service.list() { try? service.driver.stop(SandboxDirectory(path: r.directory)) }
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        func out(_ session: String, _ command: String) throws -> String {
+            try service.exec(session, command).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    @Test("run, exec, checkpoint, pause, resume, fork")
+    func lifecycle() throws {
+        let f = try Fixture()
+        let run = try f.service.run(memoryBytes: 256 << 20, diskBytes: 256 << 20)
+        let s = run.session
+        #expect(["kvm", "tcg"].contains(run.accelerator))
+        #expect(try f.out(s, "echo hello") == "hello")
+        let failing = try f.service.exec(s, "echo oops >&2; exit 3")
+        #expect(failing.exitCode == 3 && failing.stderr == "oops\n")
+        _ = try f.service.exec(s, "(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done) >/dev/null 2>&1 &")
+        _ = try f.service.exec(s, "cd /mnt/disk && echo persisted > file.txt && sync && export MARK=42")
+        usleep(300_000)
+
+        let first = try f.service.checkpoint(s)
+        #expect(first.downtimeMs > 0)
+        #expect(try f.out(s, "echo $MARK") == "42")        // continued after the checkpoint
+        // A small change, then a second checkpoint: it stores a small part of RAM.
+        _ = try f.service.exec(s, "dd if=/dev/urandom of=/tmp/blob bs=1k count=512 2>/dev/null; echo ok")
+        let second = try f.service.checkpoint(s)
+        #expect(second.storedBytes < (256 << 20) * 15 / 100, "second checkpoint stored \(second.storedBytes) bytes")
+        let checkpoint = try f.service.sessions.checkpoint(second.checkpoint)
+        #expect(checkpoint.record.parent == first.checkpoint)
+        #expect(checkpoint.record.meta["downtime_ms"]?.doubleValue != nil && checkpoint.record.meta["accelerator"]?.stringValue == run.accelerator)
+
+        let before = Int(try f.out(s, "cat /tmp/counter")) ?? -1
+        let paused = try f.service.checkpoint(s, stop: true)
+        #expect(paused.stopped)
+        #expect(f.service.list().isEmpty)                   // VM and directory freed
+        #expect(throws: SandboxError.self) { _ = try f.service.exec(s, "true") }
+
+        let plan = try f.service.plan(paused.checkpoint)
+        #expect(plan.images.allSatisfy { $0.writable } && plan.blobs.filter { ["kernel", "initrd", "state"].contains($0.name) }.allSatisfy { !$0.writable })
+        #expect(plan.identity.sandbox != plan.previousIdentity?.sandbox && plan.identity.mac != plan.previousIdentity?.mac)
+        #expect(plan.images.first { $0.name == "memory" }?.base != nil)   // the paused copy is a local base
+
+        let resumed = try f.service.resume(s)
+        #expect(resumed.started && resumed.patchedFromBase["memory"] != nil)
+        let c1 = Int(try f.out(s, "cat /tmp/counter")) ?? -1
+        usleep(600_000)
+        let c2 = Int(try f.out(s, "cat /tmp/counter")) ?? -1
+        #expect(c1 >= before && c2 > c1, "counter \(before) → \(c1) → \(c2)")
+        #expect(try f.out(s, "cat file.txt") == "persisted")
+        #expect(try f.out(s, "echo $MARK $(pwd)") == "42 /mnt/disk")
+
+        // Fork a second sandbox from the same checkpoint: both run, independently.
+        let fork = try f.service.restore(paused.checkpoint, start: true)
+        let forkDir = SandboxDirectory(path: fork.plan.directory)
+        _ = try f.service.exec(s, "echo only-in-original > mine.txt && sync")
+        let seen = try f.service.driver.exec(forkDir, "cat /mnt/disk/mine.txt 2>/dev/null || echo absent; echo $MARK", timeout: 30).stdout
+        #expect(seen == "absent\n42\n")
+        #expect(f.service.list().filter { $0.pid != nil }.count == 2)
+        #expect(fork.plan.identity.sandbox != resumed.plan.identity.sandbox)
+
+        // History: commands, outputs, exits, checkpoints and restores, verifiable.
+        let kinds = Set(try f.service.sessions.events(s).map(\.kind))
+        #expect(kinds.isSuperset(of: [.commandStarted, .output, .commandExited, .checkpoint, .restore]))
+        #expect(try f.service.sessions.verifyHistory(s).ok)
+    }
+
+    @Test("faults leave no checkpoint and no sandbox behind")
+    func faults() throws {
+        // QEMU killed while the guest is paused for a checkpoint.
+        let killer: @Sendable (String, SandboxDirectory) -> Void = { point, dir in
+            if point == "capture.paused" || point == "resume.incoming", let pid = dir.runningPID { kill(pid, SIGKILL); usleep(100_000) }
+        }
+        let f = try Fixture(driver: QEMUMicrovmDriver(faultHook: killer))
+        let run = try f.service.run(memoryBytes: 128 << 20, diskBytes: 64 << 20)
+        #expect(throws: SandboxError.self) { _ = try f.service.checkpoint(run.session) }
+        #expect(try f.service.sessions.checkpoints(run.session).isEmpty)
+
+        // A good checkpoint from a healthy driver, then QEMU killed during its restore.
+        let g = try Fixture()
+        let r2 = try g.service.run(memoryBytes: 128 << 20, diskBytes: 64 << 20)
+        let cp = try g.service.checkpoint(r2.session, stop: true)
+        let killing = SandboxService(sessions: g.service.sessions, driver: QEMUMicrovmDriver(faultHook: killer), sandboxesDirectory: g.path + "/x")
+        #expect(throws: SandboxError.self) { _ = try killing.restore(cp.checkpoint, start: true) }
+        #expect(g.service.list().isEmpty)
+
+        // The sandbox directory already exists.
+        let taken = g.path + "/taken"
+        try FileManager.default.createDirectory(atPath: taken, withIntermediateDirectories: true)
+        #expect { _ = try g.service.restore(cp.checkpoint, start: false, directory: taken) } throws: { "\($0)".contains("already exists") }
+
+        // Device state of another machine (a different memory size): QEMU refuses, nothing runs.
+        let h = try Fixture()
+        let r3 = try h.service.run(memoryBytes: 160 << 20, diskBytes: 64 << 20)
+        let other = try h.service.checkpoint(r3.session, stop: true)
+        let otherState = try h.service.sessions.checkpoint(other.checkpoint).record.blobs["state"]!
+        let otherBytes = try h.service.sessions.store.blob(otherState)
+        var plan = try g.service.plan(cp.checkpoint)
+        let stateBlob = try g.service.sessions.store.putBlob(otherBytes)
+        plan.blobs = plan.blobs.map { $0.name == "state" ? RestorePlan.Blob(name: "state", blob: stateBlob.id, file: $0.file, writable: false) : $0 }
+        #expect(throws: SandboxError.self) { _ = try g.service.executor.execute(plan, start: true) }
+        #expect(!FileManager.default.fileExists(atPath: plan.directory))
+        #expect(g.service.list().isEmpty)
+
+        // A guest that does not answer in time is stopped and cleaned up.
+        let slow = SandboxService(sessions: g.service.sessions, driver: QEMUMicrovmDriver(bootTimeout: 0.2), sandboxesDirectory: g.path + "/y")
+        #expect(throws: SandboxError.self) { _ = try slow.run(memoryBytes: 128 << 20, diskBytes: 64 << 20) }
+        #expect(slow.list().isEmpty)
+
+        // No guest image.
+        let noGuest = SandboxService(sessions: g.service.sessions, sandboxesDirectory: g.path + "/z", guestCache: g.path + "/empty")
+        #expect { _ = try noGuest.run() } throws: { "\($0)".contains("Tools/guest/build.sh") }
+    }
+}

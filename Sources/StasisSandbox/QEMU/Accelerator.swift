@@ -32,8 +32,8 @@ public enum Accelerator {
         spec.renewIdentity()
         do {
             try QEMUCommand.launch(spec, dir, incoming: false)
-            let agent = try GuestAgent(path: dir.agent, timeout: 5)
-            try agent.waitReady(timeout: 10)
+            let agent = try GuestAgent(path: dir.agent, timeout: 3)
+            try agent.waitReady(timeout: 8)
             return true
         } catch {
             return false

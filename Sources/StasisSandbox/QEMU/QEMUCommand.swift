@@ -42,18 +42,12 @@ enum QEMUCommand {
 
     /// Starts QEMU; it daemonizes once the machine is set up. Errors before that are QEMU's own.
     static func launch(_ spec: SandboxSpec, _ dir: SandboxDirectory, incoming: Bool, accelerator: String? = nil) throws(SandboxError) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try binary())
-        p.arguments = arguments(spec, dir, incoming: incoming, accelerator: accelerator)
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch { throw .qemuMissing("\(error)") }
-        let message = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw .qemuExited(sandbox: spec.id, detail: String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        // QEMU's own messages go to a log file in the sandbox directory.
+        let logPath = dir.path + "/qemu.log"
+        let status = try Spawn.run(try binary(), arguments(spec, dir, incoming: incoming, accelerator: accelerator), log: logPath)
+        guard status == 0 else {
+            let message = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            throw .qemuExited(sandbox: spec.id, detail: message.isEmpty ? "exit status \(status)" : message)
         }
     }
 }

@@ -95,6 +95,7 @@ public struct QEMUMicrovmDriver: SandboxDriver {
     }
 
     public func stop(_ dir: SandboxDirectory) throws(SandboxError) {
+        guard dir.runningPID != nil else { return }
         if let qmp = try? QMPClient(path: dir.qmp, timeout: 2) { _ = try? qmp.execute("quit", timeout: 5) }
         if let pid = dir.runningPID {
             for _ in 0..<100 where kill(pid, 0) == 0 { usleep(20_000) }

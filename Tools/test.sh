@@ -4,5 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 Tools/setup.sh
+# The guest kernel and initramfs for the microVM tests (cached outside the repository).
+Tools/guest/build.sh --quiet
 swift build --build-tests
 swift test --skip-build

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import StasisIO
+import StasisJSON
 import StasisSandbox
 import StasisSessions
 import StasisStore
@@ -55,6 +56,10 @@ public struct RestoreExecutor: Sendable {
             }
         }
         guard let spec else { throw .inconsistent("checkpoint \(plan.checkpoint) has no config blob") }
+        // The next checkpoint of this sandbox names the same kernel and initrd blobs.
+        let boot = plan.blobs.filter { $0.name == "kernel" || $0.name == "initrd" }
+        let ids = JSONValue.object(Dictionary(uniqueKeysWithValues: boot.map { ($0.name, JSONValue.string($0.blob)) }))
+        FileManager.default.createFile(atPath: dir.path + "/blob-ids.json", contents: Data(ids.canonicalBytes), attributes: [.posixPermissions: 0o400])
         var patched: [String: String] = [:]
         let cache = BaseCache(store: sessions.store)
         for image in plan.images {

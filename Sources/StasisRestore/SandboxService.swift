@@ -91,6 +91,7 @@ public final class SandboxService: Sendable {
         do throws(SandboxError) {
             try dir.saveSpec(spec)
             try Self.makeDisk(dir.disk("root"), bytes: diskBytes)
+            try storeBootFiles(dir)
             let t0 = Date()
             try driver.boot(spec, in: dir)
             try record(sessionID, [EventInput(kind: .note, data: [
@@ -103,6 +104,17 @@ public final class SandboxService: Sendable {
         }
         return Running(sandbox: spec.id, session: sessionID, directory: dir.path, pid: dir.runningPID,
                        memoryBytes: memoryBytes, accelerator: spec.accelerator, restoredFrom: nil)
+    }
+
+    /// Stores the kernel and initrd once, when the sandbox is created, and remembers their blob
+    /// ids in the sandbox directory: every checkpoint names them without reading them again.
+    func storeBootFiles(_ dir: SandboxDirectory) throws(SandboxError) {
+        var ids: [String: JSONValue] = [:]
+        for (name, path) in [("kernel", dir.kernel), ("initrd", dir.initrd)] {
+            guard let bytes = FileManager.default.contents(atPath: path) else { throw .io("read \(path)", EIO) }
+            do { ids[name] = .string(try sessions.store.putBlob([UInt8](bytes)).id) } catch { throw .store(error.description) }
+        }
+        FileManager.default.createFile(atPath: dir.path + "/blob-ids.json", contents: Data(JSONValue.object(ids).canonicalBytes), attributes: [.posixPermissions: 0o400])
     }
 
     /// A sparse ext4 disk made with mkfs.ext4 (e2fsprogs), never mounted on the host.
@@ -162,9 +174,13 @@ public final class SandboxService: Sendable {
         config.restoredFrom = nil
         let configPath = dir.checkpointScratch + "/config.json"
         FileManager.default.createFile(atPath: configPath, contents: config.json)
+        // The kernel and initrd are the same read-only files for every checkpoint of a sandbox:
+        // stored once, then named by the id remembered in the sandbox directory.
+        let known = (try? JSONValue.parse(Array((FileManager.default.contents(atPath: dir.path + "/blob-ids.json") ?? Data()))))?.objectValue ?? [:]
         let cpSpec = CheckpointSpec(images: images,
                                     blobs: [.init(name: "state", path: captured.state), .init(name: "config", path: configPath),
-                                            .init(name: "kernel", path: dir.kernel), .init(name: "initrd", path: dir.initrd)],
+                                            .init(name: "kernel", path: dir.kernel, knownID: known["kernel"]?.stringValue),
+                                            .init(name: "initrd", path: dir.initrd, knownID: known["initrd"]?.stringValue)],
                                     labels: labels,
                                     meta: ["downtime_ms": .double((captured.downtimeMs * 100).rounded() / 100), "accelerator": .string(spec.accelerator),
                                            "driver": .string(driver.name), "sandbox": .string(spec.id), "memory_bytes": .int(spec.memoryBytes)])

@@ -15,7 +15,10 @@ public struct CheckpointSpec: Sendable {
     public struct BlobFile: Sendable {
         public var name: String
         public var path: String
-        public init(name: String, path: String) { self.name = name; self.path = path }
+        /// The blob id of the file's contents when the caller already knows it (a kernel that
+        /// every checkpoint of a sandbox shares): used as is when the store holds that blob.
+        public var knownID: String?
+        public init(name: String, path: String, knownID: String? = nil) { self.name = name; self.path = path; self.knownID = knownID }
     }
 
     public var images: [ImageFile]

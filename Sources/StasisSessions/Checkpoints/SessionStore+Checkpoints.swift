@@ -46,6 +46,10 @@ extension SessionStore {
                 images[image.name] = result.image.id
             }
             for blob in spec.blobs {
+                if let known = blob.knownID, (try? store.catalog.hasBlob(known)) == true {
+                    blobs[blob.name] = known
+                    continue
+                }
                 let bytes: Data
                 do { bytes = try Data(contentsOf: URL(fileURLWithPath: blob.path)) } catch {
                     throw .badArgument(field: blob.name, message: "cannot read '\(blob.path)': \(error.localizedDescription)")

@@ -24,6 +24,11 @@ extension Catalog {
         }
     }
 
+    /// Whether a blob is stored (and so needs no second upload).
+    public func hasBlob(_ id: String) throws(StoreError) -> Bool {
+        try read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM blobs WHERE id = ?", arguments: [id]) ?? false }
+    }
+
     public func blobs() throws(StoreError) -> [BlobRecord] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT id, size, created_at, length(manifest) AS m FROM blobs ORDER BY created_at, id").map { row in

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import StasisJSON
+import StasisRestore
+import StasisSandbox
+import StasisSessions
+import StasisStore
+
+/// `stasis-bench sandbox`: checkpoint and restore of real QEMU microVMs, per guest memory size:
+/// cold boot, checkpoint downtime (stop → cont) and time until durable, bytes stored by a second
+/// checkpoint after the guest dirties ~5% of its memory, and restore until the guest answers —
+/// cold (no local base) and patching a local ancestor. One JSON line per measurement.
+struct SandboxBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sandbox", abstract: "MicroVM checkpoint/restore benchmark.")
+
+    @Option(help: "Guest memory sizes in MiB, comma-separated.") var memory = "256,1024"
+    @Option(help: "Repetitions per size.") var runs = 3
+    @Option(help: "Work directory (default: a temporary one, removed afterwards).") var work: String?
+
+    func run() throws {
+        let dir = work ?? NSTemporaryDirectory() + "stasis-sandbox-bench-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        defer { if work == nil { try? FileManager.default.removeItem(atPath: dir) } }
+        for mib in memory.split(separator: ",").compactMap({ Int64($0.trimmingCharacters(in: .whitespaces)) }) {
+            for run in 1...runs {
+                try measure(mib: mib, run: run, dir: dir + "/\(mib)-\(run)")
+            }
+        }
+    }
+
+    func emit(_ o: [String: JSONValue]) {
+        print(JSONValue.object(o).canonicalString)
+        fflush(nil)
+    }
+
+    func measure(mib: Int64, run: Int, dir: String) throws {
+        let store = try ContentStore.create(at: dir + "/store")
+        let service = SandboxService(sessions: SessionStore(store: store), sandboxesDirectory: dir + "/sandboxes")
+        defer { for r in service.list() { try? service.driver.stop(SandboxDirectory(path: r.directory)) } }
+        func ms(_ since: Date) -> Double { (Date().timeIntervalSince(since) * 100_000).rounded() / 100 }
+
+        var t = Date()
+        let started = try service.run(memoryBytes: mib << 20, diskBytes: 1 << 30)
+        let boot = ms(t)
+        let s = started.session
+        // Some state: a busy process and files in RAM (tmpfs) and on disk.
+        _ = try service.exec(s, "(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.2; done) >/dev/null 2>&1 & dd if=/dev/urandom of=/tmp/warm bs=1M count=8 2>/dev/null; echo w > /mnt/disk/w; sync")
+        let first = try service.checkpoint(s)
+        // Dirty about 5% of guest memory (tmpfs pages are guest RAM), then checkpoint again.
+        let dirtyMiB = max(1, mib * 5 / 100)
+        _ = try service.exec(s, "dd if=/dev/urandom of=/tmp/dirty bs=1M count=\(dirtyMiB) 2>/dev/null; echo done")
+        let second = try service.checkpoint(s, stop: true)
+
+        // Restore patching the local ancestor (the paused copies are bases on this host).
+        t = Date()
+        let patched = try service.resume(s)
+        let patchedMs = ms(t)
+        _ = try service.stop(s)
+        // Cold: no local base.
+        try? FileManager.default.removeItem(atPath: store.layout.root + "/cache")
+        t = Date()
+        let cold = try service.resume(s)
+        let coldMs = ms(t)
+        let answers = (try? service.exec(s, "cat /tmp/counter").exitCode) == 0
+        _ = try service.stop(s)
+
+        emit(["memory_mib": .int(mib), "run": .int(Int64(run)), "accelerator": .string(started.accelerator),
+              "cold_boot_ms": .double(boot),
+              "checkpoint1_downtime_ms": .double(first.downtimeMs), "checkpoint1_durable_ms": .double(first.durableMs),
+              "checkpoint1_stored_bytes": .int(first.storedBytes),
+              "checkpoint2_downtime_ms": .double(second.downtimeMs), "checkpoint2_durable_ms": .double(second.durableMs),
+              "checkpoint2_stored_bytes": .int(second.storedBytes), "dirtied_mib": .int(dirtyMiB),
+              "restore_patched_ms": .double(patchedMs), "restore_patched_start_ms": .double((patched.startSeconds * 100_000).rounded() / 100),
+              "restore_cold_ms": .double(coldMs), "restore_cold_start_ms": .double((cold.startSeconds * 100_000).rounded() / 100),
+              "patched_from_base": .bool(!patched.patchedFromBase.isEmpty), "guest_answered": .bool(answers)])
+    }
+}

@@ -40,7 +40,16 @@ public struct RestoreExecutor: Sendable {
 
         let t0 = Date()
         var spec: SandboxSpec?
+        let bootFiles = BootFileCache(store: sessions.store)
         for blob in plan.blobs {
+            if blob.name == "kernel" || blob.name == "initrd" {
+                // Shared read-only bases: a link to the host's cached copy.
+                do {
+                    let shared = try bootFiles.ensure(blob.blob)
+                    try FileManager.default.createSymbolicLink(atPath: blob.file, withDestinationPath: shared)
+                } catch { throw .store("\(blob.name) \(blob.blob): \(error)") }
+                continue
+            }
             let bytes: [UInt8]
             do { bytes = try sessions.store.blob(blob.blob) } catch { throw .store(error.description) }
             if blob.name == "config" {
@@ -93,15 +102,25 @@ public struct RestoreExecutor: Sendable {
     func verify(_ plan: RestorePlan, dir: SandboxDirectory, spec: SandboxSpec) throws(SandboxError) -> [String] {
         var done: [String] = []
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        let bootFiles = BootFileCache(store: sessions.store)
+        var shared = 0
         for name in names {
             var st = stat()
             guard lstat(dir.path + "/" + name, &st) == 0 else { throw .inconsistent("cannot stat \(dir.path)/\(name)") }
+            if (st.st_mode & S_IFMT) == S_IFLNK {
+                guard bootFiles.isSharedBase(dir.path + "/" + name), name == "vmlinux" || name == "initrd.img" else {
+                    throw .inconsistent("\(name) in the new sandbox links outside the read-only boot file cache")
+                }
+                shared += 1
+                continue
+            }
             guard (st.st_mode & S_IFMT) == S_IFREG else { throw .inconsistent("\(name) in the new sandbox is not a regular file") }
             guard st.st_nlink == 1 else { throw .inconsistent("\(name) in the new sandbox has \(st.st_nlink) links: it is shared") }
         }
-        done.append("\(names.count) files, each a private regular file with one link")
+        done.append("\(names.count - shared) private files (regular, one link each) and \(shared) links to shared read-only boot files")
         for blob in plan.blobs where !blob.writable {
-            guard access(blob.file, W_OK) != 0 || getuid() == 0, let attrs = try? FileManager.default.attributesOfItem(atPath: blob.file),
+            let resolved = (try? FileManager.default.destinationOfSymbolicLink(atPath: blob.file)) ?? blob.file
+            guard let attrs = try? FileManager.default.attributesOfItem(atPath: resolved),
                   (attrs[.posixPermissions] as? Int) == 0o444 else { throw .inconsistent("\(blob.file) is not read-only") }
         }
         done.append("kernel, initrd and state are mode 0444")

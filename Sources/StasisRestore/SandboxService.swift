@@ -84,6 +84,7 @@ public final class SandboxService: Sendable {
             try FileManager.default.copyItem(atPath: guest.kernel, toPath: dir.kernel)
             try FileManager.default.copyItem(atPath: guest.initrd, toPath: dir.initrd)
             chmod(dir.kernel, 0o444); chmod(dir.initrd, 0o444)
+            // The copies become the host's shared read-only boot files once stored (below).
         } catch {
             try? FileManager.default.removeItem(atPath: dir.path)
             throw .io("prepare \(dir.path): \(error)", EIO)
@@ -112,7 +113,19 @@ public final class SandboxService: Sendable {
         var ids: [String: JSONValue] = [:]
         for (name, path) in [("kernel", dir.kernel), ("initrd", dir.initrd)] {
             guard let bytes = FileManager.default.contents(atPath: path) else { throw .io("read \(path)", EIO) }
-            do { ids[name] = .string(try sessions.store.putBlob([UInt8](bytes)).id) } catch { throw .store(error.description) }
+            let id: String
+            do { id = try sessions.store.putBlob([UInt8](bytes)).id } catch { throw .store(error.description) }
+            ids[name] = .string(id)
+            // Keep one read-only copy per host; the sandbox links to it.
+            let cache = BootFileCache(store: sessions.store)
+            try? FileManager.default.createDirectory(atPath: cache.directory, withIntermediateDirectories: true)
+            if !FileManager.default.fileExists(atPath: cache.path(for: id)) {
+                _ = try? FileManager.default.moveItem(atPath: path, toPath: cache.path(for: id))
+            }
+            try? FileManager.default.removeItem(atPath: path)
+            do { try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: cache.path(for: id)) } catch {
+                throw .io("link \(path)", EIO)
+            }
         }
         FileManager.default.createFile(atPath: dir.path + "/blob-ids.json", contents: Data(JSONValue.object(ids).canonicalBytes), attributes: [.posixPermissions: 0o400])
     }

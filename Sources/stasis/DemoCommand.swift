@@ -57,7 +57,8 @@ struct DemoCommand: ParsableCommand {
             _ = try service.exec(session, "echo original > fork-test.txt && sync")
             let forkDir = SandboxDirectory(path: fork.plan.directory)
             let inFork = try service.driver.exec(forkDir, "cat /mnt/disk/fork-test.txt 2>&1; echo $TASK; cat /tmp/counter", timeout: 30)
-            check(!inFork.stdout.contains("original") && inFork.stdout.contains("refactor-parser"), "the fork has the checkpoint's state and not the original's later writes")
+            check(!inFork.stdout.contains("original") && inFork.stdout.contains("refactor-parser"),
+                  "the fork has the checkpoint's state and not the original's later writes (fork saw: \(inFork.stdout.replacingOccurrences(of: "\n", with: " | ")) \(inFork.stderr))")
             check(fork.plan.identity.mac != resumed.plan.identity.mac && fork.plan.identity.sandbox != resumed.plan.identity.sandbox, "the fork has its own identity (MAC \(fork.plan.identity.mac))")
 
             say("== 6. replay the session")

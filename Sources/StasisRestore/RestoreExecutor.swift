@@ -29,7 +29,8 @@ public struct RestoreExecutor: Sendable {
         self.driver = driver
     }
 
-    public func execute(_ plan: RestorePlan, start: Bool, progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> RestoreResult {
+    /// `session` is the session the new sandbox belongs to (default: the checkpoint's).
+    public func execute(_ plan: RestorePlan, start: Bool, session: String? = nil, progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> RestoreResult {
         let dir = SandboxDirectory(path: plan.directory)
         if FileManager.default.fileExists(atPath: dir.path) { throw .sandboxExists(dir.path) }
         do { try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
@@ -56,6 +57,7 @@ public struct RestoreExecutor: Sendable {
                 guard var s = SandboxSpec.decode(Data(bytes)) else { throw .inconsistent("the config blob \(blob.blob) is not a sandbox description") }
                 s.id = plan.identity.sandbox; s.mac = plan.identity.mac; s.vsockCID = plan.identity.vsockCID
                 s.machineID = plan.identity.machineID; s.restoredFrom = plan.checkpoint; s.createdAt = Date()
+                s.session = session ?? plan.session
                 spec = s
                 try dir.saveSpec(s)
             } else {

@@ -33,6 +33,7 @@ public struct RestorePlan: Sendable, Codable {
     }
 
     public var checkpoint: String
+    /// The checkpoint's session (a fork runs in a new session of its own).
     public var session: String
     public var directory: String
     public var images: [Image]

@@ -229,18 +229,37 @@ public final class SandboxService: Sendable {
                 target = last.id
             }
         } catch let e as SandboxError { throw e } catch { throw .store("\(error)") }
-        return try restore(target, start: true, progress: progress)
+        if let running = try? running(session) {
+            throw .badArgument("session \(session) already runs sandbox \(running.0.id): stop or pause it first, or fork with `stasis restore CHECKPOINT --start`")
+        }
+        return try restore(target, start: true, intoSession: session, progress: progress)
     }
 
-    /// Plans and executes a restore; records a `restore` event in the checkpoint's session.
-    public func restore(_ checkpoint: String, start: Bool, directory: String? = nil, progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> RestoreResult {
+    /// Plans and executes a restore. Without `intoSession` it is a fork: the new sandbox gets a
+    /// session of its own (labelled with where it came from), whose history starts with the
+    /// `restore` event; the checkpoint's session records the fork too. `resume` restores into
+    /// the same session instead.
+    public func restore(_ checkpoint: String, start: Bool, directory: String? = nil, intoSession: String? = nil,
+                        progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> RestoreResult {
         let guest = try? GuestImage.locate(cache: guestCache)
         let accel = guest.map { Accelerator.detect(guest: $0, cache: guestCache) } ?? "tcg"
         let plan = try planner.plan(checkpoint, accelerator: accel, directory: directory)
-        let result = try executor.execute(plan, start: start, progress: progress)
-        try record(plan.session, [EventInput(kind: .restore, data: [
+        let session: String
+        if let intoSession { session = intoSession } else {
+            do { session = try sessions.createSession(labels: ["forked_from": plan.session, "checkpoint": plan.checkpoint]).id } catch {
+                throw .store(error.description)
+            }
+        }
+        let result: RestoreResult
+        do { result = try executor.execute(plan, start: start, session: session, progress: progress) } catch {
+            if intoSession == nil { _ = try? sessions.removeSession(session) }
+            throw error
+        }
+        let event = EventInput(kind: .restore, data: [
             "checkpoint": .string(plan.checkpoint), "sandbox": .string(plan.identity.sandbox), "started": .bool(start),
-            "start_ms": .double((result.startSeconds * 1000).rounded())])])
+            "session": .string(session), "start_ms": .double((result.startSeconds * 1000).rounded())])
+        try record(session, [event])
+        if session != plan.session { try record(plan.session, [event]) }
         return result
     }
 

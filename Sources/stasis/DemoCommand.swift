@@ -53,7 +53,7 @@ struct DemoCommand: ParsableCommand {
             check(try service.exec(session, "echo $TASK $(pwd)").stdout == "refactor-parser /mnt/disk\n", "the shell state survived (variable and working directory)")
 
             say("== 5. fork: a second sandbox from the same checkpoint, independent of the first")
-            let fork = try service.restore(paused.checkpoint, start: true)
+            let fork = try service.restore(paused.checkpoint, start: true)   // a fork: its own session
             _ = try service.exec(session, "echo original > fork-test.txt && sync")
             let forkDir = SandboxDirectory(path: fork.plan.directory)
             let inFork = try service.driver.exec(forkDir, "cat /mnt/disk/fork-test.txt 2>&1; echo $TASK; cat /tmp/counter", timeout: 30)

@@ -95,8 +95,12 @@ struct SandboxEndToEndTests {
         _ = try f.service.exec(s, "echo only-in-original > mine.txt && sync")
         let seen = try f.service.driver.exec(forkDir, "cat /mnt/disk/mine.txt 2>/dev/null || echo absent; echo $MARK", timeout: 30).stdout
         #expect(seen == "absent\n42\n")
-        #expect(f.service.list().filter { $0.pid != nil }.count == 2)
+        let runningNow = f.service.list().filter { $0.pid != nil }
+        #expect(runningNow.count == 2)
+        #expect(Set(runningNow.map(\.session)).count == 2)      // the fork has a session of its own
         #expect(fork.plan.identity.sandbox != resumed.plan.identity.sandbox)
+        #expect(try f.out(s, "cat mine.txt") == "only-in-original")
+        #expect(throws: SandboxError.self) { _ = try f.service.resume(s) }   // already running
 
         // History: commands, outputs, exits, checkpoints and restores, verifiable.
         let kinds = Set(try f.service.sessions.events(s).map(\.kind))

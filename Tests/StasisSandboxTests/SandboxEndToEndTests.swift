@@ -127,6 +127,24 @@ struct SandboxEndToEndTests {
         #expect(throws: SandboxError.self) { _ = try killing.restore(cp.checkpoint, start: true) }
         #expect(g.service.list().isEmpty)
 
+        // The store fails while a checkpoint is written (disk full): nothing is committed and
+        // the source VM keeps running.
+        let r4 = try g.service.run(memoryBytes: 128 << 20, diskBytes: 64 << 20)
+        FaultInjection.install([FaultInjection.Rule(call: .write, errno: .noSpace, after: 1, pathPrefix: g.path + "/s/tmp")])
+        #expect { _ = try g.service.checkpoint(r4.session) } throws: { "\($0)".contains("keeps running") }
+        FaultInjection.remove(pathPrefix: g.path + "/s/tmp")
+        #expect(try g.out(r4.session, "echo still-running") == "still-running")
+        #expect(try g.service.sessions.checkpoints(r4.session).isEmpty)
+        _ = try g.service.stop(r4.session)
+
+        // The disk fills up during a restore: no sandbox is left behind. (Without local bases,
+        // so that every chunk is written.)
+        try? FileManager.default.removeItem(atPath: g.path + "/s/cache/images")
+        FaultInjection.install([FaultInjection.Rule(call: .write, errno: .noSpace, after: 3, pathPrefix: g.path + "/full")])
+        #expect(throws: SandboxError.self) { _ = try g.service.restore(cp.checkpoint, start: true, directory: g.path + "/full") }
+        FaultInjection.remove(pathPrefix: g.path + "/full")
+        #expect(!FileManager.default.fileExists(atPath: g.path + "/full"))
+
         // The sandbox directory already exists.
         let taken = g.path + "/taken"
         try FileManager.default.createDirectory(atPath: taken, withIntermediateDirectories: true)
@@ -149,6 +167,11 @@ struct SandboxEndToEndTests {
         let slow = SandboxService(sessions: g.service.sessions, driver: QEMUMicrovmDriver(bootTimeout: 0.2), sandboxesDirectory: g.path + "/y")
         #expect(throws: SandboxError.self) { _ = try slow.run(memoryBytes: 128 << 20, diskBytes: 64 << 20) }
         #expect(slow.list().isEmpty)
+
+        // No QEMU.
+        setenv("STASIS_QEMU", "/nonexistent/qemu", 1)
+        #expect { _ = try g.service.run(memoryBytes: 128 << 20, diskBytes: 64 << 20) } throws: { "\($0)".contains("apt-get install qemu-system-x86") }
+        unsetenv("STASIS_QEMU")
 
         // No guest image.
         let noGuest = SandboxService(sessions: g.service.sessions, sandboxesDirectory: g.path + "/z", guestCache: g.path + "/empty")

@@ -19,17 +19,6 @@ enum CommandOutput {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
-    /// Runs a command body of the session layer: a HistoryError is reported like a StoreError.
-    static func run(json: Bool, _ body: () throws(HistoryError) -> Void) throws {
-        do {
-            try body()
-        } catch {
-            if json { Self.json(["error": error.description]) }
-            warn("error: \(error.description)")
-            throw ExitCode(1)
-        }
-    }
-
     /// Parses repeated `key=value` options.
     static func pairs(_ items: [String], option: String) throws -> [String: String] {
         var result: [String: String] = [:]
@@ -42,9 +31,10 @@ enum CommandOutput {
         return result
     }
 
-    /// Runs a command body; a StoreError becomes a message on stderr (and a JSON error object with
-    /// --json) and exit code 1.
-    static func run(json: Bool, _ body: () throws(StoreError) -> Void) throws {
+    /// Runs a command body; its error (StoreError, HistoryError, SandboxError: each names what
+    /// failed and what to do) becomes a message on stderr — and a JSON error object on stdout
+    /// with --json — and exit code 1.
+    static func run<E: Error & CustomStringConvertible>(json: Bool, _ body: () throws(E) -> Void) throws {
         do {
             try body()
         } catch {

@@ -10,16 +10,6 @@ extension StoreOptions {
     }
 }
 
-extension CommandOutput {
-    static func run(json: Bool, _ body: () throws(SandboxError) -> Void) throws {
-        do { try body() } catch {
-            if json { Self.json(["error": error.description]) }
-            warn("error: \(error.description)")
-            throw ExitCode(1)
-        }
-    }
-}
-
 struct SandboxCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",

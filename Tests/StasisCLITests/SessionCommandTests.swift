@@ -116,17 +116,6 @@ struct SessionCommandTests {
 extension StasisProcess {
     /// Runs a shell command line (for pipes and redirections).
     static func runShell(_ command: String, environment: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "STASIS_STORE")
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        return finish((process, out, err))
+        finish(try start(["-c", command], environment: environment, executable: "/bin/sh"))
     }
 }

@@ -45,7 +45,9 @@ extension ContentStore {
         }
 
         return try withLock(.shared) { () throws(StoreError) -> CaptureResult in
+            var trace = PhaseTrace("capture")
             let index = try loadIndex()
+            trace.mark("index (\(index.count) chunks)")
             var parent: (manifest: ImageManifest, id: String)?
             if let p = options.parent {
                 let id = try catalog.resolveImage(p)
@@ -72,6 +74,7 @@ extension ContentStore {
                 ranges = try StoreError.wrap { () throws(IOError) in try source.dataRanges() }
             }
             ranges = ranges.map { max(0, $0.lowerBound)..<min(imageSize, $0.upperBound) }.filter { !$0.isEmpty }
+            trace.mark("parent manifest and ranges")
 
             let blocks = CapturePlan.blocks(ranges: ranges, imageSize: imageSize, chunkSize: chunkSize)
             let packFiles = PackFiles(layout: layout)
@@ -88,7 +91,9 @@ extension ContentStore {
             let sealed: [PackWriter.Sealed]
             do throws(StoreError) {
                 try pipeline.run(workers: options.workers)
+                trace.mark("read, hash, compress")
                 sealed = try pipeline.withWriter { (w) throws(StoreError) in try w.finish() }
+                trace.mark("packs durable")
             } catch {
                 _ = try? pipeline.withWriter { (w) throws(StoreError) in w.abandon() }
                 throw error
@@ -104,9 +109,12 @@ extension ContentStore {
                 source: FileSystem.absolute(path), createdAt: Date())
             let existed = try catalog.image(id) != nil
             do throws(StoreError) {
+                trace.mark("manifest encoded")
                 try manifestFiles.write(encoded, id: id)
+                trace.mark("manifest durable")
                 CrashPoint.hit("capture.before-commit")
                 try catalog.commitCapture(packs: sealed, image: record)
+                trace.mark("catalog commit")
             } catch {
                 _ = try? pipeline.withWriter { (w) throws(StoreError) in w.abandon() }
                 throw error

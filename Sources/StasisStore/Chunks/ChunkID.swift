@@ -37,11 +37,11 @@ public struct ChunkID: Hashable, Sendable, Comparable, CustomStringConvertible {
         self.init(w0: words[0], w1: words[1], w2: words[2], w3: words[3])
     }
 
-    /// Appends the 32 bytes to `out`.
+    /// Appends the 32 bytes to `out` (no temporary array: manifests append a million of these).
+    @inline(__always)
     public func append(to out: inout [UInt8]) {
-        for w in [w0, w1, w2, w3] {
-            withUnsafeBytes(of: w.bigEndian) { out.append(contentsOf: $0) }
-        }
+        var words = (w0.bigEndian, w1.bigEndian, w2.bigEndian, w3.bigEndian)
+        withUnsafeBytes(of: &words) { out.append(contentsOf: $0) }
     }
 
     public var bytes: [UInt8] {

@@ -268,9 +268,21 @@ public final class SandboxService: Sendable {
         return try planner.plan(checkpoint, accelerator: guest.map { Accelerator.detect(guest: $0, cache: guestCache) } ?? "tcg")
     }
 
-    /// Stops a session's sandbox and removes its directory (its checkpoints stay).
+    /// Stops a session's sandbox and removes its directory (its checkpoints stay). A sandbox
+    /// whose QEMU already died (a crash, a reboot of the host) is cleaned up the same way.
     public func stop(_ sessionOrSandbox: String) throws(SandboxError) -> String {
-        let (spec, dir) = try running(sessionOrSandbox)
+        let found: (SandboxSpec, SandboxDirectory)
+        if let live = try? running(sessionOrSandbox) {
+            found = live
+        } else {
+            let session = try? sessions.resolveSession(sessionOrSandbox)
+            guard let r = list().first(where: { $0.session == session || $0.sandbox.hasPrefix(sessionOrSandbox.lowercased()) }) else {
+                throw .sandboxNotFound(sessionOrSandbox)
+            }
+            let dir = SandboxDirectory(path: r.directory)
+            found = (try dir.loadSpec(), dir)
+        }
+        let (spec, dir) = found
         try driver.stop(dir)
         try? FileManager.default.removeItem(atPath: dir.path)
         try? record(spec.session, [EventInput(kind: .note, data: ["text": .string("sandbox \(spec.id) stopped"), "sandbox": .string(spec.id)])])

@@ -8,12 +8,16 @@ struct Stasis: ParsableCommand {
         discussion: """
             Stasis keeps VM images (guest memory files, disk images) in a content-addressed store: \
             cut into fixed chunks, deduplicated by SHA-256, compressed with LZ4, packed into \
-            immutable files and listed in an SQLite catalog.
+            immutable files and listed in an SQLite catalog. Sessions add signed checkpoints and a \
+            tamper-evident history (replay, diff, proofs, bundles); sandboxes run QEMU microVMs \
+            that are checkpointed, paused and resumed into fresh, isolated sandboxes. \
+            Start with `stasis demo`.
 
             The store is ./.stasis unless --store or STASIS_STORE says otherwise.
 
             Exit codes: 0 success; 1 the operation failed (the message says why, and nothing was \
-            changed); 2 `verify` found damage; 64 bad arguments.
+            changed); 2 `verify`, `history verify` or `bundle verify` found damage; 64 bad \
+            arguments; `stasis exec` exits with the guest command's code.
             """,
         subcommands: [
             InitCommand.self, ImageCommand.self, VerifyCommand.self, GCCommand.self,

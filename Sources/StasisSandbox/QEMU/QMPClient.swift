@@ -11,7 +11,7 @@ final class QMPClient {
     init(path: String, timeout: TimeInterval = 10) throws(SandboxError) {
         let deadline = Date().addingTimeInterval(timeout)
         socket = try UnixSocket.connect(path, until: deadline)
-        let greeting = try JSONValue.parse(try socket.readLine(until: deadline)).objectValue
+        let greeting = try JSONValue.parseQMP(try socket.readLine(until: deadline)).objectValue
         guard greeting?["QMP"] != nil else { throw .qmp(command: "greeting", message: "not a QMP greeting on \(path)") }
         _ = try execute("qmp_capabilities")
     }
@@ -25,7 +25,7 @@ final class QMPClient {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             let line = try socket.readLine(until: deadline)
-            guard let reply = try? JSONValue.parse(line) else { continue }
+            guard let reply = try? JSONValue.parseQMP(line) else { continue }
             if reply["event"] != nil { events.append(reply); continue }
             if let error = reply["error"] {
                 throw .qmp(command: command, message: error["desc"]?.stringValue ?? error.canonicalString)
@@ -35,11 +35,9 @@ final class QMPClient {
     }
 }
 
-extension JSONValue.ParseError {}
-
 extension JSONValue {
-    /// Parses or returns `.null` (QMP lines are trusted to be JSON; a bad line is skipped).
-    static func parse(_ text: String) throws(SandboxError) -> JSONValue {
+    /// Parses one QMP line; a line that is not JSON is a protocol error naming what was read.
+    static func parseQMP(_ text: String) throws(SandboxError) -> JSONValue {
         do { return try JSONValue.parse(Array(text.utf8)) } catch { throw .qmp(command: "read", message: error.description) }
     }
 }

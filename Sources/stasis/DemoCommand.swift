@@ -25,6 +25,16 @@ struct DemoCommand: ParsableCommand {
         do {
             if !FileManager.default.fileExists(atPath: path + "/catalog.sqlite") { _ = try StoreOptions.parse(["--store", path]).openOrCreate() }
             let service = SandboxService(sessions: try SessionStore.open(at: path))
+            // However the demo ends — success, a failed check, an error — its VMs are stopped
+            // (unless --keep): nothing keeps running in the background.
+            defer {
+                if !keep {
+                    for r in service.list() {
+                        try? service.driver.stop(SandboxDirectory(path: r.directory))
+                        try? FileManager.default.removeItem(atPath: r.directory)
+                    }
+                }
+            }
             say("== 1. boot a \(memory) microVM (store \(path))")
             let t0 = Date()
             let run = try service.run(memoryBytes: Int64(ByteCount.parse(memory) ?? (256 << 20)), labels: ["demo": "true"])
@@ -65,11 +75,6 @@ struct DemoCommand: ParsableCommand {
             let frames = try service.sessions.replayFrames(session, renderer: ReplayRenderer(styled: false, maxPause: 0))
             if !json { for f in frames { print(f.text.replacingOccurrences(of: "\r\n", with: "\n"), terminator: "") } }
             check(try service.sessions.verifyHistory(session).ok, "the session's history verifies (hash chain, Merkle tree, signatures)")
-            if !keep {
-                _ = try? service.stop(session)
-                try? service.driver.stop(forkDir)
-                try? FileManager.default.removeItem(atPath: forkDir.path)
-            }
             if json {
                 CommandOutput.json(["session": session, "checkpoint": paused.checkpoint, "failures": failures.joined(separator: "; "),
                                     "downtime_ms": String(format: "%.1f", paused.downtimeMs), "resume_start_s": String(format: "%.2f", resumed.startSeconds)])

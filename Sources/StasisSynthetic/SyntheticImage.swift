@@ -264,15 +264,8 @@ struct BaseGenerator {
                     for i in 0..<pages {
                         let (kind, poolIndex) = layout.next()
                         counts[Int(kind.rawValue)] += 1
-                        let page = dst + i * ps
-                        switch kind {
-                        case .zero: memset(page, 0, ps)
-                        case .dup: memcpy(page, pool.baseAddress! + poolIndex * ps, ps)
-                        case .comp:
-                            CompPageWriter.write(into: page, vocab: vocab.baseAddress!,
-                                                 phrases: phrases.baseAddress!, rng: &rng)
-                        case .rand: rng.fill(UnsafeMutableRawBufferPointer(start: page, count: ps))
-                        }
+                        PageFill.fill(dst + i * ps, kind: kind, poolIndex: poolIndex, pool: pool,
+                                      vocab: vocab.baseAddress!, phrases: phrases.baseAddress!, rng: &rng)
                     }
                 }
             }
@@ -360,14 +353,8 @@ struct NextGenerator {
                             let (kind, poolIndex) = layout.next()  // the layout covers every page
                             guard dirty[p0 + i] else { continue }
                             counts[Int(kind.rawValue)] += 1
-                            switch kind {
-                            case .zero: memset(fresh, 0, ps)
-                            case .dup: memcpy(fresh, pool.baseAddress! + poolIndex * ps, ps)
-                            case .comp:
-                                CompPageWriter.write(into: fresh, vocab: vocab.baseAddress!,
-                                                     phrases: phrases.baseAddress!, rng: &rng)
-                            case .rand: rng.fill(UnsafeMutableRawBufferPointer(start: fresh, count: ps))
-                            }
+                            PageFill.fill(fresh, kind: kind, poolIndex: poolIndex, pool: pool,
+                                          vocab: vocab.baseAddress!, phrases: phrases.baseAddress!, rng: &rng)
                             let page = buf + i * ps
                             if !PageOps.equal(page, fresh) {
                                 changed += 1

@@ -1,0 +1,563 @@
+"""StasisSaver: a LangGraph checkpointer whose checkpoints live in a Stasis store.
+
+The daemon (`stasis serve`) stores what this class sends: the checkpoint and its metadata
+serialised with LangGraph's serde, one value per channel version (content-defined-chunked, so a
+growing message list costs only its new bytes) and the pending writes. Everything LangGraph
+defines — which metadata is kept, how writes are indexed, how a list is filtered — is decided
+here, in the same way as LangGraph's own InMemorySaver.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import math
+import os
+import random
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    SerializerProtocol,
+    get_checkpoint_id,
+    get_checkpoint_metadata,
+    writes_sort_key,
+)
+from langgraph.checkpoint.base.id import uuid6
+
+from ._proto import stasis_pb2 as pb
+from ._proto import stasis_pb2_grpc as rpc
+from .client import StasisClient
+from .daemon import StasisDaemon, health, init_store, store_exists
+from .errors import DaemonError
+from .sandbox import (
+    SANDBOX_CHECKPOINT_KEY,
+    SANDBOX_SESSION_KEY,
+    SANDBOX_TASK_PREFIX,
+    SandboxLink,
+)
+
+_PRUNE_STRATEGIES = {
+    "keep_latest": pb.PruneRequest.KEEP_LATEST,
+    "delete": pb.PruneRequest.DELETE,
+}
+
+
+def _json(value: Any) -> str:
+    """JSON for the daemon's metadata filters: anything not JSON becomes its str(), and
+    non-finite floats (not JSON at all) become strings too."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return str(v)
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    try:
+        return json.dumps(value, default=str, allow_nan=False)
+    except ValueError:
+        return json.dumps(clean(value), default=str, allow_nan=False)
+
+
+def _config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:
+    return {
+        "configurable": {
+            "thread_id": thread_id,
+            "checkpoint_ns": checkpoint_ns,
+            "checkpoint_id": checkpoint_id,
+        }
+    }
+
+
+class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyncContextManager):
+    """A LangGraph checkpointer talking to a Stasis daemon over gRPC.
+
+    `address` is "unix:///path/to/stasis.sock" (or just the path) or "host:port"; on TCP the
+    daemon wants a token, sent as "authorization: Bearer TOKEN" (default: $STASIS_TOKEN).
+    Sync methods use a blocking channel, async ones a grpc.aio channel per event loop.
+    `StasisSaver.from_store(path)` connects to the store's daemon, starting one if needed.
+
+    With `sandbox=SandboxLink(...)` graph checkpoints also name sandbox checkpoints (see
+    `stasis_langgraph.sandbox`), and `restore_sandbox(config)` brings a sandbox back to the
+    moment of a graph checkpoint.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        token: str | None = None,
+        serde: SerializerProtocol | None = None,
+        timeout: float | None = 60.0,
+        sandbox: SandboxLink | None = None,
+    ) -> None:
+        super().__init__(serde=serde)
+        self.client = StasisClient(address, token=token, timeout=timeout)
+        self._conn = self.client.connection
+        self.sandbox = sandbox
+        self._daemon: StasisDaemon | None = None
+
+    # ------------------------------------------------------------ construction and lifetime
+
+    @classmethod
+    def from_store(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = True,
+        binary: str | None = None,
+        start_timeout: float = 30.0,
+        **kwargs: Any,
+    ) -> StasisSaver:
+        """A saver for the store at `path`.
+
+        If `path/stasis.sock` answers Health.Check with SERVING, that daemon is used. Otherwise
+        (after `stasis init` when the store does not exist and `create` is true) a private
+        `stasis serve --store PATH` is started; the saver owns it and stops it (SIGTERM) on
+        `close()`, on leaving a `with` block, or at interpreter exit.
+        """
+        store = os.path.abspath(os.fspath(path))
+        socket = os.path.join(store, "stasis.sock")
+        token = kwargs.get("token")
+        if _serving(socket, token):
+            return cls("unix://" + socket, **kwargs)
+        if not store_exists(store):
+            if not create:
+                raise DaemonError(f"no Stasis store at {store}: run `stasis init --store {store}` or pass create=True")
+            init_store(store, binary)
+        daemon = StasisDaemon(store, binary=binary)
+        try:
+            daemon.start(timeout=start_timeout)
+        except DaemonError:
+            # Another process may have started the store's daemon at the same moment.
+            if _serving(socket, token):
+                return cls("unix://" + socket, **kwargs)
+            raise
+        saver = cls(daemon.unix_address, **kwargs)
+        saver._daemon = daemon
+        atexit.register(daemon.stop)
+        return saver
+
+    @property
+    def address(self) -> str:
+        return self._conn.address
+
+    @property
+    def daemon(self) -> StasisDaemon | None:
+        """The private daemon this saver started (from_store), if any."""
+        return self._daemon
+
+    def close(self) -> None:
+        """Closes the channels and stops the private daemon, if this saver started one."""
+        self._conn.close()
+        self._stop_daemon()
+
+    async def aclose(self) -> None:
+        await self._conn.aclose()
+        self._stop_daemon()
+
+    def _stop_daemon(self) -> None:
+        daemon, self._daemon = self._daemon, None
+        if daemon is not None:
+            atexit.unregister(daemon.stop)
+            daemon.stop()
+
+    def __enter__(self) -> StasisSaver:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> StasisSaver:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def health(self) -> pb.HealthCheckResponse:
+        return self.client.health()
+
+    async def ahealth(self) -> pb.HealthCheckResponse:
+        return await self._conn.aunary(rpc.HealthStub, "Check", pb.HealthCheckRequest())
+
+    # ------------------------------------------------------------ requests (shared by sync and async)
+
+    def _get_request(self, config: RunnableConfig) -> pb.GetTupleRequest:
+        conf = config["configurable"]
+        return pb.GetTupleRequest(
+            key=pb.CheckpointKey(
+                thread_id=str(conf["thread_id"]),
+                checkpoint_ns=conf.get("checkpoint_ns", "") or "",
+                checkpoint_id=get_checkpoint_id(config) or "",
+            )
+        )
+
+    def _list_request(
+        self,
+        config: RunnableConfig | None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+    ) -> pb.ListRequest | None:
+        """None when nothing can match (limit <= 0)."""
+        if limit is not None and limit <= 0:
+            return None
+        request = pb.ListRequest(limit=limit or 0)
+        conf = (config or {}).get("configurable") or {}
+        if conf.get("thread_id") is not None:
+            request.thread_id = str(conf["thread_id"])
+        if conf.get("checkpoint_ns") is not None:
+            request.checkpoint_ns = conf["checkpoint_ns"]
+        if checkpoint_id := conf.get("checkpoint_id"):
+            request.checkpoint_id = checkpoint_id
+        if before is not None and (before_id := get_checkpoint_id(before)):
+            request.before_checkpoint_id = before_id
+        if filter:
+            request.metadata_filter_json = _json(filter)
+        return request
+
+    def _put_request(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+    ) -> pb.PutRequest:
+        conf = config["configurable"]
+        stored = checkpoint.copy()
+        stored.pop("channel_values", None)
+        return pb.PutRequest(
+            key=pb.CheckpointKey(
+                thread_id=str(conf["thread_id"]),
+                checkpoint_ns=conf.get("checkpoint_ns", "") or "",
+                checkpoint_id=checkpoint["id"],
+            ),
+            parent_checkpoint_id=conf.get("checkpoint_id") or "",
+            checkpoint=self._typed(stored),
+            metadata=self._typed(metadata),
+            metadata_json=_json(metadata),
+            versions=[
+                pb.ChannelVersion(channel=channel, version=str(version))
+                for channel, version in checkpoint["channel_versions"].items()
+            ],
+        )
+
+    def _add_values(
+        self, request: pb.PutRequest, checkpoint: Checkpoint, new_versions: ChannelVersions
+    ) -> None:
+        values = checkpoint.get("channel_values", {})
+        for channel, version in new_versions.items():
+            value = pb.ChannelValue(channel=channel, version=str(version))
+            if channel in values:
+                value.value.CopyFrom(self._typed(values[channel]))
+            request.new_values.append(value)
+
+    def _put_writes_request(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+    ) -> pb.PutWritesRequest:
+        conf = config["configurable"]
+        return pb.PutWritesRequest(
+            key=pb.CheckpointKey(
+                thread_id=str(conf["thread_id"]),
+                checkpoint_ns=conf.get("checkpoint_ns", "") or "",
+                checkpoint_id=conf["checkpoint_id"],
+            ),
+            task_id=task_id,
+            task_path=task_path,
+            writes=[
+                pb.PendingWrite(
+                    task_id=task_id,
+                    channel=channel,
+                    value=self._typed(value),
+                    task_path=task_path,
+                    idx=WRITES_IDX_MAP.get(channel, idx),
+                )
+                for idx, (channel, value) in enumerate(writes)
+            ],
+            replace=all(channel in WRITES_IDX_MAP for channel, _ in writes),
+        )
+
+    def _typed(self, value: Any) -> pb.Typed:
+        type_, data = self.serde.dumps_typed(value)
+        return pb.Typed(type=type_, data=data)
+
+    def _load(self, typed: pb.Typed) -> Any:
+        return self.serde.loads_typed((typed.type, typed.data))
+
+    def _tuple(self, message: pb.CheckpointTuple) -> CheckpointTuple:
+        key = message.key
+        checkpoint = self._load(message.checkpoint)
+        checkpoint["channel_values"] = {
+            value.channel: self._load(value.value)
+            for value in message.values
+            if value.HasField("value")
+        }
+        writes = sorted(
+            message.pending_writes,
+            key=lambda w: writes_sort_key(w.task_path, w.task_id, w.idx),
+        )
+        return CheckpointTuple(
+            config=_config(key.thread_id, key.checkpoint_ns, key.checkpoint_id),
+            checkpoint=checkpoint,
+            metadata=self._load(message.metadata),
+            parent_config=(
+                _config(key.thread_id, key.checkpoint_ns, message.parent_checkpoint_id)
+                if message.parent_checkpoint_id
+                else None
+            ),
+            pending_writes=[(w.task_id, w.channel, self._load(w.value)) for w in writes],
+        )
+
+    @staticmethod
+    def _delete_threads(thread_ids: Sequence[str]) -> pb.DeleteThreadRequest:
+        return pb.DeleteThreadRequest(thread_ids=[str(t) for t in thread_ids])
+
+    @staticmethod
+    def _prune_request(thread_ids: Sequence[str], strategy: str) -> pb.PruneRequest:
+        if strategy not in _PRUNE_STRATEGIES:
+            raise ValueError(f"unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete'")
+        return pb.PruneRequest(thread_ids=[str(t) for t in thread_ids], strategy=_PRUNE_STRATEGIES[strategy])
+
+    # ------------------------------------------------------------ sync API
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        response = self._conn.unary(rpc.CheckpointerStub, "GetTuple", self._get_request(config))
+        return self._tuple(response.tuple) if response.found else None
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        request = self._list_request(config, filter, before, limit)
+        if request is None:
+            return
+        for message in self._conn.stream(rpc.CheckpointerStub, "List", request):
+            yield self._tuple(message)
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        metadata = get_checkpoint_metadata(config, metadata)
+        if self.sandbox is not None and self.sandbox.due_on_put(config, metadata):
+            taken = self.client.checkpoint_sandbox(
+                self.sandbox.target, labels=self.sandbox.labels_for(config, checkpoint["id"], "put")
+            )
+            metadata[SANDBOX_CHECKPOINT_KEY] = taken.checkpoint
+            metadata[SANDBOX_SESSION_KEY] = taken.session or self.sandbox.session
+        request = self._put_request(config, checkpoint, metadata)
+        self._add_values(request, checkpoint, new_versions)
+        self._conn.unary(rpc.CheckpointerStub, "Put", request)
+        return _config(request.key.thread_id, request.key.checkpoint_ns, checkpoint["id"])
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        if not writes:
+            return
+        self._conn.unary(
+            rpc.CheckpointerStub, "PutWrites", self._put_writes_request(config, writes, task_id, task_path)
+        )
+        if self.sandbox is not None and self.sandbox.due_on_writes(config, writes):
+            taken = self.client.checkpoint_sandbox(
+                self.sandbox.target,
+                labels=self.sandbox.labels_for(config, config["configurable"]["checkpoint_id"], "interrupt"),
+            )
+            self._conn.unary(rpc.CheckpointerStub, "PutWrites", self._record_request(config, taken))
+
+    def delete_thread(self, thread_id: str) -> None:
+        self._conn.unary(rpc.CheckpointerStub, "DeleteThread", self._delete_threads([thread_id]))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        if run_ids:
+            request = pb.DeleteForRunsRequest(run_ids=[str(r) for r in run_ids])
+            self._conn.unary(rpc.CheckpointerStub, "DeleteForRuns", request)
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        request = pb.CopyThreadRequest(source_thread_id=str(source_thread_id), target_thread_id=str(target_thread_id))
+        self._conn.unary(rpc.CheckpointerStub, "CopyThread", request)
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        request = self._prune_request(thread_ids, strategy)
+        if request.thread_ids:
+            self._conn.unary(rpc.CheckpointerStub, "Prune", request)
+
+    # ------------------------------------------------------------ async API
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        response = await self._conn.aunary(rpc.CheckpointerStub, "GetTuple", self._get_request(config))
+        return self._tuple(response.tuple) if response.found else None
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        request = self._list_request(config, filter, before, limit)
+        if request is None:
+            return
+        async for message in self._conn.astream(rpc.CheckpointerStub, "List", request):
+            yield self._tuple(message)
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        metadata = get_checkpoint_metadata(config, metadata)
+        if self.sandbox is not None and self.sandbox.due_on_put(config, metadata):
+            taken = await self.client.acheckpoint_sandbox(
+                self.sandbox.target, labels=self.sandbox.labels_for(config, checkpoint["id"], "put")
+            )
+            metadata[SANDBOX_CHECKPOINT_KEY] = taken.checkpoint
+            metadata[SANDBOX_SESSION_KEY] = taken.session or self.sandbox.session
+        request = self._put_request(config, checkpoint, metadata)
+        self._add_values(request, checkpoint, new_versions)
+        await self._conn.aunary(rpc.CheckpointerStub, "Put", request)
+        return _config(request.key.thread_id, request.key.checkpoint_ns, checkpoint["id"])
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        if not writes:
+            return
+        await self._conn.aunary(
+            rpc.CheckpointerStub, "PutWrites", self._put_writes_request(config, writes, task_id, task_path)
+        )
+        if self.sandbox is not None and self.sandbox.due_on_writes(config, writes):
+            taken = await self.client.acheckpoint_sandbox(
+                self.sandbox.target,
+                labels=self.sandbox.labels_for(config, config["configurable"]["checkpoint_id"], "interrupt"),
+            )
+            await self._conn.aunary(rpc.CheckpointerStub, "PutWrites", self._record_request(config, taken))
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self._conn.aunary(rpc.CheckpointerStub, "DeleteThread", self._delete_threads([thread_id]))
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        if run_ids:
+            request = pb.DeleteForRunsRequest(run_ids=[str(r) for r in run_ids])
+            await self._conn.aunary(rpc.CheckpointerStub, "DeleteForRuns", request)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        request = pb.CopyThreadRequest(source_thread_id=str(source_thread_id), target_thread_id=str(target_thread_id))
+        await self._conn.aunary(rpc.CheckpointerStub, "CopyThread", request)
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        request = self._prune_request(thread_ids, strategy)
+        if request.thread_ids:
+            await self._conn.aunary(rpc.CheckpointerStub, "Prune", request)
+
+    # ------------------------------------------------------------ versions
+
+    def get_next_version(self, current: str | int | None, channel: None = None) -> str:
+        """"{n:032}.{random:016}" like InMemorySaver: n counts up, the random part keeps two
+        writers that start from the same version apart."""
+        if current is None:
+            number = 0
+        elif isinstance(current, (int, float)):
+            number = int(current)
+        else:
+            number = int(str(current).split(".")[0])
+        return f"{number + 1:032}.{random.random():016}"
+
+    # ------------------------------------------------------------ sandboxes
+
+    def _record_request(self, config: RunnableConfig, taken: pb.SandboxCheckpoint) -> pb.PutWritesRequest:
+        """The pending write that records an interrupt-time sandbox checkpoint on the
+        interrupted graph checkpoint (its task id is no task's, so LangGraph ignores it)."""
+        task_id = SANDBOX_TASK_PREFIX + str(uuid6())
+        record = {SANDBOX_CHECKPOINT_KEY: taken.checkpoint, SANDBOX_SESSION_KEY: taken.session or self.sandbox.session}
+        return self._put_writes_request(config, [(SANDBOX_CHECKPOINT_KEY, record)], task_id, "")
+
+    @staticmethod
+    def _sandbox_checkpoint_of(tup: CheckpointTuple) -> str | None:
+        if found := tup.metadata.get(SANDBOX_CHECKPOINT_KEY):
+            return found
+        records = [
+            (task_id, value)
+            for task_id, channel, value in tup.pending_writes or []
+            if task_id.startswith(SANDBOX_TASK_PREFIX) and channel == SANDBOX_CHECKPOINT_KEY
+        ]
+        if records:
+            return max(records, key=lambda r: r[0])[1][SANDBOX_CHECKPOINT_KEY]
+        return None
+
+    def sandbox_checkpoint(self, config: RunnableConfig) -> str | None:
+        """The sandbox checkpoint named by this graph checkpoint, or by its nearest ancestor
+        (following parent_config) that names one; None if none does."""
+        cursor: RunnableConfig | None = config
+        while cursor is not None:
+            tup = self.get_tuple(cursor)
+            if tup is None:
+                return None
+            if found := self._sandbox_checkpoint_of(tup):
+                return found
+            cursor = tup.parent_config
+        return None
+
+    async def asandbox_checkpoint(self, config: RunnableConfig) -> str | None:
+        cursor: RunnableConfig | None = config
+        while cursor is not None:
+            tup = await self.aget_tuple(cursor)
+            if tup is None:
+                return None
+            if found := self._sandbox_checkpoint_of(tup):
+                return found
+            cursor = tup.parent_config
+        return None
+
+    def restore_sandbox(self, config: RunnableConfig) -> pb.Sandbox:
+        """Restores the sandbox checkpoint of this graph checkpoint (see sandbox_checkpoint)
+        into a fresh sandbox, and returns it."""
+        checkpoint = self.sandbox_checkpoint(config)
+        if checkpoint is None:
+            raise LookupError(f"no sandbox checkpoint recorded at or before {config['configurable']}")
+        return self.client.restore(checkpoint)
+
+    async def arestore_sandbox(self, config: RunnableConfig) -> pb.Sandbox:
+        checkpoint = await self.asandbox_checkpoint(config)
+        if checkpoint is None:
+            raise LookupError(f"no sandbox checkpoint recorded at or before {config['configurable']}")
+        return await self.client.arestore(checkpoint)
+
+
+def _serving(socket: str, token: str | None) -> bool:
+    if not os.path.exists(socket):
+        return False
+    answer = health("unix://" + socket, token=token, timeout=2.0)
+    return answer is not None and answer.status == pb.HealthCheckResponse.SERVING

@@ -1,0 +1,55 @@
+"""Fixtures: a real `stasis serve` (binary from $STASIS_BIN) on a temporary store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from stasis_langgraph import StasisDaemon, StasisSaver, init_store
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    binary = os.environ.get("STASIS_BIN")
+    if not binary:
+        raise pytest.UsageError(
+            "STASIS_BIN is not set: these tests run against a real daemon. "
+            "Build it (swift build --product stasis) and run "
+            "`STASIS_BIN=/path/to/stasis pytest`, or Tools/stasis-langgraph/run_tests.sh /path/to/stasis"
+        )
+    if not os.access(binary, os.X_OK):
+        raise pytest.UsageError(f"STASIS_BIN={binary} is not an executable file")
+
+
+@pytest.fixture(scope="session")
+def new_store(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
+    """Makes a fresh store (`stasis init`) in a short temporary path: Unix socket paths are
+    limited to 107 bytes."""
+
+    def make(name: str = "store") -> str:
+        store = str(tmp_path_factory.mktemp(name) / "s")
+        init_store(store)
+        return store
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def daemon(new_store: Callable[[str], str]) -> Iterator[StasisDaemon]:
+    """One daemon for the whole run; it must drain and exit 0 on SIGTERM at the end."""
+    d = StasisDaemon(new_store("main")).start()
+    try:
+        yield d
+    finally:
+        code = d.stop()
+    assert code == 0, f"stasis serve exited with {code} on SIGTERM:\n{d.output()}"
+
+
+@pytest.fixture
+def saver(daemon: StasisDaemon) -> Iterator[StasisSaver]:
+    s = StasisSaver(daemon.unix_address)
+    try:
+        yield s
+    finally:
+        s.close()

@@ -177,7 +177,8 @@ class StasisDaemon:
             with self._cond:
                 self._output.append(line)
                 if is_stdout and line.startswith("listening "):
-                    self.addresses.append(line.split(" ", 1)[1].strip())
+                    address = line.split(" ", 1)[1].strip()
+                    self.addresses.append(address.removeprefix("tcp://"))
                 self._cond.notify_all()
         stream.close()
 

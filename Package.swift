@@ -4,10 +4,11 @@ import PackageDescription
 // Module map (dependencies point downwards):
 //   stasis (CLI) ─► StasisStore ─► StasisChunking, StasisIO ─► CStasisSystem
 //                               └► CLZ4 (Debian liblz4), GRDB (Debian libsqlite3), swift-crypto
+//   stasis serve ─► StasisServer ─► StasisAPI (generated gRPC), StasisGraphStore, StasisRestore
 //   stasis-bench ─► StasisSynthetic (benchmark/test image generator), StasisStore
 let package = Package(
     name: "Stasis",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "stasis", targets: ["stasis"]),
         .library(name: "StasisStore", targets: ["StasisStore"]),
@@ -20,6 +21,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        // The daemon's API: gRPC over HTTP/2 (Unix socket or TCP), protobuf messages.
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // C shims, each in its own target.
@@ -74,6 +80,38 @@ let package = Package(
         // The restore planner and executor, and the sandbox lifecycle on top of sessions.
         .target(name: "StasisRestore", dependencies: ["StasisSandbox", "StasisSessions", "StasisStore", "StasisJSON", "StasisIO"]),
 
+        // The daemon's protobuf messages and gRPC stubs, generated from Formats/proto/stasis.proto
+        // by Tools/proto/generate.sh and committed (the plugins take minutes to build).
+        .target(
+            name: "StasisAPI",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+
+        // LangGraph checkpoints in the catalog: threads, checkpoints, pending writes, and channel
+        // values cut into content-addressed chunks so that repeated state is stored once.
+        .target(
+            name: "StasisGraphStore",
+            dependencies: [
+                "StasisStore", "StasisChunking", "StasisJSON", "CLZ4",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+
+        // `stasis serve`: the gRPC services over the library API, listeners, auth, lifecycle.
+        .target(
+            name: "StasisServer",
+            dependencies: [
+                "StasisAPI", "StasisGraphStore", "StasisSessions", "StasisRestore", "StasisSandbox", "StasisStore", "StasisJSON",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]
+        ),
+
         // Deterministic synthetic VM-memory images, shared by the benchmark and the tests.
         .target(name: "StasisSynthetic", dependencies: ["CLZ4"]),
 
@@ -81,6 +119,7 @@ let package = Package(
             name: "stasis",
             dependencies: [
                 "StasisStore", "StasisSessions", "StasisJSON", "StasisSynthetic", "StasisSandbox", "StasisRestore",
+                "StasisServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -96,6 +135,19 @@ let package = Package(
 
         .testTarget(name: "StasisIOTests", dependencies: ["StasisIO"]),
         .testTarget(name: "StasisExt4Tests", dependencies: ["StasisExt4"]),
+        .testTarget(
+            name: "StasisGraphStoreTests",
+            dependencies: ["StasisGraphStore", "StasisStore", "StasisJSON", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "StasisServerTests",
+            // Runs the real daemon binary and talks gRPC to it over its socket.
+            dependencies: [
+                "stasis", "StasisAPI", "StasisServer",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]
+        ),
         .testTarget(
             name: "StasisSandboxTests",
             dependencies: ["StasisSandbox", "StasisRestore", "StasisSessions", "StasisStore", "StasisJSON", "StasisIO"]

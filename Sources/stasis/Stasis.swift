@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Stasis: ParsableCommand {
+struct Stasis: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stasis",
         abstract: "Checkpoint/restore and persistent state store for AI-agent sandboxes.",
@@ -11,6 +11,7 @@ struct Stasis: ParsableCommand {
             immutable files and listed in an SQLite catalog. Sessions add signed checkpoints and a \
             tamper-evident history (replay, diff, proofs, bundles); sandboxes run QEMU microVMs \
             that are checkpointed, paused and resumed into fresh, isolated sandboxes. \
+            `stasis serve` offers all of it over gRPC (a LangGraph checkpointer among it). \
             Start with `stasis demo`.
 
             The store is ./.stasis unless --store or STASIS_STORE says otherwise.
@@ -23,7 +24,7 @@ struct Stasis: ParsableCommand {
             InitCommand.self, ImageCommand.self, VerifyCommand.self, GCCommand.self,
             StatsCommand.self, RepairCommand.self, BlobCommand.self,
             SessionCommand.self, CheckpointCommand.self, HistoryCommand.self, ReplayCommand.self, PruneCommand.self,
-            BundleCommand.self, DiffCommand.self, SandboxCommand.self, ExecCommand.self, RestoreCommand.self, DemoCommand.self,
+            BundleCommand.self, DiffCommand.self, SandboxCommand.self, ExecCommand.self, RestoreCommand.self, ServeCommand.self, DemoCommand.self,
         ]
     )
 }

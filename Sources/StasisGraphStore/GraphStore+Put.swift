@@ -1,0 +1,158 @@
+import Foundation
+import GRDB
+import StasisJSON
+import StasisStore
+
+extension GraphStore {
+    /// Stores a checkpoint and the values of the channels that changed, in one transaction.
+    ///
+    /// Putting the same checkpoint again (a retry after a lost reply) replaces it. Putting a
+    /// checkpoint id that exists with a different parent is a conflict: two writers raced on the
+    /// thread, and the second is refused rather than silently rewriting history.
+    /// Returns the number of new chunk bytes stored (before compression).
+    @discardableResult
+    public func put(_ put: CheckpointPut) async throws(GraphError) -> Int64 {
+        let metadata = try Self.validate(put)
+        do {
+            return try await writer.perform { db, ctx in try Self.insert(put, runID: metadata["run_id"]?.stringValue, db, ctx) }
+        } catch let error as GraphError { throw error } catch { throw .storage("\(error)") }
+    }
+
+    public func putSync(_ put: CheckpointPut) throws(GraphError) -> Int64 {
+        let metadata = try Self.validate(put)
+        do {
+            return try writer.performSync { db, ctx in try Self.insert(put, runID: metadata["run_id"]?.stringValue, db, ctx) }
+        } catch let error as GraphError { throw error } catch { throw .storage("\(error)") }
+    }
+
+    /// Stores a task's writes against a checkpoint. Normal writes are kept as first written (a
+    /// retried task does not duplicate them); with `replace` (LangGraph's special ERROR,
+    /// INTERRUPT, SCHEDULED and RESUME writes) the new value replaces the stored one.
+    public func putWrites(_ key: GraphKey, taskID: String, taskPath: String, writes: [PendingWrite], replace: Bool) async throws(GraphError) {
+        try Self.check(key.thread, "thread_id")
+        try Self.check(key.checkpoint, "checkpoint_id")
+        try Self.check(taskID, "task_id")
+        for (i, w) in writes.enumerated() {
+            guard !w.channel.isEmpty else { throw .invalidArgument(field: "writes[\(i)].channel", reason: "must not be empty") }
+        }
+        do {
+            _ = try await writer.perform { db, ctx in
+                try Self.insertWrites(key, taskID: taskID, taskPath: taskPath, writes: writes, replace: replace, db, ctx)
+                return true
+            }
+        } catch let error as GraphError { throw error } catch { throw .storage("\(error)") }
+    }
+
+    static func validate(_ put: CheckpointPut) throws(GraphError) -> [String: JSONValue] {
+        try check(put.key.thread, "thread_id")
+        try check(put.key.checkpoint, "checkpoint_id")
+        guard put.key.namespace.utf8.count <= 1024 else { throw .invalidArgument(field: "checkpoint_ns", reason: "longer than 1024 bytes") }
+        guard !put.checkpoint.type.isEmpty else { throw .invalidArgument(field: "checkpoint.type", reason: "must name the serde type") }
+        guard !put.metadata.type.isEmpty else { throw .invalidArgument(field: "metadata.type", reason: "must name the serde type") }
+        let metadata: [String: JSONValue]
+        do {
+            guard let object = try JSONValue.parse(put.metadataJSON.isEmpty ? "{}" : put.metadataJSON).objectValue else {
+                throw GraphError.invalidArgument(field: "metadata_json", reason: "must be a JSON object")
+            }
+            metadata = object
+        } catch let error as GraphError { throw error } catch {
+            throw .invalidArgument(field: "metadata_json", reason: "\(error)")
+        }
+        for (i, v) in put.newValues.enumerated() {
+            guard !v.channel.isEmpty else { throw .invalidArgument(field: "new_values[\(i)].channel", reason: "must not be empty") }
+            guard !v.version.isEmpty else { throw .invalidArgument(field: "new_values[\(i)].version", reason: "must not be empty") }
+        }
+        for (channel, version) in put.versions where channel.isEmpty || version.isEmpty {
+            throw .invalidArgument(field: "versions", reason: "channel \"\(channel)\" has an empty name or version")
+        }
+        return metadata
+    }
+
+    static func insert(_ put: CheckpointPut, runID: String?, _ db: Database, _ ctx: WriterContext) throws -> Int64 {
+        let k = put.key
+        if let existing = try Row.fetchOne(db, sql: """
+            SELECT parent_id FROM graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?
+            """, arguments: [k.thread, k.namespace, k.checkpoint]) {
+            let parent: String? = existing[0]
+            if parent != put.parent {
+                throw GraphError.conflict("\(k) already exists with parent \(parent ?? "(none)"), not \(put.parent ?? "(none)"): another writer stored it first; reload the thread and retry")
+            }
+        }
+        var newBytes: Int64 = 0
+        for update in put.newValues {
+            var type: String? = nil
+            var inline: [UInt8]? = nil
+            var valueID: [UInt8]? = nil
+            if let value = update.value {
+                type = value.type
+                (inline, valueID, newBytes) = try storeValue(value.bytes, db, ctx, newBytes: newBytes)
+            }
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO graph_channel_values(thread_id, checkpoint_ns, channel, version, value_type, inline_value, value_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [k.thread, k.namespace, update.channel, update.version, type,
+                                 inline.map { Data($0) }, valueID.map { Data($0) }])
+        }
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO graph_checkpoints(thread_id, checkpoint_ns, checkpoint_id, parent_id, run_id, checkpoint_type,
+                checkpoint, metadata_type, metadata, metadata_json, versions, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [k.thread, k.namespace, k.checkpoint, put.parent, runID, put.checkpoint.type, Data(put.checkpoint.bytes),
+                             put.metadata.type, Data(put.metadata.bytes), put.metadataJSON.isEmpty ? "{}" : put.metadataJSON,
+                             Data(GraphVersions.encode(put.versions)), Date().timeIntervalSince1970])
+        return newBytes
+    }
+
+    static func insertWrites(_ k: GraphKey, taskID: String, taskPath: String, writes: [PendingWrite], replace: Bool,
+                             _ db: Database, _ ctx: WriterContext) throws {
+        let verb = replace ? "INSERT OR REPLACE" : "INSERT OR IGNORE"
+        for w in writes {
+            if !replace, try Bool.fetchOne(db, sql: """
+                SELECT 1 FROM graph_writes WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? AND task_id = ? AND idx = ?
+                """, arguments: [k.thread, k.namespace, k.checkpoint, taskID, w.index]) == true {
+                continue
+            }
+            let (inline, valueID, _) = try storeValue(w.value.bytes, db, ctx, newBytes: 0)
+            try db.execute(sql: """
+                \(verb) INTO graph_writes(thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, task_path, value_type, inline_value, value_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [k.thread, k.namespace, k.checkpoint, taskID, w.index, w.channel, taskPath, w.value.type,
+                                 inline.map { Data($0) }, valueID.map { Data($0) }])
+        }
+    }
+
+    /// Keeps a small value inline; stores a large one as chunks (only those not yet stored).
+    static func storeValue(_ bytes: [UInt8], _ db: Database, _ ctx: WriterContext, newBytes: Int64)
+        throws -> (inline: [UInt8]?, valueID: [UInt8]?, newBytes: Int64) {
+        guard bytes.count > ChunkedValue.inlineLimit else { return (bytes, nil, newBytes) }
+        let value = ChunkedValue(bytes)
+        if try Bool.fetchOne(db, sql: "SELECT 1 FROM graph_values WHERE id = ?", arguments: [Data(value.id)]) == true {
+            return (nil, value.id, newBytes)
+        }
+        var added = newBytes
+        let scratch = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: ChunkCodec.scratchCapacity(forRawLength: ChunkedValue.chunker.maxSize), alignment: 16)
+        defer { scratch.deallocate() }
+        let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO graph_chunks(id, encoding, raw_length, data) VALUES (?, ?, ?, ?)")
+        try bytes.withUnsafeBytes { raw in
+            for piece in value.pieces where !ctx.exists(piece.id) {
+                let chunk = UnsafeRawBufferPointer(rebasing: raw[piece.range])
+                let stored: Data
+                let encoding: ChunkEncoding
+                if let n = ChunkCodec.compress(chunk, into: scratch) {
+                    stored = Data(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+                    encoding = .lz4
+                } else {
+                    stored = Data(chunk)
+                    encoding = .raw
+                }
+                try insert.execute(arguments: [Data(piece.id.bytes), Int(encoding.rawValue), chunk.count, stored])
+                ctx.added(piece.id)
+                added += Int64(chunk.count)
+            }
+        }
+        try db.execute(sql: "INSERT OR IGNORE INTO graph_values(id, size, chunks) VALUES (?, ?, ?)",
+                       arguments: [Data(value.id), bytes.count, Data(value.encodedChunkList)])
+        return (nil, value.id, added)
+    }
+}

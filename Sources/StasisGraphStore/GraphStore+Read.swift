@@ -1,0 +1,143 @@
+import Crypto
+import Foundation
+import GRDB
+import StasisJSON
+import StasisStore
+
+extension GraphStore {
+    /// The checkpoint at `key` (the latest of its thread and namespace when `key.checkpoint` is
+    /// empty), with its channel values and pending writes; nil when there is none.
+    public func tuple(_ key: GraphKey) throws(GraphError) -> CheckpointTuple? {
+        try Self.check(key.thread, "thread_id")
+        return try read { db in
+            let row: Row?
+            if key.checkpoint.isEmpty {
+                row = try Row.fetchOne(db, sql: """
+                    SELECT \(Self.columns) FROM graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ?
+                    ORDER BY checkpoint_id DESC LIMIT 1
+                    """, arguments: [key.thread, key.namespace])
+            } else {
+                row = try Row.fetchOne(db, sql: """
+                    SELECT \(Self.columns) FROM graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?
+                    """, arguments: [key.thread, key.namespace, key.checkpoint])
+            }
+            guard let row else { return nil }
+            return try assemble(row, db)
+        }
+    }
+
+    /// Keys of the checkpoints `query` selects, newest first. Metadata filters and the limit are
+    /// applied here; the tuples are read one by one with `tuple(_:)` so that a long listing never
+    /// holds every value in memory.
+    public func list(_ query: CheckpointQuery) throws(GraphError) -> [GraphKey] {
+        var conditions: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let t = query.thread { conditions.append("thread_id = ?"); arguments.append(t) }
+        if let ns = query.namespace { conditions.append("checkpoint_ns = ?"); arguments.append(ns) }
+        if let id = query.checkpoint { conditions.append("checkpoint_id = ?"); arguments.append(id) }
+        if let before = query.before { conditions.append("checkpoint_id < ?"); arguments.append(before) }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let filter = query.metadataFilter
+        let limit = query.limit.map { max(0, $0) }
+        return try read { db in
+            var keys: [GraphKey] = []
+            let sqlLimit = filter.isEmpty && limit != nil ? " LIMIT \(limit!)" : ""
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT thread_id, checkpoint_ns, checkpoint_id, metadata_json FROM graph_checkpoints \(whereClause)
+                ORDER BY checkpoint_id DESC, thread_id, checkpoint_ns\(sqlLimit)
+                """, arguments: StatementArguments(arguments)!)
+            while let row = try rows.next() {
+                if let limit, keys.count >= limit { break }
+                if !filter.isEmpty {
+                    let json: String = row[3]
+                    guard let metadata = (try? JSONValue.parse(json))?.objectValue, MetadataFilter.matches(metadata, filter) else { continue }
+                }
+                keys.append(GraphKey(thread: row[0], namespace: row[1], checkpoint: row[2]))
+            }
+            return keys
+        }
+    }
+
+    static let columns = "thread_id, checkpoint_ns, checkpoint_id, parent_id, checkpoint_type, checkpoint, metadata_type, metadata, versions"
+
+    func assemble(_ row: Row, _ db: Database) throws -> CheckpointTuple {
+        let key = GraphKey(thread: row[0], namespace: row[1], checkpoint: row[2])
+        let versionBytes: Data = row[8]
+        guard let versions = GraphVersions.decode([UInt8](versionBytes)) else {
+            throw GraphError.corrupt("\(key): its channel versions do not decode")
+        }
+        var values: [ChannelUpdate] = []
+        let lookup = try db.cachedStatement(sql: """
+            SELECT value_type, inline_value, value_id FROM graph_channel_values
+            WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?
+            """)
+        for (channel, version) in versions.sorted(by: { $0.key < $1.key }) {
+            guard let v = try Row.fetchOne(lookup, arguments: [key.thread, key.namespace, channel, version]) else { continue }
+            guard let type: String = v[0] else { continue }  // emptied at this version
+            let bytes = try loadValue(inline: v[1], id: v[2], db, what: "channel \(channel) of \(key)")
+            values.append(ChannelUpdate(channel: channel, version: version, value: GraphValue(type: type, bytes: bytes)))
+        }
+        var writes: [PendingWrite] = []
+        let writeRows = try Row.fetchCursor(db, sql: """
+            SELECT task_id, idx, channel, task_path, value_type, inline_value, value_id FROM graph_writes
+            WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? ORDER BY task_id, idx
+            """, arguments: [key.thread, key.namespace, key.checkpoint])
+        while let w = try writeRows.next() {
+            let bytes = try loadValue(inline: w[5], id: w[6], db, what: "a write of \(key)")
+            writes.append(PendingWrite(taskID: w[0], index: w[1], channel: w[2], value: GraphValue(type: w[4], bytes: bytes), taskPath: w[3]))
+        }
+        let checkpoint: Data = row[5]
+        let metadata: Data = row[7]
+        return CheckpointTuple(key: key, parent: row[3], checkpoint: GraphValue(type: row[4], bytes: [UInt8](checkpoint)),
+                               metadata: GraphValue(type: row[6], bytes: [UInt8](metadata)), values: values, pendingWrites: writes)
+    }
+
+    /// A value's bytes: inline, from the cache, or reassembled from its chunks and checked
+    /// against its id.
+    func loadValue(inline: Data?, id: Data?, _ db: Database, what: String) throws -> [UInt8] {
+        if let inline { return [UInt8](inline) }
+        guard let id else { return [] }
+        let idBytes = [UInt8](id)
+        if let cached = cache.get(idBytes) { return cached }
+        guard let row = try Row.fetchOne(db, sql: "SELECT size, chunks FROM graph_values WHERE id = ?", arguments: [id]) else {
+            throw GraphError.corrupt("\(what): value \(idBytes.hex) is missing")
+        }
+        let size: Int = row[0]
+        let list: Data = row[1]
+        guard let pieces = ChunkedValue.decodeChunkList([UInt8](list)), pieces.reduce(0, { $0 + $1.length }) == size else {
+            throw GraphError.corrupt("\(what): value \(idBytes.hex) has a damaged chunk list")
+        }
+        var out = [UInt8](repeating: 0, count: size)
+        let chunkQuery = try db.cachedStatement(sql: "SELECT encoding, raw_length, data FROM graph_chunks WHERE id = ?")
+        try out.withUnsafeMutableBytes { dest in
+            var at = 0
+            for piece in pieces {
+                guard let c = try Row.fetchOne(chunkQuery, arguments: [Data(piece.id.bytes)]) else {
+                    throw GraphError.corrupt("\(what): chunk \(piece.id.short) is missing")
+                }
+                let encoding: Int = c[0]
+                let rawLength: Int = c[1]
+                let data: Data = c[2]
+                let target = UnsafeMutableRawBufferPointer(rebasing: dest[at..<(at + piece.length)])
+                guard rawLength == piece.length else { throw GraphError.corrupt("\(what): chunk \(piece.id.short) has the wrong length") }
+                let ok: Bool = data.withUnsafeBytes { src in
+                    if encoding == Int(ChunkEncoding.lz4.rawValue) { return ChunkCodec.decompress(src, into: target) }
+                    guard src.count == target.count else { return false }
+                    target.copyMemory(from: src)
+                    return true
+                }
+                guard ok else { throw GraphError.corrupt("\(what): chunk \(piece.id.short) does not decode") }
+                at += piece.length
+            }
+        }
+        guard Array(SHA256.hash(data: out)) == idBytes else {
+            throw GraphError.corrupt("\(what): value \(idBytes.hex) does not match its id")
+        }
+        cache.put(idBytes, out)
+        return out
+    }
+}
+
+extension Array where Element == UInt8 {
+    var hex: String { map { String(format: "%02x", $0) }.joined() }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import GRPCCore
+import StasisAPI
+import StasisRestore
+import StasisSandbox
+
+/// Sandboxes for agent platforms: the same lifecycle as `stasis sandbox ...`, over the socket.
+/// Each call runs on a blocking thread: booting or restoring a VM takes from a fraction of a second
+/// to several seconds.
+struct SandboxesService: Stasis_V1_Sandboxes.SimpleServiceProtocol {
+    let service: SandboxService
+
+    private func call<T: Sendable>(_ body: @escaping @Sendable () throws(SandboxError) -> T) async throws -> T {
+        try await Offload.run { () throws -> T in
+            return try body()
+        }
+    }
+
+    private static func required(_ value: String, _ field: String) throws {
+        guard !value.isEmpty else { throw RPCError.invalid(field, "must not be empty") }
+    }
+
+    func run(request: Stasis_V1_RunSandboxRequest, context: ServerContext) async throws -> Stasis_V1_Sandbox {
+        let s = service, r = request
+        let running = try await call { () throws(SandboxError) in
+            try s.run(session: r.session.isEmpty ? nil : r.session, memoryBytes: r.memoryBytes == 0 ? 256 << 20 : r.memoryBytes,
+                      diskBytes: r.diskBytes == 0 ? 1 << 30 : r.diskBytes, labels: r.labels)
+        }
+        return .init(running)
+    }
+
+    func exec(request: Stasis_V1_ExecRequest, context: ServerContext) async throws -> Stasis_V1_ExecResponse {
+        try Self.required(request.sandbox, "sandbox")
+        try Self.required(request.command, "command")
+        let s = service, r = request
+        let result = try await call { () throws(SandboxError) in
+            try s.exec(r.sandbox, r.command, timeout: r.timeoutSeconds == 0 ? 600 : r.timeoutSeconds)
+        }
+        var out = Stasis_V1_ExecResponse()
+        out.exitCode = result.exitCode
+        out.stdout = Data(result.stdout.utf8)
+        out.stderr = Data(result.stderr.utf8)
+        out.durationMs = result.seconds * 1000
+        return out
+    }
+
+    func checkpoint(request: Stasis_V1_SandboxCheckpointRequest, context: ServerContext) async throws -> Stasis_V1_SandboxCheckpoint {
+        try Self.required(request.sandbox, "sandbox")
+        let s = service, r = request
+        return .init(try await call { () throws(SandboxError) in try s.checkpoint(r.sandbox, stop: false, labels: r.labels) })
+    }
+
+    func pause(request: Stasis_V1_SandboxRequest, context: ServerContext) async throws -> Stasis_V1_SandboxCheckpoint {
+        try Self.required(request.sandbox, "sandbox")
+        let s = service, r = request
+        return .init(try await call { () throws(SandboxError) in try s.checkpoint(r.sandbox, stop: true) })
+    }
+
+    func resume(request: Stasis_V1_ResumeRequest, context: ServerContext) async throws -> Stasis_V1_Sandbox {
+        try Self.required(request.session, "session")
+        let s = service, r = request
+        let result = try await call { () throws(SandboxError) in
+            try s.resume(r.session, checkpoint: r.checkpoint.isEmpty ? nil : r.checkpoint)
+        }
+        return try await started(result)
+    }
+
+    func restore(request: Stasis_V1_RestoreRequest, context: ServerContext) async throws -> Stasis_V1_Sandbox {
+        try Self.required(request.checkpoint, "checkpoint")
+        let s = service, r = request
+        let result = try await call { () throws(SandboxError) in try s.restore(r.checkpoint, start: true) }
+        return try await started(result)
+    }
+
+    /// The sandbox a restore started, as listed.
+    private func started(_ result: RestoreResult) async throws -> Stasis_V1_Sandbox {
+        let directory = result.plan.directory
+        guard let running = service.list().first(where: { $0.directory == directory }) else {
+            throw RPCError(code: .internalError, message: "the restored sandbox at \(directory) is not listed")
+        }
+        var out = Stasis_V1_Sandbox(running)
+        out.restoreMs = (result.materializeSeconds + result.startSeconds) * 1000
+        return out
+    }
+
+    func list(request: Stasis_V1_ListSandboxesRequest, context: ServerContext) async throws -> Stasis_V1_ListSandboxesResponse {
+        var r = Stasis_V1_ListSandboxesResponse()
+        r.sandboxes = service.list().map { .init($0) }
+        return r
+    }
+
+    func stop(request: Stasis_V1_SandboxRequest, context: ServerContext) async throws -> Stasis_V1_StopSandboxResponse {
+        try Self.required(request.sandbox, "sandbox")
+        let s = service, r = request
+        var out = Stasis_V1_StopSandboxResponse()
+        out.sandbox = try await call { () throws(SandboxError) in try s.stop(r.sandbox) }
+        return out
+    }
+}
+
+extension Stasis_V1_Sandbox {
+    init(_ r: SandboxService.Running) {
+        self.init()
+        id = r.sandbox
+        session = r.session
+        directory = r.directory
+        pid = r.pid ?? 0
+        memoryBytes = r.memoryBytes
+        accelerator = r.accelerator
+        restoredFrom = r.restoredFrom ?? ""
+    }
+}
+
+extension Stasis_V1_SandboxCheckpoint {
+    init(_ c: SandboxService.CheckpointResult) {
+        self.init()
+        checkpoint = c.checkpoint
+        session = c.session
+        downtimeMs = c.downtimeMs
+        durableMs = c.durableMs
+        storedBytes = c.storedBytes
+        stopped = c.stopped
+    }
+}

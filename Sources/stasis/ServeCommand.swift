@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import StasisServer
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the store over gRPC: LangGraph checkpointer, sessions, history, sandboxes.",
+        discussion: """
+            Listens on a Unix socket (default STORE/stasis.sock, mode 0600) and, with --listen, \
+            on TCP, where every call but the health check needs `authorization: Bearer TOKEN` \
+            (token from --token-file or $STASIS_TOKEN; TLS with --tls-cert/--tls-key). The API is \
+            Formats/proto/stasis.proto; the Python package Tools/stasis-langgraph wraps it as a \
+            LangGraph `BaseCheckpointSaver` (`StasisSaver`).
+
+            Prints `listening ADDRESS` per listener once it accepts calls (a JSON object per line \
+            with --json). Every write is durable before it is acknowledged. SIGTERM or SIGINT \
+            drains: in-flight calls finish, new ones get UNAVAILABLE, then exit 0. One daemon per \
+            store (STORE/serve.lock). Exit 1 when it cannot start (the message says why).
+            """)
+
+    @OptionGroup var options: StoreOptions
+
+    @Option(name: .long, help: ArgumentHelp("The Unix socket (default: STORE/stasis.sock).", valueName: "PATH"))
+    var socket: String?
+
+    @Option(name: .long, help: ArgumentHelp("Also listen on TCP, e.g. 127.0.0.1:7443 (port 0 picks a free one). Needs a token.", valueName: "HOST:PORT"))
+    var listen: String?
+
+    @Option(name: .long, help: ArgumentHelp("File holding the TCP token (default: $STASIS_TOKEN).", valueName: "FILE"))
+    var tokenFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("PEM certificate chain for TLS on the TCP listener.", valueName: "FILE"))
+    var tlsCert: String?
+
+    @Option(name: .long, help: ArgumentHelp("PEM private key for --tls-cert.", valueName: "FILE"))
+    var tlsKey: String?
+
+    @Option(name: .long, help: ArgumentHelp("Largest request message accepted (default 64M); larger get RESOURCE_EXHAUSTED.", valueName: "SIZE"))
+    var maxMessage: String = "64M"
+
+    func validate() throws {
+        guard let n = ByteCount.parse(maxMessage), n >= 1024, n <= 1 << 30 else {
+            throw ValidationError("--max-message '\(maxMessage)' must be a size from 1K to 1G (for example 4M)")
+        }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if listen == nil, tlsCert != nil { throw ValidationError("--tls-cert applies to --listen; add --listen HOST:PORT") }
+    }
+
+    func run() async throws {
+        var token = ProcessInfo.processInfo.environment["STASIS_TOKEN"]
+        if let tokenFile {
+            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
+                CommandOutput.warn("error: --token-file \(tokenFile): cannot read it")
+                throw ExitCode(1)
+            }
+            token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let root = URL(fileURLWithPath: options.storePath).standardizedFileURL.path
+        let config = DaemonConfiguration(storePath: root, socketPath: socket, tcpAddress: listen, token: token,
+                                         tlsCertificate: tlsCert, tlsKey: tlsKey, maxMessageBytes: ByteCount.parse(maxMessage)!)
+        let json = options.json
+        do {
+            try await Daemon.run(config) { line in
+                let text = json ? "{\"listening\": \"\(line.dropFirst("listening ".count))\"}\n" : line + "\n"
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
+        } catch {
+            if json { CommandOutput.json(["error": error.description]) }
+            CommandOutput.warn("error: \(error.description)")
+            throw ExitCode(1)
+        }
+    }
+}

@@ -136,7 +136,7 @@ class StasisDaemon:
         if self.token_file:
             args += ["--token-file", self.token_file]
         if self.max_message_bytes is not None:
-            args += ["--max-message-bytes", str(self.max_message_bytes)]
+            args += ["--max-message", str(self.max_message_bytes)]
         return args + list(self.extra_args)
 
     # ------------------------------------------------------------ lifecycle

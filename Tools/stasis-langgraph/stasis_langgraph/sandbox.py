@@ -12,6 +12,10 @@ explicit sandbox id) and when to checkpoint it:
   storing that write. (Static interrupt_before/interrupt_after breakpoints write nothing and are
   not seen; use "every_put" for those.)
 
+Run linked graphs with durability="sync" (or "exit"): with "async", LangGraph's default, a
+checkpoint is stored while the next step already runs, so its sandbox checkpoint may include that
+step's effects. The saver warns once when it sees a put-time policy used with "async".
+
 Where it is recorded:
 
 - put-time checkpoints go into the graph checkpoint's metadata, as

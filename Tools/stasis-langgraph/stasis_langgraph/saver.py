@@ -14,6 +14,7 @@ import json
 import math
 import os
 import random
+import warnings
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any
@@ -44,6 +45,9 @@ from .sandbox import (
     SANDBOX_TASK_PREFIX,
     SandboxLink,
 )
+
+#: Where LangGraph puts the run's durability mode in the config a checkpoint is put with.
+_DURABILITY_KEY = "__pregel_durability"
 
 _PRUNE_STRATEGIES = {
     "keep_latest": pb.PruneRequest.KEEP_LATEST,
@@ -106,6 +110,7 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
         self.client = StasisClient(address, token=token, timeout=timeout)
         self._conn = self.client.connection
         self.sandbox = sandbox
+        self._warned_durability = False
         self._daemon: StasisDaemon | None = None
 
     # ------------------------------------------------------------ construction and lifetime
@@ -360,7 +365,7 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         metadata = get_checkpoint_metadata(config, metadata)
-        if self.sandbox is not None and self.sandbox.due_on_put(config, metadata):
+        if self._sandbox_due_on_put(config, metadata):
             taken = self.client.checkpoint_sandbox(
                 self.sandbox.target, labels=self.sandbox.labels_for(config, checkpoint["id"], "put")
             )
@@ -435,7 +440,7 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         metadata = get_checkpoint_metadata(config, metadata)
-        if self.sandbox is not None and self.sandbox.due_on_put(config, metadata):
+        if self._sandbox_due_on_put(config, metadata):
             taken = await self.client.acheckpoint_sandbox(
                 self.sandbox.target, labels=self.sandbox.labels_for(config, checkpoint["id"], "put")
             )
@@ -496,6 +501,19 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
         return f"{number + 1:032}.{random.random():016}"
 
     # ------------------------------------------------------------ sandboxes
+
+    def _sandbox_due_on_put(self, config: RunnableConfig, metadata: CheckpointMetadata) -> bool:
+        if self.sandbox is None or not self.sandbox.due_on_put(config, metadata):
+            return False
+        if config["configurable"].get(_DURABILITY_KEY) in (None, "async") and not self._warned_durability:
+            self._warned_durability = True
+            warnings.warn(
+                "StasisSaver with a SandboxLink: run the graph with durability='sync' (or 'exit'). "
+                "With 'async' (LangGraph's default) a checkpoint is stored while the next step "
+                "already runs, so its sandbox checkpoint may include that step's effects.",
+                stacklevel=3,
+            )
+        return True
 
     def _record_request(self, config: RunnableConfig, taken: pb.SandboxCheckpoint) -> pb.PutWritesRequest:
         """The pending write that records an interrupt-time sandbox checkpoint on the

@@ -42,8 +42,13 @@ def test_sessions_and_history(saver: StasisSaver) -> None:
 def test_bad_session_calls(saver: StasisSaver) -> None:
     client = saver.client
     with pytest.raises(StasisError) as caught:
-        client.get_session("no-such-session")
+        client.get_session("deadbeef" * 4)  # well-formed, but no such session
     assert caught.value.code == grpc.StatusCode.NOT_FOUND, caught.value
+    assert caught.value.details
+    with pytest.raises(StasisError) as caught:
+        client.get_session("no-such-session")  # not an id at all
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT, caught.value
+    assert "no-such-session" in caught.value.details
 
     session = client.create_session()
     before = len(list(client.events(session.id)))

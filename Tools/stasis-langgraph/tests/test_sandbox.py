@@ -4,10 +4,12 @@ history brings the sandbox back to the same moment, in a fresh sandbox."""
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections.abc import Iterator
 from typing import Any, TypedDict
 
 import pytest
+from langgraph.checkpoint.conformance.test_utils import generate_checkpoint, generate_config, generate_metadata
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
@@ -88,7 +90,9 @@ def test_every_put_and_restore(daemon: StasisDaemon, sandboxes) -> None:
     b.add_edge("two", END)
     graph = b.compile(checkpointer=saver)
     config = _thread()
-    assert graph.invoke({"done": []}, config) == {"done": ["one", "two"]}
+    # durability="sync": each checkpoint (and its sandbox checkpoint) is stored before the next
+    # step runs
+    assert graph.invoke({"done": []}, config, durability="sync") == {"done": ["one", "two"]}
 
     history = list(graph.get_state_history(config))
     assert len(history) == 4
@@ -104,6 +108,14 @@ def test_every_put_and_restore(daemon: StasisDaemon, sandboxes) -> None:
     assert fresh.id != box.id and fresh.restored_from == between.metadata[SANDBOX_CHECKPOINT_KEY]
     assert _sh(client, fresh.id, f"cat {STATE_FILE}") == "one\n"
     assert _sh(client, box.session, f"cat {STATE_FILE}") == "two\n"  # the original is untouched
+
+    # a put-time policy with LangGraph's default durability ("async") is warned about, once
+    cp = generate_checkpoint()
+    with pytest.warns(UserWarning, match="durability='sync'"):
+        saver.put(generate_config(), cp, generate_metadata(step=0), {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        saver.put(generate_config(), generate_checkpoint(), generate_metadata(step=0), {})
     saver.close()
 
 

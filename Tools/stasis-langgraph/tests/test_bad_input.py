@@ -47,9 +47,13 @@ def _put(saver: StasisSaver, thread: str, values: dict | None = None) -> dict:
 # ---------------------------------------------------------------- tokens
 
 
-def test_tcp_listener_reports_its_port(tcp_daemon: StasisDaemon) -> None:
+def test_tcp_listener_reports_its_port(tcp_daemon: StasisDaemon, monkeypatch: pytest.MonkeyPatch) -> None:
     host, port = tcp_daemon.tcp_address.rsplit(":", 1)
     assert host == "127.0.0.1" and int(port) > 0
+    monkeypatch.delenv("STASIS_TOKEN", raising=False)
+    # the health check is the one call that needs no token
+    with StasisSaver(tcp_daemon.tcp_address) as saver:
+        assert saver.health().status == pb.HealthCheckResponse.SERVING
 
 
 @pytest.mark.parametrize("token", ["wrong-token", TOKEN + "x", ""])

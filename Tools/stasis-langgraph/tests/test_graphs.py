@@ -6,6 +6,7 @@ import asyncio
 import base64
 import operator
 import os
+import threading
 import uuid
 from typing import Annotated, Any, TypedDict
 
@@ -225,6 +226,39 @@ def test_twenty_threads_concurrently(saver: StasisSaver) -> None:
         assert result == {"log": [f"start-{i}", "one", "two", "three"]}
         assert graph.get_state(config).values == result
         assert len(list(saver.list(config))) == 5
+
+
+def test_event_loops_in_several_threads_at_once(saver: StasisSaver) -> None:
+    """One saver used by four OS threads, each running its own event loop (each gets its own
+    grpc.aio channel), while a fifth OS thread uses the sync path."""
+    graph = chain_graph(saver, ["p", "q"])
+    configs = {(i, k): new_thread() for i in range(5) for k in range(3)}
+    errors: list[BaseException] = []
+
+    def in_loop(i: int) -> None:
+        async def run() -> None:
+            await asyncio.gather(*(graph.ainvoke({"log": [f"{i}-{k}"]}, configs[i, k]) for k in range(3)))
+
+        try:
+            asyncio.run(run())
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    def in_sync() -> None:
+        try:
+            for k in range(3):
+                graph.invoke({"log": [f"4-{k}"]}, configs[4, k])
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    workers = [threading.Thread(target=in_loop, args=(i,)) for i in range(4)] + [threading.Thread(target=in_sync)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert not errors, errors
+    for (i, k), config in configs.items():
+        assert graph.get_state(config).values == {"log": [f"{i}-{k}", "p", "q"]}
 
 
 def test_sync_and_async_paths_share_a_thread(saver: StasisSaver) -> None:

@@ -74,7 +74,7 @@ class StasisDaemon:
     """A `stasis serve --store STORE` child process.
 
     `start()` launches it in its own session and waits until it has printed a `listening ...`
-    line for each listener and answers Health.Check with SERVING. `stop()` sends SIGTERM and
+    line for each listener and then answers Health.Check with SERVING. `stop()` sends SIGTERM and
     waits (the daemon drains and exits 0); `kill()` sends SIGKILL. It can be started again after
     either, with the same arguments.
     """
@@ -196,7 +196,9 @@ class StasisDaemon:
                 )
             with self._cond:
                 listed = len(self.addresses) >= expected
-            if listed or not self.listen:
+            # Only this process's own "listening" lines count: another daemon may already
+            # answer on the same socket (this one then exits 1, "already serving").
+            if listed:
                 answer = health(self.unix_address, token=self.token, timeout=1.0)
                 if answer is not None and answer.status == pb.HealthCheckResponse.SERVING:
                     return

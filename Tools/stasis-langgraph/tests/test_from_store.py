@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from langgraph.checkpoint.conformance.test_utils import generate_checkpoint, generate_config, generate_metadata
 
-from stasis_langgraph import DaemonError, StasisSaver
+from stasis_langgraph import DaemonError, StasisDaemon, StasisSaver
 from stasis_langgraph._proto import stasis_pb2 as pb
 from stasis_langgraph.daemon import health
 
@@ -49,3 +49,13 @@ def test_from_store_without_create(tmp_path: Path) -> None:
     with pytest.raises(DaemonError, match="no Stasis store"):
         StasisSaver.from_store(str(tmp_path / "missing"), create=False)
     assert not (tmp_path / "missing").exists()
+
+
+def test_one_daemon_per_store(daemon: StasisDaemon) -> None:
+    """A second `stasis serve` on a served store exits at once (even on another socket), and
+    StasisDaemon.start reports that instead of mistaking the first daemon for the second."""
+    for socket in (None, os.path.join(os.path.dirname(daemon.store), "other.sock")):
+        second = StasisDaemon(daemon.store, socket=socket)
+        with pytest.raises(DaemonError, match="exited with 1"):
+            second.start(timeout=20)
+    assert health(daemon.unix_address).status == pb.HealthCheckResponse.SERVING

@@ -28,8 +28,10 @@ public enum Daemon {
         let sandboxes = SandboxService(sessions: sessions)
         let tracker = CallTracker()
         let health = HealthService(graph: graph, sandboxes: sandboxes, tracker: tracker, started: Date(), maxMessageBytes: config.maxMessageBytes)
+        let limit = MessageLimit(bytes: config.maxMessageBytes)
         let services: [any RegistrableRPCService] = [
-            health, CheckpointerService(graph: graph), SessionsService(sessions: sessions), SandboxesService(service: sandboxes),
+            health, CheckpointerService(graph: graph, limits: limit), SessionsService(sessions: sessions, limits: limit),
+            SandboxesService(service: sandboxes),
         ]
 
         // A socket file left by a daemon that died: the serve lock proves nobody uses it.
@@ -40,7 +42,7 @@ public enum Daemon {
             }
             unlink(config.socketPath)
         }
-        let transportConfig = HTTP2ServerTransport.Posix.Config.defaults { $0.rpc.maxRequestPayloadSize = config.maxMessageBytes }
+        let transportConfig = HTTP2ServerTransport.Posix.Config.defaults { $0.rpc.maxRequestPayloadSize = limit.transportLimit }
         let unixServer = GRPCServer(
             transport: .http2NIOPosix(address: .unixDomainSocket(path: config.socketPath), transportSecurity: .plaintext, config: transportConfig),
             services: services, interceptors: [tracker])

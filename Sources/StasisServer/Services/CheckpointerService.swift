@@ -6,6 +6,7 @@ import StasisJSON
 /// LangGraph's `BaseCheckpointSaver` over gRPC, answered from the store's graph tables.
 struct CheckpointerService: Stasis_V1_Checkpointer.SimpleServiceProtocol {
     let graph: GraphStore
+    let limits: MessageLimit
 
     func getTuple(request: Stasis_V1_GetTupleRequest, context: ServerContext) async throws -> Stasis_V1_GetTupleResponse {
         let key = GraphKey(request.key)
@@ -52,6 +53,7 @@ struct CheckpointerService: Stasis_V1_Checkpointer.SimpleServiceProtocol {
     }
 
     func put(request: Stasis_V1_PutRequest, context: ServerContext) async throws -> Stasis_V1_PutResponse {
+        try limits.check(request.payloadBytes, "Put")
         guard request.hasCheckpoint else { throw RPCError.invalid("checkpoint", "missing") }
         guard request.hasMetadata else { throw RPCError.invalid("metadata", "missing") }
         var versions: [String: String] = [:]
@@ -79,6 +81,7 @@ struct CheckpointerService: Stasis_V1_Checkpointer.SimpleServiceProtocol {
     }
 
     func putWrites(request: Stasis_V1_PutWritesRequest, context: ServerContext) async throws -> Stasis_V1_PutWritesResponse {
+        try limits.check(request.payloadBytes, "PutWrites")
         var writes: [PendingWrite] = []
         for (i, w) in request.writes.enumerated() {
             guard w.hasValue else { throw RPCError.invalid("writes[\(i)].value", "missing") }

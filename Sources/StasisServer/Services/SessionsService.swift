@@ -7,6 +7,7 @@ import StasisSessions
 /// Sessions and their tamper-evident history, for platforms that record what an agent did.
 struct SessionsService: Stasis_V1_Sessions.SimpleServiceProtocol {
     let sessions: SessionStore
+    let limits: MessageLimit
 
     private func call<T: Sendable>(_ body: @escaping @Sendable () throws(HistoryError) -> T) async throws -> T {
         try await Offload.run { () throws -> T in
@@ -33,20 +34,27 @@ struct SessionsService: Stasis_V1_Sessions.SimpleServiceProtocol {
     }
 
     func append(request: Stasis_V1_AppendRequest, context: ServerContext) async throws -> Stasis_V1_AppendResponse {
+        try limits.check(request.payloadBytes, "Append")
         guard !request.session.isEmpty else { throw RPCError.invalid("session", "must not be empty") }
         var inputs: [EventInput] = []
         for (i, e) in request.events.enumerated() {
-            guard let kind = EventKind(rawValue: e.kind) else {
-                throw RPCError.invalid("events[\(i)].kind", "unknown kind \"\(e.kind)\"; one of \(EventKind.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            let data: [String: JSONValue]
-            if e.dataJson.isEmpty { data = [:] } else {
+            // The same checks as `stasis history append`: known kind, required fields and types.
+            var fields: [String: JSONValue] = [:]
+            if !e.dataJson.isEmpty {
                 guard let object = (try? JSONValue.parse(e.dataJson))?.objectValue else {
                     throw RPCError.invalid("events[\(i)].data_json", "must be a JSON object")
                 }
-                data = object
+                fields = object
             }
-            inputs.append(EventInput(kind: kind, time: e.timeNs == 0 ? nil : e.timeNs, data: data))
+            fields["kind"] = .string(e.kind)
+            if e.timeNs != 0 { fields["time"] = .int(e.timeNs) }
+            do {
+                inputs.append(try EventInput.validate(.object(fields), line: i))
+            } catch .badEvent(_, let message) {
+                throw RPCError.invalid("events[\(i)]", message + "; nothing was appended")
+            } catch {
+                throw error
+            }
         }
         let sessions = self.sessions, id = request.session, batch = inputs
         let range = try await call { () throws(HistoryError) in try sessions.append(id, batch) }

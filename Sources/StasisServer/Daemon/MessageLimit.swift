@@ -1,0 +1,43 @@
+import GRPCCore
+import StasisAPI
+
+/// The daemon's request size limit (`--max-message`).
+///
+/// The transport's own limit is set well above it (`transportLimit`), because a transport that
+/// refuses a message resets the stream and the client sees only "stream removed". Requests between
+/// the two limits reach the handler, which refuses them with RESOURCE_EXHAUSTED and says why.
+struct MessageLimit: Sendable {
+    var bytes: Int
+
+    var transportLimit: Int { min(max(bytes * 4, bytes + (16 << 20)), Int(Int32.max)) }
+
+    func check(_ size: Int, _ rpc: String) throws {
+        guard size <= bytes else {
+            throw RPCError(code: .resourceExhausted,
+                           message: "\(rpc) request of \(size) bytes exceeds this daemon's limit of \(bytes) bytes (--max-message); split the state or raise the limit")
+        }
+    }
+}
+
+// The bytes a request carries, counted from its payload fields (what dominates its size),
+// without serialising it again.
+
+extension Stasis_V1_Typed {
+    var payloadBytes: Int { type.utf8.count + data.count }
+}
+
+extension Stasis_V1_PutRequest {
+    var payloadBytes: Int {
+        checkpoint.payloadBytes + metadata.payloadBytes + metadataJson.utf8.count
+            + newValues.reduce(0) { $0 + $1.channel.utf8.count + $1.version.utf8.count + $1.value.payloadBytes }
+            + versions.reduce(0) { $0 + $1.channel.utf8.count + $1.version.utf8.count }
+    }
+}
+
+extension Stasis_V1_PutWritesRequest {
+    var payloadBytes: Int { writes.reduce(0) { $0 + $1.channel.utf8.count + $1.value.payloadBytes + $1.taskID.utf8.count } }
+}
+
+extension Stasis_V1_AppendRequest {
+    var payloadBytes: Int { events.reduce(0) { $0 + $1.kind.utf8.count + $1.dataJson.utf8.count } }
+}

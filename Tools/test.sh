@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test: installs the packages they need, builds, and runs `swift test`
-# (Swift Testing and XCTest in one run). Exit status is swift test's.
+# Runs every test: installs the packages they need, builds, runs `swift test` (Swift Testing
+# and XCTest in one run), then the LangGraph checkpointer's Python suite against the real daemon
+# (conformance, real StateGraphs, restarts, bad input, sandboxes). Fails if either fails.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 Tools/setup.sh
 # The guest kernel and initramfs for the microVM tests (cached outside the repository).
 Tools/guest/build.sh --quiet
 swift build --build-tests
-swift test --skip-build
+status=0
+swift test --skip-build || status=$?
+Tools/stasis-langgraph/run_tests.sh .build/debug/stasis || status=$?
+exit $status

@@ -228,12 +228,37 @@ class StasisTarget(Target):
             except sqlite3.Error as error:
                 out["wal_checkpoint"] = {"error": str(error)}
             out["du_after_ckpt_bytes"], _ = dir_usage(store)
+            out["breakdown"] = graph_breakdown(catalog)
             out["catalog_after_ckpt_bytes"] = fsize(catalog)
             out["wal_after_ckpt_bytes"] = fsize(catalog + "-wal")
         return out
 
     async def close(self) -> None:
         await self.saver.aclose()
+
+
+#: Where Stasis's graph bytes are (read-only queries on the daemon's tables; schema of
+#: Sources/StasisGraphStore, so a schema change only loses this diagnostic).
+BREAKDOWN_SQL = {
+    "checkpoint_rows": "SELECT IFNULL(SUM(length(checkpoint) + length(metadata) + length(metadata_json) + length(versions)), 0) FROM graph_checkpoints",
+    "chunk_lists": "SELECT IFNULL(SUM(length(chunks)), 0) FROM graph_values",
+    "chunk_data": "SELECT IFNULL(SUM(length(data)), 0) FROM graph_chunks",
+    "chunk_raw": "SELECT IFNULL(SUM(raw_length), 0) FROM graph_chunks",
+    "chunks": "SELECT COUNT(*) FROM graph_chunks",
+    "values": "SELECT COUNT(*) FROM graph_values",
+    "largest_chunk_list": "SELECT IFNULL(MAX(length(chunks)), 0) FROM graph_values",
+}
+
+
+def graph_breakdown(catalog: str) -> dict[str, Any]:
+    try:
+        con = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=10)
+        try:
+            return {k: con.execute(q).fetchone()[0] for k, q in BREAKDOWN_SQL.items()}
+        finally:
+            con.close()
+    except sqlite3.Error as error:
+        return {"error": str(error)}
 
 
 class SqliteTarget(Target):
@@ -715,6 +740,11 @@ def render(summary: dict[str, Any], meta: dict[str, Any] | None) -> str:
                       f"(catalog {mb(s.get('catalog_bytes'))} + wal {mb(s.get('wal_bytes'))}); after WAL checkpoint "
                       f"du {mb(s.get('du_after_ckpt_bytes'))} (catalog {mb(s.get('catalog_after_ckpt_bytes'))}, "
                       f"wal {mb(s.get('wal_after_ckpt_bytes'))}{', busy' if ck.get('busy') else ''})")
+                    b = s.get("breakdown") or {}
+                    if b.get("chunks"):
+                        p(f"              of which: chunk data {mb(b['chunk_data'])} ({b['chunks']} chunks, {mb(b['chunk_raw'])} raw), "
+                          f"chunk lists {mb(b['chunk_lists'])} ({b['values']} values, largest list {b['largest_chunk_list']} B), "
+                          f"checkpoint rows {mb(b['checkpoint_rows'])}")
                 elif saver == "sqlite":
                     p(f"  sqlite step {step:>4}: db {mb(s.get('db_bytes'))} + wal {mb(s.get('wal_bytes'))}; after "
                       f"wal_checkpoint(TRUNCATE) db {mb(s.get('db_after_ckpt_bytes'))} + wal {mb(s.get('wal_after_ckpt_bytes'))}")

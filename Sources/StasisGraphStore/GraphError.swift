@@ -5,6 +5,8 @@ public enum GraphError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidArgument(field: String, reason: String)
     /// Another writer stored something different under the same key.
     case conflict(String)
+    /// A delta names a base value this store does not have; send the whole value instead.
+    case missingBase(String)
     /// Stored data does not check out (a chunk missing or not matching its id).
     case corrupt(String)
     /// The catalog failed (disk full, I/O error); nothing was written.
@@ -14,6 +16,7 @@ public enum GraphError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .invalidArgument(let field, let reason): "\(field): \(reason)"
         case .conflict(let message): message
+        case .missingBase(let message): "delta base \(message) is not stored here; send the whole value"
         case .corrupt(let message): "damaged checkpoint data: \(message) — run `stasis verify --deep` on the store"
         case .storage(let message): "the store could not complete the write: \(message); nothing was written"
         }

@@ -132,7 +132,7 @@ extension GraphStore {
         }
     }
 
-    /// Mark and sweep: values no row refers to, then chunks no value lists.
+    /// Mark and sweep: values no row refers to, then chunks (data and listing nodes) no value reaches.
     static func sweepValues(_ db: Database, _ ctx: WriterContext) throws {
         try db.execute(sql: """
             DELETE FROM graph_values WHERE
@@ -141,15 +141,22 @@ extension GraphStore {
             """)
         guard db.changesCount > 0 else { return }
         var live = Set<ChunkID>()
+        var nodes = Set<ChunkID>()
         let values = try Row.fetchCursor(db, sql: "SELECT chunks FROM graph_values")
         while let row = try values.next() {
-            let list: Data = row[0]
-            for piece in ChunkedValue.decodeChunkList([UInt8](list)) ?? [] { live.insert(piece.id) }
+            for node in ChunkedValue.decodeEntries([UInt8](row[0] as Data)) ?? [] { nodes.insert(node.id) }
+        }
+        for node in nodes {
+            live.insert(node)
+            // A damaged node hides what it keeps alive: delete no chunk rather than a live one.
+            guard let entries = ChunkedValue.decodeEntries(try chunk(node, db) ?? [1]) else { return }
+            for e in entries { live.insert(e.id) }
         }
         var dead: [Data] = []
         let chunks = try Row.fetchCursor(db, sql: "SELECT id FROM graph_chunks")
         while let row = try chunks.next() {
             let data: Data = row[0]
+            guard data.count == 32 else { continue }
             let id = data.withUnsafeBytes { ChunkID(bytes: $0) }
             if !live.contains(id) { dead.append(data); ctx.removed(id) }
         }

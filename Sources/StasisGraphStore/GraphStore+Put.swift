@@ -13,15 +13,17 @@ extension GraphStore {
     @discardableResult
     public func put(_ put: CheckpointPut) async throws(GraphError) -> Int64 {
         let metadata = try Self.validate(put)
+        let cache = self.cache
         do {
-            return try await writer.perform { db, ctx in try Self.insert(put, runID: metadata["run_id"]?.stringValue, db, ctx) }
+            return try await writer.perform { db, ctx in try Self.insert(put, runID: metadata["run_id"]?.stringValue, db, ctx, cache) }
         } catch let error as GraphError { throw error } catch { throw .storage("\(error)") }
     }
 
     public func putSync(_ put: CheckpointPut) throws(GraphError) -> Int64 {
         let metadata = try Self.validate(put)
+        let cache = self.cache
         do {
-            return try writer.performSync { db, ctx in try Self.insert(put, runID: metadata["run_id"]?.stringValue, db, ctx) }
+            return try writer.performSync { db, ctx in try Self.insert(put, runID: metadata["run_id"]?.stringValue, db, ctx, cache) }
         } catch let error as GraphError { throw error } catch { throw .storage("\(error)") }
     }
 
@@ -35,9 +37,10 @@ extension GraphStore {
         for (i, w) in writes.enumerated() {
             guard !w.channel.isEmpty else { throw .invalidArgument(field: "writes[\(i)].channel", reason: "must not be empty") }
         }
+        let cache = self.cache
         do {
             _ = try await writer.perform { db, ctx in
-                try Self.insertWrites(key, taskID: taskID, taskPath: taskPath, writes: writes, replace: replace, db, ctx)
+                try Self.insertWrites(key, taskID: taskID, taskPath: taskPath, writes: writes, replace: replace, db, ctx, cache)
                 return true
             }
         } catch let error as GraphError { throw error } catch { throw .storage("\(error)") }
@@ -61,6 +64,10 @@ extension GraphStore {
         for (i, v) in put.newValues.enumerated() {
             guard !v.channel.isEmpty else { throw .invalidArgument(field: "new_values[\(i)].channel", reason: "must not be empty") }
             guard !v.version.isEmpty else { throw .invalidArgument(field: "new_values[\(i)].version", reason: "must not be empty") }
+            if let d = v.delta {
+                guard v.value != nil else { throw .invalidArgument(field: "new_values[\(i)].value", reason: "a delta needs value.type") }
+                guard !d.baseVersion.isEmpty else { throw .invalidArgument(field: "new_values[\(i)].delta.base_version", reason: "must not be empty") }
+            }
         }
         for (channel, version) in put.versions where channel.isEmpty || version.isEmpty {
             throw .invalidArgument(field: "versions", reason: "channel \"\(channel)\" has an empty name or version")
@@ -68,7 +75,7 @@ extension GraphStore {
         return metadata
     }
 
-    static func insert(_ put: CheckpointPut, runID: String?, _ db: Database, _ ctx: WriterContext) throws -> Int64 {
+    static func insert(_ put: CheckpointPut, runID: String?, _ db: Database, _ ctx: WriterContext, _ cache: ValueCache) throws -> Int64 {
         let k = put.key
         if let existing = try Row.fetchOne(db, sql: """
             SELECT parent_id FROM graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?
@@ -79,57 +86,88 @@ extension GraphStore {
             }
         }
         var newBytes: Int64 = 0
-        for update in put.newValues {
-            var type: String? = nil
-            var inline: [UInt8]? = nil
-            var valueID: [UInt8]? = nil
+        let upsert = try db.cachedStatement(sql: """
+            INSERT OR REPLACE INTO graph_channel_values(thread_id, checkpoint_ns, channel, version, value_type, inline_value, value_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        for (i, update) in put.newValues.enumerated() {
+            var stored = StoredValue(inline: nil, valueID: nil, newBytes: 0)
             if let value = update.value {
-                type = value.type
-                (inline, valueID, newBytes) = try storeValue(value.bytes, db, ctx, newBytes: newBytes)
+                if let delta = update.delta {
+                    let (bytes, chunked) = try resolve(delta, key: k, channel: update.channel, field: "new_values[\(i)].delta", db, cache)
+                    stored = try storeValue(bytes, chunked: chunked, db, ctx, cache)
+                } else {
+                    stored = try storeValue(value.bytes, chunked: nil, db, ctx, cache)
+                }
+                newBytes += stored.newBytes
             }
-            try db.execute(sql: """
-                INSERT OR REPLACE INTO graph_channel_values(thread_id, checkpoint_ns, channel, version, value_type, inline_value, value_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [k.thread, k.namespace, update.channel, update.version, type,
-                                 inline.map { Data($0) }, valueID.map { Data($0) }])
+            try upsert.execute(arguments: [k.thread, k.namespace, update.channel, update.version, update.value?.type,
+                                           stored.inline.map { Data($0) }, stored.valueID.map { Data($0) }])
         }
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT OR REPLACE INTO graph_checkpoints(thread_id, checkpoint_ns, checkpoint_id, parent_id, run_id, checkpoint_type,
                 checkpoint, metadata_type, metadata, metadata_json, versions, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [k.thread, k.namespace, k.checkpoint, put.parent, runID, put.checkpoint.type, Data(put.checkpoint.bytes),
-                             put.metadata.type, Data(put.metadata.bytes), put.metadataJSON.isEmpty ? "{}" : put.metadataJSON,
-                             Data(GraphVersions.encode(put.versions)), Date().timeIntervalSince1970])
+            """).execute(arguments: [k.thread, k.namespace, k.checkpoint, put.parent, runID, put.checkpoint.type, Data(put.checkpoint.bytes),
+                                     put.metadata.type, Data(put.metadata.bytes), put.metadataJSON.isEmpty ? "{}" : put.metadataJSON,
+                                     Data(GraphVersions.encode(put.versions)), Date().timeIntervalSince1970])
         return newBytes
     }
 
+    /// The bytes a delta stands for, and their chunking (reusing the base's chunks) when the base is chunked.
+    static func resolve(_ d: ValueDelta, key k: GraphKey, channel: String, field: String, _ db: Database, _ cache: ValueCache)
+        throws -> ([UInt8], ChunkedValue?) {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT value_type, inline_value, value_id FROM graph_channel_values
+            WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?
+            """), arguments: [k.thread, k.namespace, channel, d.baseVersion]), (row[0] as String?) != nil else {
+            throw GraphError.missingBase("channel \(channel) at version \(d.baseVersion) of thread \(k.thread)")
+        }
+        let base = try loadCached(inline: row[1], id: row[2], db, cache, what: "channel \(channel) of thread \(k.thread)")
+        guard d.copy.lowerBound >= 0, d.copy.upperBound <= base.bytes.count else {
+            throw GraphError.invalidArgument(field: field, reason: "copies \(d.copy) of a \(base.bytes.count)-byte base")
+        }
+        var bytes = d.head
+        bytes.reserveCapacity(d.head.count + d.copy.count + d.tail.count)
+        bytes.append(contentsOf: base.bytes[d.copy])
+        bytes.append(contentsOf: d.tail)
+        guard bytes.count > ChunkedValue.inlineLimit, !base.pieces.isEmpty else { return (bytes, nil) }
+        return (bytes, ChunkedValue(bytes, headLength: d.head.count, base: base.pieces, baseCount: base.bytes.count, copy: d.copy))
+    }
+
     static func insertWrites(_ k: GraphKey, taskID: String, taskPath: String, writes: [PendingWrite], replace: Bool,
-                             _ db: Database, _ ctx: WriterContext) throws {
+                             _ db: Database, _ ctx: WriterContext, _ cache: ValueCache) throws {
         let verb = replace ? "INSERT OR REPLACE" : "INSERT OR IGNORE"
         for w in writes {
-            if !replace, try Bool.fetchOne(db, sql: """
+            if !replace, try Bool.fetchOne(db.cachedStatement(sql: """
                 SELECT 1 FROM graph_writes WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? AND task_id = ? AND idx = ?
-                """, arguments: [k.thread, k.namespace, k.checkpoint, taskID, w.index]) == true {
+                """), arguments: [k.thread, k.namespace, k.checkpoint, taskID, w.index]) == true {
                 continue
             }
-            let (inline, valueID, _) = try storeValue(w.value.bytes, db, ctx, newBytes: 0)
-            try db.execute(sql: """
+            let stored = try storeValue(w.value.bytes, chunked: nil, db, ctx, cache)
+            try db.cachedStatement(sql: """
                 \(verb) INTO graph_writes(thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, task_path, value_type, inline_value, value_id)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [k.thread, k.namespace, k.checkpoint, taskID, w.index, w.channel, taskPath, w.value.type,
-                                 inline.map { Data($0) }, valueID.map { Data($0) }])
+                """).execute(arguments: [k.thread, k.namespace, k.checkpoint, taskID, w.index, w.channel, taskPath, w.value.type,
+                                         stored.inline.map { Data($0) }, stored.valueID.map { Data($0) }])
         }
     }
 
-    /// Keeps a small value inline; stores a large one as chunks (only those not yet stored).
-    static func storeValue(_ bytes: [UInt8], _ db: Database, _ ctx: WriterContext, newBytes: Int64)
-        throws -> (inline: [UInt8]?, valueID: [UInt8]?, newBytes: Int64) {
-        guard bytes.count > ChunkedValue.inlineLimit else { return (bytes, nil, newBytes) }
-        let value = ChunkedValue(bytes)
-        if try Bool.fetchOne(db, sql: "SELECT 1 FROM graph_values WHERE id = ?", arguments: [Data(value.id)]) == true {
-            return (nil, value.id, newBytes)
+    struct StoredValue {
+        var inline: [UInt8]?
+        var valueID: [UInt8]?
+        var newBytes: Int64
+    }
+
+    /// Keeps a small value inline; stores a large one as chunks and nodes (only those not yet stored).
+    static func storeValue(_ bytes: [UInt8], chunked: ChunkedValue?, _ db: Database, _ ctx: WriterContext, _ cache: ValueCache) throws -> StoredValue {
+        guard bytes.count > ChunkedValue.inlineLimit else { return StoredValue(inline: bytes, valueID: nil, newBytes: 0) }
+        let value = chunked ?? ChunkedValue(bytes)
+        cache.put(value.id, CachedValue(bytes: bytes, pieces: value.pieces))
+        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM graph_values WHERE id = ?"), arguments: [Data(value.id)]) == true {
+            return StoredValue(inline: nil, valueID: value.id, newBytes: 0)
         }
-        var added = newBytes
+        var added: Int64 = 0
         let scratch = UnsafeMutableRawBufferPointer.allocate(
             byteCount: ChunkCodec.scratchCapacity(forRawLength: ChunkedValue.chunker.maxSize), alignment: 16)
         defer { scratch.deallocate() }
@@ -151,8 +189,13 @@ extension GraphStore {
                 added += Int64(chunk.count)
             }
         }
-        try db.execute(sql: "INSERT OR IGNORE INTO graph_values(id, size, chunks) VALUES (?, ?, ?)",
-                       arguments: [Data(value.id), bytes.count, Data(value.encodedChunkList)])
-        return (nil, value.id, added)
+        // Nodes are listings of chunk ids: random bytes, stored raw.
+        for node in value.nodes where !ctx.exists(node.id) {
+            try insert.execute(arguments: [Data(node.id.bytes), Int(ChunkEncoding.raw.rawValue), node.bytes.count, Data(node.bytes)])
+            ctx.added(node.id)
+        }
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO graph_values(id, size, chunks) VALUES (?, ?, ?)")
+            .execute(arguments: [Data(value.id), bytes.count, Data(value.listing)])
+        return StoredValue(inline: nil, valueID: value.id, newBytes: added)
     }
 }

@@ -12,14 +12,14 @@ extension GraphStore {
         return try read { db in
             let row: Row?
             if key.checkpoint.isEmpty {
-                row = try Row.fetchOne(db, sql: """
+                row = try Row.fetchOne(db.cachedStatement(sql: """
                     SELECT \(Self.columns) FROM graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ?
                     ORDER BY checkpoint_id DESC LIMIT 1
-                    """, arguments: [key.thread, key.namespace])
+                    """), arguments: [key.thread, key.namespace])
             } else {
-                row = try Row.fetchOne(db, sql: """
+                row = try Row.fetchOne(db.cachedStatement(sql: """
                     SELECT \(Self.columns) FROM graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?
-                    """, arguments: [key.thread, key.namespace, key.checkpoint])
+                    """), arguments: [key.thread, key.namespace, key.checkpoint])
             }
             guard let row else { return nil }
             return try assemble(row, db)
@@ -78,10 +78,10 @@ extension GraphStore {
             values.append(ChannelUpdate(channel: channel, version: version, value: GraphValue(type: type, bytes: bytes)))
         }
         var writes: [PendingWrite] = []
-        let writeRows = try Row.fetchCursor(db, sql: """
+        let writeRows = try Row.fetchCursor(db.cachedStatement(sql: """
             SELECT task_id, idx, channel, task_path, value_type, inline_value, value_id FROM graph_writes
             WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? ORDER BY task_id, idx
-            """, arguments: [key.thread, key.namespace, key.checkpoint])
+            """), arguments: [key.thread, key.namespace, key.checkpoint])
         while let w = try writeRows.next() {
             let bytes = try loadValue(inline: w[5], id: w[6], db, what: "a write of \(key)")
             writes.append(PendingWrite(taskID: w[0], index: w[1], channel: w[2], value: GraphValue(type: w[4], bytes: bytes), taskPath: w[3]))
@@ -92,48 +92,66 @@ extension GraphStore {
                                metadata: GraphValue(type: row[6], bytes: [UInt8](metadata)), values: values, pendingWrites: writes)
     }
 
-    /// A value's bytes: inline, from the cache, or reassembled from its chunks and checked
-    /// against its id.
+    /// A value's bytes: inline, from the cache, or reassembled from its chunks with every chunk,
+    /// node and the listing checked against their ids.
     func loadValue(inline: Data?, id: Data?, _ db: Database, what: String) throws -> [UInt8] {
-        if let inline { return [UInt8](inline) }
-        guard let id else { return [] }
+        try Self.loadCached(inline: inline, id: id, db, cache, what: what).bytes
+    }
+
+    static func loadCached(inline: Data?, id: Data?, _ db: Database, _ cache: ValueCache, what: String) throws -> CachedValue {
+        if let inline { return CachedValue(bytes: [UInt8](inline), pieces: []) }
+        guard let id else { return CachedValue(bytes: [], pieces: []) }
         let idBytes = [UInt8](id)
         if let cached = cache.get(idBytes) { return cached }
-        guard let row = try Row.fetchOne(db, sql: "SELECT size, chunks FROM graph_values WHERE id = ?", arguments: [id]) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT size, chunks FROM graph_values WHERE id = ?"), arguments: [id]) else {
             throw GraphError.corrupt("\(what): value \(idBytes.hex) is missing")
         }
         let size: Int = row[0]
-        let list: Data = row[1]
-        guard let pieces = ChunkedValue.decodeChunkList([UInt8](list)), pieces.reduce(0, { $0 + $1.length }) == size else {
-            throw GraphError.corrupt("\(what): value \(idBytes.hex) has a damaged chunk list")
+        let listing = [UInt8](row[1] as Data)
+        guard Array(SHA256.hash(data: listing)) == idBytes, let nodes = ChunkedValue.decodeEntries(listing),
+              nodes.reduce(0, { $0 + $1.length }) == size else {
+            throw GraphError.corrupt("\(what): value \(idBytes.hex) has a damaged listing")
         }
         var out = [UInt8](repeating: 0, count: size)
-        let chunkQuery = try db.cachedStatement(sql: "SELECT encoding, raw_length, data FROM graph_chunks WHERE id = ?")
-        try out.withUnsafeMutableBytes { dest in
-            var at = 0
-            for piece in pieces {
-                guard let c = try Row.fetchOne(chunkQuery, arguments: [Data(piece.id.bytes)]) else {
-                    throw GraphError.corrupt("\(what): chunk \(piece.id.short) is missing")
+        var pieces: [ChunkedValue.Piece] = []
+        var at = 0
+        for node in nodes {
+            guard let nodeBytes = try chunk(node.id, db), let entries = ChunkedValue.decodeEntries(nodeBytes),
+                  entries.reduce(0, { $0 + $1.length }) == node.length else {
+                throw GraphError.corrupt("\(what): listing node \(node.id.short) is missing or damaged")
+            }
+            for e in entries {
+                guard let bytes = try chunk(e.id, db), bytes.count == e.length else {
+                    throw GraphError.corrupt("\(what): chunk \(e.id.short) is missing or damaged")
                 }
-                let encoding: Int = c[0]
-                let rawLength: Int = c[1]
-                let data: Data = c[2]
-                let target = UnsafeMutableRawBufferPointer(rebasing: dest[at..<(at + piece.length)])
-                guard rawLength == piece.length else { throw GraphError.corrupt("\(what): chunk \(piece.id.short) has the wrong length") }
-                let ok: Bool = data.withUnsafeBytes { src in
-                    if encoding == Int(ChunkEncoding.lz4.rawValue) { return ChunkCodec.decompress(src, into: target) }
-                    guard src.count == target.count else { return false }
-                    target.copyMemory(from: src)
-                    return true
-                }
-                guard ok else { throw GraphError.corrupt("\(what): chunk \(piece.id.short) does not decode") }
-                at += piece.length
+                out.replaceSubrange(at..<(at + e.length), with: bytes)
+                pieces.append(ChunkedValue.Piece(id: e.id, range: at..<(at + e.length)))
+                at += e.length
             }
         }
-        guard Array(SHA256.hash(data: out)) == idBytes else {
-            throw GraphError.corrupt("\(what): value \(idBytes.hex) does not match its id")
+        let value = CachedValue(bytes: out, pieces: pieces)
+        cache.put(idBytes, value)
+        return value
+    }
+
+    /// A stored chunk's raw bytes, checked against its id; nil when missing or damaged.
+    static func chunk(_ id: ChunkID, _ db: Database) throws -> [UInt8]? {
+        guard let c = try Row.fetchOne(db.cachedStatement(sql: "SELECT encoding, raw_length, data FROM graph_chunks WHERE id = ?"),
+                                       arguments: [Data(id.bytes)]) else { return nil }
+        let encoding: Int = c[0]
+        let rawLength: Int = c[1]
+        let data: Data = c[2]
+        guard rawLength >= 0, rawLength <= 1 << 24 else { return nil }
+        var out = [UInt8](repeating: 0, count: rawLength)
+        let ok: Bool = data.withUnsafeBytes { src in
+            out.withUnsafeMutableBytes { dst in
+                if encoding == Int(ChunkEncoding.lz4.rawValue) { return ChunkCodec.decompress(src, into: dst) }
+                guard encoding == Int(ChunkEncoding.raw.rawValue), src.count == dst.count else { return false }
+                dst.copyMemory(from: src)
+                return true
+            }
         }
-        cache.put(idBytes, out)
+        guard ok, ChunkHasher.id(of: out) == id else { return nil }
         return out
     }
 }

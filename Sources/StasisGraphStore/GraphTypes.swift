@@ -31,15 +31,34 @@ public struct GraphKey: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// One channel's value at one version. `value == nil`: the channel was emptied at that version.
+/// With `delta`, `value.bytes` is ignored: the bytes are the delta applied to its base.
 public struct ChannelUpdate: Sendable, Equatable {
     public var channel: String
     public var version: String
     public var value: GraphValue?
+    public var delta: ValueDelta?
 
-    public init(channel: String, version: String, value: GraphValue?) {
+    public init(channel: String, version: String, value: GraphValue?, delta: ValueDelta? = nil) {
         self.channel = channel
         self.version = version
         self.value = value
+        self.delta = delta
+    }
+}
+
+/// A value sent as an edit of the same channel's value at an earlier version:
+/// `head + base[copy] + tail`. A growing message list is sent as its new messages only.
+public struct ValueDelta: Sendable, Equatable {
+    public var baseVersion: String
+    public var head: [UInt8]
+    public var copy: Range<Int>
+    public var tail: [UInt8]
+
+    public init(baseVersion: String, head: [UInt8], copy: Range<Int>, tail: [UInt8]) {
+        self.baseVersion = baseVersion
+        self.head = head
+        self.copy = copy
+        self.tail = tail
     }
 }
 

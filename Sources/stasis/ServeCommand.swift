@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import StasisServer
 
-struct ServeCommand: AsyncParsableCommand {
+struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve the store over gRPC: LangGraph checkpointer, sessions, history, sandboxes.",
@@ -47,7 +48,24 @@ struct ServeCommand: AsyncParsableCommand {
         if listen == nil, tlsCert != nil { throw ValidationError("--tls-cert applies to --listen; add --listen HOST:PORT") }
     }
 
-    func run() async throws {
+    /// Synchronous on purpose: the daemon's executor must be installed before any async code runs.
+    func run() throws {
+        let onEventLoops = DaemonExecutor.installOnEventLoops()
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do { try await serve(executorOnEventLoops: onEventLoops) } catch { outcome.error.withLock { $0 = error } }
+            done.signal()
+        }
+        done.wait()
+        if let error = outcome.error.withLock({ $0 }) { throw error }
+    }
+
+    final class Outcome: Sendable {
+        let error = Mutex<(any Error)?>(nil)
+    }
+
+    func serve(executorOnEventLoops: Bool) async throws {
         var token = ProcessInfo.processInfo.environment["STASIS_TOKEN"]
         if let tokenFile {
             guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {

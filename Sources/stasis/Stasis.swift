@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Stasis: AsyncParsableCommand {
+struct Stasis: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stasis",
         abstract: "Checkpoint/restore and persistent state store for AI-agent sandboxes.",

@@ -195,11 +195,46 @@ public nonisolated struct Stasis_V1_ChannelValue: Sendable {
   /// Clears the value of `value`. Subsequent reads from it will return its default value.
   public mutating func clearValue() {self._value = nil}
 
+  /// Put only: the value sent as an edit of an earlier version of the same channel (value.data
+  /// is then empty; value.type still names the type). Saves sending a growing list again.
+  public var delta: Stasis_V1_ValueDelta {
+    get {_delta ?? Stasis_V1_ValueDelta()}
+    set {_delta = newValue}
+  }
+  /// Returns true if `delta` has been explicitly set.
+  public var hasDelta: Bool {self._delta != nil}
+  /// Clears the value of `delta`. Subsequent reads from it will return its default value.
+  public mutating func clearDelta() {self._delta = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _value: Stasis_V1_Typed? = nil
+  fileprivate var _delta: Stasis_V1_ValueDelta? = nil
+}
+
+/// head + base[copy_offset, copy_offset + copy_length) + tail, where base is the value of the
+/// same thread, namespace and channel at base_version. A base the daemon does not have gets
+/// FAILED_PRECONDITION ("delta base ..."): send the whole value instead.
+public nonisolated struct Stasis_V1_ValueDelta: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var baseVersion: String = String()
+
+  public var head: Data = Data()
+
+  public var copyOffset: UInt64 = 0
+
+  public var copyLength: UInt64 = 0
+
+  public var tail: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Stasis_V1_PendingWrite: Sendable {
@@ -1226,7 +1261,7 @@ nonisolated extension Stasis_V1_ChannelVersion: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Stasis_V1_ChannelValue: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ChannelValue"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}channel\0\u{1}version\0\u{1}value\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}channel\0\u{1}version\0\u{1}value\0\u{1}delta\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1237,6 +1272,7 @@ nonisolated extension Stasis_V1_ChannelValue: SwiftProtobuf.Message, SwiftProtob
       case 1: try { try decoder.decodeSingularStringField(value: &self.channel) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.version) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._value) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._delta) }()
       default: break
       }
     }
@@ -1256,6 +1292,9 @@ nonisolated extension Stasis_V1_ChannelValue: SwiftProtobuf.Message, SwiftProtob
     try { if let v = self._value {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    try { if let v = self._delta {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1263,6 +1302,57 @@ nonisolated extension Stasis_V1_ChannelValue: SwiftProtobuf.Message, SwiftProtob
     if lhs.channel != rhs.channel {return false}
     if lhs.version != rhs.version {return false}
     if lhs._value != rhs._value {return false}
+    if lhs._delta != rhs._delta {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stasis_V1_ValueDelta: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ValueDelta"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}base_version\0\u{1}head\0\u{3}copy_offset\0\u{3}copy_length\0\u{1}tail\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.baseVersion) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.head) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.copyOffset) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.copyLength) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.tail) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.baseVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.baseVersion, fieldNumber: 1)
+    }
+    if !self.head.isEmpty {
+      try visitor.visitSingularBytesField(value: self.head, fieldNumber: 2)
+    }
+    if self.copyOffset != 0 {
+      try visitor.visitSingularUInt64Field(value: self.copyOffset, fieldNumber: 3)
+    }
+    if self.copyLength != 0 {
+      try visitor.visitSingularUInt64Field(value: self.copyLength, fieldNumber: 4)
+    }
+    if !self.tail.isEmpty {
+      try visitor.visitSingularBytesField(value: self.tail, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stasis_V1_ValueDelta, rhs: Stasis_V1_ValueDelta) -> Bool {
+    if lhs.baseVersion != rhs.baseVersion {return false}
+    if lhs.head != rhs.head {return false}
+    if lhs.copyOffset != rhs.copyOffset {return false}
+    if lhs.copyLength != rhs.copyLength {return false}
+    if lhs.tail != rhs.tail {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -42,7 +42,13 @@ public enum Daemon {
             }
             unlink(config.socketPath)
         }
-        let transportConfig = HTTP2ServerTransport.Posix.Config.defaults { $0.rpc.maxRequestPayloadSize = limit.transportLimit }
+        let transportConfig = HTTP2ServerTransport.Posix.Config.defaults {
+            $0.rpc.maxRequestPayloadSize = limit.transportLimit
+            // HTTP/2's defaults (64 KiB windows, 16 KiB frames, 100 streams) cost a round trip per
+            // 64 KiB of a large checkpoint, and a client that opens more than 100 calls at once
+            // before it has read the server's settings is disconnected.
+            $0.http2 = .init(maxFrameSize: 1 << 20, targetWindowSize: 16 << 20, maxConcurrentStreams: 4096)
+        }
         let unixServer = GRPCServer(
             transport: .http2NIOPosix(address: .unixDomainSocket(path: config.socketPath), transportSecurity: .plaintext, config: transportConfig),
             services: services, interceptors: [tracker])

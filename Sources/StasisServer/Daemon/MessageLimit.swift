@@ -29,7 +29,7 @@ extension Stasis_V1_Typed {
 extension Stasis_V1_PutRequest {
     var payloadBytes: Int {
         checkpoint.payloadBytes + metadata.payloadBytes + metadataJson.utf8.count
-            + newValues.reduce(0) { $0 + $1.channel.utf8.count + $1.version.utf8.count + $1.value.payloadBytes }
+            + newValues.reduce(0) { $0 + $1.channel.utf8.count + $1.version.utf8.count + $1.value.payloadBytes + $1.delta.head.count + $1.delta.tail.count }
             + versions.reduce(0) { $0 + $1.channel.utf8.count + $1.version.utf8.count }
     }
 }

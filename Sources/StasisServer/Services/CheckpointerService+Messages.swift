@@ -15,6 +15,15 @@ extension GraphValue {
     }
 }
 
+extension ValueDelta {
+    init(_ d: Stasis_V1_ValueDelta) {
+        let start = Int(clamping: d.copyOffset)
+        let end = start.addingReportingOverflow(Int(clamping: d.copyLength))
+        self.init(baseVersion: d.baseVersion, head: [UInt8](d.head), copy: start..<(end.overflow ? Int.max : max(start, end.partialValue)),
+                  tail: [UInt8](d.tail))
+    }
+}
+
 extension Stasis_V1_Typed {
     init(_ value: GraphValue) {
         self.init()

@@ -70,7 +70,8 @@ struct CheckpointerService: Stasis_V1_Checkpointer.SimpleServiceProtocol {
             metadataJSON: request.metadataJson,
             versions: versions,
             newValues: request.newValues.map {
-                ChannelUpdate(channel: $0.channel, version: $0.version, value: $0.hasValue ? GraphValue($0.value) : nil)
+                ChannelUpdate(channel: $0.channel, version: $0.version, value: $0.hasValue ? GraphValue($0.value) : nil,
+                              delta: $0.hasDelta ? ValueDelta($0.delta) : nil)
             })
         let added: Int64
         added = try await graph.put(put)

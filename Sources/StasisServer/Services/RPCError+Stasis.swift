@@ -13,6 +13,7 @@ extension GraphError: RPCErrorConvertible {
         switch self {
         case .invalidArgument: .invalidArgument
         case .conflict: .aborted
+        case .missingBase: .failedPrecondition
         case .corrupt: .dataLoss
         case .storage: .unavailable
         }

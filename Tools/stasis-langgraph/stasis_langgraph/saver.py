@@ -15,6 +15,8 @@ import math
 import os
 import random
 import warnings
+
+import grpc
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any
@@ -38,7 +40,8 @@ from ._proto import stasis_pb2 as pb
 from ._proto import stasis_pb2_grpc as rpc
 from .client import StasisClient
 from .daemon import StasisDaemon, health, init_store, store_exists
-from .errors import DaemonError
+from .delta import RecentValues, make_delta
+from .errors import DaemonError, StasisError
 from .sandbox import (
     SANDBOX_CHECKPOINT_KEY,
     SANDBOX_SESSION_KEY,
@@ -110,6 +113,9 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
         self.client = StasisClient(address, token=token, timeout=timeout)
         self._conn = self.client.connection
         self.sandbox = sandbox
+        #: Bases for sending grown values as deltas (see stasis_langgraph.delta).
+        self.recent = RecentValues()
+        self.deltas = True
         self._warned_durability = False
         self._daemon: StasisDaemon | None = None
 
@@ -259,13 +265,51 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
 
     def _add_values(
         self, request: pb.PutRequest, checkpoint: Checkpoint, new_versions: ChannelVersions
-    ) -> None:
+    ) -> list[tuple[tuple[str, str, str], str, str, bytes]]:
+        """Adds the changed channels' values, as deltas against the recent values where they
+        are edits of them. Returns what to remember once the put succeeded."""
         values = checkpoint.get("channel_values", {})
+        thread, ns = request.key.thread_id, request.key.checkpoint_ns
+        sent = []
         for channel, version in new_versions.items():
             value = pb.ChannelValue(channel=channel, version=str(version))
             if channel in values:
-                value.value.CopyFrom(self._typed(values[channel]))
+                type_, data = self.serde.dumps_typed(values[channel])
+                key = (thread, ns, channel)
+                base = self.recent.base(key, type_) if self.deltas else None
+                delta = make_delta(base[1], data) if base is not None else None
+                if delta is not None:
+                    value.value.type = type_
+                    value.delta.CopyFrom(pb.ValueDelta(
+                        base_version=base[0], head=delta.head, copy_offset=delta.copy_offset,
+                        copy_length=delta.copy_length, tail=delta.tail,
+                    ))
+                else:
+                    value.value.CopyFrom(pb.Typed(type=type_, data=data))
+                sent.append((key, str(version), type_, data))
             request.new_values.append(value)
+        return sent
+
+    @staticmethod
+    def _without_deltas(request: pb.PutRequest, sent: list) -> pb.PutRequest:
+        """The same put with every value whole (the daemon lacked a delta's base)."""
+        whole = {(key[2], version): (type_, data) for key, version, type_, data in sent}
+        full = pb.PutRequest()
+        full.CopyFrom(request)
+        for value in full.new_values:
+            if value.HasField("delta"):
+                type_, data = whole[(value.channel, value.version)]
+                value.ClearField("delta")
+                value.value.CopyFrom(pb.Typed(type=type_, data=data))
+        return full
+
+    @staticmethod
+    def _base_missing(error: StasisError, request: pb.PutRequest) -> bool:
+        return error.code == grpc.StatusCode.FAILED_PRECONDITION and any(v.HasField("delta") for v in request.new_values)
+
+    def _remember(self, sent: list) -> None:
+        for key, version, type_, data in sent:
+            self.recent.remember(key, version, type_, data)
 
     def _put_writes_request(
         self,
@@ -305,6 +349,10 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
 
     def _tuple(self, message: pb.CheckpointTuple) -> CheckpointTuple:
         key = message.key
+        for value in message.values:
+            if value.HasField("value"):
+                self.recent.remember((key.thread_id, key.checkpoint_ns, value.channel), value.version,
+                                     value.value.type, value.value.data)
         checkpoint = self._load(message.checkpoint)
         checkpoint["channel_values"] = {
             value.channel: self._load(value.value)
@@ -372,8 +420,14 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
             metadata[SANDBOX_CHECKPOINT_KEY] = taken.checkpoint
             metadata[SANDBOX_SESSION_KEY] = taken.session or self.sandbox.session
         request = self._put_request(config, checkpoint, metadata)
-        self._add_values(request, checkpoint, new_versions)
-        self._conn.unary(rpc.CheckpointerStub, "Put", request)
+        sent = self._add_values(request, checkpoint, new_versions)
+        try:
+            self._conn.unary(rpc.CheckpointerStub, "Put", request)
+        except StasisError as error:
+            if not self._base_missing(error, request):
+                raise
+            self._conn.unary(rpc.CheckpointerStub, "Put", self._without_deltas(request, sent))
+        self._remember(sent)
         return _config(request.key.thread_id, request.key.checkpoint_ns, checkpoint["id"])
 
     def put_writes(
@@ -396,6 +450,7 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
             self._conn.unary(rpc.CheckpointerStub, "PutWrites", self._record_request(config, taken))
 
     def delete_thread(self, thread_id: str) -> None:
+        self.recent.forget_threads({str(thread_id)})
         self._conn.unary(rpc.CheckpointerStub, "DeleteThread", self._delete_threads([thread_id]))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
@@ -447,8 +502,14 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
             metadata[SANDBOX_CHECKPOINT_KEY] = taken.checkpoint
             metadata[SANDBOX_SESSION_KEY] = taken.session or self.sandbox.session
         request = self._put_request(config, checkpoint, metadata)
-        self._add_values(request, checkpoint, new_versions)
-        await self._conn.aunary(rpc.CheckpointerStub, "Put", request)
+        sent = self._add_values(request, checkpoint, new_versions)
+        try:
+            await self._conn.aunary(rpc.CheckpointerStub, "Put", request)
+        except StasisError as error:
+            if not self._base_missing(error, request):
+                raise
+            await self._conn.aunary(rpc.CheckpointerStub, "Put", self._without_deltas(request, sent))
+        self._remember(sent)
         return _config(request.key.thread_id, request.key.checkpoint_ns, checkpoint["id"])
 
     async def aput_writes(
@@ -471,6 +532,7 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
             await self._conn.aunary(rpc.CheckpointerStub, "PutWrites", self._record_request(config, taken))
 
     async def adelete_thread(self, thread_id: str) -> None:
+        self.recent.forget_threads({str(thread_id)})
         await self._conn.aunary(rpc.CheckpointerStub, "DeleteThread", self._delete_threads([thread_id]))
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:

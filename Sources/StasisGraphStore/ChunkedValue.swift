@@ -5,9 +5,11 @@ import StasisStore
 /// A large value cut into content-defined chunks, listed by a two-level tree so that a value that
 /// grows by a little per step also costs a little per step in its listing.
 ///
-/// - Data chunks: FastCDC (min 512, average 2048, max 16384 bytes), tuned for LangGraph state,
-///   which typically grows by a message (1–4 KB) per step: a step costs its new bytes plus the
-///   chunk or two around the edit.
+/// - Data chunks: the first `headerLength` bytes are a chunk of their own, then FastCDC (min 512,
+///   average 2048, max 16384 bytes), tuned for LangGraph state, which typically grows by a message
+///   (1–4 KB) per step: a step costs its new bytes plus the chunk or two around the edit. The
+///   header chunk is there because serialised lists start with their length, which changes at
+///   every step: without it the whole first chunk would be stored again each time.
 /// - Nodes: the data chunks' entries (u32 length, 32-byte id) grouped into nodes, a node ending
 ///   after an entry whose id starts with four zero bits (so about 16 entries, at most 64). The
 ///   boundaries depend only on the entries, so a grown value shares every node but the last one
@@ -19,6 +21,7 @@ struct ChunkedValue {
     static let chunker = try! FastCDC(minSize: 512, averageSize: 2048, maxSize: 16384)
     /// Values up to this size are kept inline in their row; chunking them would cost more than it saves.
     static let inlineLimit = 1024
+    static let headerLength = 64
     static let maxNodeEntries = 64
     static let entrySize = 36
 
@@ -47,18 +50,22 @@ struct ChunkedValue {
     /// copied range without reading or hashing them again. The result is exactly what chunking
     /// `bytes` from scratch gives: a FastCDC cut depends only on the bytes of its own chunk, so a
     /// base chunk that starts where the new value's cut sequence arrives, lies inside the copied
-    /// range and was not cut by the end of the base, is cut the same way in the new value.
+    /// range and was not cut by the end of the base, is cut the same way in the new value (the
+    /// header chunk is cut by position, but it starts at 0 in both, so it is reused only when the
+    /// copied range starts at 0 too).
     init(_ bytes: [UInt8], headLength: Int, base: [Piece], baseCount: Int, copy: Range<Int>) {
         let shift = headLength - copy.lowerBound
         var startIndex: [Int: Int] = [:]
         for (i, p) in base.enumerated() where p.range.lowerBound >= copy.lowerBound && p.range.upperBound <= copy.upperBound
-            && p.range.upperBound < baseCount {
+            && p.range.upperBound < baseCount && (p.range.lowerBound >= Self.headerLength || shift == 0) {
             startIndex[p.range.lowerBound] = i
         }
         var pieces: [Piece] = []
         var pos = 0
         while pos < bytes.count {
-            if var i = startIndex[pos - shift] {
+            // The header chunk is cut by position: only a base chunk arriving where the new value
+            // is cut by content (or the base's own header chunk, unmoved) can be reused.
+            if pos >= Self.headerLength || (pos == 0 && shift == 0), var i = startIndex[pos - shift] {
                 while i < base.count, startIndex[base[i].range.lowerBound] == i {
                     pieces.append(Piece(id: base[i].id, range: (base[i].range.lowerBound + shift)..<(base[i].range.upperBound + shift)))
                     pos = base[i].range.upperBound + shift
@@ -107,7 +114,8 @@ struct ChunkedValue {
         bytes.withUnsafeBytes { raw in
             var pos = from
             while pos < raw.count, out.count < limit {
-                let n = chunker.nextBoundary(in: UnsafeRawBufferPointer(rebasing: raw[pos...]))
+                let n = pos < headerLength ? min(headerLength - pos, raw.count - pos)
+                    : chunker.nextBoundary(in: UnsafeRawBufferPointer(rebasing: raw[pos...]))
                 out.append(Piece(id: ChunkHasher.id(of: UnsafeRawBufferPointer(rebasing: raw[pos..<(pos + n)])), range: pos..<(pos + n)))
                 pos += n
             }

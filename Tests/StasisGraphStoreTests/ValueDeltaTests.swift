@@ -32,6 +32,20 @@ struct ValueDeltaTests {
         }
     }
 
+    @Test("edits at the header chunk's edge reuse nothing wrongly")
+    func headerEdges() {
+        let base = F.bytes(100_000, seed: 42)
+        let baseChunks = ChunkedValue(base)
+        for cut in [0, 1, 63, 64, 65, 128] {
+            for headLength in [0, 1, 63, 64, 65] {
+                let head = F.bytes(headLength, seed: UInt64(cut)), copy = cut..<base.count
+                let bytes = head + Array(base[copy]) + [7, 7, 7]
+                let reused = ChunkedValue(bytes, headLength: headLength, base: baseChunks.pieces, baseCount: base.count, copy: copy)
+                #expect(reused.pieces.map(\.range) == ChunkedValue(bytes).pieces.map(\.range), "cut \(cut), head \(headLength)")
+            }
+        }
+    }
+
     @Test("a growing list sent as deltas reads back bit-exact and stores about its growth")
     func growingListAsDeltas() async throws {
         let f = try F.Fixture()

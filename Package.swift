@@ -122,7 +122,7 @@ let package = Package(
             name: "stasis",
             dependencies: [
                 "StasisStore", "StasisSessions", "StasisJSON", "StasisSynthetic", "StasisSandbox", "StasisRestore",
-                "StasisServer",
+                "StasisServer", "StasisGraphStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

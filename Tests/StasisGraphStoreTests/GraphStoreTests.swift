@@ -188,6 +188,8 @@ struct GraphStoreTests {
             try db.execute(sql: "UPDATE graph_chunks SET data = zeroblob(length(data)) WHERE rowid = (SELECT MIN(rowid) FROM graph_chunks)")
         }
         let fresh = try GraphStore(store: f.store)  // no cached copy
+        let check = try fresh.verify()
+        #expect(check.values == 1 && check.problems.count == 1)
         #expect {
             _ = try fresh.tuple(GraphKey(thread: "t"))
         } throws: { error in

@@ -97,6 +97,8 @@ public enum Daemon {
             throw .listen("\(error)")
         }
         unlink(config.socketPath)
+        // Every write is already durable; this only folds the WAL back into the catalog.
+        try? store.catalog.checkpointWAL()
     }
 }
 

@@ -99,6 +99,14 @@ public final class Catalog: Sendable {
     /// A write transaction whose errors pass through untouched.
     package func writeThrough<T>(_ body: (Database) throws -> T) throws -> T { try pool.write(body) }
 
+    /// Copies the WAL into the database and truncates it (a daemon does this when it stops, so
+    /// that a store at rest is one file of its real size).
+    package func checkpointWAL() throws(StoreError) {
+        do { try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) } } catch {
+            throw .catalog(path: path, message: "\(error)")
+        }
+    }
+
     public func meta(_ key: String) throws(StoreError) -> String? {
         try read { db in try String.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = ?", arguments: [key]) }
     }

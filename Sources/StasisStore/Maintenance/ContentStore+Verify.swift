@@ -11,6 +11,13 @@ public struct VerifyReport: Sendable, Codable {
         public var message: String
         /// Images that can no longer be materialized because of it.
         public var affectedImages: [String]
+
+        public init(kind: String, subject: String, message: String, affectedImages: [String] = []) {
+            self.kind = kind
+            self.subject = subject
+            self.message = message
+            self.affectedImages = affectedImages
+        }
     }
     public var deep: Bool
     public var images = 0
@@ -20,6 +27,8 @@ public struct VerifyReport: Sendable, Codable {
     public var bytesChecked: Int64 = 0
     /// Files of crashed writers that `gc` will remove (not damage).
     public var leftoverFiles = 0
+    /// LangGraph values (checked by `stasis verify --deep`, see StasisGraphStore).
+    public var graphValues = 0
     public var problems: [Problem] = []
     public var ok: Bool { problems.isEmpty }
 }

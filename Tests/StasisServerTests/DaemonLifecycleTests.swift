@@ -11,7 +11,10 @@ import Testing
 ///   bit-exact, and every stored checkpoint reads back whole (no half-written checkpoint);
 /// - SIGTERM drains: a call in flight finishes completely, the daemon exits 0 and removes its socket;
 /// - one daemon per store: a second `stasis serve` is refused with a message naming the first;
-/// - a TCP listener without a token is refused at startup, with exit code 1.
+/// - a TCP listener without a token is refused at startup, with exit code 1;
+/// - two writers storing the same checkpoint id with different parents: the second gets ABORTED
+///   naming the checkpoint, and the first one's checkpoint stays;
+/// - a client that walks away from a stream mid-way leaves the daemon serving the next call.
 @Suite("stasis serve lifecycle", .serialized)
 struct DaemonLifecycleTests {
     @Test("SIGKILL during concurrent puts loses nothing acknowledged and leaves nothing half-written", .timeLimit(.minutes(3)))
@@ -103,6 +106,41 @@ struct DaemonLifecycleTests {
         let (status, _) = daemon.wait()
         #expect(status == 0)
         #expect(!FileManager.default.fileExists(atPath: store + "/stasis.sock"))
+    }
+
+    @Test("a second writer on a thread gets ABORTED; a client leaving mid-stream does no harm", .timeLimit(.minutes(2)))
+    func racingWritersAndAbandonedStreams() async throws {
+        let store = try DaemonProcess.newStore()
+        defer { try? FileManager.default.removeItem(atPath: store) }
+        let daemon = try DaemonProcess(store: store)
+        try await daemon.withCheckpointer { cp in
+            _ = try await cp.put(Requests.put(thread: "t", id: "1", parent: nil, value: Requests.bytes(10, seed: 1)))
+            _ = try await cp.put(Requests.put(thread: "t", id: "2", parent: "1", value: Requests.bytes(5000, seed: 2)))
+            do {
+                _ = try await cp.put(Requests.put(thread: "t", id: "2", parent: "0", value: Requests.bytes(5000, seed: 3)))
+                Issue.record("the second writer was not refused")
+            } catch let error as RPCError {
+                #expect(error.code == .aborted)
+                #expect(error.message.contains("checkpoint 2 of thread t already exists with parent 1"))
+            }
+            var get = Stasis_V1_GetTupleRequest()
+            get.key.threadID = "t"
+            #expect(try await cp.getTuple(get).tuple.values.first?.value.data == Requests.bytes(5000, seed: 2))
+
+            for i in 3..<30 {
+                _ = try await cp.put(Requests.put(thread: "t", id: "\(i)", parent: "\(i - 1)", value: Requests.bytes(300_000, seed: UInt64(i))))
+            }
+            var list = Stasis_V1_ListRequest()
+            list.threadID = "t"
+            let seen = try await cp.list(list) { response in
+                for try await _ in response.messages { return 1 }  // walk away after the first
+                return 0
+            }
+            #expect(seen == 1)
+            #expect(try await cp.getTuple(get).tuple.key.checkpointID == "9")  // ids sort as strings
+        }
+        daemon.kill(SIGTERM)
+        #expect(daemon.wait().0 == 0)
     }
 
     @Test("one daemon per store; TCP needs a token")

@@ -37,11 +37,12 @@ class StasisClient:
         token: str | None = None,
         timeout: float | None = 60.0,
         connection: Connection | None = None,
+        tls_ca: str | None = None,
     ) -> None:
         if connection is None:
             if address is None:
                 raise ValueError("StasisClient needs an address or a connection")
-            connection = Connection(address, token=token, timeout=timeout)
+            connection = Connection(address, token=token, timeout=timeout, tls_ca=tls_ca)
         self.connection = connection
 
     def close(self) -> None:

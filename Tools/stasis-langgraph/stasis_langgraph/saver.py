@@ -91,7 +91,8 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
     """A LangGraph checkpointer talking to a Stasis daemon over gRPC.
 
     `address` is "unix:///path/to/stasis.sock" (or just the path) or "host:port"; on TCP the
-    daemon wants a token, sent as "authorization: Bearer TOKEN" (default: $STASIS_TOKEN).
+    daemon wants a token, sent as "authorization: Bearer TOKEN" (default: $STASIS_TOKEN), and
+    with `tls_ca` (default: $STASIS_TLS_CA) the channel is TLS, checked against that PEM file.
     Sync methods use a blocking channel, async ones a grpc.aio channel per event loop.
     `StasisSaver.from_store(path)` connects to the store's daemon, starting one if needed.
 
@@ -108,9 +109,10 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
         serde: SerializerProtocol | None = None,
         timeout: float | None = 60.0,
         sandbox: SandboxLink | None = None,
+        tls_ca: str | None = None,
     ) -> None:
         super().__init__(serde=serde)
-        self.client = StasisClient(address, token=token, timeout=timeout)
+        self.client = StasisClient(address, token=token, timeout=timeout, tls_ca=tls_ca)
         self._conn = self.client.connection
         self.sandbox = sandbox
         #: Bases for sending grown values as deltas (see stasis_langgraph.delta).

@@ -64,8 +64,16 @@ class Connection:
         timeout: float | None = 60.0,
         stream_timeout: float | None = 600.0,
         wait_for_ready: bool = True,
+        tls_ca: str | None = None,
     ) -> None:
         self.address = address
+        # TLS on TCP: the PEM file of the CA (or self-signed certificate) the daemon's
+        # --tls-cert chains to ($STASIS_TLS_CA when not given).
+        tls_ca = tls_ca or os.environ.get("STASIS_TLS_CA") or None
+        self._credentials: grpc.ChannelCredentials | None = None
+        if tls_ca is not None and not self.target_is_unix(normalize_address(address)):
+            with open(tls_ca, "rb") as f:
+                self._credentials = grpc.ssl_channel_credentials(root_certificates=f.read())
         self.target = normalize_address(address)
         if token is None:
             token = os.environ.get("STASIS_TOKEN") or None
@@ -83,12 +91,21 @@ class Connection:
 
     # ------------------------------------------------------------ channels
 
+    @staticmethod
+    def target_is_unix(target: str) -> bool:
+        return target.startswith("unix:")
+
+    def _open(self, module: Any) -> Any:
+        if self._credentials is not None:
+            return module.secure_channel(self.target, self._credentials, options=_CHANNEL_OPTIONS)
+        return module.insecure_channel(self.target, options=_CHANNEL_OPTIONS)
+
     def stub(self, stub_cls: type) -> Any:
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"the connection to {self.address} is closed")
             if self._channel is None:
-                self._channel = grpc.insecure_channel(self.target, options=_CHANNEL_OPTIONS)
+                self._channel = self._open(grpc)
             stub = self._stubs.get(stub_cls)
             if stub is None:
                 stub = self._stubs[stub_cls] = stub_cls(self._channel)
@@ -103,7 +120,7 @@ class Connection:
                 del self._aio[old]
             entry = self._aio.get(loop)
             if entry is None:
-                channel = grpc.aio.insecure_channel(self.target, options=_CHANNEL_OPTIONS)
+                channel = self._open(grpc.aio)
                 entry = self._aio[loop] = (channel, {})
             channel, stubs = entry
             stub = stubs.get(stub_cls)

@@ -461,6 +461,19 @@ public enum Stasis_V1_Checkpointer: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Pipeline" metadata.
+        public enum Pipeline: Sendable {
+            /// Request type for "Pipeline".
+            public typealias Input = Stasis_V1_PipelineRequest
+            /// Response type for "Pipeline".
+            public typealias Output = Stasis_V1_PipelineResponse
+            /// Descriptor for "Pipeline".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "stasis.v1.Checkpointer"),
+                method: "Pipeline",
+                type: .bidirectionalStreaming
+            )
+        }
         /// Descriptors for all methods in the "stasis.v1.Checkpointer" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             GetTuple.descriptor,
@@ -470,7 +483,8 @@ public enum Stasis_V1_Checkpointer: Sendable {
             DeleteThread.descriptor,
             DeleteForRuns.descriptor,
             CopyThread.descriptor,
-            Prune.descriptor
+            Prune.descriptor,
+            Pipeline.descriptor
         ]
     }
 }
@@ -619,6 +633,27 @@ extension Stasis_V1_Checkpointer {
             request: GRPCCore.StreamingServerRequest<Stasis_V1_PruneRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Stasis_V1_DeleteResponse>
+
+        /// Handle the "Pipeline" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > GetTuple, Put and PutWrites over one long-lived stream, answered as they finish (matched
+        /// > by id, so many can be in flight). Costs a message per call instead of a whole RPC: what a
+        /// > client that makes thousands of small calls wants. Each call means exactly what its unary
+        /// > form means; a failed call answers with `failure` and the stream goes on.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Stasis_V1_PipelineRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Stasis_V1_PipelineResponse` messages.
+        func pipeline(
+            request: GRPCCore.StreamingServerRequest<Stasis_V1_PipelineRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Stasis_V1_PipelineResponse>
     }
 
     /// Service protocol for the "stasis.v1.Checkpointer" service.
@@ -751,6 +786,27 @@ extension Stasis_V1_Checkpointer {
             request: GRPCCore.ServerRequest<Stasis_V1_PruneRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Stasis_V1_DeleteResponse>
+
+        /// Handle the "Pipeline" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > GetTuple, Put and PutWrites over one long-lived stream, answered as they finish (matched
+        /// > by id, so many can be in flight). Costs a message per call instead of a whole RPC: what a
+        /// > client that makes thousands of small calls wants. Each call means exactly what its unary
+        /// > form means; a failed call answers with `failure` and the stream goes on.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Stasis_V1_PipelineRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Stasis_V1_PipelineResponse` messages.
+        func pipeline(
+            request: GRPCCore.StreamingServerRequest<Stasis_V1_PipelineRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Stasis_V1_PipelineResponse>
     }
 
     /// Simple service protocol for the "stasis.v1.Checkpointer" service.
@@ -882,6 +938,28 @@ extension Stasis_V1_Checkpointer {
             request: Stasis_V1_PruneRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Stasis_V1_DeleteResponse
+
+        /// Handle the "Pipeline" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > GetTuple, Put and PutWrites over one long-lived stream, answered as they finish (matched
+        /// > by id, so many can be in flight). Costs a message per call instead of a whole RPC: what a
+        /// > client that makes thousands of small calls wants. Each call means exactly what its unary
+        /// > form means; a failed call answers with `failure` and the stream goes on.
+        ///
+        /// - Parameters:
+        ///   - request: A stream of `Stasis_V1_PipelineRequest` messages.
+        ///   - response: A response stream of `Stasis_V1_PipelineResponse` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func pipeline(
+            request: GRPCCore.RPCAsyncSequence<Stasis_V1_PipelineRequest, any Swift.Error>,
+            response: GRPCCore.RPCWriter<Stasis_V1_PipelineResponse>,
+            context: GRPCCore.ServerContext
+        ) async throws
     }
 }
 
@@ -972,6 +1050,17 @@ extension Stasis_V1_Checkpointer.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Stasis_V1_DeleteResponse>(),
             handler: { request, context in
                 try await self.prune(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Stasis_V1_Checkpointer.Method.Pipeline.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Stasis_V1_PipelineRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Stasis_V1_PipelineResponse>(),
+            handler: { request, context in
+                try await self.pipeline(
                     request: request,
                     context: context
                 )
@@ -1182,6 +1271,23 @@ extension Stasis_V1_Checkpointer.SimpleServiceProtocol {
             metadata: [:]
         )
     }
+
+    public func pipeline(
+        request: GRPCCore.StreamingServerRequest<Stasis_V1_PipelineRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Stasis_V1_PipelineResponse> {
+        return GRPCCore.StreamingServerResponse<Stasis_V1_PipelineResponse>(
+            metadata: [:],
+            producer: { writer in
+                try await self.pipeline(
+                    request: request.messages,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
+        )
+    }
 }
 
 // MARK: stasis.v1.Checkpointer (client)
@@ -1354,6 +1460,32 @@ extension Stasis_V1_Checkpointer {
             deserializer: some GRPCCore.MessageDeserializer<Stasis_V1_DeleteResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Stasis_V1_DeleteResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Pipeline" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > GetTuple, Put and PutWrites over one long-lived stream, answered as they finish (matched
+        /// > by id, so many can be in flight). Costs a message per call instead of a whole RPC: what a
+        /// > client that makes thousands of small calls wants. Each call means exactly what its unary
+        /// > form means; a failed call answers with `failure` and the stream goes on.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Stasis_V1_PipelineRequest` messages.
+        ///   - serializer: A serializer for `Stasis_V1_PipelineRequest` messages.
+        ///   - deserializer: A deserializer for `Stasis_V1_PipelineResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func pipeline<Result>(
+            request: GRPCCore.StreamingClientRequest<Stasis_V1_PipelineRequest>,
+            serializer: some GRPCCore.MessageSerializer<Stasis_V1_PipelineRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Stasis_V1_PipelineResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Stasis_V1_PipelineResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1621,6 +1753,41 @@ extension Stasis_V1_Checkpointer {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Pipeline" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > GetTuple, Put and PutWrites over one long-lived stream, answered as they finish (matched
+        /// > by id, so many can be in flight). Costs a message per call instead of a whole RPC: what a
+        /// > client that makes thousands of small calls wants. Each call means exactly what its unary
+        /// > form means; a failed call answers with `failure` and the stream goes on.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Stasis_V1_PipelineRequest` messages.
+        ///   - serializer: A serializer for `Stasis_V1_PipelineRequest` messages.
+        ///   - deserializer: A deserializer for `Stasis_V1_PipelineResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func pipeline<Result>(
+            request: GRPCCore.StreamingClientRequest<Stasis_V1_PipelineRequest>,
+            serializer: some GRPCCore.MessageSerializer<Stasis_V1_PipelineRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Stasis_V1_PipelineResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Stasis_V1_PipelineResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.bidirectionalStreaming(
+                request: request,
+                descriptor: Stasis_V1_Checkpointer.Method.Pipeline.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1824,6 +1991,36 @@ extension Stasis_V1_Checkpointer.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Stasis_V1_PruneRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Stasis_V1_DeleteResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Pipeline" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > GetTuple, Put and PutWrites over one long-lived stream, answered as they finish (matched
+    /// > by id, so many can be in flight). Costs a message per call instead of a whole RPC: what a
+    /// > client that makes thousands of small calls wants. Each call means exactly what its unary
+    /// > form means; a failed call answers with `failure` and the stream goes on.
+    ///
+    /// - Parameters:
+    ///   - request: A streaming request producing `Stasis_V1_PipelineRequest` messages.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func pipeline<Result>(
+        request: GRPCCore.StreamingClientRequest<Stasis_V1_PipelineRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Stasis_V1_PipelineResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.pipeline(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Stasis_V1_PipelineRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Stasis_V1_PipelineResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2061,6 +2258,41 @@ extension Stasis_V1_Checkpointer.ClientProtocol {
             metadata: metadata
         )
         return try await self.prune(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Pipeline" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > GetTuple, Put and PutWrites over one long-lived stream, answered as they finish (matched
+    /// > by id, so many can be in flight). Costs a message per call instead of a whole RPC: what a
+    /// > client that makes thousands of small calls wants. Each call means exactly what its unary
+    /// > form means; a failed call answers with `failure` and the stream goes on.
+    ///
+    /// - Parameters:
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - producer: A closure producing request messages to send to the server. Returning
+    ///       from the closure closes the request stream.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func pipeline<Result>(
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Stasis_V1_PipelineRequest>) async throws -> Void,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Stasis_V1_PipelineResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.StreamingClientRequest<Stasis_V1_PipelineRequest>(
+            metadata: metadata,
+            producer: producer
+        )
+        return try await self.pipeline(
             request: request,
             options: options,
             onResponse: handleResponse

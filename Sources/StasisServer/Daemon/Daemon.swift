@@ -30,7 +30,7 @@ public enum Daemon {
         let health = HealthService(graph: graph, sandboxes: sandboxes, tracker: tracker, started: Date(), maxMessageBytes: config.maxMessageBytes)
         let limit = MessageLimit(bytes: config.maxMessageBytes)
         let services: [any RegistrableRPCService] = [
-            health, CheckpointerService(graph: graph, limits: limit), SessionsService(sessions: sessions, limits: limit),
+            health, CheckpointerService(graph: graph, limits: limit, tracker: tracker), SessionsService(sessions: sessions, limits: limit),
             SandboxesService(service: sandboxes),
         ]
 

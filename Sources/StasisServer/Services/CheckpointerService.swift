@@ -7,6 +7,7 @@ import StasisJSON
 struct CheckpointerService: Stasis_V1_Checkpointer.SimpleServiceProtocol {
     let graph: GraphStore
     let limits: MessageLimit
+    let tracker: CallTracker
 
     func getTuple(request: Stasis_V1_GetTupleRequest, context: ServerContext) async throws -> Stasis_V1_GetTupleResponse {
         let key = GraphKey(request.key)

@@ -472,7 +472,7 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
     # ------------------------------------------------------------ async API
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        response = await self._conn.aunary(rpc.CheckpointerStub, "GetTuple", self._get_request(config))
+        response = await self._conn.apipelined("get_tuple", "GetTuple", self._get_request(config))
         return self._tuple(response.tuple) if response.found else None
 
     async def alist(
@@ -506,11 +506,11 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
         request = self._put_request(config, checkpoint, metadata)
         sent = self._add_values(request, checkpoint, new_versions)
         try:
-            await self._conn.aunary(rpc.CheckpointerStub, "Put", request)
+            await self._conn.apipelined("put", "Put", request)
         except StasisError as error:
             if not self._base_missing(error, request):
                 raise
-            await self._conn.aunary(rpc.CheckpointerStub, "Put", self._without_deltas(request, sent))
+            await self._conn.apipelined("put", "Put", self._without_deltas(request, sent))
         self._remember(sent)
         return _config(request.key.thread_id, request.key.checkpoint_ns, checkpoint["id"])
 
@@ -523,9 +523,7 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
     ) -> None:
         if not writes:
             return
-        await self._conn.aunary(
-            rpc.CheckpointerStub, "PutWrites", self._put_writes_request(config, writes, task_id, task_path)
-        )
+        await self._conn.apipelined("put_writes", "PutWrites", self._put_writes_request(config, writes, task_id, task_path))
         if self.sandbox is not None and self.sandbox.due_on_writes(config, writes):
             taken = await self.client.acheckpoint_sandbox(
                 self.sandbox.target,

@@ -16,6 +16,7 @@ import grpc
 import grpc.aio
 
 from .errors import from_rpc_error
+from .pipeline import Pipeline, PipelineBroken
 
 #: Largest message sent or accepted (the daemon has its own limit, --max-message-bytes).
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -65,6 +66,7 @@ class Connection:
         stream_timeout: float | None = 600.0,
         wait_for_ready: bool = True,
         tls_ca: str | None = None,
+        pipelining: bool = True,
     ) -> None:
         self.address = address
         # TLS on TCP: the PEM file of the CA (or self-signed certificate) the daemon's
@@ -82,6 +84,9 @@ class Connection:
         )
         self.timeout = timeout
         self.stream_timeout = stream_timeout
+        #: Async checkpointer calls go over one stream per event loop (see pipeline.py).
+        self.pipelining = pipelining
+        self._pipelines: dict[asyncio.AbstractEventLoop, Pipeline] = {}
         self.wait_for_ready = wait_for_ready
         self._lock = threading.Lock()
         self._channel: grpc.Channel | None = None
@@ -118,6 +123,7 @@ class Connection:
                 raise RuntimeError(f"the connection to {self.address} is closed")
             for old in [lp for lp in self._aio if lp.is_closed()]:
                 del self._aio[old]
+                self._pipelines.pop(old, None)
             entry = self._aio.get(loop)
             if entry is None:
                 channel = self._open(grpc.aio)
@@ -128,6 +134,14 @@ class Connection:
                 stub = stubs[stub_cls] = stub_cls(channel)
             return stub
 
+    def _aio_channel(self) -> grpc.aio.Channel:
+        """The running loop's async channel (opened by astub when needed)."""
+        from ._proto import stasis_pb2_grpc as rpc
+
+        self.astub(rpc.HealthStub)
+        with self._lock:
+            return self._aio[asyncio.get_running_loop()][0]
+
     def close(self) -> None:
         """Closes the sync channel and forgets the async ones (each closes when collected)."""
         with self._lock:
@@ -135,6 +149,9 @@ class Connection:
             channel, self._channel = self._channel, None
             self._stubs.clear()
             self._aio.clear()
+            pipelines, self._pipelines = list(self._pipelines.values()), {}
+        for pipeline in pipelines:
+            pipeline.close()
         if channel is not None:
             channel.close()
 
@@ -197,6 +214,25 @@ class Connection:
             return await fn(request, **self._kwargs(t, wait_for_ready))
         except grpc.RpcError as error:
             raise from_rpc_error(error, _method_name(stub_cls, method)) from error
+
+    async def apipelined(self, field: str, method: str, request: Any) -> Any:
+        """A Checkpointer call (GetTuple, Put, PutWrites) over the loop's pipeline stream; as a
+        unary call when pipelining is off or the stream broke before the call was answered."""
+        if self.pipelining:
+            loop = asyncio.get_running_loop()
+            with self._lock:
+                pipeline = self._pipelines.get(loop)
+            if pipeline is None:
+                pipeline = Pipeline(self._aio_channel(), self._metadata)
+                with self._lock:
+                    pipeline = self._pipelines.setdefault(loop, pipeline)
+            try:
+                return await pipeline.call(field, method, request, self.timeout)
+            except PipelineBroken:
+                pass
+        from ._proto import stasis_pb2_grpc as rpc
+
+        return await self.aunary(rpc.CheckpointerStub, method, request)
 
     async def astream(self, stub_cls: type, method: str, request: Any) -> AsyncIterator[Any]:
         fn = getattr(self.astub(stub_cls), method)

@@ -159,6 +159,11 @@ class CheckpointerStub:
                 request_serializer=stasis__pb2.PruneRequest.SerializeToString,
                 response_deserializer=stasis__pb2.DeleteResponse.FromString,
                 _registered_method=True)
+        self.Pipeline = channel.stream_stream(
+                '/stasis.v1.Checkpointer/Pipeline',
+                request_serializer=stasis__pb2.PipelineRequest.SerializeToString,
+                response_deserializer=stasis__pb2.PipelineResponse.FromString,
+                _registered_method=True)
 
 
 class CheckpointerServicer:
@@ -219,6 +224,16 @@ class CheckpointerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Pipeline(self, request_iterator, context):
+        """GetTuple, Put and PutWrites over one long-lived stream, answered as they finish (matched
+        by id, so many can be in flight). Costs a message per call instead of a whole RPC: what a
+        client that makes thousands of small calls wants. Each call means exactly what its unary
+        form means; a failed call answers with `failure` and the stream goes on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CheckpointerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -261,6 +276,11 @@ def add_CheckpointerServicer_to_server(servicer, server):
                     servicer.Prune,
                     request_deserializer=stasis__pb2.PruneRequest.FromString,
                     response_serializer=stasis__pb2.DeleteResponse.SerializeToString,
+            ),
+            'Pipeline': grpc.stream_stream_rpc_method_handler(
+                    servicer.Pipeline,
+                    request_deserializer=stasis__pb2.PipelineRequest.FromString,
+                    response_serializer=stasis__pb2.PipelineResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -485,6 +505,33 @@ class Checkpointer:
             '/stasis.v1.Checkpointer/Prune',
             stasis__pb2.PruneRequest.SerializeToString,
             stasis__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Pipeline(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/stasis.v1.Checkpointer/Pipeline',
+            stasis__pb2.PipelineRequest.SerializeToString,
+            stasis__pb2.PipelineResponse.FromString,
             options,
             channel_credentials,
             insecure,

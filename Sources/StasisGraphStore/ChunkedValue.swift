@@ -20,7 +20,7 @@ struct ChunkedValue {
     /// Part of the stored format: changing it stops new values from sharing chunks with old ones.
     static let chunker = try! FastCDC(minSize: 512, averageSize: 2048, maxSize: 16384)
     /// Values up to this size are kept inline in their row; chunking them would cost more than it saves.
-    static let inlineLimit = 1024
+    static let inlineLimit = 4096
     static let headerLength = 64
     static let maxNodeEntries = 64
     static let entrySize = 36

@@ -26,6 +26,22 @@ extension GraphStore {
         }
     }
 
+    /// Several checkpoints in one read transaction (a listing reads them in batches); a key that
+    /// no longer exists is left out.
+    public func tuples(_ keys: [GraphKey]) throws(GraphError) -> [CheckpointTuple] {
+        try read { db in
+            var out: [CheckpointTuple] = []
+            let statement = try db.cachedStatement(sql: """
+                SELECT \(Self.columns) FROM graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?
+                """)
+            for key in keys {
+                guard let row = try Row.fetchOne(statement, arguments: [key.thread, key.namespace, key.checkpoint]) else { continue }
+                out.append(try assemble(row, db))
+            }
+            return out
+        }
+    }
+
     /// Keys of the checkpoints `query` selects, newest first. Metadata filters and the limit are
     /// applied here; the tuples are read one by one with `tuple(_:)` so that a long listing never
     /// holds every value in memory.

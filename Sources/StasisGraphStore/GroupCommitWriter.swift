@@ -19,7 +19,7 @@ final class GroupCommitWriter: Sendable {
     private let catalog: Catalog
     private let queue = DispatchQueue(label: "stasis.graph-writer")
     private let pending = Mutex<(jobs: [Job], draining: Bool)>(([], false))
-    /// Only touched on `queue`.
+    /// Only touched by the one drainer at a time (`draining`).
     let context: WriterContext
 
     init(catalog: Catalog, knownChunks: Set<ChunkID>) {
@@ -54,7 +54,17 @@ final class GroupCommitWriter: Sendable {
             state.draining = true
             return true
         }
-        if start { queue.async { self.drain() } }
+        guard start else { return }
+        // The first caller commits its own batch on its own thread (no hand-off when calls come one
+        // at a time); what queued up meanwhile is committed on the writer's queue.
+        let batch = nextBatch()
+        if !batch.isEmpty { run(batch) }
+        if pending.withLock({ state -> Bool in
+            if state.jobs.isEmpty { state.draining = false; return false }
+            return true
+        }) {
+            queue.async { self.drain() }
+        }
     }
 
     private func nextBatch() -> [Job] {

@@ -639,9 +639,10 @@ extension Stasis_V1_Checkpointer {
         /// > Source IDL Documentation:
         /// >
         /// > GetTuple, Put and PutWrites over one long-lived stream, answered as they finish (matched
-        /// > by id, so many can be in flight). Costs a message per call instead of a whole RPC: what a
-        /// > client that makes thousands of small calls wants. Each call means exactly what its unary
-        /// > form means; a failed call answers with `failure` and the stream goes on.
+        /// > by id, so many can be in flight). Costs a message per batch of calls instead of a whole RPC
+        /// > per call: what a client that makes thousands of small calls wants. Each call means exactly
+        /// > what its unary form means; a failed call answers with `failure` and the stream goes on.
+        /// > Both sides put whatever is ready into one message.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Stasis_V1_PipelineRequest` messages.
@@ -792,9 +793,10 @@ extension Stasis_V1_Checkpointer {
         /// > Source IDL Documentation:
         /// >
         /// > GetTuple, Put and PutWrites over one long-lived stream, answered as they finish (matched
-        /// > by id, so many can be in flight). Costs a message per call instead of a whole RPC: what a
-        /// > client that makes thousands of small calls wants. Each call means exactly what its unary
-        /// > form means; a failed call answers with `failure` and the stream goes on.
+        /// > by id, so many can be in flight). Costs a message per batch of calls instead of a whole RPC
+        /// > per call: what a client that makes thousands of small calls wants. Each call means exactly
+        /// > what its unary form means; a failed call answers with `failure` and the stream goes on.
+        /// > Both sides put whatever is ready into one message.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Stasis_V1_PipelineRequest` messages.
@@ -944,9 +946,10 @@ extension Stasis_V1_Checkpointer {
         /// > Source IDL Documentation:
         /// >
         /// > GetTuple, Put and PutWrites over one long-lived stream, answered as they finish (matched
-        /// > by id, so many can be in flight). Costs a message per call instead of a whole RPC: what a
-        /// > client that makes thousands of small calls wants. Each call means exactly what its unary
-        /// > form means; a failed call answers with `failure` and the stream goes on.
+        /// > by id, so many can be in flight). Costs a message per batch of calls instead of a whole RPC
+        /// > per call: what a client that makes thousands of small calls wants. Each call means exactly
+        /// > what its unary form means; a failed call answers with `failure` and the stream goes on.
+        /// > Both sides put whatever is ready into one message.
         ///
         /// - Parameters:
         ///   - request: A stream of `Stasis_V1_PipelineRequest` messages.
@@ -1467,9 +1470,10 @@ extension Stasis_V1_Checkpointer {
         /// > Source IDL Documentation:
         /// >
         /// > GetTuple, Put and PutWrites over one long-lived stream, answered as they finish (matched
-        /// > by id, so many can be in flight). Costs a message per call instead of a whole RPC: what a
-        /// > client that makes thousands of small calls wants. Each call means exactly what its unary
-        /// > form means; a failed call answers with `failure` and the stream goes on.
+        /// > by id, so many can be in flight). Costs a message per batch of calls instead of a whole RPC
+        /// > per call: what a client that makes thousands of small calls wants. Each call means exactly
+        /// > what its unary form means; a failed call answers with `failure` and the stream goes on.
+        /// > Both sides put whatever is ready into one message.
         ///
         /// - Parameters:
         ///   - request: A streaming request producing `Stasis_V1_PipelineRequest` messages.
@@ -1759,9 +1763,10 @@ extension Stasis_V1_Checkpointer {
         /// > Source IDL Documentation:
         /// >
         /// > GetTuple, Put and PutWrites over one long-lived stream, answered as they finish (matched
-        /// > by id, so many can be in flight). Costs a message per call instead of a whole RPC: what a
-        /// > client that makes thousands of small calls wants. Each call means exactly what its unary
-        /// > form means; a failed call answers with `failure` and the stream goes on.
+        /// > by id, so many can be in flight). Costs a message per batch of calls instead of a whole RPC
+        /// > per call: what a client that makes thousands of small calls wants. Each call means exactly
+        /// > what its unary form means; a failed call answers with `failure` and the stream goes on.
+        /// > Both sides put whatever is ready into one message.
         ///
         /// - Parameters:
         ///   - request: A streaming request producing `Stasis_V1_PipelineRequest` messages.
@@ -2001,9 +2006,10 @@ extension Stasis_V1_Checkpointer.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > GetTuple, Put and PutWrites over one long-lived stream, answered as they finish (matched
-    /// > by id, so many can be in flight). Costs a message per call instead of a whole RPC: what a
-    /// > client that makes thousands of small calls wants. Each call means exactly what its unary
-    /// > form means; a failed call answers with `failure` and the stream goes on.
+    /// > by id, so many can be in flight). Costs a message per batch of calls instead of a whole RPC
+    /// > per call: what a client that makes thousands of small calls wants. Each call means exactly
+    /// > what its unary form means; a failed call answers with `failure` and the stream goes on.
+    /// > Both sides put whatever is ready into one message.
     ///
     /// - Parameters:
     ///   - request: A streaming request producing `Stasis_V1_PipelineRequest` messages.
@@ -2269,9 +2275,10 @@ extension Stasis_V1_Checkpointer.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > GetTuple, Put and PutWrites over one long-lived stream, answered as they finish (matched
-    /// > by id, so many can be in flight). Costs a message per call instead of a whole RPC: what a
-    /// > client that makes thousands of small calls wants. Each call means exactly what its unary
-    /// > form means; a failed call answers with `failure` and the stream goes on.
+    /// > by id, so many can be in flight). Costs a message per batch of calls instead of a whole RPC
+    /// > per call: what a client that makes thousands of small calls wants. Each call means exactly
+    /// > what its unary form means; a failed call answers with `failure` and the stream goes on.
+    /// > Both sides put whatever is ready into one message.
     ///
     /// - Parameters:
     ///   - metadata: Additional metadata to send, defaults to empty.

@@ -2,8 +2,9 @@
 
 A gRPC call costs both sides far more than a message on an open stream, and LangGraph makes
 thousands of small calls (a put and a put_writes per task per step). A `Pipeline` belongs to one
-event loop: requests carry an id, answers come back as they finish, and a lock keeps writes in
-order. When the stream breaks (the daemon restarted or is draining), calls still waiting raise
+event loop: calls carry an id and answers come back as they finish. One writer at a time sends
+every call that is waiting in one message, so concurrent callers share a write (and the daemon
+answers in batches too). When the stream breaks (the daemon restarted or is draining), calls still waiting raise
 `PipelineBroken`; every pipelined call is idempotent (a put of the same checkpoint replaces it,
 writes are kept per task and index, reads change nothing), so the caller repeats it as a unary
 call, which waits for the daemon to be back.
@@ -38,10 +39,11 @@ class _Stream:
 
     async def _read(self) -> None:
         try:
-            async for answer in self.call:
-                future = self.pending.pop(answer.id, None)
-                if future is not None and not future.done():
-                    future.set_result(answer)
+            async for message in self.call:
+                for answer in message.answers:
+                    future = self.pending.pop(answer.id, None)
+                    if future is not None and not future.done():
+                        future.set_result(answer)
         except (grpc.RpcError, asyncio.CancelledError):
             pass
         finally:
@@ -63,23 +65,29 @@ class Pipeline:
         self._stream: _Stream | None = None
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
+        self._outbox: list[tuple[_Stream, pb.PipelineCall]] = []
 
     async def call(self, field: str, method: str, request: Any, timeout: float | None) -> Any:
-        async with self._lock:
-            stream = self._stream
-            if stream is None or stream.broken:
-                stream = self._stream = _Stream(self._stub, self._metadata)
-            call_id = next(self._ids)
-            future = asyncio.get_running_loop().create_future()
-            stream.pending[call_id] = future
-            try:
-                await stream.call.write(pb.PipelineRequest(id=call_id, **{field: request}))
-            except Exception as error:
-                stream.pending.pop(call_id, None)
-                stream.close()
-                raise PipelineBroken() from error
+        stream = self._stream
+        if stream is None or stream.broken:
+            stream = self._stream = _Stream(self._stub, self._metadata)
+        call_id = next(self._ids)
+        future = asyncio.get_running_loop().create_future()
+        stream.pending[call_id] = future
+        self._outbox.append((stream, pb.PipelineCall(id=call_id, **{field: request})))
+        if not self._lock.locked():
+            # This caller writes; calls queued while it waits for the write go in the next message.
+            async with self._lock:
+                while self._outbox:
+                    batch, self._outbox = self._outbox, []
+                    for target in {id(s): s for s, _ in batch}.values():
+                        calls = [c for s, c in batch if s is target]
+                        try:
+                            await target.call.write(pb.PipelineRequest(calls=calls))
+                        except Exception:
+                            target.close()  # its reader fails every pending call
         try:
-            answer = await asyncio.wait_for(future, timeout)
+            answer = await (future if timeout is None else asyncio.wait_for(future, timeout))
         except asyncio.TimeoutError:
             stream.pending.pop(call_id, None)
             raise StasisError(grpc.StatusCode.DEADLINE_EXCEEDED, f"no answer within {timeout} s", f"Checkpointer.{method}")

@@ -226,9 +226,10 @@ class CheckpointerServicer:
 
     def Pipeline(self, request_iterator, context):
         """GetTuple, Put and PutWrites over one long-lived stream, answered as they finish (matched
-        by id, so many can be in flight). Costs a message per call instead of a whole RPC: what a
-        client that makes thousands of small calls wants. Each call means exactly what its unary
-        form means; a failed call answers with `failure` and the stream goes on.
+        by id, so many can be in flight). Costs a message per batch of calls instead of a whole RPC
+        per call: what a client that makes thousands of small calls wants. Each call means exactly
+        what its unary form means; a failed call answers with `failure` and the stream goes on.
+        Both sides put whatever is ready into one message.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

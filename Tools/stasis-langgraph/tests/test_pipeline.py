@@ -62,3 +62,22 @@ def test_pipelining_can_be_turned_off(daemon: StasisDaemon) -> None:
         await saver.aclose()
 
     asyncio.run(main())
+
+
+def test_sigterm_with_an_open_pipeline_drains_cleanly(new_store) -> None:
+    """An open pipeline stream does not hold the daemon up: SIGTERM ends it after the calls in
+    flight are answered, and the daemon exits 0 without hitting its drain deadline."""
+    d = StasisDaemon(new_store("drain")).start()
+
+    async def main() -> None:
+        saver = StasisSaver(d.unix_address)
+        configs = await asyncio.gather(*(
+            saver.aput(generate_config(str(uuid4())), generate_checkpoint(), generate_metadata(), {}) for _ in range(30)
+        ))
+        assert all(await asyncio.gather(*(saver.aget_tuple(c) for c in configs)))
+        # the stream is still open here
+        assert d.stop() == 0
+        await saver.aclose()
+
+    asyncio.run(main())
+    assert "still running" not in d.output(), d.output()

@@ -97,6 +97,19 @@ final class GroupCommitWriter: Sendable {
         context.beginBatch()
         do {
             try catalog.writeThrough { db in
+                if batch.count == 1 {
+                    // Alone in its transaction: a failure rolls the transaction back, no savepoint needed.
+                    context.beginJob()
+                    do {
+                        results[0] = .success(try batch[0].body(db, context))
+                    } catch {
+                        results[0] = .failure(error)
+                        context.endJob(committed: false)
+                        throw JobFailed()
+                    }
+                    context.endJob(committed: true)
+                    return
+                }
                 for (i, job) in batch.enumerated() {
                     context.beginJob()
                     do {
@@ -112,6 +125,8 @@ final class GroupCommitWriter: Sendable {
                 }
             }
             context.endBatch(committed: true)
+        } catch is JobFailed {
+            context.endBatch(committed: false)  // results[0] holds the job's own error
         } catch {
             context.endBatch(committed: false)
             let failure = GraphError.storage("\(error)")
@@ -123,6 +138,9 @@ final class GroupCommitWriter: Sendable {
         for (i, job) in batch.enumerated() { job.done(results[i] ?? .failure(GraphError.storage("not run"))) }
     }
 }
+
+/// A lone job failed: its transaction is rolled back and the job's own error is its result.
+private struct JobFailed: Error {}
 
 /// What the writer thread knows across transactions: which chunks exist. Additions count only
 /// once their transaction commits; removals are applied when the deleting batch commits.

@@ -50,11 +50,12 @@ struct ServeCommand: ParsableCommand {
 
     /// Synchronous on purpose: the daemon's executor must be installed before any async code runs.
     func run() throws {
-        let onEventLoops = DaemonExecutor.installOnEventLoops()
+        // False only if async code already ran; the daemon then works the same, with more thread hops.
+        _ = DaemonExecutor.installOnEventLoops()
         let outcome = Outcome()
         let done = DispatchSemaphore(value: 0)
         Task {
-            do { try await serve(executorOnEventLoops: onEventLoops) } catch { outcome.error.withLock { $0 = error } }
+            do { try await serve() } catch { outcome.error.withLock { $0 = error } }
             done.signal()
         }
         done.wait()
@@ -65,7 +66,7 @@ struct ServeCommand: ParsableCommand {
         let error = Mutex<(any Error)?>(nil)
     }
 
-    func serve(executorOnEventLoops: Bool) async throws {
+    func serve() async throws {
         var token = ProcessInfo.processInfo.environment["STASIS_TOKEN"]
         if let tokenFile {
             guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {

@@ -44,6 +44,17 @@ struct ServeCommand: ParsableCommand {
         guard let n = ByteCount.parse(maxMessage), n >= 1024, n <= 1 << 30 else {
             throw ValidationError("--max-message '\(maxMessage)' must be a size from 1K to 1G (for example 4M)")
         }
+        if let listen {
+            guard let colon = listen.lastIndex(of: ":"), colon != listen.startIndex,
+                  let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+                throw ValidationError("--listen '\(listen)': expected HOST:PORT with a numeric port, e.g. 127.0.0.1:7443")
+            }
+        }
+        for (option, path) in [("--tls-cert", tlsCert), ("--tls-key", tlsKey)] {
+            if let path, !FileManager.default.isReadableFile(atPath: path) {
+                throw ValidationError("\(option) '\(path)': cannot read that file")
+            }
+        }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if listen == nil, tlsCert != nil { throw ValidationError("--tls-cert applies to --listen; add --listen HOST:PORT") }
     }

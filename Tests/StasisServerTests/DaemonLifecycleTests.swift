@@ -11,7 +11,8 @@ import Testing
 ///   bit-exact, and every stored checkpoint reads back whole (no half-written checkpoint);
 /// - SIGTERM drains: a call in flight finishes completely, the daemon exits 0 and removes its socket;
 /// - one daemon per store: a second `stasis serve` is refused with a message naming the first;
-/// - a TCP listener without a token is refused at startup, with exit code 1;
+/// - a TCP listener without a token is refused at startup, with exit code 1; a malformed
+///   address with 64 (bad arguments);
 /// - two writers storing the same checkpoint id with different parents: the second gets ABORTED
 ///   naming the checkpoint, and the first one's checkpoint stays;
 /// - a client that walks away from a stream mid-way leaves the daemon serving the next call.
@@ -159,6 +160,11 @@ struct DaemonLifecycleTests {
             _ = try DaemonProcess(store: store, arguments: ["--listen", "127.0.0.1:0"])
         } throws: { error in
             "\(error)".contains("exited 1") && "\(error)".contains("needs a token")
+        }
+        #expect {
+            _ = try DaemonProcess(store: store, arguments: ["--listen", "localhost"])
+        } throws: { error in
+            "\(error)".contains("exited 64") && "\(error)".contains("--listen 'localhost'")
         }
     }
 }

@@ -82,12 +82,16 @@ struct CheckpointListCommand: ParsableCommand {
 }
 
 struct CheckpointShowCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a checkpoint's record and signature.")
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show a checkpoint's record and signature.",
+        discussion: "The checkpoint is verified first (its record's hash, its signature, its catalog row and references, its images and blobs); a damaged one is refused, naming what is wrong.")
     @OptionGroup var options: StoreOptions
     @Argument(help: ArgumentHelp("Checkpoint id or unique prefix.", valueName: "CHECKPOINT")) var checkpoint: String
     func run() throws {
-        try CommandOutput.run(json: options.json) { () throws(HistoryError) in
-            let c = try options.openSessions().checkpoint(checkpoint)
+        try CommandOutput.run(json: options.json) { () throws(CheckpointVerificationError) in
+            let sessions: SessionStore
+            do throws(HistoryError) { sessions = try options.openSessions() } catch { throw .notChecked(error) }
+            let c = try sessions.verifiedCheckpoint(checkpoint)
             if options.json { CommandOutput.json(CheckpointSummary(c)); return }
             CommandOutput.line("""
                 id:        \(c.id)

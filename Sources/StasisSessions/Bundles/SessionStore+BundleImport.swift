@@ -21,7 +21,8 @@ extension SessionStore {
         if try read({ db in try Bool.fetchOne(db, sql: "SELECT 1 FROM sessions WHERE id = ?", arguments: [session]) }) == true {
             throw .badBundle(path: path, message: "session \(session) already exists in this store (remove it first, or keep the one you have)")
         }
-        let storeKey = try HistoryError.wrap { () throws(StoreError) in try store.catalog.meta("public_key") }
+        let key = try signingKey()
+        let storeKey = key.publicKeyHex
 
         // The pack, onto the store's file system, then into packs/.
         let tmp = store.temporaryPath(".bundle-pack.tmp")
@@ -74,6 +75,11 @@ extension SessionStore {
                     try insertTile.execute(arguments: [session, seq / HistoryHashing.tileSize, Data(MerkleTree.root(tile[...]))])
                     tile.removeAll(keepingCapacity: true)
                 }
+            }
+            // The store key accepts the bundle's other signers for this session only: a catalog
+            // row naming a foreign key is believed only with this acceptance.
+            for signer in Set([v.manifest.headSigner] + v.records.map(\.1)) where signer != storeKey {
+                try Self.trustSigner(db, session: session, signer: signer, key: key)
             }
             for (c, signer) in v.records {
                 try db.execute(sql: """

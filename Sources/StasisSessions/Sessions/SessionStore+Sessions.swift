@@ -63,6 +63,8 @@ extension SessionStore {
             try db.execute(sql: "DELETE FROM events WHERE session_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM merkle_tiles WHERE session_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM sessions WHERE id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM store_meta WHERE key >= ? AND key < ?",
+                           arguments: ["trusted-signer:\(id):", "trusted-signer:\(id);"])
         }
         return removed
     }

@@ -1,0 +1,200 @@
+import Crypto
+import Foundation
+import GRDB
+import Testing
+import StasisJSON
+import StasisStore
+@testable import StasisSessions
+
+/// Invariants checked (the catalog is the attacker's: every tamper is raw SQL on catalog.sqlite):
+/// - an untouched checkpoint verifies, also one imported from a bundle signed by another store;
+/// - a record rewritten to name another image, a flipped signature byte, a record re-signed by a
+///   key the store never accepted, a catalog column or `checkpoint_refs` row that disagrees with
+///   the record, a missing image or blob, an image whose catalog size differs from its manifest,
+///   a non-canonical record: each is refused by `verifiedCheckpoint` with a typed
+///   `CheckpointVerificationError.damaged` naming the checkpoint and what is wrong;
+/// - `verifyHistory` reports the same damage as problems (never throws), so the CLI exits 2;
+/// - verification changes nothing in the store.
+@Suite("Checkpoint verification")
+struct CheckpointVerificationTests {
+    struct Fixture {
+        let t: TemporaryStore
+        let session: String
+        let first: Checkpoint
+        let second: Checkpoint
+    }
+
+    func fixture() throws -> Fixture {
+        let t = try TemporaryStore()
+        let s = try t.sessions.createSession().id
+        var rng = Rng(state: 11)
+        try t.sessions.append(s, randomEvents(5, &rng))
+        let m1 = t.write(rng.bytes(64 * 1024), "m1")
+        let a = try t.sessions.createCheckpoint(s, CheckpointSpec(
+            images: [.init(name: "memory", path: m1)],
+            blobs: [.init(name: "state", path: t.write(rng.bytes(3000), "state1")), .init(name: "config", path: t.write(Array("{\"a\":1}".utf8), "cfg"))]))
+        let m2 = t.write(rng.bytes(64 * 1024), "m2")
+        let b = try t.sessions.createCheckpoint(s, CheckpointSpec(
+            images: [.init(name: "memory", path: m2)],
+            blobs: [.init(name: "state", path: t.write(rng.bytes(3000), "state2")), .init(name: "config", path: t.file("cfg"))]))
+        return Fixture(t: t, session: s, first: a, second: b)
+    }
+
+    func tamper(_ t: TemporaryStore, _ sql: String, _ arguments: StatementArguments = []) throws {
+        try t.sessions.store.catalog.writeThrough { db in try db.execute(sql: sql, arguments: arguments) }
+    }
+
+    func refusal(_ t: TemporaryStore, _ id: String) -> (String, [CheckpointDamage])? {
+        do {
+            _ = try t.sessions.verifiedCheckpoint(id)
+            return nil
+        } catch {
+            guard case .damaged(let named, let damage) = error else { Issue.record("not a damage error: \(error)"); return nil }
+            #expect(error.description.contains(id))
+            return (named, damage)
+        }
+    }
+
+    func catalogBytes(_ t: TemporaryStore) -> Data {
+        try? t.sessions.store.catalog.checkpointWAL()
+        return FileManager.default.contents(atPath: t.sessions.store.layout.catalogPath) ?? Data()
+    }
+
+    @Test("untouched checkpoints verify")
+    func untouched() throws {
+        let f = try fixture()
+        let c = try f.t.sessions.verifiedCheckpoint(String(f.second.id.prefix(10)))
+        #expect(c.id == f.second.id && c.record == f.second.record)
+        #expect(try f.t.sessions.checkpointDamage(f.first.id).isEmpty)
+        #expect(try f.t.sessions.verifyHistory(f.session).ok)
+        do { _ = try f.t.sessions.verifiedCheckpoint("abcdabcd"); Issue.record("unknown id accepted") } catch {
+            guard case .notChecked(.checkpointNotFound) = error else { Issue.record("\(error)"); return }
+        }
+    }
+
+    @Test("a record rewritten to name another memory image is refused")
+    func rewrittenRecord() throws {
+        let f = try fixture()
+        let m1 = f.first.record.images["memory"]!, m2 = f.second.record.images["memory"]!
+        try tamper(f.t, "UPDATE checkpoints SET record = replace(record, ?, ?) WHERE id = ?", [m2, m1, f.second.id])
+        let before = catalogBytes(f.t)
+        let (named, damage) = try #require(refusal(f.t, f.second.id))
+        #expect(named == f.second.id)
+        #expect(damage.contains { if case .idMismatch = $0 { true } else { false } })
+        // The references still name M2: they disagree with the rewritten record too.
+        #expect(damage.contains { if case .referencesMismatch = $0 { true } else { false } })
+        let history = try f.t.sessions.verifyHistory(f.session)
+        #expect(!history.ok && history.problems.contains { $0.contains(f.second.id) && $0.contains("rewritten") })
+        #expect(catalogBytes(f.t) == before)
+
+        // The attacker also fixes up the references: the hash still gives it away.
+        try tamper(f.t, "UPDATE checkpoint_refs SET target = ? WHERE checkpoint_id = ? AND name = 'memory'", [m1, f.second.id])
+        let (_, again) = try #require(refusal(f.t, f.second.id))
+        #expect(again.count == 1)
+        guard case .idMismatch = again[0] else { Issue.record("\(again)"); return }
+    }
+
+    @Test("a flipped signature byte is refused")
+    func flippedSignature() throws {
+        let f = try fixture()
+        var signature = f.first.signature
+        signature[10] ^= 0x01
+        try tamper(f.t, "UPDATE checkpoints SET signature = ? WHERE id = ?", [Data(signature), f.first.id])
+        let (_, damage) = try #require(refusal(f.t, f.first.id))
+        #expect(damage.count == 1)
+        guard case .badSignature = damage[0] else { Issue.record("\(damage)"); return }
+        #expect(try f.t.sessions.checkpointDamage(f.second.id).isEmpty)
+        let history = try f.t.sessions.verifyHistory(f.session)
+        #expect(history.problems.contains { $0.contains(f.first.id) && $0.contains("signature") })
+    }
+
+    @Test("a record re-signed by the attacker's own key is refused")
+    func forgedSigner() throws {
+        let f = try fixture()
+        var record = f.second.record
+        record.images["memory"] = f.first.record.images["memory"]
+        let attacker = Curve25519.Signing.PrivateKey()
+        let id = record.id
+        let signature = try attacker.signature(for: CheckpointRecord.signedMessage(id: id))
+        try tamper(f.t, """
+            INSERT INTO checkpoints(id, session_id, parent_id, created_at, history_size, record, signature, signer_key)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, [id, f.session, record.parent, Double(record.createdAt) / 1e9, record.historySize, Data(record.canonicalBytes),
+                  Data(signature), StoreKey.hex(attacker.publicKey.rawRepresentation)])
+        for (name, target) in record.images { try tamper(f.t, "INSERT INTO checkpoint_refs VALUES (?, ?, 'image', ?, 0)", [id, name, target]) }
+        for (name, target) in record.blobs { try tamper(f.t, "INSERT INTO checkpoint_refs VALUES (?, ?, 'blob', ?, 0)", [id, name, target]) }
+        let (_, damage) = try #require(refusal(f.t, id))
+        #expect(damage.count == 1)
+        guard case .untrustedSigner(let key, let session) = damage[0] else { Issue.record("\(damage)"); return }
+        #expect(key == StoreKey.hex(attacker.publicKey.rawRepresentation) && session == f.session)
+        // A forged acceptance, signed by the attacker, does not help either.
+        let forged = try attacker.signature(for: SessionStore.signerMessage(session: f.session, signer: key))
+        try tamper(f.t, "INSERT INTO store_meta(key, value) VALUES (?, ?)", [SessionStore.signerMetaKey(session: f.session, signer: key), StoreKey.hex(forged)])
+        #expect(try f.t.sessions.checkpointDamage(id).count == 1)
+    }
+
+    @Test("catalog columns, references, images and blobs that disagree with the record are named")
+    func catalogDisagrees() throws {
+        let f = try fixture()
+        let t = f.t
+        try tamper(t, "UPDATE checkpoints SET parent_id = NULL, history_size = 0 WHERE id = ?", [f.second.id])
+        let (_, columns) = try #require(refusal(t, f.second.id))
+        #expect(columns.map(\.description).joined().contains("parent_id") && columns.map(\.description).joined().contains("history_size"))
+
+        let m1 = f.first.record.images["memory"]!
+        try tamper(t, "UPDATE images SET size = size + 4096 WHERE id = ?", [m1])
+        let (_, size) = try #require(refusal(t, f.first.id))
+        guard case .imageSizeMismatch(let name, let image, _, _) = size.first else { Issue.record("\(size)"); return }
+        #expect(name == "memory" && image == m1)
+
+        let state = f.first.record.blobs["state"]!
+        try tamper(t, "DELETE FROM blobs WHERE id = ?", [state])
+        try tamper(t, "DELETE FROM checkpoint_refs WHERE checkpoint_id = ? AND name = 'config'", [f.first.id])
+        let (_, more) = try #require(refusal(t, f.first.id))
+        #expect(more.contains { if case .missingBlob("state", state) = $0 { true } else { false } })
+        #expect(more.contains { if case .referencesMismatch = $0 { true } else { false } })
+
+        try tamper(t, "DELETE FROM images WHERE id = ?", [m1])
+        #expect(try t.sessions.checkpointDamage(f.first.id).contains { if case .missingImage("memory", m1) = $0 { true } else { false } })
+    }
+
+    @Test("a damaged blob manifest is named with its cause")
+    func blobManifest() throws {
+        let f = try fixture()
+        let state = f.first.record.blobs["state"]!
+        // The size field of the manifest (bytes 12…19).
+        try tamper(f.t, "UPDATE blobs SET manifest = substr(manifest, 1, 12) || X'FF' || substr(manifest, 14) WHERE id = ?", [state])
+        let (_, damage) = try #require(refusal(f.t, f.first.id))
+        guard case .unreadableBlob("state", state, let cause) = damage.first else { Issue.record("\(damage)"); return }
+        guard case .corruptManifest = cause else { Issue.record("cause \(cause)"); return }
+    }
+
+    @Test("a non-canonical record is reported by history verify, not thrown")
+    func nonCanonical() throws {
+        let f = try fixture()
+        try tamper(f.t, "UPDATE checkpoints SET record = CAST(' ' || CAST(record AS TEXT) AS BLOB) WHERE id = ?", [f.first.id])
+        let (_, damage) = try #require(refusal(f.t, f.first.id))
+        #expect(damage.contains { if case .recordNotCanonical = $0 { true } else { false } })
+        let history = try f.t.sessions.verifyHistory(f.session)
+        #expect(!history.ok && history.problems.contains { $0.contains(f.first.id) })
+    }
+
+    @Test("an imported session's checkpoints verify with the key the store accepted at import")
+    func imported() throws {
+        let f = try fixture()
+        let bundle = f.t.file("s.bundle")
+        _ = try f.t.sessions.exportBundle(f.session, to: bundle)
+        let other = try TemporaryStore()
+        _ = try other.sessions.importBundle(at: bundle)
+        let c = try other.sessions.verifiedCheckpoint(f.second.id)
+        #expect(c.signerKey == (try f.t.sessions.store.catalog.meta("public_key")))
+        #expect(try other.sessions.verifyHistory(f.session).ok)
+
+        // Without the store's acceptance, the foreign key is not believed.
+        try tamper(other, "DELETE FROM store_meta WHERE key LIKE 'trusted-signer:%'")
+        let (_, damage) = try #require(refusal(other, f.second.id))
+        guard case .untrustedSigner = damage.first else { Issue.record("\(damage)"); return }
+        let history = try other.sessions.verifyHistory(f.session)
+        #expect(history.problems.contains { $0.contains("history head") && $0.contains("never accepted") })
+    }
+}

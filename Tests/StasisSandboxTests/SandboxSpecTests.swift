@@ -39,4 +39,40 @@ struct SandboxSpecTests {
         let drives = boot.enumerated().filter { $0.element.hasPrefix("id=d") }.map(\.element)
         #expect(drives.first?.contains("disk-root.raw") == true && drives.last?.contains("disk-data.raw") == true)
     }
+
+    @Test("the agent's device: a serial port for new sandboxes, the console for descriptions without the key")
+    func agentPort() throws {
+        let fresh = SandboxSpec(id: "a", session: "s", memoryBytes: 256 << 20, vcpus: 1, accelerator: "tcg",
+                                kernelCommandLine: "", mac: "", vsockCID: 3, machineID: "", disks: [], restoredFrom: nil, createdAt: Date())
+        let dir = SandboxDirectory(path: "/tmp/x")
+        #expect(QEMUCommand.arguments(fresh, dir, incoming: false).contains("virtserialport,chardev=agent,name=agent"))
+        // A description stored before `agentPort` existed: its machine had a console, and its
+        // checkpoints' device state names one, so a restore must build the same device.
+        var legacyJSON = try #require(try JSONSerialization.jsonObject(with: fresh.json) as? [String: Any])
+        legacyJSON.removeValue(forKey: "agentPort")
+        let legacy = try #require(SandboxSpec.decode(try JSONSerialization.data(withJSONObject: legacyJSON)))
+        #expect(legacy.agentPort == nil && legacy.effectiveAgentPort == .console)
+        #expect(QEMUCommand.arguments(legacy, dir, incoming: true).contains("virtconsole,chardev=agent,name=agent"))
+        #expect(SandboxSpec.decode(legacy.json) == legacy)
+    }
+
+    @Test("an agent answer that lost bytes is an error, never a short output")
+    func resultByteCounts() throws {
+        func parts(_ line: String) -> [Substring] { line.split(separator: " ", omittingEmptySubsequences: false) }
+        let out = Data("hello\n".utf8).base64EncodedString(), err = Data("oops".utf8).base64EncodedString()
+        let whole = try GuestAgent.decodeResult(parts("RESULT 7 3 \(out) \(err) 6 4"), path: "agent.sock")
+        #expect(whole.exitCode == 3 && whole.stdout == Array("hello\n".utf8) && whole.stderr == Array("oops".utf8))
+        let empty = try GuestAgent.decodeResult(parts("RESULT 7 0   0 0"), path: "agent.sock")
+        #expect(empty.stdout.isEmpty && empty.stderr.isEmpty)
+        // An older agent sends no counts: accepted as it is.
+        #expect(try GuestAgent.decodeResult(parts("RESULT 7 0 \(out) "), path: "agent.sock").stdout.count == 6)
+        // 64 KiB lost from the middle still decodes as base64: only the count catches it.
+        let cut = Data(repeating: 0x41, count: 65536 * 2).base64EncodedString()
+        #expect { _ = try GuestAgent.decodeResult(parts("RESULT 7 0 \(cut)  196608 0"), path: "agent.sock") } throws: {
+            "\($0)".contains("131072 of 196608 stdout bytes") && "\($0)".contains("agent.sock")
+        }
+        #expect(throws: SandboxError.self) { _ = try GuestAgent.decodeResult(parts("RESULT 7 0 !!! "), path: "a") }
+        #expect(throws: SandboxError.self) { _ = try GuestAgent.decodeResult(parts("RESULT 7 0 \(out) \(err) 6"), path: "a") }
+        #expect(throws: SandboxError.self) { _ = try GuestAgent.decodeResult(parts("RESULT 7 x \(out) \(err)"), path: "a") }
+    }
 }

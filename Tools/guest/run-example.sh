@@ -77,7 +77,7 @@ QEMU=(qemu-system-x86_64
     -serial "file:$DIR/console.log" -qmp "unix:$DIR/qmp.sock,server=on,wait=off"
     -drive "id=d0,file=$DIR/disk.raw,format=raw,if=none,cache=writeback,aio=threads" -device virtio-blk-device,drive=d0
     -chardev "socket,id=agent,path=$DIR/agent.sock,server=on,wait=off"
-    -device virtio-serial-device,max_ports=1 -device virtconsole,chardev=agent,name=agent -no-reboot)
+    -device virtio-serial-device,max_ports=2 -device virtserialport,chardev=agent,name=agent -no-reboot)
 
 echo "cache:   $CACHE ($STASIS_GUEST_KERNEL, $STASIS_GUEST_KERNEL_FORMAT, $STASIS_GUEST_KERNEL_RELEASE)"
 echo "cmdline: $APPEND"
@@ -175,9 +175,11 @@ def exec_(cmd):
     seq += 1
     ans, ms = request("EXEC e%d %s" % (seq, base64.b64encode(cmd.encode()).decode()))
     parts = ans.split(" ")
-    if len(parts) != 5 or parts[0] != "RESULT" or parts[1] != "e%d" % seq:
+    if len(parts) != 7 or parts[0] != "RESULT" or parts[1] != "e%d" % seq:
         fail("bad answer to %r: %r" % (cmd, ans))
     rc, out, err = int(parts[2]), b64d(parts[3]), b64d(parts[4])
+    if (len(out), len(err)) != (int(parts[5]), int(parts[6])):
+        fail("answer to %r lost bytes: %d/%s stdout, %d/%s stderr" % (cmd, len(out), parts[5], len(err), parts[6]))
     print("EXEC %-41r %s   (%.1f ms)" % (cmd, ans if len(ans) < 70 else ans[:67] + "...", ms))
     print("     -> exit %d, stdout %r, stderr %r" % (rc, out, err))
     return rc, out, err

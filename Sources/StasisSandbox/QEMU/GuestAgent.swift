@@ -51,11 +51,33 @@ final class GuestAgent {
             let line = try socket.readLine(until: deadline)
             let parts = line.split(separator: " ", omittingEmptySubsequences: false)
             guard parts.count >= 3, parts[0] == "RESULT", parts[1] == "\(id)" else { continue }
-            let code = Int32(parts[2]) ?? -1
-            let out = parts.count > 3 ? Data(base64Encoded: String(parts[3])) ?? Data() : Data()
-            let err = parts.count > 4 ? Data(base64Encoded: String(parts[4])) ?? Data() : Data()
-            return Result(exitCode: code, stdout: [UInt8](out), stderr: [UInt8](err))
+            return try Self.decodeResult(parts, path: socket.path)
         }
+    }
+
+    /// `RESULT <id> <code> <b64 out> <b64 err> [<out bytes> <err bytes>]`. Every field must decode,
+    /// and when the agent sends the byte counts (agents since the serial port) they must match:
+    /// a short answer is an error, never an output quietly cut.
+    static func decodeResult(_ parts: [Substring], path: String) throws(SandboxError) -> Result {
+        guard parts.count == 5 || parts.count == 7, let code = Int32(parts[2]) else {
+            throw .garbled("\(path): a RESULT line with \(parts.count) fields (expected 5 or 7)")
+        }
+        func decode(_ field: Substring, _ name: String) throws(SandboxError) -> [UInt8] {
+            if field.isEmpty { return [] }
+            guard let data = Data(base64Encoded: String(field)) else { throw .garbled("\(path): \(name) is not valid base64") }
+            return [UInt8](data)
+        }
+        let out = try decode(parts[3], "stdout")
+        let err = try decode(parts[4], "stderr")
+        if parts.count == 7 {
+            guard let outCount = Int(parts[5]), let errCount = Int(parts[6]) else {
+                throw .garbled("\(path): byte counts '\(parts[5])' '\(parts[6])' are not numbers")
+            }
+            guard out.count == outCount, err.count == errCount else {
+                throw .garbled("\(path): received \(out.count) of \(outCount) stdout bytes and \(err.count) of \(errCount) stderr bytes")
+            }
+        }
+        return Result(exitCode: code, stdout: out, stderr: err)
     }
 
     /// Pushes the host's clock into the guest (after boot and after every restore).

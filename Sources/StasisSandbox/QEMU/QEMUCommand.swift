@@ -33,7 +33,10 @@ enum QEMUCommand {
         }
         args += [
             "-chardev", "socket,id=agent,path=\(dir.agent),server=on,wait=off",
-            "-device", "virtio-serial-device,max_ports=1", "-device", "virtconsole,chardev=agent,name=agent",
+            // QEMU keeps port 0 for a console: a serial port needs a second one. The console line
+            // stays exactly as it was, so that older checkpoints' device state still loads.
+            "-device", spec.effectiveAgentPort == .console ? "virtio-serial-device,max_ports=1" : "virtio-serial-device,max_ports=2",
+            "-device", "\(spec.effectiveAgentPort.rawValue),chardev=agent,name=agent",
             "-no-reboot", "-daemonize", "-pidfile", dir.pidFile,
         ]
         if incoming { args += ["-incoming", "defer", "-S"] }

@@ -5,6 +5,8 @@ public enum SandboxError: Error, Sendable, CustomStringConvertible {
     case io(String, Int32)
     case timeout(String)
     case closed(String)
+    /// An answer that arrived damaged or short: the output is incomplete and must not be used.
+    case garbled(String)
     case badArgument(String)
     case qmp(command: String, message: String)
     case qemuMissing(String)
@@ -21,6 +23,7 @@ public enum SandboxError: Error, Sendable, CustomStringConvertible {
         case .io(let what, let e): return "\(what): \(String(cString: strerror(e)))"
         case .timeout(let what): return "timed out: \(what)"
         case .closed(let path): return "\(path) closed the connection (did QEMU exit? see the sandbox's console.log)"
+        case .garbled(let m): return "the guest agent's answer was damaged in transit: \(m); nothing was recorded, run the command again"
         case .badArgument(let m): return m
         case .qmp(let command, let message): return "QEMU refused `\(command)`: \(message)"
         case .qemuMissing(let m): return "QEMU is not available: \(m); install it with `apt-get install qemu-system-x86` (Tools/setup.sh does)"

@@ -20,13 +20,30 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
     public var disks: [String]
     public var restoredFrom: String?
     public var createdAt: Date
+    /// The QEMU device the guest agent talks through. `nil` in specs written before the field
+    /// existed: those machines (and their checkpoints' device state) have a `virtconsole`, and a
+    /// restore must rebuild the same device.
+    public var agentPort: AgentPort?
+
+    /// How the guest agent's channel is wired (Tools/guest/PROTOCOL.md, "Transport").
+    public enum AgentPort: String, Codable, Sendable {
+        /// A virtio serial port: the guest's writes wait while the host reads slowly.
+        case serialPort = "virtserialport"
+        /// A virtio console (`/dev/hvc0`): QEMU drops output the host socket cannot take at once.
+        /// Kept only so that sandboxes checkpointed with it can be restored.
+        case console = "virtconsole"
+    }
+
+    /// The device actually used: the recorded one, else the console of older specs.
+    public var effectiveAgentPort: AgentPort { agentPort ?? .console }
 
     public init(id: String, session: String, memoryBytes: Int64, vcpus: Int, accelerator: String, kernelCommandLine: String,
-                mac: String, vsockCID: UInt32, machineID: String, disks: [String], restoredFrom: String?, createdAt: Date) {
+                mac: String, vsockCID: UInt32, machineID: String, disks: [String], restoredFrom: String?, createdAt: Date,
+                agentPort: AgentPort? = .serialPort) {
         self.id = id; self.session = session; self.memoryBytes = memoryBytes; self.vcpus = vcpus
         self.accelerator = accelerator; self.kernelCommandLine = kernelCommandLine; self.mac = mac
         self.vsockCID = vsockCID; self.machineID = machineID; self.disks = disks
-        self.restoredFrom = restoredFrom; self.createdAt = createdAt
+        self.restoredFrom = restoredFrom; self.createdAt = createdAt; self.agentPort = agentPort
     }
 
     /// A fresh identity: sandbox id, locally administered MAC, vsock CID, machine id.

@@ -9,6 +9,9 @@ final class UnixSocket {
     let path: String
     private let fd: Int32
     private var pending: [UInt8] = []
+    /// How far `pending` is known to hold no newline: a long line arriving in many reads is
+    /// scanned once, not once per read.
+    private var scanned = 0
 
     init(connectTo path: String) throws(SandboxError) {
         self.path = path
@@ -63,9 +66,10 @@ final class UnixSocket {
     /// The next line (without its newline), or throws `timeout` at the deadline, or `closed`.
     func readLine(until deadline: Date) throws(SandboxError) -> String {
         while true {
-            if let nl = pending.firstIndex(of: 0x0A) {
+            if let nl = pending[scanned...].firstIndex(of: 0x0A) {
                 var line = Array(pending[..<nl])
                 pending.removeFirst(nl + 1)
+                scanned = 0
                 if line.last == 0x0D { line.removeLast() }
                 return String(decoding: line, as: UTF8.self)
             }
@@ -79,6 +83,7 @@ final class UnixSocket {
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
             if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; throw .io("read \(path)", errno) }
             if n == 0 { throw .closed(path) }
+            scanned = pending.count
             pending.append(contentsOf: chunk[0..<n])
         }
     }

@@ -1,20 +1,68 @@
 """LangGraph checkpointing (and sessions and sandboxes) on a Stasis store, over gRPC."""
 
-from .client import StasisClient
+from .client import AsyncStasisClient, StasisClient
 from .daemon import StasisDaemon, find_stasis_binary, init_store
-from .errors import DaemonError, StasisError
+from .errors import (
+    AbortedError,
+    AlreadyExistsError,
+    DaemonError,
+    DataLossError,
+    DeadlineExceededError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    ResourceExhaustedError,
+    StasisError,
+    UnauthenticatedError,
+    UnavailableError,
+)
+from .models import (
+    AppendResult,
+    Event,
+    ExecResult,
+    Health,
+    HealthStatus,
+    Sandbox,
+    SandboxCheckpoint,
+    Session,
+    VerifyResult,
+)
 from .sandbox import SANDBOX_CHECKPOINT_KEY, SANDBOX_SESSION_KEY, SandboxLink
 from .saver import StasisSaver
+from .transport import DEFAULT_CONNECT_GRACE
 
 __all__ = [
+    "DEFAULT_CONNECT_GRACE",
     "SANDBOX_CHECKPOINT_KEY",
     "SANDBOX_SESSION_KEY",
+    "AbortedError",
+    "AlreadyExistsError",
+    "AppendResult",
+    "AsyncStasisClient",
     "DaemonError",
+    "DataLossError",
+    "DeadlineExceededError",
+    "Event",
+    "ExecResult",
+    "FailedPreconditionError",
+    "Health",
+    "HealthStatus",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ResourceExhaustedError",
+    "Sandbox",
+    "SandboxCheckpoint",
     "SandboxLink",
+    "Session",
     "StasisClient",
     "StasisDaemon",
     "StasisError",
     "StasisSaver",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "VerifyResult",
     "find_stasis_binary",
     "init_store",
 ]

@@ -61,7 +61,7 @@ def init_store(path: str | os.PathLike[str], binary: str | None = None) -> None:
 
 def health(address: str, *, token: str | None = None, timeout: float = 2.0) -> pb.HealthCheckResponse | None:
     """The daemon's Health.Check answer, or None if nothing answers at `address` in time."""
-    conn = Connection(address, token=token, timeout=timeout, wait_for_ready=False)
+    conn = Connection(address, token=token, timeout=timeout, connect_grace=0.0)
     try:
         return conn.unary(rpc.HealthStub, "Check", pb.HealthCheckRequest())
     except StasisError:

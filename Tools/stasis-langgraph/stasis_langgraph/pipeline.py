@@ -21,7 +21,7 @@ import grpc.aio
 
 from ._proto import stasis_pb2 as pb
 from ._proto import stasis_pb2_grpc as rpc
-from .errors import StasisError
+from .errors import error_for
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 
@@ -31,9 +31,9 @@ class PipelineBroken(Exception):
 
 
 class _Stream:
-    def __init__(self, stub: rpc.CheckpointerStub, metadata: Any) -> None:
+    def __init__(self, stub: Any, metadata: Any) -> None:
         self.call = stub.Pipeline(metadata=metadata)
-        self.pending: dict[int, asyncio.Future] = {}
+        self.pending: dict[int, asyncio.Future[Any]] = {}
         self.broken = False
         self.reader = asyncio.get_running_loop().create_task(self._read())
 
@@ -59,20 +59,25 @@ class _Stream:
 
 
 class Pipeline:
-    def __init__(self, channel: grpc.aio.Channel, metadata: Any) -> None:
+    """Checkpointer calls of one event loop over one Checkpointer.Pipeline stream."""
+
+    def __init__(self, channel: grpc.aio.Channel, metadata: Any, address: str = "") -> None:
         self._stub = rpc.CheckpointerStub(channel)
         self._metadata = metadata
+        self.address = address
         self._stream: _Stream | None = None
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
         self._outbox: list[tuple[_Stream, pb.PipelineCall]] = []
 
     async def call(self, field: str, method: str, request: Any, timeout: float | None) -> Any:
+        """Sends one call and waits for its answer; raises StasisError for a failed call and
+        PipelineBroken when the stream ended first (the caller repeats it as a unary call)."""
         stream = self._stream
         if stream is None or stream.broken:
             stream = self._stream = _Stream(self._stub, self._metadata)
         call_id = next(self._ids)
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         stream.pending[call_id] = future
         self._outbox.append((stream, pb.PipelineCall(id=call_id, **{field: request})))
         if not self._lock.locked():
@@ -90,13 +95,18 @@ class Pipeline:
             answer = await (future if timeout is None else asyncio.wait_for(future, timeout))
         except asyncio.TimeoutError:
             stream.pending.pop(call_id, None)
-            raise StasisError(grpc.StatusCode.DEADLINE_EXCEEDED, f"no answer within {timeout} s", f"Checkpointer.{method}")
+            raise error_for(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"no answer from the Stasis daemon at {self.address} within {timeout} s",
+                f"Checkpointer.{method}", self.address,
+            ) from None
         if answer.HasField("failure"):
             code = _CODES.get(answer.failure.code, grpc.StatusCode.UNKNOWN)
-            raise StasisError(code, answer.failure.message, f"Checkpointer.{method}")
+            raise error_for(code, answer.failure.message, f"Checkpointer.{method}", self.address)
         return getattr(answer, field)
 
     def close(self) -> None:
+        """Cancels the stream; calls still waiting raise PipelineBroken."""
         if self._stream is not None:
             self._stream.close()
             self._stream = None

@@ -16,10 +16,11 @@ import os
 import random
 import warnings
 
-import grpc
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
-from typing import Any
+from typing import Any, cast
+
+import grpc
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -42,6 +43,8 @@ from .client import StasisClient
 from .daemon import StasisDaemon, health, init_store, store_exists
 from .delta import RecentValues, make_delta
 from .errors import DaemonError, StasisError
+from .models import Health, Sandbox, SandboxCheckpoint
+from .transport import DEFAULT_CONNECT_GRACE
 from .sandbox import (
     SANDBOX_CHECKPOINT_KEY,
     SANDBOX_SESSION_KEY,
@@ -87,6 +90,95 @@ def _config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableC
     }
 
 
+#: The metadata key LangGraph (>= 1.2) keeps per DeltaChannel that was not snapshotted at a
+#: checkpoint: {channel: (updates, supersteps) since its last _DeltaSnapshot}.
+_DELTA_COUNTERS_KEY = "counters_since_delta_snapshot"
+
+_Key = tuple[str, str, str]  # thread id, namespace, checkpoint id
+
+
+def _key(t: CheckpointTuple) -> _Key:
+    conf = t.config["configurable"]
+    return (str(conf["thread_id"]), conf.get("checkpoint_ns", "") or "", conf["checkpoint_id"])
+
+
+def _parent_key(t: CheckpointTuple) -> _Key | None:
+    if t.parent_config is None:
+        return None
+    thread, ns, _ = _key(t)
+    return (thread, ns, t.parent_config["configurable"]["checkpoint_id"])
+
+
+def delta_channels_replayed(t: CheckpointTuple) -> set[str]:
+    """The DeltaChannels whose value at this checkpoint LangGraph rebuilds from its ancestors:
+    named in the metadata's delta counters (so not snapshotted here), versioned, and without
+    a stored value. Such a checkpoint needs its ancestors (and their writes) back to the nearest
+    one that stores each of those channels' values."""
+    counters = (t.metadata or {}).get(_DELTA_COUNTERS_KEY) or {}
+    if not isinstance(counters, dict):
+        return set()
+    checkpoint = t.checkpoint
+    return {
+        channel
+        for channel in counters
+        if channel in checkpoint.get("channel_versions", {}) and channel not in checkpoint.get("channel_values", {})
+    }
+
+
+def _latest_per_namespace(tuples: Iterable[CheckpointTuple]) -> list[CheckpointTuple]:
+    latest: dict[tuple[str, str], CheckpointTuple] = {}
+    for t in tuples:
+        thread, ns, checkpoint_id = _key(t)
+        if (thread, ns) not in latest or checkpoint_id > _key(latest[(thread, ns)])[2]:
+            latest[(thread, ns)] = t
+    return list(latest.values())
+
+
+def _prune_refusal(tuples: Iterable[CheckpointTuple]) -> str | None:
+    """Why prune(keep_latest) would lose DeltaChannel data here (None if it would not)."""
+    needy = sorted(
+        (f"{_key(t)[0]!r} (namespace {_key(t)[1]!r}: {', '.join(sorted(channels))})"
+         for t in _latest_per_namespace(tuples) if (channels := delta_channels_replayed(t))),
+    )
+    if not needy:
+        return None
+    return (
+        "StasisSaver.prune(strategy='keep_latest') would lose DeltaChannel state: the latest "
+        f"checkpoint of thread {', '.join(needy)} rebuilds those channels from earlier "
+        "checkpoints and their writes, which keep_latest deletes. Nothing was deleted. Prune "
+        "these threads after a checkpoint that snapshots every delta channel, use "
+        "strategy='delete', or keep them."
+    )
+
+
+def _run_delete_refusal(tuples: Iterable[CheckpointTuple], doomed: set[_Key]) -> str | None:
+    """Why deleting the checkpoints in `doomed` would lose DeltaChannel data of the remaining
+    ones (`tuples`: every checkpoint of the affected threads), or None."""
+    by_key = {_key(t): t for t in tuples}
+    broken: set[str] = set()
+    for key, t in by_key.items():
+        if key in doomed:
+            continue
+        pending = delta_channels_replayed(t)
+        cursor = _parent_key(t)
+        while pending and cursor is not None:
+            if cursor in doomed:
+                broken.add(f"{key[0]!r} (namespace {key[1]!r})")
+                break
+            ancestor = by_key.get(cursor)
+            if ancestor is None:
+                break
+            pending = {c for c in pending if c not in ancestor.checkpoint.get("channel_values", {})}
+            cursor = _parent_key(ancestor)
+    if not broken:
+        return None
+    return (
+        "StasisSaver.delete_for_runs would lose DeltaChannel state: checkpoints of thread "
+        f"{', '.join(sorted(broken))} that stay rebuild delta channels from checkpoints and writes "
+        "of these runs. Nothing was deleted. Delete the whole thread (delete_thread) or keep the runs."
+    )
+
+
 class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyncContextManager):
     """A LangGraph checkpointer talking to a Stasis daemon over gRPC.
 
@@ -95,6 +187,16 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
     with `tls_ca` (default: $STASIS_TLS_CA) the channel is TLS, checked against that PEM file.
     Sync methods use a blocking channel, async ones a grpc.aio channel per event loop.
     `StasisSaver.from_store(path)` connects to the store's daemon, starting one if needed.
+
+    Calls fail fast: with no daemon at the address they raise `UnavailableError` (naming the
+    address and how to start one) after waiting `connect_grace` seconds (default 0.5) for a
+    daemon that is restarting; give a larger `connect_grace` to ride out longer restarts.
+    `timeout` bounds each call once connected.
+
+    DeltaChannel (LangGraph >= 1.2, beta): every checkpoint is kept with its writes, so delta
+    channels rebuild from their ancestors; `copy_thread` copies whole threads. `prune` with
+    "keep_latest" and `delete_for_runs` raise NotImplementedError, deleting nothing, when they
+    would delete checkpoints a remaining checkpoint's delta channels are rebuilt from.
 
     With `sandbox=SandboxLink(...)` graph checkpoints also name sandbox checkpoints (see
     `stasis_langgraph.sandbox`), and `restore_sandbox(config)` brings a sandbox back to the
@@ -110,9 +212,10 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
         timeout: float | None = 60.0,
         sandbox: SandboxLink | None = None,
         tls_ca: str | None = None,
+        connect_grace: float = DEFAULT_CONNECT_GRACE,
     ) -> None:
         super().__init__(serde=serde)
-        self.client = StasisClient(address, token=token, timeout=timeout, tls_ca=tls_ca)
+        self.client = StasisClient(address, token=token, timeout=timeout, tls_ca=tls_ca, connect_grace=connect_grace)
         self._conn = self.client.connection
         self.sandbox = sandbox
         #: Bases for sending grown values as deltas (see stasis_langgraph.delta).
@@ -164,6 +267,7 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
 
     @property
     def address(self) -> str:
+        """The daemon's address, as given."""
         return self._conn.address
 
     @property
@@ -177,6 +281,7 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
         self._stop_daemon()
 
     async def aclose(self) -> None:
+        """Async `close`: the running loop's channel is closed gracefully."""
         await self._conn.aclose()
         self._stop_daemon()
 
@@ -198,11 +303,13 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def health(self) -> pb.HealthCheckResponse:
+    def health(self) -> Health:
+        """The daemon's state (Health.Check)."""
         return self.client.health()
 
-    async def ahealth(self) -> pb.HealthCheckResponse:
-        return await self._conn.aunary(rpc.HealthStub, "Check", pb.HealthCheckRequest())
+    async def ahealth(self) -> Health:
+        """Async `health`."""
+        return await self.client.ahealth()
 
     # ------------------------------------------------------------ requests (shared by sync and async)
 
@@ -456,18 +563,41 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
         self._conn.unary(rpc.CheckpointerStub, "DeleteThread", self._delete_threads([thread_id]))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        if run_ids:
-            request = pb.DeleteForRunsRequest(run_ids=[str(r) for r in run_ids])
-            self._conn.unary(rpc.CheckpointerStub, "DeleteForRuns", request)
+        """Deletes the checkpoints (and their writes) whose metadata run_id is one of these.
+
+        Raises NotImplementedError, deleting nothing, when a checkpoint that stays rebuilds a
+        DeltaChannel from checkpoints or writes of these runs (see the class doc)."""
+        if not run_ids:
+            return
+        runs = [str(r) for r in run_ids]
+        doomed = {_key(t) for run in runs for t in self.list(None, filter={"run_id": run})}
+        threads = sorted({key[0] for key in doomed})
+        if threads:
+            everything = [t for thread in threads for t in self.list({"configurable": {"thread_id": thread}})]
+            if (why := _run_delete_refusal(everything, doomed)) is not None:
+                raise NotImplementedError(why)
+        self._conn.unary(rpc.CheckpointerStub, "DeleteForRuns", pb.DeleteForRunsRequest(run_ids=runs))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copies every checkpoint and write of the source thread (the whole parent chain, so
+        DeltaChannels rebuild in the copy) to the target thread, which must have none."""
         request = pb.CopyThreadRequest(source_thread_id=str(source_thread_id), target_thread_id=str(target_thread_id))
         self._conn.unary(rpc.CheckpointerStub, "CopyThread", request)
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """"keep_latest" keeps the newest checkpoint of each namespace (and its writes),
+        "delete" deletes the threads.
+
+        "keep_latest" raises NotImplementedError, deleting nothing, when a thread's newest
+        checkpoint rebuilds a DeltaChannel from earlier checkpoints (see the class doc)."""
         request = self._prune_request(thread_ids, strategy)
-        if request.thread_ids:
-            self._conn.unary(rpc.CheckpointerStub, "Prune", request)
+        if not request.thread_ids:
+            return
+        if request.strategy == pb.PruneRequest.KEEP_LATEST:
+            tuples = [t for thread in request.thread_ids for t in self.list({"configurable": {"thread_id": thread}})]
+            if (why := _prune_refusal(tuples)) is not None:
+                raise NotImplementedError(why)
+        self._conn.unary(rpc.CheckpointerStub, "Prune", request)
 
     # ------------------------------------------------------------ async API
 
@@ -536,18 +666,33 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
         await self._conn.aunary(rpc.CheckpointerStub, "DeleteThread", self._delete_threads([thread_id]))
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        if run_ids:
-            request = pb.DeleteForRunsRequest(run_ids=[str(r) for r in run_ids])
-            await self._conn.aunary(rpc.CheckpointerStub, "DeleteForRuns", request)
+        """Async `delete_for_runs`."""
+        if not run_ids:
+            return
+        runs = [str(r) for r in run_ids]
+        doomed = {_key(t) for run in runs async for t in self.alist(None, filter={"run_id": run})}
+        threads = sorted({key[0] for key in doomed})
+        if threads:
+            everything = [t for thread in threads async for t in self.alist({"configurable": {"thread_id": thread}})]
+            if (why := _run_delete_refusal(everything, doomed)) is not None:
+                raise NotImplementedError(why)
+        await self._conn.aunary(rpc.CheckpointerStub, "DeleteForRuns", pb.DeleteForRunsRequest(run_ids=runs))
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Async `copy_thread`."""
         request = pb.CopyThreadRequest(source_thread_id=str(source_thread_id), target_thread_id=str(target_thread_id))
         await self._conn.aunary(rpc.CheckpointerStub, "CopyThread", request)
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Async `prune`."""
         request = self._prune_request(thread_ids, strategy)
-        if request.thread_ids:
-            await self._conn.aunary(rpc.CheckpointerStub, "Prune", request)
+        if not request.thread_ids:
+            return
+        if request.strategy == pb.PruneRequest.KEEP_LATEST:
+            tuples = [t for thread in request.thread_ids async for t in self.alist({"configurable": {"thread_id": thread}})]
+            if (why := _prune_refusal(tuples)) is not None:
+                raise NotImplementedError(why)
+        await self._conn.aunary(rpc.CheckpointerStub, "Prune", request)
 
     # ------------------------------------------------------------ versions
 
@@ -577,7 +722,7 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
             )
         return True
 
-    def _record_request(self, config: RunnableConfig, taken: pb.SandboxCheckpoint) -> pb.PutWritesRequest:
+    def _record_request(self, config: RunnableConfig, taken: SandboxCheckpoint) -> Any:
         """The pending write that records an interrupt-time sandbox checkpoint on the
         interrupted graph checkpoint (its task id is no task's, so LangGraph ignores it)."""
         task_id = SANDBOX_TASK_PREFIX + str(uuid6())
@@ -621,7 +766,7 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
             cursor = tup.parent_config
         return None
 
-    def restore_sandbox(self, config: RunnableConfig) -> pb.Sandbox:
+    def restore_sandbox(self, config: RunnableConfig) -> Sandbox:
         """Restores the sandbox checkpoint of this graph checkpoint (see sandbox_checkpoint)
         into a fresh sandbox, and returns it."""
         checkpoint = self.sandbox_checkpoint(config)
@@ -629,7 +774,8 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
             raise LookupError(f"no sandbox checkpoint recorded at or before {config['configurable']}")
         return self.client.restore(checkpoint)
 
-    async def arestore_sandbox(self, config: RunnableConfig) -> pb.Sandbox:
+    async def arestore_sandbox(self, config: RunnableConfig) -> Sandbox:
+        """Async `restore_sandbox`."""
         checkpoint = await self.asandbox_checkpoint(config)
         if checkpoint is None:
             raise LookupError(f"no sandbox checkpoint recorded at or before {config['configurable']}")

@@ -276,7 +276,7 @@ class Connection:
         return converted
 
     def _may_retry(self, error: grpc.RpcError, method: str, wait_for_ready: bool) -> bool:
-        if wait_for_ready:
+        if wait_for_ready or self.connect_grace <= 0:
             return False
         if _not_sent(error):
             return True

@@ -45,10 +45,10 @@ public struct RestoreExecutor: Sendable {
         for blob in plan.blobs {
             if blob.name == "kernel" || blob.name == "initrd" {
                 // Shared read-only bases: a link to the host's cached copy.
-                do {
-                    let shared = try bootFiles.ensure(blob.blob)
-                    try FileManager.default.createSymbolicLink(atPath: blob.file, withDestinationPath: shared)
-                } catch { throw .store("\(blob.name) \(blob.blob): \(error)") }
+                let shared = try bootFiles.ensure(blob.blob)
+                do { try FileManager.default.createSymbolicLink(atPath: blob.file, withDestinationPath: shared) } catch {
+                    throw .io("link \(blob.file) to \(shared)", EIO)
+                }
                 continue
             }
             let bytes: [UInt8]
@@ -75,12 +75,16 @@ public struct RestoreExecutor: Sendable {
         let cache = BaseCache(store: sessions.store)
         for image in plan.images {
             let base = image.base.map { MaterializeBase(imageID: $0, path: cache.path(for: $0)) }
+            // A base is read without re-hashing it, so it must be the sealed file, before and
+            // after the copy (a write in between moves its change time).
+            if let id = image.base { try cache.checkSeal(id, checkpoint: plan.checkpoint) }
             do {
                 let r = try sessions.store.materialize(image.image, to: image.file, base: base, progress: progress)
                 if let b = r.base { patched[image.name] = b }
             } catch {
                 throw .store("materializing \(image.name) (\(image.image)): \(error.description)")
             }
+            if let id = image.base { try cache.checkSeal(id, checkpoint: plan.checkpoint) }
             chmod(image.file, 0o600)
         }
         let materializeSeconds = Date().timeIntervalSince(t0)
@@ -125,7 +129,8 @@ public struct RestoreExecutor: Sendable {
             guard let attrs = try? FileManager.default.attributesOfItem(atPath: resolved),
                   (attrs[.posixPermissions] as? Int) == 0o444 else { throw .inconsistent("\(blob.file) is not read-only") }
         }
-        done.append("kernel, initrd and state are mode 0444")
+        for blob in plan.blobs where blob.name == "kernel" || blob.name == "initrd" { try bootFiles.checkSeal(blob.blob) }
+        done.append("kernel, initrd and state are mode 0444; the shared kernel and initrd match their seals")
         for image in plan.images {
             let size = (try? FileSystem.fileSize(image.file)) ?? -1
             guard size == image.size else { throw .inconsistent("\(image.file) is \(size) bytes, but image \(image.image) has \(image.size)") }

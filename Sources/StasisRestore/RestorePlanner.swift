@@ -16,8 +16,17 @@ public struct RestorePlanner: Sendable {
     }
 
     public func plan(_ checkpointIDOrPrefix: String, accelerator: String, directory: String? = nil) throws(SandboxError) -> RestorePlan {
+        // The catalog is not trusted: the record must hash to its id and carry a valid signature,
+        // and everything it names must be there, before anything is planned from it. (Ancestors,
+        // below, only offer bases; a base is used chunk by chunk where its manifest equals this
+        // record's, and is itself a sealed file, so a forged ancestor cannot change the result.)
         let checkpoint: Checkpoint
-        do { checkpoint = try sessions.checkpoint(checkpointIDOrPrefix) } catch { throw .store(error.description) }
+        do { checkpoint = try sessions.verifiedCheckpoint(checkpointIDOrPrefix) } catch {
+            switch error {
+            case .notChecked(let cause): throw .store(cause.description)
+            case .damaged: throw .inconsistent(error.description)
+            }
+        }
         let record = checkpoint.record
         guard record.images["memory"] != nil, record.blobs["state"] != nil, record.blobs["config"] != nil else {
             throw .badArgument("checkpoint \(checkpoint.id) holds no VM (it needs a memory image and the state and config blobs); it was made from files, not from a sandbox")
@@ -71,7 +80,9 @@ public struct RestorePlanner: Sendable {
             "the sandbox directory \(dir.path) does not exist yet, and is created empty",
             "every file in it is a private copy (one link, not shared with the store, a base or another sandbox); writable: guest memory and disks",
             "kernel, initrd and device state are read-only (mode 0444)",
+            "the checkpoint record hashes to its id and its signature verifies with the store's key (or the key its session was imported with); its references and image sizes match the catalog",
             "memory, disks and device state are the checkpoint's: each image materialized from the image id its record names, chunk by chunk verified, sizes equal to the manifests; state.bin hashes to the record's state blob id",
+            "cached bases and the shared kernel and initrd are used only while their seals (inode, size, change time, HMAC with the host's seal key) match: checked before and after they are read",
             "QMP, agent and console sockets are new paths inside the new directory; nothing listens there yet",
             "new sandbox id, MAC, vsock CID and machine id, all different from the checkpoint's sandbox",
         ]

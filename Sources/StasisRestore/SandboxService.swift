@@ -118,11 +118,7 @@ public final class SandboxService: Sendable {
             ids[name] = .string(id)
             // Keep one read-only copy per host; the sandbox links to it.
             let cache = BootFileCache(store: sessions.store)
-            try? FileManager.default.createDirectory(atPath: cache.directory, withIntermediateDirectories: true)
-            if !FileManager.default.fileExists(atPath: cache.path(for: id)) {
-                _ = try? FileManager.default.moveItem(atPath: path, toPath: cache.path(for: id))
-            }
-            try? FileManager.default.removeItem(atPath: path)
+            try cache.adopt(path, as: id)
             do { try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: cache.path(for: id)) } catch {
                 throw .io("link \(path)", EIO)
             }

@@ -57,6 +57,7 @@ struct CheckpointCreateCommand: ParsableCommand {
         let spec = CheckpointSpec(images: images, blobs: blobs, parent: parent, noParent: noParent,
                                   labels: try CommandOutput.pairs(label, option: "--label"))
         try CommandOutput.run(json: options.json) { () throws(HistoryError) in
+            try Labels.validate(spec.labels)
             let c = try options.openSessions().createCheckpoint(session, spec, progress: options.progress)
             if options.json { CommandOutput.json(CheckpointSummary(c)) } else { CommandOutput.line(c.id) }
         }

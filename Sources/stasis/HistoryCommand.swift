@@ -20,7 +20,9 @@ struct HistoryAppendCommand: ParsableCommand {
             their required fields: command.started (command), output (stream: stdout|stderr, data), \
             command.exited (code), file.written (path), tool.call (name), tool.result (name), \
             message (role, content), checkpoint (checkpoint), restore (checkpoint), note (text). \
-            Every line is checked before anything is written: one bad line appends nothing.
+            Every line is checked before anything is written: one bad line appends nothing. \
+            Lines must be UTF-8; checkpoint and restore events must name an existing checkpoint \
+            of the session (Stasis writes its own).
             """)
     @OptionGroup var options: StoreOptions
     @Argument(help: ArgumentHelp("Session id or unique prefix.", valueName: "SESSION")) var session: String
@@ -29,14 +31,20 @@ struct HistoryAppendCommand: ParsableCommand {
         let input = FileHandle.standardInput.readDataToEndOfFile()
         try CommandOutput.run(json: options.json) { () throws(HistoryError) in
             var events: [EventInput] = []
+            var lines: [Int] = []          // the input line of each event
             var line = 0
             for raw in input.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
                 line += 1
-                let text = String(decoding: raw, as: UTF8.self)
-                if text.allSatisfy({ $0.isWhitespace }) { continue }
-                events.append(try EventInput.parse(text, line: line))
+                if raw.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                events.append(try EventInput.parse(utf8: raw, line: line))
+                lines.append(line)
             }
-            let range = try options.openSessions().append(session, events)
+            let range: Range<Int64>
+            do throws(HistoryError) { range = try options.openSessions().append(session, events) } catch {
+                // The library numbers events from 1; name the input line instead.
+                if case .badEvent(let n, let message) = error, n >= 1, n <= lines.count { throw .badEvent(line: lines[n - 1], message: message) }
+                throw error
+            }
             if options.json { CommandOutput.json(["first": range.lowerBound, "count": Int64(range.count)]) } else {
                 CommandOutput.line(range.isEmpty ? "appended nothing" : "appended \(range.count) event\(range.count == 1 ? "" : "s") (\(range.lowerBound)…\(range.upperBound - 1))")
             }

@@ -22,6 +22,30 @@ public struct EventInput: Sendable, Equatable {
         return try validate(value, line: line)
     }
 
+    /// Parses one line of raw bytes. Bytes that are not UTF-8 are refused, naming the line and
+    /// the byte offset: they are never replaced (U+FFFD would put words in the agent's mouth).
+    public static func parse(utf8 bytes: some Collection<UInt8>, line: Int) throws(HistoryError) -> EventInput {
+        let array = Array(bytes)
+        guard let text = String(validating: array, as: UTF8.self) else {
+            throw .badEvent(line: line, message: "the line is not valid UTF-8 (first bad byte at offset \(firstInvalidUTF8Offset(array)))")
+        }
+        return try parse(text, line: line)
+    }
+
+    /// The offset of the first byte that does not begin or continue a valid UTF-8 sequence.
+    static func firstInvalidUTF8Offset(_ bytes: [UInt8]) -> Int {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded): offset += encoded.count
+            case .error: return offset
+            case .emptyInput: return offset
+            }
+        }
+    }
+
     public static func validate(_ value: JSONValue, line: Int) throws(HistoryError) -> EventInput {
         guard var fields = value.objectValue else {
             throw .badEvent(line: line, message: "an event must be a JSON object, not \(value.typeName)")

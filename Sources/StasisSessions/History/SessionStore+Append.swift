@@ -17,9 +17,48 @@ extension SessionStore {
     }
 
     func append(resolved session: String, _ inputs: [EventInput]) throws(HistoryError) -> Range<Int64> {
+        // Checked before large values go to the blob store, and again in the transaction (a
+        // checkpoint may be removed in between).
+        try read { db in try Self.checkNamedCheckpoints(db, session: session, inputs.map { ($0.kind, $0.data) }) }
         let prepared = try prepare(inputs)
         let key = try signingKey()
-        return try write { db in try Self.insertEvents(db, session: session, prepared, key: key) }
+        return try write { db in
+            try Self.checkNamedCheckpoints(db, session: session, prepared.map { ($0.kind, $0.data) })
+            return try Self.insertEvents(db, session: session, prepared, key: key)
+        }
+    }
+
+    /// `checkpoint` and `restore` events are the history's account of what Stasis did, so an
+    /// appended one must name an existing checkpoint of this session (Stasis writes its own
+    /// `checkpoint` events when it takes one). The one exception is the first event of a
+    /// session forked from another session's checkpoint (`restore` without `intoSession`):
+    /// a `restore` naming the checkpoint the session's `forked_from` and `checkpoint` labels
+    /// name. Errors number the events from 1, in the order given.
+    static func checkNamedCheckpoints(_ db: Database, session: String, _ events: [(kind: EventKind, data: [String: JSONValue])]) throws {
+        guard events.contains(where: { $0.kind == .checkpoint || $0.kind == .restore }) else { return }
+        let (size, _) = try lastPosition(db, session)
+        var labels: [String: String]?
+        for (i, event) in events.enumerated() where event.kind == .checkpoint || event.kind == .restore {
+            let line = i + 1
+            guard let id = event.data["checkpoint"]?.stringValue else {
+                throw HistoryError.badEvent(line: line, message: "a \(event.kind.rawValue) event needs field \"checkpoint\" (a string)")
+            }
+            guard id.utf8.count == 64, id.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+                throw HistoryError.badEvent(line: line, message: "field \"checkpoint\" of a \(event.kind.rawValue) event must be a full checkpoint id (64 lower-case hex digits)")
+            }
+            guard let owner = try String.fetchOne(db, sql: "SELECT session_id FROM checkpoints WHERE id = ?", arguments: [id]) else {
+                throw HistoryError.badEvent(line: line, message: "field \"checkpoint\" names \(id), which is no checkpoint of this store: a \(event.kind.rawValue) event must name an existing checkpoint of session \(session)")
+            }
+            if owner == session { continue }
+            if event.kind == .restore, size + Int64(i) == 0 {
+                if labels == nil {
+                    let text = try String.fetchOne(db, sql: "SELECT labels FROM sessions WHERE id = ?", arguments: [session]) ?? "{}"
+                    labels = (try? JSONValue.parse(text))?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+                }
+                if labels?["forked_from"] == owner && labels?["checkpoint"] == id { continue }
+            }
+            throw HistoryError.badEvent(line: line, message: "field \"checkpoint\" names checkpoint \(id) of session \(owner), not of session \(session): a \(event.kind.rawValue) event must name a checkpoint of its own session")
+        }
     }
 
     /// An event ready to be written: large values already moved to the blob store.

@@ -6,9 +6,7 @@ import StasisStore
 extension SessionStore {
     /// Creates a session with the given labels.
     public func createSession(labels: [String: String] = [:]) throws(HistoryError) -> SessionRecord {
-        for key in labels.keys where key.isEmpty || key.count > 128 {
-            throw .badArgument(field: "--label", message: "label names must be 1 to 128 characters")
-        }
+        try Labels.validate(labels)
         let id = Self.newID()
         let now = Date()
         let encoded = JSONValue.object(labels.mapValues { .string($0) }).canonicalString
@@ -84,6 +82,7 @@ extension SessionStore {
 
     /// Sets a session's labels (merging), for `session label`.
     public func setLabels(_ idOrPrefix: String, _ labels: [String: String]) throws(HistoryError) {
+        try Labels.validate(labels)
         var s = try session(idOrPrefix)
         s.labels.merge(labels) { _, b in b }
         let encoded = JSONValue.object(s.labels.mapValues { .string($0) }).canonicalString

@@ -37,18 +37,19 @@ prepare() {
         echo "$0: no such row '$row' (no $req)" >&2
         return 64
     fi
+    # (set -e does not apply inside a function called from `if`: every step says || return 1)
     if [[ ! -x $venv/bin/python ]]; then
-        mkdir -p "$venvs"
-        "$python" -m venv "$venv" >&2
+        mkdir -p "$venvs" || return 1
+        "$python" -m venv "$venv" >&2 || return 1
     fi
     if ! cmp -s "$req" "$venv/.stasis-requirements"; then
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" >&2
-        cp "$req" "$venv/.stasis-requirements"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" >&2 || return 1
+        cp "$req" "$venv/.stasis-requirements" || return 1
     fi
     # editable install of this checkout (again if the venv points at another one)
     if ! (cd / && "$venv/bin/python" -c 'import os, sys, stasis_langgraph as m; sys.exit(os.path.dirname(m.__file__) != sys.argv[1])' \
             "$here/stasis_langgraph") 2>/dev/null; then
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e "$here" >&2
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e "$here" >&2 || return 1
     fi
     echo "$venv/bin/python"
 }
@@ -73,7 +74,7 @@ for row in $rows; do
     fi
     summary+=("$row: $status in $((SECONDS - start)) s")
 done
-echo "=== stasis-langgraph: ${summary[*]:-no rows run}"
+echo "=== stasis-langgraph: $(IFS=';'; echo "${summary[*]:-no rows run}")"
 if [[ ${#failed[@]} -gt 0 ]]; then
     echo "$0: failed: ${failed[*]}" >&2
     exit 1

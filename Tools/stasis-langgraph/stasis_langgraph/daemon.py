@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 from ._proto import stasis_pb2 as pb
 from ._proto import stasis_pb2_grpc as rpc
@@ -33,9 +34,9 @@ def find_stasis_binary(binary: str | os.PathLike[str] | None = None) -> str:
         return found
     for directory in Path(__file__).resolve().parents:
         for build in ("release", "debug"):
-            path = directory / ".build" / build / "stasis"
-            if os.access(path, os.X_OK):
-                return str(path)
+            built = directory / ".build" / build / "stasis"
+            if os.access(built, os.X_OK):
+                return str(built)
     raise DaemonError(
         "no stasis binary found: set STASIS_BIN, put `stasis` on PATH, "
         "or build it in the checkout with `swift build --product stasis`"
@@ -171,7 +172,7 @@ class StasisDaemon:
             raise
         return self
 
-    def _read(self, stream, is_stdout: bool) -> None:
+    def _read(self, stream: IO[str], is_stdout: bool) -> None:
         for line in stream:
             line = line.rstrip("\n")
             with self._cond:

@@ -30,12 +30,12 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
-    SerializerProtocol,
     get_checkpoint_id,
     get_checkpoint_metadata,
     writes_sort_key,
 )
 from langgraph.checkpoint.base.id import uuid6
+from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from ._proto import stasis_pb2 as pb
 from ._proto import stasis_pb2_grpc as rpc
@@ -95,6 +95,8 @@ def _config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableC
 _DELTA_COUNTERS_KEY = "counters_since_delta_snapshot"
 
 _Key = tuple[str, str, str]  # thread id, namespace, checkpoint id
+#: A value sent with a put: ((thread, namespace, channel), version, serde type, bytes).
+_Sent = tuple[tuple[str, str, str], str, str, bytes]
 
 
 def _key(t: CheckpointTuple) -> _Key:
@@ -179,7 +181,9 @@ def _run_delete_refusal(tuples: Iterable[CheckpointTuple], doomed: set[_Key]) ->
     )
 
 
-class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyncContextManager):
+class StasisSaver(
+    BaseCheckpointSaver[str], AbstractContextManager["StasisSaver"], AbstractAsyncContextManager["StasisSaver"]
+):
     """A LangGraph checkpointer talking to a Stasis daemon over gRPC.
 
     `address` is "unix:///path/to/stasis.sock" (or just the path) or "host:port"; on TCP the
@@ -354,7 +358,7 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
         metadata: CheckpointMetadata,
     ) -> pb.PutRequest:
         conf = config["configurable"]
-        stored = checkpoint.copy()
+        stored: dict[str, Any] = dict(checkpoint)
         stored.pop("channel_values", None)
         return pb.PutRequest(
             key=pb.CheckpointKey(
@@ -374,12 +378,12 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
 
     def _add_values(
         self, request: pb.PutRequest, checkpoint: Checkpoint, new_versions: ChannelVersions
-    ) -> list[tuple[tuple[str, str, str], str, str, bytes]]:
+    ) -> list[_Sent]:
         """Adds the changed channels' values, as deltas against the recent values where they
         are edits of them. Returns what to remember once the put succeeded."""
         values = checkpoint.get("channel_values", {})
         thread, ns = request.key.thread_id, request.key.checkpoint_ns
-        sent = []
+        sent: list[_Sent] = []
         for channel, version in new_versions.items():
             value = pb.ChannelValue(channel=channel, version=str(version))
             if channel in values:
@@ -387,7 +391,7 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
                 key = (thread, ns, channel)
                 base = self.recent.base(key, type_) if self.deltas else None
                 delta = make_delta(base[1], data) if base is not None else None
-                if delta is not None:
+                if base is not None and delta is not None:
                     value.value.type = type_
                     value.delta.CopyFrom(pb.ValueDelta(
                         base_version=base[0], head=delta.head, copy_offset=delta.copy_offset,
@@ -400,7 +404,7 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
         return sent
 
     @staticmethod
-    def _without_deltas(request: pb.PutRequest, sent: list) -> pb.PutRequest:
+    def _without_deltas(request: pb.PutRequest, sent: list[_Sent]) -> pb.PutRequest:
         """The same put with every value whole (the daemon lacked a delta's base)."""
         whole = {(key[2], version): (type_, data) for key, version, type_, data in sent}
         full = pb.PutRequest()
@@ -416,7 +420,7 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
     def _base_missing(error: StasisError, request: pb.PutRequest) -> bool:
         return error.code == grpc.StatusCode.FAILED_PRECONDITION and any(v.HasField("delta") for v in request.new_values)
 
-    def _remember(self, sent: list) -> None:
+    def _remember(self, sent: list[_Sent]) -> None:
         for key, version, type_, data in sent:
             self.recent.remember(key, version, type_, data)
 
@@ -522,12 +526,11 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         metadata = get_checkpoint_metadata(config, metadata)
-        if self._sandbox_due_on_put(config, metadata):
-            taken = self.client.checkpoint_sandbox(
-                self.sandbox.target, labels=self.sandbox.labels_for(config, checkpoint["id"], "put")
-            )
-            metadata[SANDBOX_CHECKPOINT_KEY] = taken.checkpoint
-            metadata[SANDBOX_SESSION_KEY] = taken.session or self.sandbox.session
+        if (link := self._sandbox_due_on_put(config, metadata)) is not None:
+            taken = self.client.checkpoint_sandbox(link.target, labels=link.labels_for(config, checkpoint["id"], "put"))
+            extra = cast(dict[str, Any], metadata)
+            extra[SANDBOX_CHECKPOINT_KEY] = taken.id
+            extra[SANDBOX_SESSION_KEY] = taken.session or link.session
         request = self._put_request(config, checkpoint, metadata)
         sent = self._add_values(request, checkpoint, new_versions)
         try:
@@ -627,12 +630,13 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         metadata = get_checkpoint_metadata(config, metadata)
-        if self._sandbox_due_on_put(config, metadata):
+        if (link := self._sandbox_due_on_put(config, metadata)) is not None:
             taken = await self.client.acheckpoint_sandbox(
-                self.sandbox.target, labels=self.sandbox.labels_for(config, checkpoint["id"], "put")
+                link.target, labels=link.labels_for(config, checkpoint["id"], "put")
             )
-            metadata[SANDBOX_CHECKPOINT_KEY] = taken.checkpoint
-            metadata[SANDBOX_SESSION_KEY] = taken.session or self.sandbox.session
+            extra = cast(dict[str, Any], metadata)
+            extra[SANDBOX_CHECKPOINT_KEY] = taken.id
+            extra[SANDBOX_SESSION_KEY] = taken.session or link.session
         request = self._put_request(config, checkpoint, metadata)
         sent = self._add_values(request, checkpoint, new_versions)
         try:
@@ -709,9 +713,10 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
 
     # ------------------------------------------------------------ sandboxes
 
-    def _sandbox_due_on_put(self, config: RunnableConfig, metadata: CheckpointMetadata) -> bool:
-        if self.sandbox is None or not self.sandbox.due_on_put(config, metadata):
-            return False
+    def _sandbox_due_on_put(self, config: RunnableConfig, metadata: CheckpointMetadata) -> SandboxLink | None:
+        """The sandbox link, when this put should checkpoint the sandbox."""
+        if self.sandbox is None or not self.sandbox.due_on_put(config, cast(dict[str, Any], metadata)):
+            return None
         if config["configurable"].get(_DURABILITY_KEY) in (None, "async") and not self._warned_durability:
             self._warned_durability = True
             warnings.warn(
@@ -720,26 +725,27 @@ class StasisSaver(BaseCheckpointSaver[str], AbstractContextManager, AbstractAsyn
                 "already runs, so its sandbox checkpoint may include that step's effects.",
                 stacklevel=3,
             )
-        return True
+        return self.sandbox
 
     def _record_request(self, config: RunnableConfig, taken: SandboxCheckpoint) -> Any:
         """The pending write that records an interrupt-time sandbox checkpoint on the
         interrupted graph checkpoint (its task id is no task's, so LangGraph ignores it)."""
         task_id = SANDBOX_TASK_PREFIX + str(uuid6())
-        record = {SANDBOX_CHECKPOINT_KEY: taken.checkpoint, SANDBOX_SESSION_KEY: taken.session or self.sandbox.session}
+        session = taken.session or (self.sandbox.session if self.sandbox is not None else "")
+        record = {SANDBOX_CHECKPOINT_KEY: taken.id, SANDBOX_SESSION_KEY: session}
         return self._put_writes_request(config, [(SANDBOX_CHECKPOINT_KEY, record)], task_id, "")
 
     @staticmethod
     def _sandbox_checkpoint_of(tup: CheckpointTuple) -> str | None:
-        if found := tup.metadata.get(SANDBOX_CHECKPOINT_KEY):
-            return found
+        if found := cast(dict[str, Any], tup.metadata).get(SANDBOX_CHECKPOINT_KEY):
+            return str(found)
         records = [
             (task_id, value)
             for task_id, channel, value in tup.pending_writes or []
             if task_id.startswith(SANDBOX_TASK_PREFIX) and channel == SANDBOX_CHECKPOINT_KEY
         ]
         if records:
-            return max(records, key=lambda r: r[0])[1][SANDBOX_CHECKPOINT_KEY]
+            return str(max(records, key=lambda r: r[0])[1][SANDBOX_CHECKPOINT_KEY])
         return None
 
     def sandbox_checkpoint(self, config: RunnableConfig) -> str | None:

@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, Optional, cast
 
 import grpc
 import grpc.aio
@@ -327,7 +327,7 @@ class Connection:
     ) -> Any:
         """One unary call; raises StasisError (see the module doc for unreachable daemons)."""
         name = _method_name(stub_cls, method)
-        t = self.timeout if timeout is DEFAULT else timeout
+        t = cast(Optional[float], self.timeout if timeout is DEFAULT else timeout)
         wfr = self.wait_for_ready if wait_for_ready is None else wait_for_ready
         deadline: float | None = None
         while True:
@@ -374,7 +374,7 @@ class Connection:
     ) -> Any:
         """Async `unary`, on the running loop's channel."""
         name = _method_name(stub_cls, method)
-        t = self.timeout if timeout is DEFAULT else timeout
+        t = cast(Optional[float], self.timeout if timeout is DEFAULT else timeout)
         wfr = self.wait_for_ready if wait_for_ready is None else wait_for_ready
         deadline: float | None = None
         while True:

@@ -74,7 +74,7 @@ for row in $rows; do
     fi
     summary+=("$row: $status in $((SECONDS - start)) s")
 done
-echo "=== stasis-langgraph: $(IFS=';'; echo "${summary[*]:-no rows run}")"
+echo "=== stasis-langgraph: $(printf '%s; ' "${summary[@]}")"
 if [[ ${#failed[@]} -gt 0 ]]; then
     echo "$0: failed: ${failed[*]}" >&2
     exit 1

@@ -22,9 +22,11 @@ final class BundleWriter {
         self.path = path
         let dir = FileSystem.parent(of: FileSystem.absolute(path))
         tmpPath = dir + "/." + (path.split(separator: "/").last.map(String.init) ?? "bundle") + ".tmp-" + SessionStore.newID().prefix(8)
-        do { fd = try FileDescriptor.open(tmpPath, .createExclusive) } catch {
+        // A bundle holds guest memory and disks: private to the owner, whatever the umask.
+        do { fd = try FileDescriptor.open(tmpPath, .createExclusive, permissions: StoreLayout.fileMode) } catch {
             throw .badArgument(field: "-o", message: error.description)
         }
+        chmod(tmpPath, StoreLayout.fileMode)
         var header = BundleFormat.headerMagic
         withUnsafeBytes(of: BundleFormat.version.littleEndian) { header.append(contentsOf: $0) }
         header.append(contentsOf: [0, 0, 0, 0, 0, 0])

@@ -10,13 +10,24 @@ public final class SessionStore: Sendable {
 
     public init(store: ContentStore) { self.store = store }
 
-    /// The store's signing key, loaded once.
+    /// The store's signing key, loaded once. A key file that its group or others may read (or
+    /// write) is refused: whoever can read it can sign checkpoints and history heads.
     func signingKey() throws(HistoryError) -> StoreKey {
         if let key = keyCache.withLockedValue({ $0 }) { return key }
+        let path = store.layout.keyPath
+        var st = stat()
+        if stat(path, &st) == 0, st.st_mode & 0o077 != 0 {
+            throw .badArgument(field: "store key \(path)", message: "its mode is \(String(st.st_mode & 0o777, radix: 8)), so other users may read it: run `chmod 600 \(path)` (and check that nobody copied it)")
+        }
         let key = try HistoryError.wrap { () throws(StoreError) in try StoreKey.load(store.layout) }
         keyCache.withLockedValue { $0 = key }
         return key
     }
+
+    /// The store's public key, 64 hex digits: the form `bundle verify --key` and
+    /// `bundle import --key` take. It is derived from the private key file, not read from the
+    /// catalog.
+    public func publicKey() throws(HistoryError) -> String { try signingKey().publicKeyHex }
 
     public static func open(at path: String) throws(HistoryError) -> SessionStore {
         SessionStore(store: try HistoryError.wrap { () throws(StoreError) in try ContentStore.open(at: path) })

@@ -39,7 +39,7 @@ extension ContentStore {
                         indexes.append(index)
                     } catch {
                         try StoreError.wrap { () throws(IOError) in
-                            try FileSystem.createDirectory(quarantine)
+                            try FileSystem.createDirectory(quarantine, permissions: StoreLayout.directoryMode)
                             try FileSystem.renameDurably(path, to: quarantine + "/" + name)
                         }
                         quarantined.append(id)

@@ -1,22 +1,29 @@
+import Crypto
 import Foundation
+import GRDB
 import StasisIO
 
 /// What `verify` found.
 public struct VerifyReport: Sendable, Codable {
     public struct Problem: Sendable, Codable {
-        /// `missing-pack`, `corrupt-pack`, `pack-mismatch`, `corrupt-manifest`, `missing-chunk`, `corrupt-chunk`.
+        /// `missing-pack`, `corrupt-pack`, `pack-mismatch`, `corrupt-manifest`, `image-mismatch`,
+        /// `missing-chunk`, `corrupt-chunk`, `corrupt-blob-manifest`, `corrupt-blob`; the session
+        /// layer adds `damaged-checkpoint`, `orphan-reference`, `damaged-history`, `store-key`.
         public var kind: String
         /// The pack, image or chunk concerned.
         public var subject: String
         public var message: String
         /// Images that can no longer be materialized because of it.
         public var affectedImages: [String]
+        /// Blobs that can no longer be read because of it.
+        public var affectedBlobs: [String] = []
 
-        public init(kind: String, subject: String, message: String, affectedImages: [String] = []) {
+        public init(kind: String, subject: String, message: String, affectedImages: [String] = [], affectedBlobs: [String] = []) {
             self.kind = kind
             self.subject = subject
             self.message = message
             self.affectedImages = affectedImages
+            self.affectedBlobs = affectedBlobs
         }
     }
     public var deep: Bool
@@ -29,6 +36,9 @@ public struct VerifyReport: Sendable, Codable {
     public var leftoverFiles = 0
     /// LangGraph values (checked by `stasis verify --deep`, see StasisGraphStore).
     public var graphValues = 0
+    /// Checkpoints and session histories (checked by StasisSessions, see `SessionStore.verifyCatalog`).
+    public var checkpoints = 0
+    public var histories = 0
     public var problems: [Problem] = []
     public var ok: Bool { problems.isEmpty }
 }
@@ -90,6 +100,14 @@ extension ContentStore {
             for image in images {
                 do throws(StoreError) {
                     let manifest = try manifest(of: image.id)
+                    // The catalog row is what listings, stats and restore plans read.
+                    let row = (size: image.size, chunkSize: image.chunkSize, dataChunks: image.dataChunks, dataBytes: image.dataBytes)
+                    let fromManifest = (size: manifest.imageSize, chunkSize: manifest.chunkSize, dataChunks: manifest.dataChunkCount, dataBytes: manifest.dataBytes)
+                    if row != fromManifest {
+                        report.problems.append(.init(kind: "image-mismatch", subject: image.id,
+                            message: "image \(image.id)'s catalog row (size \(row.size), chunk size \(row.chunkSize), \(row.dataChunks) data chunks, \(row.dataBytes) data bytes) does not match its manifest (size \(fromManifest.size), chunk size \(fromManifest.chunkSize), \(fromManifest.dataChunks) data chunks, \(fromManifest.dataBytes) data bytes): the catalog was edited",
+                            affectedImages: [image.id]))
+                    }
                     for case let c? in Set(manifest.chunks) {
                         guard let loc = index.location(of: c) else { missing[c, default: []].append(image.id); continue }
                         if damagedChunks[c] != nil { unreadable[c, default: []].append(image.id) }
@@ -98,20 +116,77 @@ extension ContentStore {
                     report.problems.append(.init(kind: "corrupt-manifest", subject: image.id, message: error.description, affectedImages: [image.id]))
                 }
             }
-            report.blobs = try catalog.blobs().count
-            for (chunk, images) in missing.sorted(by: { $0.key < $1.key }) {
-                report.problems.append(.init(kind: "missing-chunk", subject: chunk.hex,
-                    message: StoreError.missingChunk(chunk: chunk, image: images[0]).description, affectedImages: images.sorted()))
+            // 4. Every blob: its manifest decodes and matches its catalog row, and names chunks
+            //    the packs hold; deep: its chunks, read back, add up to its id (a blob manifest is
+            //    not named by its own hash, so only this proves its chunk list).
+            var missingFromBlobs: [ChunkID: [String]] = [:]
+            var unreadableBlobs: [ChunkID: [String]] = [:]
+            let blobs = try catalog.read { db in
+                try Row.fetchAll(db, sql: "SELECT id, size, manifest FROM blobs ORDER BY id").map { row in
+                    (id: row["id"] as String, size: row["size"] as Int64, manifest: [UInt8](row["manifest"] as Data))
+                }
+            }
+            report.blobs = blobs.count
+            let files = PackFiles(layout: layout)
+            defer { files.close() }
+            let reader = ChunkReader(index: index, packs: files)
+            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)
+            let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)
+            defer { scratch.deallocate(); raw.deallocate() }
+            for blob in blobs {
+                let manifest: BlobManifest
+                do throws(StoreError) { manifest = try BlobManifest.decode(blob.manifest, id: blob.id) } catch {
+                    report.problems.append(.init(kind: "corrupt-blob-manifest", subject: blob.id,
+                        message: "blob \(blob.id): \(error.description)", affectedImages: [], affectedBlobs: [blob.id]))
+                    continue
+                }
+                if manifest.size != blob.size {
+                    report.problems.append(.init(kind: "corrupt-blob-manifest", subject: blob.id,
+                        message: "blob \(blob.id): its manifest lists \(manifest.size) bytes but its catalog row says \(blob.size)", affectedImages: [], affectedBlobs: [blob.id]))
+                    continue
+                }
+                var complete = true
+                for e in manifest.entries {
+                    if index.location(of: e.id) == nil { missingFromBlobs[e.id, default: []].append(blob.id); complete = false }
+                    else if damagedChunks[e.id] != nil { unreadableBlobs[e.id, default: []].append(blob.id); complete = false }
+                }
+                guard deep, complete else { continue }
+                var hash = SHA256()
+                do throws(StoreError) {
+                    for e in manifest.entries {
+                        let out = UnsafeMutableRawBufferPointer(rebasing: raw[0..<e.length])
+                        try reader.read(e.id, into: out, scratch: scratch, image: "blob \(blob.id)")
+                        hash.update(bufferPointer: UnsafeRawBufferPointer(out))
+                    }
+                    let digest = hash.finalize().map { String(format: "%02x", $0) }.joined()
+                    if digest != blob.id {
+                        report.problems.append(.init(kind: "corrupt-blob", subject: blob.id,
+                            message: "blob \(blob.id): the chunks its manifest lists add up to \(digest), not to its id: the manifest was edited", affectedImages: [], affectedBlobs: [blob.id]))
+                    }
+                } catch {
+                    report.problems.append(.init(kind: "corrupt-blob", subject: blob.id, message: "blob \(blob.id): \(error.description)",
+                                                 affectedImages: [], affectedBlobs: [blob.id]))
+                }
+            }
+
+            for chunk in Set(missing.keys).union(missingFromBlobs.keys).sorted() {
+                let images = (missing[chunk] ?? []).sorted(), blobs = Array(Set(missingFromBlobs[chunk] ?? [])).sorted()
+                let message = images.first.map { StoreError.missingChunk(chunk: chunk, image: $0).description }
+                    ?? "blob \(blobs[0]) names chunk \(chunk) that is in no pack of this store: the blob cannot be read; run `stasis verify` and restore the missing pack from a copy"
+                report.problems.append(.init(kind: "missing-chunk", subject: chunk.hex, message: message, affectedImages: images, affectedBlobs: blobs))
             }
             for (chunk, message) in damagedChunks.sorted(by: { $0.key < $1.key }) {
                 report.problems.append(.init(kind: "corrupt-chunk", subject: chunk.hex, message: message,
-                                             affectedImages: (unreadable[chunk] ?? []).sorted()))
+                                             affectedImages: (unreadable[chunk] ?? []).sorted(),
+                                             affectedBlobs: Array(Set(unreadableBlobs[chunk] ?? [])).sorted()))
             }
             // A pack that cannot be read takes its chunks with it: they show as missing, and the
             // images missing chunks are the ones the unreadable packs affect.
             let lost = Set(missing.values.joined()).sorted()
+            let lostBlobs = Set(missingFromBlobs.values.joined()).sorted()
             for i in report.problems.indices where unusablePacks.contains(report.problems[i].subject) {
                 report.problems[i].affectedImages = lost
+                report.problems[i].affectedBlobs = lostBlobs
             }
             report.leftoverFiles = (try? leftoverFiles(known: Set(packs.map(\.packID))).count) ?? 0
             return report

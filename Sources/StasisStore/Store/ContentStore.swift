@@ -28,13 +28,25 @@ public final class ContentStore: Sendable {
         }
         let layout = StoreLayout(root: FileSystem.absolute(root))
         if FileSystem.exists(layout.catalogPath) { throw .storeExists(path: root) }
+        // Private to the owner, whatever the umask: guest memory and disks live here. A
+        // directory the user made beforehand keeps its mode; everything inside is private.
+        let rootExisted = FileSystem.isDirectory(layout.root)
         try StoreError.wrap { () throws(IOError) in
-            try FileSystem.createDirectory(layout.root)
-            try FileSystem.createDirectory(layout.packsDirectory)
-            try FileSystem.createDirectory(layout.manifestsDirectory)
-            try FileSystem.createDirectory(layout.temporaryDirectory)
+            try FileSystem.createDirectory(layout.root, permissions: StoreLayout.directoryMode)
+            if !rootExisted { try Self.setMode(StoreLayout.directoryMode, of: layout.root) }
+            for dir in [layout.packsDirectory, layout.manifestsDirectory, layout.temporaryDirectory, layout.keysDirectory] {
+                try FileSystem.createDirectory(dir, permissions: StoreLayout.directoryMode)
+                try Self.setMode(StoreLayout.directoryMode, of: dir)
+            }
+            // SQLite keeps an existing file's mode and gives its -wal and -shm files the same.
+            for file in [layout.catalogPath, layout.lockPath] {
+                let fd = try FileDescriptor.open(file, .createExclusive, permissions: StoreLayout.fileMode)
+                fd.close()
+                try Self.setMode(StoreLayout.fileMode, of: file)
+            }
         }
         let key = try StoreKey.create(layout)
+        try StoreError.wrap { () throws(IOError) in try Self.setMode(StoreLayout.fileMode, of: layout.keyPath) }
         let catalog = try Catalog.create(at: layout.catalogPath, chunkSize: chunkSize)
         try catalog.write { db in
             try db.execute(sql: "INSERT INTO store_meta(key, value) VALUES ('public_key', ?)", arguments: [key.publicKeyHex])
@@ -52,6 +64,11 @@ public final class ContentStore: Sendable {
         }
         try StoreError.wrap { () throws(IOError) in try FileSystem.createDirectory(layout.temporaryDirectory) }
         return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize)
+    }
+
+    /// Sets a mode exactly (chmod is not filtered by the umask, unlike mkdir and open).
+    static func setMode(_ mode: mode_t, of path: String) throws(IOError) {
+        guard chmod(path, mode) == 0 else { throw IOError(FileSystem.isDirectory(path) ? .mkdir : .open, path: path, errno: .current) }
     }
 
     var manifestFiles: ManifestFiles { ManifestFiles(layout: layout) }

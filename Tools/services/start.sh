@@ -53,6 +53,7 @@ start_seaweedfs() {
   "actions":["Admin","Read","List","Tagging","Write"]}]}
 EOF
     chmod 0600 "$dir/s3.json"
+    # A PUT to a missing bucket must fail as it does on AWS, not create the bucket (mini's default).
     # Every port is fixed explicitly (HTTP and gRPC) so that nothing lands on SeaweedFS's defaults,
     # which another copy or another program may hold.
     setsid "$weed" -logdir="$dir/log" mini -dir="$dir/data" -ip="$address" -ip.bind="$address" \
@@ -62,7 +63,7 @@ EOF
         -filer.port=$FILER_PORT -filer.port.grpc=$((FILER_PORT + 10000)) \
         -admin.port=$ADMIN_PORT -admin.port.grpc=$((ADMIN_PORT + 10000)) \
         -s3.port=$S3_PORT -s3.port.grpc=$((S3_PORT + 10000)) \
-        -s3.config="$dir/s3.json" -bucket="$BUCKET" \
+        -s3.config="$dir/s3.json" -bucket="$BUCKET" -s3.autoCreateBucket=false \
         </dev/null >"$dir/log/stdout.log" 2>&1 &
     echo $! >"$dir/pid"
     wait_until "SeaweedFS on $address:$S3_PORT" "$dir/pid" "$dir/log/stdout.log" \

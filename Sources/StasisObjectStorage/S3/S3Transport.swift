@@ -101,7 +101,9 @@ struct S3Transport: Sendable {
         let request = signedRequest(call, timestamp: AmzDate.timestamp(secondsSince1970: Self.now()))
         let timeout = TimeAmount.nanoseconds(S3RetryPolicy.nanoseconds(configuration.retry.requestTimeout))
         let response = try await client.execute(request, timeout: timeout)
-        let body = try await response.body.collect(upTo: call.maximumResponseBytes)
+        // An error answer's XML may be longer than a small range's bytes.
+        let limit = (200..<300).contains(Int(response.status.code)) ? call.maximumResponseBytes : max(call.maximumResponseBytes, 1 << 20)
+        let body = try await response.body.collect(upTo: limit)
         let answer = S3Answer(status: Int(response.status.code), headers: response.headers, body: body)
         if answer.isSuccess {
             let received = Int64(body.readableBytes)

@@ -1,0 +1,42 @@
+import Foundation
+
+/// Runs Resources/fault_proxy.py in front of the test SeaweedFS: the first `count` requests get a
+/// 503 SlowDown, or have their response body cut in half. Stopped by closing its stdin.
+final class FaultProxy {
+    enum Mode: String { case status503, cut }
+
+    let port: Int
+    private let process = Process()
+    private let input = Pipe()
+
+    init(upstreamHost: String, upstreamPort: Int, mode: Mode, count: Int) throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Resources/fault_proxy.py").path
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, upstreamHost, String(upstreamPort), mode.rawValue, String(count)]
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        // The first line is the port it listens on.
+        var line = Data()
+        while true {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data([0x0a]) { break }
+            line.append(byte)
+        }
+        guard let port = Int(String(decoding: line, as: UTF8.self)) else {
+            process.terminate()
+            throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "fault_proxy.py did not print its port"])
+        }
+        self.port = port
+        // Drain the progress lines so the proxy never blocks on a full pipe.
+        let reader = output.fileHandleForReading
+        Thread.detachNewThread { while !reader.readData(ofLength: 4096).isEmpty {} }
+    }
+
+    func stop() {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+}

@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 Tools/setup.sh
+# SeaweedFS (S3) and PostgreSQL for the object storage and catalog tests, stopped on exit; the
+# tests read the env file named by STASIS_SERVICES_ENV (its variables are exported too).
+STASIS_SERVICES_ENV="$(Tools/services/start.sh --quiet)"
+export STASIS_SERVICES_ENV
+trap 'Tools/services/stop.sh --quiet' EXIT
+set -a; source "$STASIS_SERVICES_ENV"; set +a
 # The guest kernel and initramfs for the microVM tests (cached outside the repository).
 Tools/guest/build.sh --quiet
 swift build --build-tests

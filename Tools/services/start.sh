@@ -30,6 +30,9 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 case "$only" in ""|seaweedfs|postgres) ;; *) fail "--only takes seaweedfs or postgres, not '$only'" ;; esac
+for tool in curl python3 runuser; do
+    command -v "$tool" >/dev/null || fail "$tool is missing (apt-get install -y curl python3 util-linux)"
+done
 mkdir -p "$state"
 chmod 0755 "$state"   # the postgres user must reach its data directory inside
 say() { [[ $quiet -eq 1 ]] || echo "services: $*" >&2; }

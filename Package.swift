@@ -29,6 +29,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // S3-compatible object storage (StasisObjectStorage) over HTTP/1.1 and HTTP/2.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // The shared catalog of a fleet (StasisCatalog's PostgreSQL engine).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C shims, each in its own target.
@@ -130,6 +134,20 @@ let package = Package(
             ]
         ),
 
+        // The catalog's two engines behind one protocol: SQLite (GRDB, the embedded default) and
+        // PostgreSQL (postgres-nio, shared by a fleet); per-layer migrations for both.
+        .target(
+            name: "StasisCatalog",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+
         // Deterministic synthetic VM-memory images, shared by the benchmark and the tests.
         .target(name: "StasisSynthetic", dependencies: ["CLZ4"]),
 
@@ -160,6 +178,13 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             exclude: ["Resources"]
+        ),
+        // What the test suites share: the test services' settings, temporary directories.
+        .target(name: "StasisTestSupport", path: "Tests/StasisTestSupport"),
+        .testTarget(
+            name: "StasisCatalogTests",
+            // Runs every case on SQLite and on the PostgreSQL of Tools/services/start.sh.
+            dependencies: ["StasisCatalog", "StasisTestSupport"]
         ),
         .testTarget(name: "StasisExt4Tests", dependencies: ["StasisExt4"]),
         .testTarget(

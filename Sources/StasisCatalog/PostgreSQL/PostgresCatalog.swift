@@ -1,0 +1,251 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PostgresNIO
+
+/// A catalog in PostgreSQL, shared by every host of a fleet (postgres-nio).
+///
+/// Transactions map to the embedded catalog's meaning: a read is one `REPEATABLE READ, READ ONLY`
+/// snapshot; a write takes a transaction-scoped advisory lock first, so writers queue one at a
+/// time across hosts as SQLite's writers do on one host, and "read, decide, write" inside one
+/// `write` cannot interleave with another writer. Connections are pooled; one that broke is
+/// dropped and replaced by the next call. Calls block the calling thread (the library is
+/// synchronous); the I/O runs on NIO's shared event loops.
+public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
+    public let engine = CatalogEngine.postgres
+    public let configuration: PostgresCatalogConfiguration
+    public var location: String { configuration.description }
+
+    /// The lock every write transaction takes (`pg_advisory_xact_lock`): "STASIS" + 1.
+    static let writeLock: Int64 = 0x5354_4153_4953_0001
+
+    private let eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    private let condition = NSCondition()
+    private var idle: [PostgresConnection] = []
+    private var openConnections = 0
+    private var nextID = 0
+    private var closed = false
+    private let logger = Logger(label: "stasis.catalog.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// Connects once to check the configuration (reachable, credentials, database).
+    public init(_ configuration: PostgresCatalogConfiguration) throws(CatalogError) {
+        self.configuration = configuration
+        let c = try connect()
+        release(c, broken: false)
+    }
+
+    deinit { closeAll() }
+
+    public func read<T>(_ body: (any CatalogConnection) throws -> T) throws -> T {
+        try transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", lock: false, body)
+    }
+
+    public func write<T>(_ body: (any CatalogConnection) throws -> T) throws -> T {
+        try transaction(begin: "BEGIN", lock: true, body)
+    }
+
+    public func checkpointLog() throws(CatalogError) {}
+
+    public func close() { closeAll() }
+
+    private func transaction<T>(begin: String, lock: Bool, _ body: (any CatalogConnection) throws -> T) throws -> T {
+        let raw = try acquire()
+        let connection = PostgresCatalogConnection(connection: raw, location: location)
+        var broken = false
+        defer { release(raw, broken: broken) }
+        do {
+            try connection.execute(begin, [])
+            if lock { try connection.execute("SELECT pg_advisory_xact_lock(?)", [.int(Self.writeLock)]) }
+        } catch {
+            broken = true
+            throw error
+        }
+        let result: T
+        do {
+            result = try body(connection)
+        } catch {
+            do { try connection.execute("ROLLBACK", []) } catch { broken = true }
+            throw error
+        }
+        do { try connection.execute("COMMIT", []) } catch {
+            // The outcome of a COMMIT whose answer was lost is unknown: the connection is dropped.
+            broken = true
+            throw error
+        }
+        return result
+    }
+
+    // MARK: - The pool
+
+    private func acquire() throws(CatalogError) -> PostgresConnection {
+        condition.lock()
+        while true {
+            if closed { condition.unlock(); throw .unavailable(catalog: location, detail: "the catalog was closed", cause: nil) }
+            if let c = idle.popLast() {
+                condition.unlock()
+                if c.isClosed { release(c, broken: true); return try acquire() }
+                return c
+            }
+            if openConnections < configuration.maxConnections {
+                openConnections += 1
+                condition.unlock()
+                do { return try connect(counted: true) } catch {
+                    condition.lock(); openConnections -= 1; condition.signal(); condition.unlock()
+                    throw error
+                }
+            }
+            condition.wait()
+        }
+    }
+
+    private func release(_ connection: PostgresConnection, broken: Bool) {
+        condition.lock()
+        if broken || closed || connection.isClosed {
+            openConnections -= 1
+            condition.unlock()
+            _ = connection.close() as EventLoopFuture<Void>
+        } else {
+            idle.append(connection)
+            condition.unlock()
+        }
+        condition.signal()
+    }
+
+    private func connect(counted: Bool = false) throws(CatalogError) -> PostgresConnection {
+        if !counted { condition.lock(); openConnections += 1; condition.unlock() }
+        let tls: PostgresConnection.Configuration.TLS
+        do {
+            switch configuration.tls {
+            case .disable: tls = .disable
+            case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
+        } catch {
+            throw .configuration(field: "sslmode", message: "cannot set up TLS: \(error)")
+        }
+        var config = PostgresConnection.Configuration(host: configuration.host, port: configuration.port, username: configuration.user,
+                                                     password: configuration.password, database: configuration.database, tls: tls)
+        config.options.connectTimeout = .seconds(10)
+        condition.lock(); nextID += 1; let id = nextID; condition.unlock()
+        do {
+            return try PostgresConnection.connect(on: eventLoops.next(), configuration: config, id: id, logger: logger).wait()
+        } catch {
+            condition.lock(); openConnections -= 1; condition.unlock()
+            throw .unavailable(catalog: location, detail: PostgresCatalogConnection.explain(error, connecting: true), cause: error)
+        }
+    }
+
+    private func closeAll() {
+        condition.lock()
+        closed = true
+        let all = idle
+        idle = []
+        openConnections -= all.count
+        condition.broadcast()
+        condition.unlock()
+        for c in all { _ = try? (c.close() as EventLoopFuture<Void>).wait() }
+    }
+}
+
+/// One pooled connection inside a transaction.
+struct PostgresCatalogConnection: CatalogConnection {
+    let engine = CatalogEngine.postgres
+    let connection: PostgresConnection
+    let location: String
+
+    @discardableResult
+    func execute(_ sql: String, _ arguments: [CatalogValue]) throws(CatalogError) -> Int {
+        do {
+            let result = try connection.query(PostgresPlaceholders.rewrite(sql), arguments.map(Self.postgresData)).wait()
+            return result.metadata.rows ?? 0
+        } catch { throw wrap(error, sql) }
+    }
+
+    func query(_ sql: String, _ arguments: [CatalogValue]) throws(CatalogError) -> [CatalogRow] {
+        let result: PostgresQueryResult
+        do { result = try connection.query(PostgresPlaceholders.rewrite(sql), arguments.map(Self.postgresData)).wait() } catch {
+            throw wrap(error, sql)
+        }
+        return try result.rows.map { (row) throws(CatalogError) in try Self.catalogRow(row) }
+    }
+
+    func forEachRow(_ sql: String, _ arguments: [CatalogValue], _ body: (CatalogRow) throws -> Void) throws {
+        // Rows arrive on an event loop; the body runs here, on the caller's thread.
+        for row in try query(sql, arguments) { try body(row) }
+    }
+
+    func executeScript(_ sql: String) throws(CatalogError) {
+        for statement in PostgresPlaceholders.statements(sql) { try execute(statement, []) }
+    }
+
+    private func wrap(_ error: any Error, _ sql: String) -> CatalogError {
+        if let e = error as? CatalogError { return e }
+        if let p = error as? PSQLError {
+            let state = p.serverInfo?[.sqlState]
+            if state == "40001" || state == "40P01" { return .conflict(catalog: location, detail: Self.explain(p, connecting: false)) }
+            if p.serverInfo == nil { return .unavailable(catalog: location, detail: Self.explain(p, connecting: false), cause: p) }
+        }
+        return .statement(catalog: location, sql: sql, detail: Self.explain(error, connecting: false), cause: error)
+    }
+
+    /// PostgreSQL's own message (and SQLSTATE) where it sent one; else what failed on the way.
+    static func explain(_ error: any Error, connecting: Bool) -> String {
+        if let p = error as? PSQLError {
+            if let info = p.serverInfo, let message = info[.message] {
+                let state = info[.sqlState] ?? "?"
+                if state == "28P01" || state == "28000" { return "the server refused the credentials (\(message)): check the user and PGPASSWORD" }
+                if state == "3D000" { return "\(message): create the database or name another one" }
+                return "\(message) (SQLSTATE \(state))"
+            }
+            switch p.code {
+            case .connectionError, .uncleanShutdown, .serverClosedConnection, .clientClosedConnection:
+                return connecting ? "no PostgreSQL answers there (is it running, and is the host and port right?)" : "the connection was lost"
+            default:
+                return "\(p.code)" + (p.underlying.map { ": \($0)" } ?? "")
+            }
+        }
+        if let channel = error as? ChannelError { return "connection failed: \(channel)" }
+        return "\(error)"
+    }
+
+    static func postgresData(_ value: CatalogValue) -> PostgresData {
+        switch value {
+        case .null: return .null
+        case .int(let v): return PostgresData(int64: v)
+        case .double(let d): return PostgresData(double: d)
+        case .text(let s): return PostgresData(string: s)
+        case .blob(let b): return PostgresData(bytes: b)
+        }
+    }
+
+    static func catalogRow(_ row: PostgresRow) throws(CatalogError) -> CatalogRow {
+        var columns: [String] = []
+        var values: [CatalogValue] = []
+        for cell in row {
+            columns.append(cell.columnName)
+            values.append(try catalogValue(cell))
+        }
+        return CatalogRow(columns: columns, values: values)
+    }
+
+    static func catalogValue(_ cell: PostgresCell) throws(CatalogError) -> CatalogValue {
+        guard cell.bytes != nil else { return .null }
+        do {
+            switch cell.dataType {
+            case .int2, .int4, .int8, .oid: return .int(try cell.decode(Int64.self))
+            case .float4, .float8: return .double(try cell.decode(Double.self))
+            case .bool: return .int(try cell.decode(Bool.self) ? 1 : 0)
+            case .bytea where cell.format == .binary: return .blob(Array(cell.bytes!.readableBytesView))
+            case .numeric:
+                let d = try cell.decode(Decimal.self)
+                if let i = Int64(exactly: NSDecimalNumber(decimal: d).doubleValue), Decimal(i) == d { return .int(i) }
+                return .double(NSDecimalNumber(decimal: d).doubleValue)
+            default: return .text(try cell.decode(String.self))
+            }
+        } catch {
+            throw .badValue(column: cell.columnName, expected: "a value of type \(cell.dataType)", found: .null)
+        }
+    }
+}

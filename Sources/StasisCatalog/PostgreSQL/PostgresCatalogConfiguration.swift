@@ -1,0 +1,69 @@
+import Foundation
+
+/// Where a PostgreSQL catalog is and how to log in: from a URL
+/// (`postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=disable|prefer|require`) with the libpq
+/// variables (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGSSLMODE`) filling what
+/// the URL leaves out, as libpq does. The password is never part of `description`.
+public struct PostgresCatalogConfiguration: Sendable, Equatable, CustomStringConvertible {
+    public enum TLSMode: String, Sendable { case disable, prefer, require }
+
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var password: String?
+    public var database: String
+    public var tls: TLSMode
+    /// Connections kept open per process.
+    public var maxConnections: Int
+
+    public init(host: String, port: Int = 5432, user: String, password: String?, database: String, tls: TLSMode = .disable, maxConnections: Int = 8) {
+        self.host = host; self.port = port; self.user = user; self.password = password
+        self.database = database; self.tls = tls; self.maxConnections = maxConnections
+    }
+
+    /// `postgres://user@host:port/database` — safe to print, log and store.
+    public var description: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+
+    /// Parses a URL, taking missing parts from `environment` (the caller passes the process's
+    /// environment; the library never reads it itself).
+    public static func parse(_ url: String?, environment: [String: String] = [:]) throws(CatalogError) -> PostgresCatalogConfiguration {
+        var host = environment["PGHOST"], port = environment["PGPORT"].flatMap { Int($0) }
+        var user = environment["PGUSER"], password = environment["PGPASSWORD"], database = environment["PGDATABASE"]
+        var sslmode = environment["PGSSLMODE"]
+        if let url {
+            guard let c = URLComponents(string: url), let scheme = c.scheme, ["postgres", "postgresql"].contains(scheme) else {
+                throw .configuration(field: "catalog URL", message: "'\(Self.redact(url))' is not a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL")
+            }
+            if let h = c.host, !h.isEmpty { host = h }
+            if let p = c.port { port = p }
+            if let u = c.user, !u.isEmpty { user = u.removingPercentEncoding ?? u }
+            if let p = c.password { password = p.removingPercentEncoding ?? p }
+            let path = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
+            if !path.isEmpty { database = path }
+            if let mode = c.queryItems?.first(where: { $0.name == "sslmode" })?.value { sslmode = mode }
+        }
+        guard let host, !host.isEmpty else {
+            throw .configuration(field: "catalog URL", message: "no host: give postgres://USER@HOST/DATABASE or set PGHOST")
+        }
+        guard let user, !user.isEmpty else {
+            throw .configuration(field: "catalog URL", message: "no user: give postgres://USER@HOST/DATABASE or set PGUSER")
+        }
+        let tls: TLSMode
+        switch sslmode ?? "disable" {
+        case "disable", "allow": tls = .disable
+        case "prefer": tls = .prefer
+        case "require", "verify-ca", "verify-full": tls = .require
+        case let other: throw .configuration(field: "sslmode", message: "'\(other)' is not one of disable, prefer, require")
+        }
+        return PostgresCatalogConfiguration(host: host, port: port ?? 5432, user: user, password: password,
+                                            database: database ?? user, tls: tls)
+    }
+
+    /// A URL with its password replaced, for messages about a URL that could not be parsed.
+    static func redact(_ url: String) -> String {
+        guard let at = url.lastIndex(of: "@"), let scheme = url.range(of: "://"), scheme.upperBound < at else { return url }
+        let credentials = url[scheme.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return url }
+        return String(url[..<colon]) + ":***" + String(url[at...])
+    }
+}

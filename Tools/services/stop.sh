@@ -18,6 +18,7 @@ while [[ $# -gt 0 ]]; do
 done
 say() { [[ $quiet -eq 1 ]] || echo "services: $*" >&2; }
 [[ -d "$state" ]] || { say "nothing to stop in $state"; exit 0; }
+[[ -f "$state/port-base" ]] && set_ports "$(cat "$state/port-base")"
 
 pidfile="$state/seaweedfs/pid"
 if running "$pidfile"; then

@@ -110,6 +110,25 @@ struct S3ObjectStorageTests {
         }
     }
 
+    @Test("refusals (4xx) are not retried: one request each")
+    func refusalsNotRetried() async throws {
+        let base = try TestServices.configuration()
+        let proxy = try FaultProxy(upstreamHost: base.endpoint.host, upstreamPort: base.endpoint.port ?? 80, mode: .status503, count: 0)
+        defer { proxy.stop() }
+        var config = base
+        config.endpoint = S3Endpoint(secure: false, host: "127.0.0.1", port: proxy.port)
+        config.credentials.secretAccessKey = "wrong"
+        _ = await expectFailure({ () async throws(ObjectStorageError) in try await S3ObjectStorage(configuration: config).put(.pack(id: "22"), bytes: [1]) }) {
+            if case .credentialsRejected = $0 { return true } else { return false }
+        }
+        config.credentials = base.credentials
+        _ = await expectFailure({ () async throws(ObjectStorageError) in _ = try await S3ObjectStorage(configuration: config).get(.pack(id: "23")) }) {
+            if case .notFound = $0 { return true } else { return false }
+        }
+        try await Task.sleep(for: .milliseconds(200))   // the proxy reports after answering
+        #expect(proxy.served == 2)
+    }
+
     @Test("a missing bucket: bucket not found at ENDPOINT")
     func missingBucket() async throws {
         var config = try TestServices.configuration()
@@ -159,6 +178,8 @@ struct S3ObjectStorageTests {
         let data = testBytes(3000, seed: 6)
         try await storage.put(.pack(id: "50retry"), bytes: data)   // two 503s, then through
         #expect(try await storage.get(.pack(id: "50retry")) == data)
+        try await Task.sleep(for: .milliseconds(200))   // the proxy reports after answering
+        #expect(proxy.served == 4)
     }
 
     @Test("503 on every attempt: unavailable, naming the attempts, the endpoint, the bucket and the key")

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs Resources/fault_proxy.py in front of the test SeaweedFS: the first `count` requests get a
 /// 503 SlowDown, or have their response body cut in half. Stopped by closing its stdin.
@@ -30,10 +31,28 @@ final class FaultProxy {
             throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "fault_proxy.py did not print its port"])
         }
         self.port = port
-        // Drain the progress lines so the proxy never blocks on a full pipe.
+        // Read the progress lines ("served N disturbed M"), so the proxy never blocks on a full
+        // pipe and a test can see how many requests reached it.
         let reader = output.fileHandleForReading
-        Thread.detachNewThread { while !reader.readData(ofLength: 4096).isEmpty {} }
+        let counter = servedCounter
+        Thread.detachNewThread {
+            var pending = ""
+            while case let data = reader.availableData, !data.isEmpty {
+                pending += String(decoding: data, as: UTF8.self)
+                while let newline = pending.firstIndex(of: "\n") {
+                    let line = pending[..<newline].split(separator: " ")
+                    if line.count >= 2, line[0] == "served", let n = Int(line[1]) { counter.value.withLock { $0 = n } }
+                    pending = String(pending[pending.index(after: newline)...])
+                }
+            }
+        }
     }
+
+    private final class Counter: Sendable { let value = Mutex(0) }
+    private let servedCounter = Counter()
+
+    /// Requests answered so far (passed through or disturbed).
+    var served: Int { servedCounter.value.withLock { $0 } }
 
     func stop() {
         try? input.fileHandleForWriting.close()

@@ -197,4 +197,53 @@ struct CheckpointVerificationTests {
         let history = try other.sessions.verifyHistory(f.session)
         #expect(history.problems.contains { $0.contains("history head") && $0.contains("never accepted") })
     }
+
+    @Test("columns of the wrong type are damage, not a crash")
+    func wrongTypes() throws {
+        let f = try fixture()
+        try tamper(f.t, "UPDATE checkpoints SET history_size = 'x', created_at = 'y' WHERE id = ?", [f.first.id])
+        try tamper(f.t, "UPDATE checkpoints SET signature = 42 WHERE id = ?", [f.second.id])
+        try tamper(f.t, "UPDATE sessions SET head_size = 'zz' WHERE id = ?", [f.session])
+        let (_, first) = try #require(refusal(f.t, f.first.id))
+        #expect(first.map(\.description).joined().contains("history_size") && first.map(\.description).joined().contains("created_at"))
+        let (_, second) = try #require(refusal(f.t, f.second.id))
+        guard case .badSignature = second.first else { Issue.record("\(second)"); return }
+        let history = try f.t.sessions.verifyHistory(f.session)
+        #expect(history.problems.contains { $0.contains("head_size") })
+    }
+
+    @Test("verifyCatalog names damaged checkpoints, orphans and a replaced public key")
+    func catalogReport() throws {
+        let f = try fixture()
+        #expect(try f.t.sessions.verifyCatalog(histories: true).problems.isEmpty)
+        try tamper(f.t, "INSERT INTO checkpoint_refs VALUES (?, 'memory', 'image', ?, 1)", [String(repeating: "cd", count: 32), f.first.record.images["memory"]!])
+        try tamper(f.t, "UPDATE store_meta SET value = ? WHERE key = 'public_key'", [String(repeating: "00", count: 32)])
+        var signature = f.first.signature
+        signature[0] ^= 0x80
+        try tamper(f.t, "UPDATE checkpoints SET signature = ? WHERE id = ?", [Data(signature), f.first.id])
+        try tamper(f.t, "INSERT INTO events SELECT 'ffffffffffffffffffffffffffffffff', seq, time_ns, kind, body, leaf, chain FROM events WHERE session_id = ?", [f.session])
+        let report = try f.t.sessions.verifyCatalog(histories: true)
+        let kinds = Set(report.problems.map(\.kind))
+        #expect(kinds == ["orphan-reference", "store-key", "damaged-checkpoint", "orphan-history"], "\(report.problems)")
+        #expect(report.problems.contains { $0.kind == "damaged-checkpoint" && $0.subject == f.first.id })
+        #expect(report.checkpoints == 2 && report.histories == 1)
+    }
+
+    @Test("a key file readable by others is refused, naming the file and chmod 600")
+    func looseKey() throws {
+        let f = try fixture()
+        let path = f.t.sessions.store.layout.keyPath
+        #expect(chmod(path, 0o640) == 0)
+        let fresh = SessionStore(store: f.t.sessions.store)      // the key is loaded once per SessionStore
+        do { _ = try fresh.verifiedCheckpoint(f.first.id); Issue.record("accepted") } catch {
+            guard case .notChecked(.badArgument(let field, let message)) = error else { Issue.record("\(error)"); return }
+            #expect(field.contains(path) && message.contains("chmod 600 \(path)"))
+        }
+        do { try fresh.append(f.session, [EventInput(kind: .note, data: ["text": "x"])]); Issue.record("accepted") } catch {}
+        #expect(try fresh.historySize(f.session) == f.first.record.historySize + 2)
+        let report = try fresh.verifyCatalog(histories: false)
+        #expect(report.problems.map(\.kind) == ["store-key"])
+        #expect(chmod(path, 0o600) == 0)
+        #expect(try fresh.verifiedCheckpoint(f.first.id).id == f.first.id)
+    }
 }

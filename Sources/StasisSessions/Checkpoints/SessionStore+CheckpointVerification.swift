@@ -123,16 +123,18 @@ extension SessionStore {
             let refs = try Row.fetchAll(db, sql: "SELECT name, kind, target FROM checkpoint_refs WHERE checkpoint_id = ? ORDER BY kind, name",
                                         arguments: [id]).map { Self.referenceText(kind: $0["kind"], name: $0["name"], target: $0["target"]) }
             var attested = true
-            if let signer = row["signer_key"] as String?, signer != storeKey.publicKeyHex {
-                attested = try Self.isTrustedSigner(db, session: row["session_id"], signer: signer, storeKey: storeKey.publicKeyHex)
+            if !(row["signer_key"] as DatabaseValue).isNull {
+                let signer = row.value("signer_key") ?? "?"
+                attested = try Self.isTrustedSigner(db, session: row.value("session_id") ?? "?", signer: signer, storeKey: storeKey.publicKeyHex)
             }
             return Stored(row: row, refs: refs.sorted(), attested: attested)
         }
         let row = stored.row
-        let bytes = [UInt8](row["record"] as Data)
-        let signature = [UInt8](row["signature"] as Data)
-        let signerColumn: String? = row["signer_key"]
-        let session: String = row["session_id"]
+        // Every column is read leniently: a value of another type is damage, not a crash.
+        let bytes = [UInt8](row.value("record") ?? Data())
+        let signature = [UInt8](row.value("signature") ?? Data())
+        let signerColumn: String? = (row["signer_key"] as DatabaseValue).isNull ? nil : (row.value("signer_key") ?? row.text("signer_key"))
+        let session: String = row.value("session_id") ?? row.text("session_id")
         var damage: [CheckpointDamage] = []
 
         let actual = StoreKey.hex(SHA256.hash(data: bytes))
@@ -148,13 +150,14 @@ extension SessionStore {
 
         // The catalog row's columns are what listings, retention and restore ancestry read.
         if session != record.session { damage.append(.columnMismatch(column: "session_id", stored: session, record: record.session)) }
-        let parent: String? = row["parent_id"]
+        let parent: String? = (row["parent_id"] as DatabaseValue).isNull ? nil : (row.value("parent_id") ?? row.text("parent_id"))
         if parent != record.parent { damage.append(.columnMismatch(column: "parent_id", stored: parent ?? "NULL", record: record.parent ?? "NULL")) }
-        let size: Int64 = row["history_size"]
-        if size != record.historySize { damage.append(.columnMismatch(column: "history_size", stored: String(size), record: String(record.historySize))) }
-        let created: Double = row["created_at"]
-        if abs(created - Double(record.createdAt) / 1e9) > 1e-3 {
-            damage.append(.columnMismatch(column: "created_at", stored: String(created), record: String(Double(record.createdAt) / 1e9)))
+        if row.value("history_size") as Int64? != record.historySize {
+            damage.append(.columnMismatch(column: "history_size", stored: row.text("history_size"), record: String(record.historySize)))
+        }
+        let created = row.value("created_at") as Double?
+        if created.map({ abs($0 - Double(record.createdAt) / 1e9) > 1e-3 }) ?? true {
+            damage.append(.columnMismatch(column: "created_at", stored: row.text("created_at"), record: String(Double(record.createdAt) / 1e9)))
         }
         let expected = (record.images.map { Self.referenceText(kind: "image", name: $0.key, target: $0.value) }
             + record.blobs.map { Self.referenceText(kind: "blob", name: $0.key, target: $0.value) }).sorted()
@@ -211,5 +214,17 @@ extension SessionStore {
                                               arguments: [signerMetaKey(session: session, signer: signer)]),
               let signature = StoreKey.bytes(fromHex: value) else { return false }
         return StoreKey.verify(signature: signature, message: signerMessage(session: session, signer: signer), publicKeyHex: storeKey)
+    }
+}
+
+extension Row {
+    /// A column's value when it is of the expected type, nil when it is NULL or of another type:
+    /// the verifiers read a catalog that an attacker may have written, and must not trap on it.
+    func value<T: DatabaseValueConvertible>(_ column: String) -> T? { T.fromDatabaseValue(self[column] as DatabaseValue) }
+
+    /// A column's value as text, for messages.
+    func text(_ column: String) -> String {
+        let v = self[column] as DatabaseValue
+        return String.fromDatabaseValue(v) ?? v.description
     }
 }

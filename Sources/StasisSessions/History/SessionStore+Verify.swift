@@ -137,21 +137,26 @@ extension SessionStore {
                 if let next = pending.first, next.record.historySize <= expected { try checkCheckpoints(atSize: expected) }
             }
             if !broken {
-                let stored = try Data.fetchAll(db, sql: "SELECT hash FROM merkle_tiles WHERE session_id = ? ORDER BY tile", arguments: [session]).map { [UInt8]($0) }
+                let stored = try DatabaseValue.fetchAll(db, sql: "SELECT hash FROM merkle_tiles WHERE session_id = ? ORDER BY tile", arguments: [session])
+                    .map { (Data.fromDatabaseValue($0)).map { [UInt8]($0) } ?? [] }
                 if stored != tiles {
                     fail(nil, "the stored Merkle tiles of session \(session) do not match its events (derived data; the events themselves check out)")
                 }
             }
             if !broken, let head = try Row.fetchOne(db, sql: "SELECT head_size, head_chain, head_signature, head_signer FROM sessions WHERE id = ?", arguments: [session]) {
-                let signer = (head["head_signer"] as String?) ?? publicKey
-                if let foreign = head["head_signer"] as String?, let publicKey,
+                let foreignSigner: String? = (head["head_signer"] as DatabaseValue).isNull ? nil : (head.value("head_signer") ?? head.text("head_signer"))
+                let signer = foreignSigner ?? publicKey
+                if let foreign = foreignSigner, let publicKey,
                    try !Self.isTrustedSigner(db, session: session, signer: foreign, storeKey: publicKey) {
                     fail(nil, "the history head of session \(session) claims to be signed by key \(foreign), which this store never accepted for it (only `bundle import` admits another key)")
                 }
-                let size: Int64 = head["head_size"]
-                let headChain = (head["head_chain"] as Data?).map { [UInt8]($0) } ?? HistoryHashing.genesis
-                let signature = (head["head_signature"] as Data?).map { [UInt8]($0) } ?? []
-                if size > expected {
+                // Read leniently: a column of another type is damage, not a crash.
+                let size: Int64 = head.value("head_size") ?? -1
+                let headChain = (head.value("head_chain") as Data?).map { [UInt8]($0) } ?? HistoryHashing.genesis
+                let signature = (head.value("head_signature") as Data?).map { [UInt8]($0) } ?? []
+                if size < 0 {
+                    fail(nil, "the history head of session \(session) is damaged: head_size is \(head.text("head_size"))")
+                } else if size > expected {
                     fail(expected, "events \(expected)…\(size - 1) are missing: the history was truncated (it had \(size) events)")
                 } else if size < expected {
                     fail(size, "events \(size)…\(expected - 1) were added outside stasis (the signed history head ends at \(size))")

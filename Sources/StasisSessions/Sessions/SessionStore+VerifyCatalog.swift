@@ -39,9 +39,9 @@ extension SessionStore {
         let (ids, orphanCheckpoints, orphanRefs, orphanEvents, sessions) = try read { db in
             (try String.fetchAll(db, sql: "SELECT id FROM checkpoints ORDER BY id"),
              try Row.fetchAll(db, sql: "SELECT id, session_id FROM checkpoints WHERE session_id NOT IN (SELECT id FROM sessions) ORDER BY id")
-                .map { ($0["id"] as String, $0["session_id"] as String) },
+                .map { ($0.text("id"), $0.text("session_id")) },
              try Row.fetchAll(db, sql: "SELECT checkpoint_id, name, target FROM checkpoint_refs WHERE checkpoint_id NOT IN (SELECT id FROM checkpoints) ORDER BY checkpoint_id, name")
-                .map { ($0["checkpoint_id"] as String, $0["name"] as String, $0["target"] as String) },
+                .map { ($0.text("checkpoint_id"), $0.text("name"), $0.text("target")) },
              try String.fetchAll(db, sql: "SELECT DISTINCT session_id FROM events WHERE session_id NOT IN (SELECT id FROM sessions) ORDER BY session_id"),
              try String.fetchAll(db, sql: "SELECT id FROM sessions ORDER BY id"))
         }

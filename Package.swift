@@ -53,7 +53,7 @@ let package = Package(
         .target(
             name: "StasisStore",
             dependencies: [
-                "StasisIO", "StasisChunking", "CLZ4",
+                "StasisIO", "StasisChunking", "StasisCatalog", "CLZ4",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "StasisSessions",
             dependencies: [
-                "StasisStore", "StasisJSON", "StasisIO", "StasisExt4",
+                "StasisStore", "StasisCatalog", "StasisJSON", "StasisIO", "StasisExt4",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // The raw C API, for the one loop that must read a million rows a second.
@@ -103,7 +103,7 @@ let package = Package(
         .target(
             name: "StasisGraphStore",
             dependencies: [
-                "StasisStore", "StasisChunking", "StasisJSON", "CLZ4",
+                "StasisStore", "StasisCatalog", "StasisChunking", "StasisJSON", "CLZ4",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

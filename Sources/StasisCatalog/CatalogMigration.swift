@@ -20,15 +20,29 @@ public struct CatalogSchema: Sendable {
     public var layer: String
     public var migrations: [CatalogMigration]
     public var legacyNames: Set<String>
+    /// Whether names without a `LAYER:` prefix are this layer's (the lowest layer, the store,
+    /// claims them, so that no migration of unknown origin goes unnoticed).
+    public var ownsUnprefixedNames: Bool
 
-    public init(layer: String, migrations: [CatalogMigration], legacyNames: Set<String> = []) {
+    public init(layer: String, migrations: [CatalogMigration], legacyNames: Set<String> = [], ownsUnprefixedNames: Bool = false) {
         self.layer = layer
         self.migrations = migrations
         self.legacyNames = legacyNames
+        self.ownsUnprefixedNames = ownsUnprefixedNames
     }
 
     /// Whether an applied migration name belongs to this layer.
-    func owns(_ name: String) -> Bool { legacyNames.contains(name) || name.hasPrefix(layer + ":") }
+    func owns(_ name: String) -> Bool {
+        if name.hasPrefix(layer + ":") { return true }
+        if name.contains(":") { return false }
+        return legacyNames.contains(name) || (ownsUnprefixedNames && !Self.namesFromBeforeLayers.contains(name))
+    }
+
+    /// The three migrations named before each layer owned its schema (frozen: new names carry
+    /// their layer's prefix).
+    static let namesFromBeforeLayers: Set<String> = [
+        "v1-store-meta-packs-images-blobs", "v2-sessions-checkpoints-history", "v3-langgraph-checkpoints",
+    ]
 }
 
 /// Applies layers' migrations, once each, and refuses a catalog that has a migration of a layer

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import StasisCatalog
 import StasisStore
 
 /// LangGraph's checkpoints in a Stasis store: what `stasis serve` answers the `Checkpointer`
@@ -18,6 +19,10 @@ public final class GraphStore: Sendable {
 
     public init(store: ContentStore) throws(GraphError) {
         self.store = store
+        // The graph store owns its tables and creates them on first use of a catalog.
+        do { try CatalogMigrator.migrate(store.catalog.database, GraphSchema.schema) } catch {
+            throw .storage("prepare the graph tables in \(store.catalog.path): \(error)")
+        }
         let known: Set<ChunkID>
         do {
             known = try store.catalog.readThrough { db in

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import StasisCatalog
 import StasisStore
 
 /// Sessions, their checkpoints and their histories, kept in a content store's catalog. The CLI
@@ -7,6 +8,7 @@ import StasisStore
 public final class SessionStore: Sendable {
     public let store: ContentStore
     private let keyCache = MutexBox<StoreKey?>(nil)
+    private let schemaReady = MutexBox(false)
 
     public init(store: ContentStore) { self.store = store }
 
@@ -36,17 +38,32 @@ public final class SessionStore: Sendable {
     var catalog: Catalog { store.catalog }
 
     func read<T>(_ body: (Database) throws -> T) throws(HistoryError) -> T {
+        try ensureSchema()
         do { return try catalog.readThrough(body) } catch { throw map(error) }
     }
 
     /// One write transaction: all of it commits, or none (a HistoryError thrown inside rolls back).
     func write<T>(_ body: (Database) throws -> T) throws(HistoryError) -> T {
+        try ensureSchema()
         do { return try catalog.writeThrough(body) } catch { throw map(error) }
+    }
+
+    /// The sessions layer owns its tables: they are created (or a newer catalog refused) the
+    /// first time this store touches them.
+    func ensureSchema() throws(HistoryError) {
+        if schemaReady.withLockedValue({ $0 }) { return }
+        do { try CatalogMigrator.migrate(catalog.database, SessionsSchema.schema) } catch {
+            throw map(error)
+        }
+        schemaReady.withLockedValue { $0 = true }
     }
 
     private func map(_ error: any Error) -> HistoryError {
         if let e = error as? HistoryError { return e }
         if let e = error as? StoreError { return .store(e) }
+        if case CatalogError.newerSchema(_, _, let unknown)? = error as? CatalogError {
+            return .store(.unknownMigrations(path: store.layout.root, names: unknown))
+        }
         return .store(.catalog(path: catalog.path, message: "\(error)"))
     }
 

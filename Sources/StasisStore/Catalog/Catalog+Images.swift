@@ -47,7 +47,10 @@ extension Catalog {
     /// A checkpoint that holds image or blob `target`, if any.
     func checkpointHolding(_ target: String) throws(StoreError) -> String? {
         try read { db in
-            try String.fetchOne(db, sql: "SELECT checkpoint_id FROM checkpoint_refs WHERE target = ? LIMIT 1", arguments: [target])
+            // The sessions layer owns checkpoint_refs and creates it on first use: a store that
+            // never had a session holds nothing.
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'checkpoint_refs'") == true else { return nil }
+            return try String.fetchOne(db, sql: "SELECT checkpoint_id FROM checkpoint_refs WHERE target = ? LIMIT 1", arguments: [target])
         }
     }
 

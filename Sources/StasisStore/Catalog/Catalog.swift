@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import StasisCatalog
 import StasisIO
 
 /// The store's catalog: one SQLite database in WAL mode, shared by every process that opens the
@@ -10,36 +11,30 @@ public final class Catalog: Sendable {
     public static let formatVersion = 1
 
     public let path: String
+    /// The catalog's engine, through which every layer (store, sessions, graph store) reads and
+    /// writes its own tables.
+    public let database: any CatalogDatabase
+    /// The SQLite pool, for the store's queries not yet written against `database` (SQLite only).
     let pool: DatabasePool
 
-    private init(path: String, pool: DatabasePool) {
+    private init(path: String, database: SQLiteCatalog) {
         self.path = path
-        self.pool = pool
+        self.database = database
+        self.pool = database.pool
     }
 
-    private static func configuration() -> Configuration {
-        var config = Configuration()
-        // Several processes (daemon, CLI invocations) write side by side: wait for each other.
-        config.busyMode = .timeout(30)
-        config.prepareDatabase { db in
-            // The catalog commit must survive power loss: it is what makes data exist.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        return config
-    }
-
-    /// Creates a new catalog with the current schema and the store's settings.
+    /// Creates a new catalog with the store layer's schema and the store's settings.
     static func create(at path: String, chunkSize: Int) throws(StoreError) -> Catalog {
         do {
-            let pool = try DatabasePool(path: path, configuration: configuration())
-            try CatalogSchema.migrator.migrate(pool)
-            try pool.write { db in
+            let database = try SQLiteCatalog(path: path)
+            try CatalogMigrator.migrate(database, StoreSchema.schema)
+            try database.write { db in
                 let now = Date().timeIntervalSince1970
-                try db.execute(sql: "INSERT INTO store_meta(key, value) VALUES (?, ?), (?, ?), (?, ?), (?, ?)",
-                               arguments: ["format_version", String(formatVersion), "chunk_size", String(chunkSize),
-                                           "created_at", String(now), "store_id", UUID().uuidString.lowercased()])
+                try db.execute("INSERT INTO store_meta(key, value) VALUES (?, ?), (?, ?), (?, ?), (?, ?)",
+                               ["format_version", .text(String(formatVersion)), "chunk_size", .text(String(chunkSize)),
+                                "created_at", .text(String(now)), "store_id", .text(UUID().uuidString.lowercased())])
             }
-            return Catalog(path: path, pool: pool)
+            return Catalog(path: path, database: database)
         } catch {
             throw .catalog(path: path, message: "cannot create: \(error)")
         }
@@ -47,30 +42,26 @@ public final class Catalog: Sendable {
 
     /// Opens an existing catalog, refusing one written by a newer stasis before changing anything.
     static func open(at path: String, storeRoot: String) throws(StoreError) -> Catalog {
-        let pool: DatabasePool
-        do {
-            pool = try DatabasePool(path: path, configuration: configuration())
-        } catch {
+        let database: SQLiteCatalog
+        do { database = try SQLiteCatalog(path: path) } catch {
             throw .catalog(path: path, message: "cannot open: \(error)\(fullDiskHint(storeRoot))")
         }
         do {
-            let (superseded, unknown, version) = try pool.read { db in
-                let applied = try CatalogSchema.migrator.appliedIdentifiers(db)
-                let known = Set(CatalogSchema.migrationNames)
-                let version = try String.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'format_version'")
-                return (try CatalogSchema.migrator.hasBeenSuperseded(db), applied.subtracting(known).sorted(), version)
+            let version = try database.read { db in
+                try db.queryOne("SELECT value FROM store_meta WHERE key = 'format_version'", [])?.optionalText("value")
             }
             if let version, let v = Int(version), v > formatVersion {
                 throw StoreError.newerFormat(path: storeRoot, found: v, supported: formatVersion)
             }
-            if superseded { throw StoreError.unknownMigrations(path: storeRoot, names: unknown) }
-            try CatalogSchema.migrator.migrate(pool)
+            try CatalogMigrator.migrate(database, StoreSchema.schema)
         } catch let error as StoreError {
             throw error
+        } catch let CatalogError.newerSchema(_, _, unknown) {
+            throw StoreError.unknownMigrations(path: storeRoot, names: unknown)
         } catch {
             throw .catalog(path: path, message: "cannot read: \(error)\(fullDiskHint(storeRoot))")
         }
-        return Catalog(path: path, pool: pool)
+        return Catalog(path: path, database: database)
     }
 
     /// SQLite reports a full disk as a generic I/O error when it cannot create its WAL index.

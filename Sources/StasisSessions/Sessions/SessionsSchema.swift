@@ -1,0 +1,131 @@
+import StasisCatalog
+
+/// The sessions layer's tables: sessions, checkpoints and what they hold, the hash-chained
+/// history and its Merkle tiles. Applied by `SessionStore` on first use of a catalog.
+public enum SessionsSchema {
+    public static let schema = CatalogSchema(layer: "sessions", migrations: [
+        CatalogMigration("v2-sessions-checkpoints-history", sqlite: """
+            CREATE TABLE sessions (
+                id          TEXT PRIMARY KEY NOT NULL,
+                created_at  REAL NOT NULL,
+                labels      TEXT NOT NULL,          -- JSON object of strings
+                retention   TEXT,                   -- JSON retention policy, or NULL
+                -- The history's end as last written, signed by the store key, so that a
+                -- truncated tail is detected too (Formats/history.md).
+                head_size       INTEGER NOT NULL DEFAULT 0,
+                head_chain      BLOB,
+                head_signature  BLOB,
+                head_signer     TEXT                -- public key (hex) if not this store's (imported)
+            ) WITHOUT ROWID;
+
+            -- A checkpoint's id is the SHA-256 of `record` (canonical JSON, Formats/checkpoint.md);
+            -- `signature` is the store key's Ed25519 signature over it.
+            CREATE TABLE checkpoints (
+                id            TEXT PRIMARY KEY NOT NULL,
+                session_id    TEXT NOT NULL REFERENCES sessions(id),
+                parent_id     TEXT,
+                created_at    REAL NOT NULL,
+                history_size  INTEGER NOT NULL,
+                record        BLOB NOT NULL,
+                signature     BLOB NOT NULL,
+                signer_key    TEXT                -- public key (hex) if not this store's (imported)
+            ) WITHOUT ROWID;
+            CREATE INDEX checkpoints_by_session ON checkpoints(session_id, created_at);
+            CREATE INDEX checkpoints_by_parent ON checkpoints(parent_id);
+
+            -- What each checkpoint holds: images and blobs by name. `owned` marks the ones its
+            -- creation captured; they go when the last checkpoint holding them goes.
+            CREATE TABLE checkpoint_refs (
+                checkpoint_id TEXT NOT NULL,
+                name          TEXT NOT NULL,
+                kind          TEXT NOT NULL,          -- 'image' or 'blob'
+                target        TEXT NOT NULL,
+                owned         INTEGER NOT NULL,
+                PRIMARY KEY (checkpoint_id, name)
+            ) WITHOUT ROWID;
+            CREATE INDEX checkpoint_refs_by_target ON checkpoint_refs(target);
+
+            -- The append-only, hash-chained history of each session (Formats/history.md).
+            CREATE TABLE events (
+                session_id  TEXT NOT NULL,
+                seq         INTEGER NOT NULL,
+                time_ns     INTEGER NOT NULL,
+                kind        TEXT NOT NULL,
+                body        BLOB NOT NULL,          -- canonical JSON; the leaf hashes these bytes
+                leaf        BLOB NOT NULL,
+                chain       BLOB NOT NULL,
+                PRIMARY KEY (session_id, seq)
+            ) WITHOUT ROWID;
+
+            -- Roots of complete 256-leaf subtrees of each session's Merkle tree, so that tree
+            -- heads and inclusion proofs cost O(n/256 + 256) hashes, not O(n).
+            CREATE TABLE merkle_tiles (
+                session_id  TEXT NOT NULL,
+                tile        INTEGER NOT NULL,
+                hash        BLOB NOT NULL,
+                PRIMARY KEY (session_id, tile)
+            ) WITHOUT ROWID;
+            """, postgres: """
+            CREATE TABLE sessions (
+                id          TEXT PRIMARY KEY NOT NULL,
+                created_at  DOUBLE PRECISION NOT NULL,
+                labels      TEXT NOT NULL,          -- JSON object of strings
+                retention   TEXT,                   -- JSON retention policy, or NULL
+                -- The history's end as last written, signed by the store key, so that a
+                -- truncated tail is detected too (Formats/history.md).
+                head_size       BIGINT NOT NULL DEFAULT 0,
+                head_chain      BYTEA,
+                head_signature  BYTEA,
+                head_signer     TEXT                -- public key (hex) if not this store's (imported)
+            );
+
+            -- A checkpoint's id is the SHA-256 of `record` (canonical JSON, Formats/checkpoint.md);
+            -- `signature` is the store key's Ed25519 signature over it.
+            CREATE TABLE checkpoints (
+                id            TEXT PRIMARY KEY NOT NULL,
+                session_id    TEXT NOT NULL REFERENCES sessions(id),
+                parent_id     TEXT,
+                created_at    DOUBLE PRECISION NOT NULL,
+                history_size  BIGINT NOT NULL,
+                record        BYTEA NOT NULL,
+                signature     BYTEA NOT NULL,
+                signer_key    TEXT                -- public key (hex) if not this store's (imported)
+            );
+            CREATE INDEX checkpoints_by_session ON checkpoints(session_id, created_at);
+            CREATE INDEX checkpoints_by_parent ON checkpoints(parent_id);
+
+            -- What each checkpoint holds: images and blobs by name. `owned` marks the ones its
+            -- creation captured; they go when the last checkpoint holding them goes.
+            CREATE TABLE checkpoint_refs (
+                checkpoint_id TEXT NOT NULL,
+                name          TEXT NOT NULL,
+                kind          TEXT NOT NULL,          -- 'image' or 'blob'
+                target        TEXT NOT NULL,
+                owned         BIGINT NOT NULL,
+                PRIMARY KEY (checkpoint_id, name)
+            );
+            CREATE INDEX checkpoint_refs_by_target ON checkpoint_refs(target);
+
+            -- The append-only, hash-chained history of each session (Formats/history.md).
+            CREATE TABLE events (
+                session_id  TEXT NOT NULL,
+                seq         BIGINT NOT NULL,
+                time_ns     BIGINT NOT NULL,
+                kind        TEXT NOT NULL,
+                body        BYTEA NOT NULL,          -- canonical JSON; the leaf hashes these bytes
+                leaf        BYTEA NOT NULL,
+                chain       BYTEA NOT NULL,
+                PRIMARY KEY (session_id, seq)
+            );
+
+            -- Roots of complete 256-leaf subtrees of each session's Merkle tree, so that tree
+            -- heads and inclusion proofs cost O(n/256 + 256) hashes, not O(n).
+            CREATE TABLE merkle_tiles (
+                session_id  TEXT NOT NULL,
+                tile        BIGINT NOT NULL,
+                hash        BYTEA NOT NULL,
+                PRIMARY KEY (session_id, tile)
+            );
+            """),
+    ], legacyNames: ["v2-sessions-checkpoints-history"])
+}

@@ -1,0 +1,86 @@
+import StasisCatalog
+
+/// The store layer's tables: store settings, packs (with their entry tables), images, blobs.
+/// Append-only and named; never edit a migration that has shipped, add one. The other layers own
+/// theirs (`SessionsSchema`, `GraphSchema`).
+public enum StoreSchema {
+    public static let schema = CatalogSchema(layer: "store", migrations: [
+        CatalogMigration("v1-store-meta-packs-images-blobs", sqlite: """
+            CREATE TABLE store_meta (
+                key   TEXT PRIMARY KEY NOT NULL,
+                value TEXT NOT NULL
+            ) WITHOUT ROWID;
+
+            -- One row per sealed pack. The pack's entry table lives in the pack file itself.
+            CREATE TABLE packs (
+                id           TEXT PRIMARY KEY NOT NULL,
+                size         INTEGER NOT NULL,
+                chunk_count  INTEGER NOT NULL,
+                raw_bytes    INTEGER NOT NULL,
+                stored_bytes INTEGER NOT NULL,
+                created_at   REAL NOT NULL
+            ) WITHOUT ROWID;
+
+            -- Images are immutable; the manifest is the file manifests/ab/<id>.manifest,
+            -- whose SHA-256 is `id`. The row is what makes the image exist.
+            CREATE TABLE images (
+                id            TEXT PRIMARY KEY NOT NULL,
+                parent_id     TEXT,
+                size          INTEGER NOT NULL,
+                chunk_size    INTEGER NOT NULL,
+                data_chunks   INTEGER NOT NULL,
+                data_bytes    INTEGER NOT NULL,
+                new_chunks    INTEGER NOT NULL,
+                new_bytes     INTEGER NOT NULL,
+                source        TEXT NOT NULL,
+                created_at    REAL NOT NULL
+            ) WITHOUT ROWID;
+
+            -- Byte streams cut by FastCDC; `manifest` lists (length, chunk id) pairs.
+            CREATE TABLE blobs (
+                id          TEXT PRIMARY KEY NOT NULL,
+                size        INTEGER NOT NULL,
+                created_at  REAL NOT NULL,
+                manifest    BLOB NOT NULL
+            ) WITHOUT ROWID;
+            """, postgres: """
+            CREATE TABLE store_meta (
+                key   TEXT PRIMARY KEY NOT NULL,
+                value TEXT NOT NULL
+            );
+
+            -- One row per sealed pack. The pack's entry table lives in the pack file itself.
+            CREATE TABLE packs (
+                id           TEXT PRIMARY KEY NOT NULL,
+                size         BIGINT NOT NULL,
+                chunk_count  BIGINT NOT NULL,
+                raw_bytes    BIGINT NOT NULL,
+                stored_bytes BIGINT NOT NULL,
+                created_at   DOUBLE PRECISION NOT NULL
+            );
+
+            -- Images are immutable; the manifest is the file manifests/ab/<id>.manifest,
+            -- whose SHA-256 is `id`. The row is what makes the image exist.
+            CREATE TABLE images (
+                id            TEXT PRIMARY KEY NOT NULL,
+                parent_id     TEXT,
+                size          BIGINT NOT NULL,
+                chunk_size    BIGINT NOT NULL,
+                data_chunks   BIGINT NOT NULL,
+                data_bytes    BIGINT NOT NULL,
+                new_chunks    BIGINT NOT NULL,
+                new_bytes     BIGINT NOT NULL,
+                source        TEXT NOT NULL,
+                created_at    DOUBLE PRECISION NOT NULL
+            );
+
+            -- Byte streams cut by FastCDC; `manifest` lists (length, chunk id) pairs.
+            CREATE TABLE blobs (
+                id          TEXT PRIMARY KEY NOT NULL,
+                size        BIGINT NOT NULL,
+                created_at  DOUBLE PRECISION NOT NULL,
+                manifest    BYTEA NOT NULL
+            );
+            """),
+    ], legacyNames: ["v1-store-meta-packs-images-blobs"], ownsUnprefixedNames: true)
+}

@@ -111,21 +111,26 @@ struct SandboxEndToEndTests {
     @Test("exec output arrives whole, byte for byte, also when the host reads slowly")
     func wholeOutput() throws {
         let f = try Fixture()
-        let run = try f.service.run(memoryBytes: 256 << 20, diskBytes: 64 << 20)
+        let run = try f.service.run(memoryBytes: 256 << 20, diskBytes: 256 << 20)
         func lines(_ n: Int) -> [UInt8] { Array(((1...n).map(String.init).joined(separator: "\n") + "\n").utf8) }
-        #expect(Array(try f.service.exec(run.session, "seq 1 200000").stdout.utf8) == lines(200_000))
+        #expect(try f.out(run.session, "echo first") == "first")
+        #expect(Array(try f.service.exec(run.session, "seq 1 200000", timeout: 300).stdout.utf8) == lines(200_000))
 
         // A host that connects, asks, and then does not read for a while (a busy machine): the
         // guest's writes must wait for it. With a virtio console QEMU dropped what the socket could
         // not take at once — 64 KiB from the middle of the answer, and the base64 still decoded.
         let dir = SandboxDirectory(path: run.directory)
-        let socket = try UnixSocket.connect(dir.agent, until: Date().addingTimeInterval(10))
-        try socket.send("EXEC slow-reader \(Data("seq 1 300000".utf8).base64EncodedString())\n")
-        sleep(3)
-        var line = ""
-        repeat { line = try socket.readLine(until: Date().addingTimeInterval(180)) } while !line.hasPrefix("RESULT slow-reader ")
-        let result = try GuestAgent.decodeResult(line.split(separator: " ", omittingEmptySubsequences: false), path: dir.agent)
-        #expect(result.exitCode == 0 && result.stdout == lines(300_000))
+        // The agent's channel serves one client at a time: this one is closed (end of the `do`)
+        // before the next exec connects.
+        do {
+            let socket = try UnixSocket.connect(dir.agent, until: Date().addingTimeInterval(10))
+            try socket.send("EXEC slow-reader \(Data("seq 1 300000".utf8).base64EncodedString())\n")
+            sleep(3)
+            var line = ""
+            repeat { line = try socket.readLine(until: Date().addingTimeInterval(180)) } while !line.hasPrefix("RESULT slow-reader ")
+            let result = try GuestAgent.decodeResult(line.split(separator: " ", omittingEmptySubsequences: false), path: dir.agent)
+            #expect(result.exitCode == 0 && result.stdout == lines(300_000))
+        }
         // The persistent shell and the agent carry on after it.
         #expect(try f.out(run.session, "echo still here") == "still here")
     }

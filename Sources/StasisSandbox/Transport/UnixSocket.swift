@@ -15,7 +15,7 @@ final class UnixSocket {
 
     init(connectTo path: String) throws(SandboxError) {
         self.path = path
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .io("socket for \(path)", errno) }
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)

@@ -139,6 +139,8 @@ class Lines:
                 fail("agent socket closed")
             self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
+        if not line:
+            return self.read(timeout)   # the agent's wake-up line on a new connection
         return line.decode()
 
 agent = connect(os.path.join(d, "agent.sock"), t0 + 10)

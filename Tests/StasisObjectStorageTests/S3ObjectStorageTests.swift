@@ -125,8 +125,7 @@ struct S3ObjectStorageTests {
         _ = await expectFailure({ () async throws(ObjectStorageError) in _ = try await S3ObjectStorage(configuration: config).get(.pack(id: "23")) }) {
             if case .notFound = $0 { return true } else { return false }
         }
-        try await Task.sleep(for: .milliseconds(200))   // the proxy reports after answering
-        #expect(proxy.served == 2)
+        #expect(await proxy.served(reaching: 2) == 2)
     }
 
     @Test("a missing bucket: bucket not found at ENDPOINT")
@@ -178,8 +177,7 @@ struct S3ObjectStorageTests {
         let data = testBytes(3000, seed: 6)
         try await storage.put(.pack(id: "50retry"), bytes: data)   // two 503s, then through
         #expect(try await storage.get(.pack(id: "50retry")) == data)
-        try await Task.sleep(for: .milliseconds(200))   // the proxy reports after answering
-        #expect(proxy.served == 4)
+        #expect(await proxy.served(reaching: 4) == 4)
     }
 
     @Test("503 on every attempt: unavailable, naming the attempts, the endpoint, the bucket and the key")

@@ -122,9 +122,12 @@ public struct S3MultipartPolicy: Sendable {
     /// Objects at least this large are uploaded in parts.
     public var threshold: Int
     public var partSize: Int
+    /// Parts in flight at once; memory held is about `concurrency × partSize`.
+    public var concurrency: Int
 
-    public init(threshold: Int = 16 << 20, partSize: Int = 8 << 20) {
+    public init(threshold: Int = 16 << 20, partSize: Int = 8 << 20, concurrency: Int = 4) {
         self.threshold = max(threshold, 5 << 20)
         self.partSize = max(partSize, 5 << 20)
+        self.concurrency = max(1, concurrency)
     }
 }

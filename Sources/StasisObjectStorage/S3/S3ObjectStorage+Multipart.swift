@@ -13,25 +13,7 @@ extension S3ObjectStorage {
     ) async throws(ObjectStorageError) {
         let uploadID = try await createUpload(fullKey)
         do throws(ObjectStorageError) {
-            var parts: [(number: Int, etag: String, checksum: String)] = []
-            var whole = SHA256()
-            let partSize = Int64(configuration.multipart.partSize)
-            var offset: Int64 = 0
-            var number = 1
-            while offset < size {
-                let range = offset..<min(size, offset + partSize)
-                let bytes = try readPart(range)
-                guard bytes.count == range.count else {
-                    throw ObjectStorageError.wrongLength(transport.location(fullKey), expected: Int64(range.count), received: Int64(bytes.count))
-                }
-                whole.update(data: bytes)
-                let digest = ObjectDigest.of(bytes)
-                let etag = try await uploadPart(fullKey, uploadID: uploadID, number: number, bytes: bytes, digest: digest)
-                parts.append((number, etag, digest.base64))
-                offset = range.upperBound
-                number += 1
-            }
-            let actual = ObjectDigest(whole.finalize())
+            let (parts, actual) = try await uploadParts(fullKey, uploadID: uploadID, size: size, readPart: readPart)
             if let expected, expected != actual {
                 throw ObjectStorageError.checksumMismatch(transport.location(fullKey), expected: expected, actual: actual)
             }
@@ -39,6 +21,58 @@ extension S3ObjectStorage {
         } catch {
             await abortUpload(fullKey, uploadID: uploadID)
             throw error
+        }
+    }
+
+    struct UploadedPart: Sendable {
+        var number: Int
+        var etag: String
+        var checksum: String
+    }
+
+    /// Reads the parts in order (hashing the whole object as it goes) and uploads up to
+    /// `multipart.concurrency` of them at once. Returns the parts by number and the whole digest.
+    private func uploadParts(
+        _ fullKey: String, uploadID: String, size: Int64,
+        readPart: (Range<Int64>) throws(ObjectStorageError) -> [UInt8]
+    ) async throws(ObjectStorageError) -> ([UploadedPart], ObjectDigest) {
+        let partSize = Int64(configuration.multipart.partSize)
+        let window = configuration.multipart.concurrency
+        do {
+            return try await withThrowingTaskGroup(of: UploadedPart.self) { group in
+                var whole = SHA256()
+                var parts: [UploadedPart] = []
+                var inFlight = 0
+                var offset: Int64 = 0
+                var number = 1
+                while offset < size {
+                    let range = offset..<min(size, offset + partSize)
+                    let bytes = try readPart(range)
+                    guard bytes.count == range.count else {
+                        throw ObjectStorageError.wrongLength(transport.location(fullKey), expected: Int64(range.count), received: Int64(bytes.count))
+                    }
+                    whole.update(data: bytes)
+                    if inFlight == window, let done = try await group.next() {
+                        parts.append(done)
+                        inFlight -= 1
+                    }
+                    let partNumber = number
+                    group.addTask {
+                        let digest = ObjectDigest.of(bytes)
+                        let etag = try await self.uploadPart(fullKey, uploadID: uploadID, number: partNumber, bytes: bytes, digest: digest)
+                        return UploadedPart(number: partNumber, etag: etag, checksum: digest.base64)
+                    }
+                    inFlight += 1
+                    offset = range.upperBound
+                    number += 1
+                }
+                for try await done in group { parts.append(done) }
+                return (parts.sorted { $0.number < $1.number }, ObjectDigest(whole.finalize()))
+            }
+        } catch let error as ObjectStorageError {
+            throw error
+        } catch {
+            throw .cancelled(transport.location(fullKey))
         }
     }
 
@@ -68,7 +102,7 @@ extension S3ObjectStorage {
         return etag
     }
 
-    private func completeUpload(_ fullKey: String, uploadID: String, parts: [(number: Int, etag: String, checksum: String)]) async throws(ObjectStorageError) {
+    private func completeUpload(_ fullKey: String, uploadID: String, parts: [UploadedPart]) async throws(ObjectStorageError) {
         var xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
         for part in parts {
             xml += "<Part><PartNumber>\(part.number)</PartNumber><ETag>\(XMLText.escape(part.etag))</ETag>"

@@ -54,6 +54,16 @@ final class FaultProxy {
     /// Requests answered so far (passed through or disturbed).
     var served: Int { servedCounter.value.withLock { $0 } }
 
+    /// `served`, once it has reached `count` (the proxy reports after answering, so a client can
+    /// be done before the report arrives) or after two minutes, whichever comes first.
+    func served(reaching count: Int) async -> Int {
+        let deadline = ContinuousClock.now + .seconds(120)
+        while served < count, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return served
+    }
+
     func stop() {
         try? input.fileHandleForWriting.close()
         process.waitUntilExit()

@@ -34,10 +34,11 @@ enum TestServices {
     }
 
     /// A configuration for the test bucket under a fresh prefix, so tests never see each other's
-    /// objects.
+    /// objects. Attempts are counted, not timed: the time limits are far beyond what a loaded
+    /// machine needs, so a slow run never turns a third attempt into none.
     static func configuration(
         prefix: String = "t-" + UUID().uuidString.prefix(8).lowercased(),
-        retry: S3RetryPolicy = S3RetryPolicy(maximumAttempts: 3, initialBackoff: .milliseconds(20), maximumBackoff: .milliseconds(200), totalTimeLimit: .seconds(30), requestTimeout: .seconds(30)),
+        retry: S3RetryPolicy = S3RetryPolicy(maximumAttempts: 3, initialBackoff: .milliseconds(20), maximumBackoff: .milliseconds(200), totalTimeLimit: .seconds(600), requestTimeout: .seconds(120)),
         multipart: S3MultipartPolicy = S3MultipartPolicy()
     ) throws -> S3Configuration {
         let v = try variables()

@@ -104,6 +104,9 @@ struct CheckpointVerificationTests {
         #expect(damage.count == 1)
         guard case .badSignature = damage[0] else { Issue.record("\(damage)"); return }
         #expect(try f.t.sessions.checkpointDamage(f.second.id).isEmpty)
+        // A proof against its tree head is not "verified" any more.
+        #expect(try !f.t.sessions.prove(f.session, seq: 1, checkpoint: f.first.id).verified)
+        #expect(try f.t.sessions.prove(f.session, seq: 1, checkpoint: f.second.id).verified)
         let history = try f.t.sessions.verifyHistory(f.session)
         #expect(history.problems.contains { $0.contains(f.first.id) && $0.contains("signature") })
     }
@@ -127,6 +130,7 @@ struct CheckpointVerificationTests {
         #expect(damage.count == 1)
         guard case .untrustedSigner(let key, let session) = damage[0] else { Issue.record("\(damage)"); return }
         #expect(key == StoreKey.hex(attacker.publicKey.rawRepresentation) && session == f.session)
+        #expect(try !f.t.sessions.prove(f.session, seq: 1, checkpoint: id).verified)
         // A forged acceptance, signed by the attacker, does not help either.
         let forged = try attacker.signature(for: SessionStore.signerMessage(session: f.session, signer: key))
         try tamper(f.t, "INSERT INTO store_meta(key, value) VALUES (?, ?)", [SessionStore.signerMetaKey(session: f.session, signer: key), StoreKey.hex(forged)])

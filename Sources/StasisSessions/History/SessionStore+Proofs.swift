@@ -21,6 +21,7 @@ extension SessionStore {
         let total = try historySize(session)
         guard seq >= 0, seq < total else { throw .eventNotFound(session: session, seq: seq, size: total) }
         var record: CheckpointRecord?
+        var checkpointID: String?
         var signature: [UInt8]?
         var signerKey: String?
         if let checkpoint {
@@ -31,21 +32,25 @@ extension SessionStore {
             guard seq < c.record.historySize else {
                 throw .badArgument(field: "--checkpoint", message: "checkpoint \(c.id) covers events 0…\(c.record.historySize - 1); event \(seq) came later")
             }
-            record = c.record; signature = c.signature; signerKey = c.signerKey
+            record = c.record; checkpointID = c.id; signature = c.signature; signerKey = c.signerKey
         } else if let c = try checkpoints(session).last(where: { $0.record.historySize > seq }) {
-            record = c.record; signature = c.signature; signerKey = c.signerKey
+            record = c.record; checkpointID = c.id; signature = c.signature; signerKey = c.signerKey
         }
         let size = record?.historySize ?? total
         let (leaf, path, root) = try read { db -> ([UInt8], [[UInt8]], [UInt8]) in
             let view = try TreeView(db, session: session, size: Int(size))
             return (try view.leaf(Int(seq)), try view.proof(Int(seq)), try view.root)
         }
-        let publicKey = try HistoryError.wrap { () throws(StoreError) in try store.catalog.meta("public_key") }
+        // The store key from its file, not from the catalog; and a checkpoint only if it checks
+        // out (hash, signature by a key this store trusts, row, references, images, blobs).
+        let publicKey: String? = try signingKey().publicKeyHex
+        var trusted = record == nil
+        if let checkpointID { trusted = try checkpointDamage(checkpointID).isEmpty }
         var proof = InclusionProof(
             session: session, seq: seq, treeSize: size, leaf: StoreKey.hex(leaf), path: path.map { StoreKey.hex($0) },
             root: StoreKey.hex(root), checkpoint: record?.id, signature: signature.map { StoreKey.hex($0) },
             publicKey: publicKey, verified: false)
-        var ok = proof.check()
+        var ok = proof.check() && trusted
         if let record {
             ok = ok && record.historyRoot == proof.root
             if let signature, let signer = signerKey ?? publicKey {

@@ -1,0 +1,665 @@
+#!/usr/bin/env python3
+"""An independent verifier of Stasis bundles, written from Formats/*.md alone.
+
+    stasis_verify.py BUNDLE [--public-key HEX] [--proof PROOF.json] [--json]
+
+It checks what an outsider needs to believe a bundle: the container (Formats/bundle.md), every
+checkpoint record (canonical, hashes to its id, Ed25519 signature, tree head against the history;
+Formats/checkpoint.md), the history (canonical event bodies at consecutive positions, hash chain,
+RFC 6962 Merkle tree, signed head; Formats/history.md), the image manifests' ids, and optionally an
+inclusion proof printed by `stasis history prove --json`. With --public-key every signature must be
+by that key (the one `stasis key show` prints). It does not decompress the pack: chunks and blob
+contents are not checked (use `stasis bundle verify` for that).
+
+Exit codes: 0 everything checks out, 2 the bundle or proof is damaged (each problem names the entry
+and field), 1 usage or I/O error (missing file, not a bundle, malformed argument).
+
+Needs Python 3.9+ and the `cryptography` package (Ed25519); nothing else.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import re
+import struct
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+EXIT_OK, EXIT_USAGE, EXIT_DAMAGE = 0, 1, 2
+
+HEADER_MAGIC, TRAILER_MAGIC = b"STASBNDL", b"STASBEND"
+HEADER_SIZE, TRAILER_SIZE = 16, 44
+ENTRY_NAME = re.compile(r"[a-z0-9._-]+")
+HEX64 = re.compile(r"[0-9a-f]{64}")
+ZERO_HASH = bytes(32)
+
+# Kinds of history events and the fields each must carry (Formats/history.md).
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "command.started": ("command",), "output": ("stream", "data"), "command.exited": ("code",),
+    "file.written": ("path",), "tool.call": ("name",), "tool.result": ("name",),
+    "message": ("role", "content"), "checkpoint": ("checkpoint",), "restore": ("checkpoint",),
+    "note": ("text",),
+}
+
+
+class UsageError(Exception):
+    """Bad arguments or unreadable input: exit 1, nothing was verified."""
+
+
+class NotCanonical(Exception):
+    """Bytes that are not the one canonical encoding of a JSON value."""
+
+
+@dataclass
+class Report:
+    """What was verified and every problem found (each one names where it is)."""
+    bundle: str
+    problems: list[str] = field(default_factory=list)
+    session: Optional[str] = None
+    events: int = 0
+    checkpoints: list[str] = field(default_factory=list)
+    images: int = 0
+    signers: set[str] = field(default_factory=set)
+    proof: Optional[dict[str, Any]] = None
+
+    def damage(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Canonical JSON (Formats/canonical-json.md). Records and events are hashed as stored bytes, so
+# we never hash a re-encoding: we parse, re-encode and require the same bytes back.
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise NotCanonical("an object has a duplicate key")
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise NotCanonical(f"{name} is not JSON")
+
+
+def encode_number(value: float) -> str:
+    """A non-integer-typed number as Stasis writes it.
+
+    Integral values below 9e15 are written as integers; others as the shortest digits that read
+    back to the same double (Python's repr finds those digits). Stasis switches to exponent form
+    above 2^53 and below 1e-4, with a signed exponent of at least two digits ("1e+16", "1e-05"),
+    and keeps ".0" on integral values it writes in plain form ("9000000000000000.0").
+    """
+    if not math.isfinite(value):
+        return "null"
+    if value == int(value) and abs(value) < 9.0e15:
+        return str(int(value))
+    text = repr(value)
+    if 2.0 ** 53 < abs(value) < 1e16:
+        # repr writes these in plain form; Stasis writes them with an exponent of +15.
+        sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+        digits = digits.split(".")[0].rstrip("0")
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mantissa}e+15"
+    return text
+
+
+def _encode_string(text: str) -> str:
+    escapes = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+    out = []
+    for ch in text:
+        if ch in escapes:
+            out.append(escapes[ch])
+        elif ord(ch) < 0x20:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def canonical(value: Any) -> bytes:
+    """The canonical bytes of a parsed value; raises NotCanonical for values Stasis cannot hold."""
+    def enc(v: Any) -> str:
+        if v is None:
+            return "null"
+        if v is True:
+            return "true"
+        if v is False:
+            return "false"
+        if isinstance(v, int):
+            # Stasis keeps integers as Int64; wider digits would be read back as a double.
+            if not -2 ** 63 <= v < 2 ** 63:
+                raise NotCanonical(f"integer {v} is outside 64 bits")
+            return str(v)
+        if isinstance(v, float):
+            return encode_number(v)
+        if isinstance(v, str):
+            return _encode_string(v)
+        if isinstance(v, list):
+            return "[" + ",".join(enc(x) for x in v) + "]"
+        if isinstance(v, dict):
+            # Sorted by UTF-8 bytes, i.e. by code point (not by UTF-16 units as RFC 8785 does).
+            keys = sorted(v, key=lambda k: k.encode("utf-8", "surrogatepass"))
+            return "{" + ",".join(_encode_string(k) + ":" + enc(v[k]) for k in keys) + "}"
+        raise NotCanonical(f"unexpected value {v!r}")
+    try:
+        return enc(value).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise NotCanonical("a string holds a lone surrogate") from e
+
+
+def parse_canonical(data: bytes) -> Any:
+    """Parses canonical JSON; raises NotCanonical if the bytes are not the canonical form."""
+    try:
+        text = data.decode("utf-8")
+        value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+    except UnicodeDecodeError as e:
+        raise NotCanonical(f"not UTF-8 at byte {e.start}") from e
+    except ValueError as e:
+        raise NotCanonical(f"not JSON ({e})") from e
+    again = canonical(value)
+    if again != data:
+        at = next((i for i, (a, b) in enumerate(zip(again, data)) if a != b), min(len(again), len(data)))
+        raise NotCanonical(f"not canonical JSON (differs from its canonical form at byte {at})")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# History hashes (Formats/history.md): leaves and interior nodes as in RFC 6962, and the chain.
+
+def leaf_hash(body: bytes) -> bytes:
+    return sha256(b"\x00" + body)
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return sha256(b"\x01" + left + right)
+
+
+def chain_hash(previous: bytes, leaf: bytes) -> bytes:
+    return sha256(b"stasis-chain-v1\x00" + previous + leaf)
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    """RFC 6962 tree hash: split at the largest power of two below n. The empty tree is SHA-256("")."""
+    if not leaves:
+        return sha256(b"")
+    if len(leaves) == 1:
+        return leaves[0]
+    split = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return node_hash(merkle_root(leaves[:split]), merkle_root(leaves[split:]))
+
+
+def root_from_path(index: int, size: int, leaf: bytes, path: list[bytes]) -> Optional[bytes]:
+    """The root an audit path leads to (RFC 9162 section 2.1.3.2), or None if it cannot fit the tree."""
+    if not 0 <= index < size:
+        return None
+    fn, sn, node = index, size - 1, leaf
+    for sibling in path:
+        if sn == 0:
+            return None  # path longer than the tree is tall
+        if fn & 1 or fn == sn:
+            node = node_hash(sibling, node)
+            # A right-edge node without a sibling moves up levels for free.
+            while fn & 1 == 0 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            node = node_hash(node, sibling)
+        fn >>= 1
+        sn >>= 1
+    return node if sn == 0 else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Signatures
+
+def ed25519_ok(public_hex: str, signature: bytes, message: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex)).verify(signature, message)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+def checkpoint_message(checkpoint_id: str) -> bytes:
+    return f"stasis-checkpoint-v1\n{checkpoint_id}".encode()
+
+
+def head_message(session: str, size: int, chain: bytes) -> bytes:
+    return f"stasis-history-head-v1\n{session}\n{size}\n{chain.hex()}".encode()
+
+
+# ---------------------------------------------------------------------------------------------
+# The container (Formats/bundle.md)
+
+def read_container(data: bytes, report: Report) -> Optional[dict[str, bytes]]:
+    """The entries by name, or None when the container itself is damaged (then nothing inside is
+    worth checking: an entry can no longer be told apart from an attacker's bytes)."""
+    if len(data) < HEADER_SIZE or data[:8] != HEADER_MAGIC:
+        raise UsageError(f"{report.bundle} is not a Stasis bundle (it does not start with STASBNDL)")
+    version, flags, reserved = struct.unpack_from("<HHI", data, 8)
+    if version != 1:
+        raise UsageError(f"{report.bundle} is a bundle of version {version}; this verifier reads version 1")
+    if flags or reserved:
+        report.damage("header", f"flags {flags} and reserved {reserved} must be 0")
+    if len(data) < HEADER_SIZE + TRAILER_SIZE or data[-TRAILER_SIZE:-TRAILER_SIZE + 8] != TRAILER_MAGIC:
+        report.damage("trailer", "missing (the file is truncated or has bytes after its end)")
+        return None
+    end = len(data) - TRAILER_SIZE
+    entries: dict[str, bytes] = {}
+    digests: list[bytes] = []
+    pos = HEADER_SIZE
+    while pos < end:
+        if pos + 2 > end:
+            report.damage(f"entry {len(digests)}", "runs into the trailer")
+            return None
+        (name_length,) = struct.unpack_from("<H", data, pos)
+        name_bytes = data[pos + 2: pos + 2 + name_length]
+        pos += 2 + name_length
+        if pos + 8 > end:
+            report.damage(f"entry {len(digests)}", "runs into the trailer")
+            return None
+        (data_length,) = struct.unpack_from("<Q", data, pos)
+        pos += 8
+        if pos + data_length + 32 > end:
+            report.damage(f"entry {len(digests)} ({name_bytes[:64]!r})", "runs into the trailer")
+            return None
+        content, digest = data[pos: pos + data_length], data[pos + data_length: pos + data_length + 32]
+        pos += data_length + 32
+        name = name_bytes.decode("utf-8", "replace")
+        if not valid_entry_name(name_bytes):
+            report.damage(f"entry {len(digests)}", f"name {name!r} is not allowed")
+            return None
+        if name in entries:
+            report.damage(name, "appears twice")
+            return None
+        if sha256(content) != digest:
+            report.damage(name, "its SHA-256 does not match the digest stored after it")
+        entries[name] = content
+        digests.append(digest)
+    (count,) = struct.unpack_from("<I", data, end + 8)
+    if count != len(digests):
+        report.damage("trailer", f"entry count is {count}, the file holds {len(digests)}")
+    if data[end + 12:] != sha256(b"".join(digests)):
+        report.damage("trailer", "digest of the entries' digests does not match")
+    return entries
+
+
+def valid_entry_name(raw: bytes) -> bool:
+    if not 0 < len(raw) <= 255:
+        return False
+    try:
+        segments = raw.decode("ascii").split("/")
+    except UnicodeDecodeError:
+        return False
+    return all(ENTRY_NAME.fullmatch(s) and s not in (".", "..") for s in segments)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bundle contents
+
+@dataclass
+class History:
+    bodies: list[bytes]
+    leaves: list[bytes]
+    chains: list[bytes]       # chains[n] = chain hash after event n
+    events: list[Optional[dict[str, Any]]]
+
+    def chain_at(self, size: int) -> bytes:
+        return self.chains[size - 1] if size else ZERO_HASH
+
+
+def split_events(blob: bytes, report: Report) -> list[bytes]:
+    bodies, pos = [], 0
+    while pos < len(blob):
+        if pos + 4 > len(blob):
+            report.damage("history/events", f"event {len(bodies)}: length cut off at byte {pos}")
+            break
+        (length,) = struct.unpack_from("<I", blob, pos)
+        if pos + 4 + length > len(blob):
+            report.damage("history/events", f"event {len(bodies)}: body runs past the end ({length} bytes at {pos})")
+            break
+        bodies.append(blob[pos + 4: pos + 4 + length])
+        pos += 4 + length
+    return bodies
+
+
+def check_history(blob: bytes, report: Report) -> History:
+    bodies = split_events(blob, report)
+    leaves, chains, events = [], [], []
+    previous = ZERO_HASH
+    for seq, body in enumerate(bodies):
+        # The hashes cover the stored bytes whatever they hold, so compute them first.
+        leaf = leaf_hash(body)
+        previous = chain_hash(previous, leaf)
+        leaves.append(leaf)
+        chains.append(previous)
+        events.append(check_event(seq, body, report))
+    return History(bodies, leaves, chains, events)
+
+
+def check_event(seq: int, body: bytes, report: Report) -> Optional[dict[str, Any]]:
+    where = f"history/events event {seq}"
+    try:
+        event = parse_canonical(body)
+    except NotCanonical as e:
+        report.damage(where, str(e))
+        return None
+    if not isinstance(event, dict) or set(event) != {"data", "kind", "seq", "time"}:
+        report.damage(where, "must be an object of exactly data, kind, seq, time")
+        return None
+    if event["seq"] != seq or isinstance(event["seq"], bool):
+        report.damage(where, f"seq is {event['seq']!r}, expected {seq} (dropped, inserted or reordered event)")
+    if not isinstance(event["time"], int) or isinstance(event["time"], bool):
+        report.damage(where, "time is not an integer")
+    data, kind = event["data"], event["kind"]
+    if not isinstance(data, dict):
+        report.damage(where, "data is not an object")
+    elif kind not in REQUIRED_FIELDS:
+        report.damage(where, f"unknown kind {kind!r}")
+    else:
+        missing = [f for f in REQUIRED_FIELDS[kind] if f not in data]
+        if missing:
+            report.damage(where, f"{kind} event lacks {', '.join(missing)}")
+    return event
+
+
+def hex_field(obj: Any, key: str, where: str, report: Report) -> Optional[str]:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if not isinstance(value, str) or not HEX64.fullmatch(value):
+        report.damage(where, f"{key} is not 64 lower-case hex digits")
+        return None
+    return value
+
+
+def check_head(manifest: dict[str, Any], history: History, pinned: Optional[str], report: Report) -> None:
+    head = manifest.get("history")
+    where = "bundle.json history"
+    if not isinstance(head, dict):
+        report.damage(where, "missing")
+        return
+    size, chain = head.get("size"), hex_field(head, "chain", where, report)
+    signer = hex_field(head, "signer", where, report)
+    signature = head.get("signature")
+    if size != len(history.bodies):
+        report.damage(where, f"size is {size!r}, history/events holds {len(history.bodies)} events (truncated or extended history)")
+    if chain and chain != history.chain_at(len(history.bodies)).hex():
+        report.damage(where, f"chain is {chain}, the events chain to {history.chain_at(len(history.bodies)).hex()}")
+    if not signer or not isinstance(size, int) or not chain:
+        return
+    report.signers.add(signer)
+    if pinned and signer != pinned:
+        report.damage(where + ".signer", f"signed by another key ({signer}, expected {pinned})")
+    if not isinstance(signature, str) or not re.fullmatch(r"[0-9a-f]{128}", signature):
+        report.damage(where + ".signature", "is not 128 hex digits")
+    elif not ed25519_ok(signer, bytes.fromhex(signature), head_message(report.session or "", size, bytes.fromhex(chain))):
+        report.damage(where + ".signature", f"does not verify for key {signer}")
+
+
+def check_checkpoint(ref: Any, entries: dict[str, bytes], manifest: dict[str, Any], history: History,
+                     pinned: Optional[str], report: Report) -> None:
+    cid = hex_field(ref, "id", "bundle.json checkpoints[]", report)
+    signer = hex_field(ref, "signer", f"bundle.json checkpoint {cid}", report)
+    if not cid:
+        return
+    report.checkpoints.append(cid)
+    record_name, sig_name = f"checkpoints/{cid}.record", f"checkpoints/{cid}.sig"
+    record_bytes, signature = entries.get(record_name), entries.get(sig_name)
+    if record_bytes is None or signature is None:
+        report.damage(record_name if record_bytes is None else sig_name, "missing from the bundle")
+        return
+    digest = sha256(record_bytes).hex()
+    if digest != cid:
+        report.damage(record_name, f"SHA-256 is {digest}, not its id")
+    if signer:
+        report.signers.add(signer)
+        if pinned and signer != pinned:
+            report.damage(f"bundle.json checkpoint {cid} signer", f"signed by another key ({signer}, expected {pinned})")
+        if len(signature) != 64:
+            report.damage(sig_name, f"is {len(signature)} bytes, not 64")
+        elif not ed25519_ok(signer, signature, checkpoint_message(cid)):
+            report.damage(sig_name, f"signature does not verify for key {signer}")
+    try:
+        record = parse_canonical(record_bytes)
+    except NotCanonical as e:
+        report.damage(record_name, str(e))
+        return
+    check_record_fields(cid, record, manifest, history, report)
+
+
+def check_record_fields(cid: str, record: Any, manifest: dict[str, Any], history: History, report: Report) -> None:
+    where = f"checkpoints/{cid}.record"
+    if not isinstance(record, dict) or record.get("version") != 1:
+        report.damage(where, "is not a version 1 checkpoint record")
+        return
+    if record.get("session") != report.session:
+        report.damage(where, f"session is {record.get('session')!r}, the bundle's is {report.session}")
+    # Every image and blob it names must travel with it (bundle.json lists them).
+    for kind, listed in (("images", manifest.get("images")), ("blobs", manifest.get("blobs"))):
+        names = record.get(kind)
+        if not isinstance(names, dict) or not isinstance(listed, list):
+            report.damage(where, f"{kind} is not an object")
+            continue
+        for name, ref in names.items():
+            if ref not in listed:
+                report.damage(where, f"{kind}.{name} {ref!r} is not in bundle.json {kind}")
+    head = record.get("history")
+    if not isinstance(head, dict) or not isinstance(head.get("size"), int):
+        report.damage(where, "history is not {size, root, chain}")
+        return
+    size = head["size"]
+    if not 0 <= size <= len(history.bodies):
+        report.damage(where, f"history.size {size} is beyond the bundle's {len(history.bodies)} events")
+        return
+    root, chain = merkle_root(history.leaves[:size]).hex(), history.chain_at(size).hex()
+    if head.get("root") != root:
+        report.damage(where, f"history.root {head.get('root')} differs from the tree of the first {size} events ({root})")
+    if head.get("chain") != chain:
+        report.damage(where, f"history.chain {head.get('chain')} differs from the chain of the first {size} events ({chain})")
+    # Stasis appends a `checkpoint` event at position size in the same transaction.
+    event = history.events[size] if size < len(history.events) else None
+    if size >= len(history.bodies):
+        report.damage("history/events", f"no event {size}: checkpoint {cid} is not recorded in the history")
+    elif event is not None and (event.get("kind") != "checkpoint" or not isinstance(event.get("data"), dict)
+                                or event["data"].get("checkpoint") != cid):
+        report.damage(f"history/events event {size}", f"is not the checkpoint event of {cid}")
+
+
+def check_entry_set(entries: dict[str, bytes], manifest: dict[str, Any], report: Report) -> None:
+    """Exactly the entries bundle.json implies: nothing missing, nothing smuggled in."""
+    expected = {"bundle.json", "history/events", "packs/0.pack"}
+    for ref in manifest.get("checkpoints") or []:
+        cid = ref.get("id") if isinstance(ref, dict) else None
+        expected |= {f"checkpoints/{cid}.record", f"checkpoints/{cid}.sig"}
+    images, blobs = manifest.get("images"), manifest.get("blobs")
+    for image in images if isinstance(images, list) else []:
+        expected.add(f"manifests/{image}.manifest")
+        content = entries.get(f"manifests/{image}.manifest")
+        # An image id is the SHA-256 of its manifest (Formats/image-manifest.md).
+        if content is not None and sha256(content).hex() != image:
+            report.damage(f"manifests/{image}.manifest", "does not hash to its id")
+    for blob in blobs if isinstance(blobs, list) else []:
+        expected.add(f"blobs/{blob}.blob-manifest")
+    report.images = len(images) if isinstance(images, list) else 0
+    for name in sorted(set(entries) - expected):
+        report.damage(name, "is not an entry this bundle should hold")
+    for name in sorted(expected - set(entries)):
+        if not name.startswith("checkpoints/"):  # those are named by check_checkpoint
+            report.damage(name, "missing from the bundle")
+
+
+def verify_bundle(path: str, pinned: Optional[str]) -> tuple[Report, Optional[History], dict[str, bytes]]:
+    report = Report(bundle=path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from e
+    entries = read_container(data, report)
+    if entries is None:
+        return report, None, {}
+    if "bundle.json" not in entries:
+        report.damage("bundle.json", "missing from the bundle")
+        return report, None, entries
+    try:
+        manifest = parse_canonical(entries["bundle.json"])
+    except NotCanonical as e:
+        report.damage("bundle.json", str(e))
+        return report, None, entries
+    if not isinstance(manifest, dict) or manifest.get("format") != "stasis-bundle" or manifest.get("version") != 1:
+        report.damage("bundle.json", "format is not stasis-bundle version 1")
+        return report, None, entries
+    session = manifest.get("session")
+    report.session = session.get("id") if isinstance(session, dict) else None
+    if not isinstance(report.session, str) or not re.fullmatch(r"[0-9a-f]{32}", report.session):
+        report.damage("bundle.json session.id", "is not 32 hex digits")
+    check_entry_set(entries, manifest, report)
+    history = check_history(entries.get("history/events", b""), report)
+    report.events = len(history.bodies)
+    check_head(manifest, history, pinned, report)
+    refs = manifest.get("checkpoints")
+    for ref in refs if isinstance(refs, list) else []:
+        check_checkpoint(ref, entries, manifest, history, pinned, report)
+    return report, history, entries
+
+
+# ---------------------------------------------------------------------------------------------
+# Inclusion proofs (`stasis history prove --json`)
+
+def load_proof(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            proof = json.loads(f.read().decode("utf-8"))
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from e
+    except ValueError as e:
+        raise UsageError(f"{path} is not JSON: {e}") from e
+    if not isinstance(proof, dict):
+        raise UsageError(f"{path} is not a proof object (from `stasis history prove --json`)")
+    return proof
+
+
+def check_proof(proof: dict[str, Any], history: Optional[History], entries: dict[str, bytes],
+                pinned: Optional[str], report: Report, name: str) -> None:
+    """The proof's `verified` is the prover's claim and is ignored: everything is recomputed."""
+    def bad(fieldname: str, message: str) -> None:
+        report.damage(f"{name} {fieldname}", message)
+
+    seq, size, path = proof.get("seq"), proof.get("treeSize"), proof.get("path")
+    leaf, root = proof.get("leaf"), proof.get("root")
+    report.proof = {"seq": seq, "treeSize": size, "checkpoint": proof.get("checkpoint"), "ok": False}
+    before = len(report.problems)
+    if not isinstance(seq, int) or not isinstance(size, int) or not isinstance(path, list) \
+            or not all(isinstance(h, str) and HEX64.fullmatch(h) for h in path) \
+            or not all(isinstance(h, str) and HEX64.fullmatch(h) for h in (leaf, root)):
+        bad("", "needs seq, treeSize, leaf, root and path (64 hex digits each)")
+        return
+    if proof.get("session") != report.session:
+        bad("session", f"is {proof.get('session')!r}, the bundle is of {report.session}")
+    found = root_from_path(seq, size, bytes.fromhex(leaf), [bytes.fromhex(h) for h in path])
+    if found is None or found.hex() != root:
+        bad("path", f"does not lead from leaf {seq} to the root in a tree of {size}")
+    if history is not None:
+        if seq < len(history.leaves) and history.leaves[seq].hex() != leaf:
+            bad("leaf", f"is not the leaf of the bundle's event {seq} ({history.leaves[seq].hex()})")
+        # The root is believed only through something signed: a checkpoint's record, or the
+        # bundle's history (whose head is signed and which we just verified).
+        checkpoint = proof.get("checkpoint")
+        if checkpoint is not None:
+            check_proof_checkpoint(proof, entries, pinned, bad)
+        elif size > len(history.leaves):
+            bad("treeSize", f"{size} is beyond the bundle's {len(history.leaves)} events")
+        elif merkle_root(history.leaves[:size]).hex() != root:
+            bad("root", f"is not the root of the bundle's first {size} events")
+    report.proof["ok"] = len(report.problems) == before
+
+
+def check_proof_checkpoint(proof: dict[str, Any], entries: dict[str, bytes], pinned: Optional[str], bad: Any) -> None:
+    cid = proof["checkpoint"]
+    record_bytes = entries.get(f"checkpoints/{cid}.record") if isinstance(cid, str) else None
+    signature = entries.get(f"checkpoints/{cid}.sig") if isinstance(cid, str) else None
+    if record_bytes is None or signature is None:
+        bad("checkpoint", f"{cid!r} is not in the bundle")
+        return
+    try:
+        head = json.loads(record_bytes).get("history", {})
+    except (ValueError, AttributeError):
+        return  # the bundle check already named this record
+    if head.get("root") != proof["root"] or head.get("size") != proof["treeSize"]:
+        bad("root", f"is not the tree head signed by checkpoint {cid} (size {head.get('size')}, root {head.get('root')})")
+    if proof.get("signature") != signature.hex():
+        bad("signature", f"is not checkpoint {cid}'s signature")
+    key = proof.get("publicKey")
+    if not isinstance(key, str) or not HEX64.fullmatch(key) or not ed25519_ok(key, signature, checkpoint_message(cid)):
+        bad("publicKey", f"{key!r} did not sign checkpoint {cid}")
+    elif pinned and key != pinned:
+        bad("publicKey", f"signed by another key ({key}, expected {pinned})")
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would exit 2, which here means damage
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = _Parser(prog="stasis_verify.py", description="Verify a Stasis bundle without Stasis.")
+    parser.add_argument("bundle", help="the bundle file (from `stasis bundle export`)")
+    parser.add_argument("--public-key", metavar="HEX", help="the key every signature must be by (`stasis key show`)")
+    parser.add_argument("--proof", metavar="PROOF.json", help="an inclusion proof from `stasis history prove --json`")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+    try:
+        pinned = args.public_key.lower() if args.public_key else None
+        if pinned is not None and not HEX64.fullmatch(pinned):
+            raise UsageError(f"--public-key must be 64 hex digits (as `stasis key show` prints), not {args.public_key!r}")
+        proof = load_proof(args.proof) if args.proof else None
+        report, history, entries = verify_bundle(args.bundle, pinned)
+        if proof is not None:
+            check_proof(proof, history, entries, pinned, report, args.proof)
+    except UsageError as e:
+        if args.json:
+            print(json.dumps({"error": str(e)}))
+        print(f"stasis_verify: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print_report(report, args.json)
+    return EXIT_DAMAGE if report.problems else EXIT_OK
+
+
+def print_report(report: Report, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({
+            "ok": not report.problems, "bundle": report.bundle, "session": report.session,
+            "events": report.events, "checkpoints": report.checkpoints, "images": report.images,
+            "signers": sorted(report.signers), "proof": report.proof, "problems": report.problems,
+        }, indent=2))
+        return
+    if report.problems:
+        print(f"DAMAGED: {report.bundle}")
+        for problem in report.problems:
+            print(f"  {problem}")
+        return
+    print(f"ok: session {report.session}, {report.events} events, {len(report.checkpoints)} checkpoints, "
+          f"{report.images} image manifests (chunks not checked)")
+    print(f"signed by: {', '.join(sorted(report.signers))}")
+    if report.proof:
+        print(f"proof: event {report.proof['seq']} is in the tree of {report.proof['treeSize']} events"
+              + (f" signed by checkpoint {report.proof['checkpoint']}" if report.proof["checkpoint"] else
+                 " (the bundle's signed history)"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -393,7 +393,7 @@ def check_head(manifest: dict[str, Any], history: History, pinned: Optional[str]
     if size != len(history.bodies):
         report.damage(where, f"size is {size!r}, history/events holds {len(history.bodies)} events (truncated or extended history)")
     if chain and chain != history.chain_at(len(history.bodies)).hex():
-        report.damage(where, f"chain is {chain}, the events chain to {history.chain_at(len(history.bodies)).hex()}")
+        report.damage(where, f"chain is {chain}, but history/events chains to {history.chain_at(len(history.bodies)).hex()}")
     if not signer or not isinstance(size, int) or not chain:
         return
     report.signers.add(signer)

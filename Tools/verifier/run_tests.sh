@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Tests the standalone bundle verifier against real bundles made by a stasis binary:
+#   Tools/verifier/run_tests.sh PATH/TO/stasis
+#
+# Makes (or reuses) a virtualenv with the verifier's two dependencies — `cryptography` for
+# Ed25519 and `rfc8785` for the JCS comparison — under STASIS_VERIFIER_VENV (default
+# /var/cache/stasis/verifier-venv, else ~/.cache/stasis-verifier-venv when that is not writable),
+# runs the unit tests, then prints how Stasis's canonical JSON compares with RFC 8785 (a report,
+# not a failure: the differences are documented in Formats/canonical-json.md's notes).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+if [[ $# -ne 1 ]]; then
+    echo "usage: $0 PATH/TO/stasis" >&2
+    exit 64
+fi
+bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+if [[ ! -x $bin ]]; then
+    echo "$0: $bin is not an executable stasis binary (build it with: swift build --product stasis)" >&2
+    exit 64
+fi
+venv=${STASIS_VERIFIER_VENV:-}
+if [[ -z $venv ]]; then
+    venv=/var/cache/stasis/verifier-venv
+    mkdir -p "$(dirname "$venv")" 2>/dev/null && [[ -w $(dirname "$venv") ]] || venv=${XDG_CACHE_HOME:-$HOME/.cache}/stasis-verifier-venv
+fi
+if ! "$venv/bin/python" -c 'import cryptography, rfc8785' 2>/dev/null; then
+    echo "verifier: creating $venv" >&2
+    rm -rf "$venv"
+    "${PYTHON:-python3}" -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check cryptography rfc8785
+fi
+cd "$here"
+STASIS_BIN=$bin "$venv/bin/python" -m unittest test_stasis_verify
+"$venv/bin/python" jcs_compare.py "$bin"

@@ -17,4 +17,5 @@ swift build --build-tests
 status=0
 swift test --skip-build || status=$?
 Tools/stasis-langgraph/run_tests.sh .build/debug/stasis || status=$?
+Tools/verifier/run_tests.sh .build/debug/stasis || status=$?
 exit $status

@@ -5,8 +5,8 @@
 # Makes (or reuses) a virtualenv with the verifier's two dependencies — `cryptography` for
 # Ed25519 and `rfc8785` for the JCS comparison — under STASIS_VERIFIER_VENV (default
 # /var/cache/stasis/verifier-venv, else ~/.cache/stasis-verifier-venv when that is not writable),
-# runs the unit tests, then prints how Stasis's canonical JSON compares with RFC 8785 (a report,
-# not a failure: the differences are documented in Formats/canonical-json.md's notes).
+# runs the unit tests (a real store, bundles and proofs in a temporary directory; under 10 s), then
+# prints how Stasis's canonical JSON compares with RFC 8785 (a report: differences do not fail).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 if [[ $# -ne 1 ]]; then

@@ -319,7 +319,8 @@ class History:
 
 
 def split_events(blob: bytes, report: Report) -> list[bytes]:
-    bodies, pos = [], 0
+    bodies: list[bytes] = []
+    pos = 0
     while pos < len(blob):
         if pos + 4 > len(blob):
             report.damage("history/events", f"event {len(bodies)}: length cut off at byte {pos}")
@@ -559,8 +560,8 @@ def check_proof(proof: dict[str, Any], history: Optional[History], entries: dict
     report.proof = {"seq": seq, "treeSize": size, "checkpoint": proof.get("checkpoint"), "ok": False}
     before = len(report.problems)
     if not isinstance(seq, int) or not isinstance(size, int) or not isinstance(path, list) \
-            or not all(isinstance(h, str) and HEX64.fullmatch(h) for h in path) \
-            or not all(isinstance(h, str) and HEX64.fullmatch(h) for h in (leaf, root)):
+            or not isinstance(leaf, str) or not isinstance(root, str) \
+            or not all(isinstance(h, str) and HEX64.fullmatch(h) for h in [leaf, root, *path]):
         bad("", "needs seq, treeSize, leaf, root and path (64 hex digits each)")
         return
     if proof.get("session") != report.session:
@@ -569,7 +570,7 @@ def check_proof(proof: dict[str, Any], history: Optional[History], entries: dict
     if found is None or found.hex() != root:
         bad("path", f"does not lead from leaf {seq} to the root in a tree of {size}")
     if history is not None:
-        if seq < len(history.leaves) and history.leaves[seq].hex() != leaf:
+        if 0 <= seq < len(history.leaves) and history.leaves[seq].hex() != leaf:
             bad("leaf", f"is not the leaf of the bundle's event {seq} ({history.leaves[seq].hex()})")
         # The root is believed only through something signed: a checkpoint's record, or the
         # bundle's history (whose head is signed and which we just verified).

@@ -52,6 +52,7 @@ struct SandboxEndToEndTests {
         let s = run.session
         #expect(["kvm", "tcg"].contains(run.accelerator))
         #expect(try f.out(s, "echo hello") == "hello")
+        try auditConfinement(SandboxDirectory(path: run.directory), store: f.path + "/s")
         let failing = try f.service.exec(s, "echo oops >&2; exit 3")
         #expect(failing.exitCode == 3 && failing.stderr == "oops\n")
         _ = try f.service.exec(s, "(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done) >/dev/null 2>&1 &")
@@ -82,6 +83,7 @@ struct SandboxEndToEndTests {
 
         let resumed = try f.service.resume(s)
         #expect(resumed.started && resumed.patchedFromBase["memory"] != nil)
+        try auditConfinement(SandboxDirectory(path: resumed.plan.directory), store: f.path + "/s")
         let c1 = Int(try f.out(s, "cat /tmp/counter")) ?? -1
         usleep(600_000)
         let c2 = Int(try f.out(s, "cat /tmp/counter")) ?? -1
@@ -106,6 +108,32 @@ struct SandboxEndToEndTests {
         let kinds = Set(try f.service.sessions.events(s).map(\.kind))
         #expect(kinds.isSuperset(of: [.commandStarted, .output, .commandExited, .checkpoint, .restore]))
         #expect(try f.service.sessions.verifyHistory(s).ok)
+    }
+
+    /// What a security reviewer would check on a running sandbox, from `/proc`: QEMU under a user
+    /// of its own (when the tests run as root), no capabilities, no new privileges, its seccomp
+    /// filter on, and no descriptor open outside its directory but devices and the read-only boot files.
+    func auditConfinement(_ dir: SandboxDirectory, store: String) throws {
+        let process = try #require(dir.process)
+        #expect(process.isRunning && dir.runningPID == process.pid)
+        let status = try String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8)
+        func field(_ name: String) -> String? {
+            status.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map { $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces) }
+        }
+        #expect(field("Seccomp") == "2" && field("NoNewPrivs") == "1")
+        #expect(field("CapEff") == "0000000000000000" && field("CapPrm") == "0000000000000000" && field("CapBnd") == "0000000000000000")
+        if geteuid() == 0 {
+            let uids = (field("Uid") ?? "").split(whereSeparator: \.isWhitespace).compactMap { UInt32($0) }
+            #expect(uids.count == 4 && uids.allSatisfy { $0 == process.confinement.uid && $0 >= VMMConfinement.firstID })
+        }
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/fd")
+        for fd in descriptors {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process.pid)/fd/\(fd)"),
+                  target.hasPrefix("/") else { continue }   // sockets, pipes, eventfds
+            // Its own files, devices, and the store's read-only boot files (kernel, initrd).
+            let allowed = target.hasPrefix(dir.path + "/") || target.hasPrefix("/dev/") || target.hasPrefix(store + "/cache/blobs/")
+            #expect(allowed, "QEMU holds \(target)")
+        }
     }
 
     @Test("exec output arrives whole, byte for byte, also when the host reads slowly")

@@ -30,29 +30,30 @@ struct SandboxSpecTests {
         spec.renewIdentity()
         #expect(first.id != spec.id && first.mac != spec.mac && first.machineID != spec.machineID)
         #expect(spec.mac.hasPrefix("02:") && spec.vsockCID >= 3)
-        let dir = SandboxDirectory(path: "/tmp/x")
-        let boot = QEMUCommand.arguments(spec, dir, incoming: false)
-        let restore = QEMUCommand.arguments(spec, dir, incoming: true)
+        let boot = QEMUCommand.arguments(spec, incoming: false)
+        let restore = QEMUCommand.arguments(spec, incoming: true)
         #expect(Array(restore.prefix(boot.count)) == boot)
         #expect(Array(restore.suffix(3)) == ["-incoming", "defer", "-S"])
-        #expect(boot.contains("memory-backend-file,id=mem,size=256M,mem-path=/tmp/x/guest.mem,share=on"))
+        // No path of the host: every file is a descriptor handed over, in a fixed order.
+        #expect(boot.contains("memory-backend-file,id=mem,size=256M,mem-path=/proc/self/fd/5,share=on"))
         let drives = boot.enumerated().filter { $0.element.hasPrefix("id=d") }.map(\.element)
-        #expect(drives.first?.contains("disk-root.raw") == true && drives.last?.contains("disk-data.raw") == true)
+        #expect(drives.first?.contains("file=/proc/self/fd/9,") == true && drives.last?.contains("file=/proc/self/fd/10,") == true)
+        #expect(boot.contains("socket,id=monitor,fd=3,server=on,wait=off") && boot.contains("socket,id=agent,fd=4,server=on,wait=off"))
+        #expect(!boot.joined(separator: " ").contains("/tmp"))
     }
 
     @Test("the agent's device: a serial port for new sandboxes, the console for descriptions without the key")
     func agentPort() throws {
         let fresh = SandboxSpec(id: "a", session: "s", memoryBytes: 256 << 20, vcpus: 1, accelerator: "tcg",
                                 kernelCommandLine: "", mac: "", vsockCID: 3, machineID: "", disks: [], restoredFrom: nil, createdAt: Date())
-        let dir = SandboxDirectory(path: "/tmp/x")
-        #expect(QEMUCommand.arguments(fresh, dir, incoming: false).contains("virtserialport,chardev=agent,name=agent"))
+        #expect(QEMUCommand.arguments(fresh, incoming: false).contains("virtserialport,chardev=agent,name=agent"))
         // A description stored before `agentPort` existed: its machine had a console, and its
         // checkpoints' device state names one, so a restore must build the same device.
         var legacyJSON = try #require(try JSONSerialization.jsonObject(with: fresh.json) as? [String: Any])
         legacyJSON.removeValue(forKey: "agentPort")
         let legacy = try #require(SandboxSpec.decode(try JSONSerialization.data(withJSONObject: legacyJSON)))
         #expect(legacy.agentPort == nil && legacy.effectiveAgentPort == .console)
-        #expect(QEMUCommand.arguments(legacy, dir, incoming: true).contains("virtconsole,chardev=agent,name=agent"))
+        #expect(QEMUCommand.arguments(legacy, incoming: true).contains("virtconsole,chardev=agent,name=agent"))
         #expect(SandboxSpec.decode(legacy.json) == legacy)
     }
 
@@ -74,5 +75,63 @@ struct SandboxSpecTests {
         #expect(throws: SandboxError.self) { _ = try GuestAgent.decodeResult(parts("RESULT 7 0 !!! "), path: "a") }
         #expect(throws: SandboxError.self) { _ = try GuestAgent.decodeResult(parts("RESULT 7 0 \(out) \(err) 6"), path: "a") }
         #expect(throws: SandboxError.self) { _ = try GuestAgent.decodeResult(parts("RESULT 7 x \(out) \(err)"), path: "a") }
+    }
+}
+
+@Suite("Stopping only the recorded QEMU")
+struct VMMProcessTests {
+    /// A child that sleeps until killed, standing in for a process that reused QEMU's pid.
+    func bystander() throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        p.arguments = ["600"]
+        try p.run()
+        return p
+    }
+
+    @Test("a pid whose start time changed is not the sandbox's: nothing is signalled")
+    func reusedPID() throws {
+        let other = try bystander()
+        // SIGKILL: a test runner may leave SIGTERM ignored, and children inherit that.
+        defer { kill(other.processIdentifier, SIGKILL); other.waitUntilExit() }
+        let dir = SandboxDirectory(path: NSTemporaryDirectory() + "vmm-" + String(UInt32.random(in: 0...UInt32.max), radix: 16))
+        try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir.path) }
+        let observed = try #require(VMMProcess.observe(pid: other.processIdentifier, confinement: .forNewProcess()))
+        #expect(observed.isRunning)
+        // The record of a QEMU that ran under this pid before: another start time.
+        var stale = observed
+        stale.startTime -= 1
+        try dir.saveProcess(stale)
+        #expect(dir.runningPID == nil)
+        #expect(!stale.signal(SIGKILL))
+        try QEMUMicrovmDriver().stop(dir)
+        #expect(other.isRunning)
+        // A directory from before vmm.json, whose pid file names a process that is not its QEMU.
+        try FileManager.default.removeItem(atPath: dir.processRecord)
+        try "\(other.processIdentifier)\n".write(toFile: dir.pidFile, atomically: true, encoding: .utf8)
+        #expect(dir.runningPID == nil)
+        try QEMUMicrovmDriver().stop(dir)
+        #expect(other.isRunning)
+        // The recorded process itself is found and can be signalled.
+        try dir.saveProcess(observed)
+        #expect(dir.runningPID == other.processIdentifier)
+    }
+
+    @Test("the confinement's command: setpriv to a fresh unprivileged user, no capabilities, QEMU's seccomp filter")
+    func confinementCommand() throws {
+        let confinement = VMMConfinement(uid: 3_000_000_123, gid: 3_000_000_123, groups: [], seccomp: VMMConfinement.seccompPolicy)
+        let (program, arguments) = try confinement.command(qemu: "/usr/bin/qemu-system-x86_64", ["-M", "microvm"])
+        #expect(program.hasSuffix("/setpriv"))
+        #expect(arguments == ["--reuid=3000000123", "--regid=3000000123", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+                              "--no-new-privs", "--", "/usr/bin/qemu-system-x86_64", "-M", "microvm",
+                              "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"])
+        let unprivileged = VMMConfinement(uid: nil, gid: nil, groups: [], seccomp: VMMConfinement.seccompPolicy)
+        #expect(try unprivileged.command(qemu: "/q", []) == ("/q", ["-sandbox", VMMConfinement.seccompPolicy]))
+        if geteuid() == 0 {
+            let fresh = VMMConfinement.forNewProcess(environment: [:])
+            #expect(fresh.uid.map { $0 >= VMMConfinement.firstID } == true && fresh.uid == fresh.gid)
+            #expect(VMMConfinement.forNewProcess(environment: ["STASIS_VMM_USER": "shared"]).uid == 65534)
+        }
     }
 }

@@ -1,8 +1,16 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The QEMU microvm command line of a sandbox (the one measured in
 /// ../shared/notes/qemu-microvm.md). A restore uses the same line plus `-incoming defer -S`: same
 /// memory backend id and size, same devices in the same order, same kernel and initrd.
+///
+/// QEMU opens no path of the host. Stasis opens every file and creates both sockets, then hands
+/// them over as descriptors 3, 4, 5… (`HandedFiles`); QEMU reaches a file as `/proc/self/fd/N`,
+/// which needs no access to the directories above it, and the sockets as already-listening
+/// descriptors (`fd=N`).
 enum QEMUCommand {
     static func binary() throws(SandboxError) -> String {
         if let forced = ProcessInfo.processInfo.environment["STASIS_QEMU"] {
@@ -15,42 +23,112 @@ enum QEMUCommand {
         throw .qemuMissing("no qemu-system-x86_64 in /usr/bin or /usr/local/bin")
     }
 
-    static func arguments(_ spec: SandboxSpec, _ dir: SandboxDirectory, incoming: Bool, accelerator: String? = nil) -> [String] {
+    /// The descriptor numbers QEMU finds its files and sockets at, in `Spawn`'s order.
+    struct HandedFiles {
+        static let monitor: Int32 = 3
+        static let agent: Int32 = 4
+        static let memory: Int32 = 5
+        static let kernel: Int32 = 6
+        static let initrd: Int32 = 7
+        static let console: Int32 = 8
+        static func disk(_ index: Int) -> Int32 { 9 + Int32(index) }
+
+        static func path(_ fd: Int32) -> String { "/proc/self/fd/\(fd)" }
+    }
+
+    static func arguments(_ spec: SandboxSpec, incoming: Bool, accelerator: String? = nil) -> [String] {
         let mem = "\(spec.memoryBytes / (1 << 20))M"
         let accel = accelerator ?? spec.accelerator
         var args = [
             "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=off,acpi=on,pcie=off,memory-backend=mem",
             "-accel", accel, "-cpu", accel == "kvm" ? "host,-arch-capabilities" : "max",
             "-m", mem, "-smp", "\(spec.vcpus)", "-nodefaults", "-no-user-config", "-display", "none",
-            "-object", "memory-backend-file,id=mem,size=\(mem),mem-path=\(dir.memory),share=on",
-            "-kernel", dir.kernel, "-initrd", dir.initrd, "-append", spec.kernelCommandLine,
-            "-serial", "file:\(dir.console)",
-            "-qmp", "unix:\(dir.qmp),server=on,wait=off",
+            "-object", "memory-backend-file,id=mem,size=\(mem),mem-path=\(HandedFiles.path(HandedFiles.memory)),share=on",
+            "-kernel", HandedFiles.path(HandedFiles.kernel), "-initrd", HandedFiles.path(HandedFiles.initrd),
+            "-append", spec.kernelCommandLine,
+            "-serial", "file:\(HandedFiles.path(HandedFiles.console))",
+            "-chardev", "socket,id=monitor,fd=\(HandedFiles.monitor),server=on,wait=off",
+            "-mon", "chardev=monitor,mode=control",
         ]
-        for (i, name) in spec.disks.enumerated() {
-            args += ["-drive", "id=d\(i),file=\(dir.disk(name)),format=raw,if=none,cache=writeback,aio=threads",
+        for (i, _) in spec.disks.enumerated() {
+            args += ["-drive", "id=d\(i),file=\(HandedFiles.path(HandedFiles.disk(i))),format=raw,if=none,cache=writeback,aio=threads",
                      "-device", "virtio-blk-device,drive=d\(i)"]
         }
         args += [
-            "-chardev", "socket,id=agent,path=\(dir.agent),server=on,wait=off",
+            "-chardev", "socket,id=agent,fd=\(HandedFiles.agent),server=on,wait=off",
             // QEMU keeps port 0 for a console: a serial port needs a second one. The console line
             // stays exactly as it was, so that older checkpoints' device state still loads.
             "-device", spec.effectiveAgentPort == .console ? "virtio-serial-device,max_ports=1" : "virtio-serial-device,max_ports=2",
             "-device", "\(spec.effectiveAgentPort.rawValue),chardev=agent,name=agent",
-            "-no-reboot", "-daemonize", "-pidfile", dir.pidFile,
+            "-no-reboot",
         ]
         if incoming { args += ["-incoming", "defer", "-S"] }
         return args
     }
 
-    /// Starts QEMU; it daemonizes once the machine is set up. Errors before that are QEMU's own.
-    static func launch(_ spec: SandboxSpec, _ dir: SandboxDirectory, incoming: Bool, accelerator: String? = nil) throws(SandboxError) {
-        // QEMU's own messages go to a log file in the sandbox directory.
+    /// Starts QEMU confined and returns once its monitor answers. Errors before that are QEMU's
+    /// own, from its log.
+    static func launch(_ spec: SandboxSpec, _ dir: SandboxDirectory, incoming: Bool, accelerator: String? = nil,
+                       readyWithin timeout: TimeInterval = 120) throws(SandboxError) {
+        let confinement = VMMConfinement.forNewProcess()
         let logPath = dir.path + "/qemu.log"
-        let status = try Spawn.run(try binary(), arguments(spec, dir, incoming: incoming, accelerator: accelerator), log: logPath)
-        guard status == 0 else {
-            let message = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-            throw .qemuExited(sandbox: spec.id, detail: message.isEmpty ? "exit status \(status)" : message)
+        let (program, arguments) = try confinement.command(qemu: try binary(), arguments(spec, incoming: incoming, accelerator: accelerator))
+        let files = try openFiles(spec, dir, confinement: confinement)
+        let started = Result { () throws(SandboxError) in try Spawn.start(program, arguments, log: logPath, descriptors: files) }
+        // Our copies go at once (exactly once: a second close could hit a number another thread
+        // has reused). Without our copy of the listening sockets, a client of a QEMU that exited
+        // sees the connection close instead of waiting in a backlog nobody serves.
+        for fd in files { close(fd) }
+        let pid = try started.get()
+        guard let process = VMMProcess.observe(pid: pid, confinement: confinement) else {
+            _ = Spawn.exitStatus(pid)
+            throw .qemuExited(sandbox: spec.id, detail: log(logPath) ?? "it exited at once")
         }
+        do {
+            try dir.saveProcess(process)
+            _ = try QMPClient(path: dir.qmp, timeout: timeout)
+        } catch {
+            // A QEMU that refused its arguments closes the monitor as it exits: its log says why.
+            if let status = Spawn.exitStatus(pid, within: 2) {
+                throw .qemuExited(sandbox: spec.id, detail: log(logPath) ?? "exit status \(status)")
+            }
+            process.signal(SIGKILL)
+            _ = Spawn.exitStatus(pid, within: 10)
+            throw error
+        }
+    }
+
+    /// Opens, in `HandedFiles` order, what QEMU needs: both sockets (created here, 0600), the
+    /// memory file (created empty if new), kernel, initrd, console log and disks. The files QEMU
+    /// writes are handed over to its user.
+    private static func openFiles(_ spec: SandboxSpec, _ dir: SandboxDirectory, confinement: VMMConfinement) throws(SandboxError) -> [Int32] {
+        var files: [Int32] = []
+        do throws(SandboxError) {
+            files.append(try UnixSocket.listen(at: dir.qmp))
+            files.append(try UnixSocket.listen(at: dir.agent))
+            files.append(try open(dir.memory, O_RDWR | O_CREAT, handOver: confinement))
+            files.append(try open(dir.kernel, O_RDONLY))
+            files.append(try open(dir.initrd, O_RDONLY))
+            files.append(try open(dir.console, O_WRONLY | O_CREAT | O_APPEND, handOver: confinement))
+            for name in spec.disks { files.append(try open(dir.disk(name), O_RDWR, handOver: confinement)) }
+            return files
+        } catch {
+            for fd in files { close(fd) }
+            throw error
+        }
+    }
+
+    private static func open(_ path: String, _ flags: Int32, handOver confinement: VMMConfinement? = nil) throws(SandboxError) -> Int32 {
+        let fd = Glibc.open(path, flags | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .io("open \(path) for QEMU", errno) }
+        if let confinement {
+            do { try confinement.handOver(path) } catch { close(fd); throw error }
+        }
+        return fd
+    }
+
+    private static func log(_ path: String) -> String? {
+        let text = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 import StasisIO
 import StasisJSON
 
-/// The QEMU microvm driver: QMP for the machine, the virtio console agent for commands.
+/// The QEMU microvm driver: QMP for the machine, the virtio serial agent for commands, QEMU
+/// confined (`VMMConfinement`).
 /// Checkpoints use a migration stream without RAM (`x-ignore-shared`: RAM is the shared
 /// memory-backend file), so one pause yields `state.bin` plus copies of `guest.mem` and the disks.
 public struct QEMUMicrovmDriver: SandboxDriver {
@@ -37,7 +38,10 @@ public struct QEMUMicrovmDriver: SandboxDriver {
             let qmp = try QMPClient(path: dir.qmp)
             try Self.prepareMigration(qmp)
             faultHook?("resume.incoming", dir)
-            try qmp.execute("migrate-incoming", ["uri": .string("exec:cat \(Self.shellQuote(dir.state))")])
+            let stream = try Self.openState(dir.state, O_RDONLY)
+            defer { close(stream) }
+            try qmp.passFile(stream, as: "state")
+            try qmp.execute("migrate-incoming", ["uri": "fd:state"])
             try Self.waitMigration(qmp, what: "loading \(dir.state)", status: "query-migrate")
             // The stream remembers that the source was paused: always continue.
             try qmp.execute("cont")
@@ -71,7 +75,10 @@ public struct QEMUMicrovmDriver: SandboxDriver {
         var disks: [String: String] = [:]
         do throws(SandboxError) {
             faultHook?("capture.paused", dir)
-            try qmp.execute("migrate", ["uri": .string("exec:cat > \(Self.shellQuote(state))")])
+            let stream = try Self.openState(state, O_WRONLY | O_CREAT | O_TRUNC)
+            defer { close(stream) }
+            try qmp.passFile(stream, as: "state")
+            try qmp.execute("migrate", ["uri": "fd:state"])
             try Self.waitMigration(qmp, what: "saving device state", status: "query-migrate")
             // Memory and disks from the same pause: the disk is consistent with memory, not just
             // crash-consistent.
@@ -94,12 +101,15 @@ public struct QEMUMicrovmDriver: SandboxDriver {
         return CapturedState(memory: scratch + "/guest.mem", disks: disks, state: state, downtimeMs: downtime, bytesCopied: copied)
     }
 
+    /// Asks QEMU to quit, then kills it if it has not after two seconds. Signals go only to the
+    /// process recorded at start, while it is still that process (`VMMProcess`).
     public func stop(_ dir: SandboxDirectory) throws(SandboxError) {
         guard dir.runningPID != nil else { return }
         if let qmp = try? QMPClient(path: dir.qmp, timeout: 2) { _ = try? qmp.execute("quit", timeout: 5) }
-        if let pid = dir.runningPID {
-            for _ in 0..<100 where kill(pid, 0) == 0 { usleep(20_000) }
-            if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        for _ in 0..<100 where dir.runningPID != nil { usleep(20_000) }
+        if dir.runningPID != nil {
+            if let process = dir.process { process.signal(SIGKILL) } else if let pid = dir.runningPID { kill(pid, SIGKILL) }
+            for _ in 0..<100 where dir.runningPID != nil { usleep(20_000) }
         }
     }
 
@@ -129,5 +139,11 @@ public struct QEMUMicrovmDriver: SandboxDriver {
         }
     }
 
-    static func shellQuote(_ path: String) -> String { "'" + path.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+    /// The migration stream's file, opened here and handed to QEMU (`getfd`), which may neither
+    /// open paths of the host nor start `cat`.
+    static func openState(_ path: String, _ flags: Int32) throws(SandboxError) -> Int32 {
+        let fd = open(path, flags | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .io("open \(path)", errno) }
+        return fd
+    }
 }

@@ -16,12 +16,15 @@ final class QMPClient {
         _ = try execute("qmp_capabilities")
     }
 
-    /// Runs a command and returns its `return` value, or throws its `error`.
+    /// Runs a command and returns its `return` value, or throws its `error`. `passing` attaches a
+    /// descriptor to the command (for `getfd`).
     @discardableResult
-    func execute(_ command: String, _ arguments: [String: JSONValue] = [:], timeout: TimeInterval = 30) throws(SandboxError) -> JSONValue {
+    func execute(_ command: String, _ arguments: [String: JSONValue] = [:], passing descriptor: Int32? = nil,
+                 timeout: TimeInterval = 30) throws(SandboxError) -> JSONValue {
         var request: [String: JSONValue] = ["execute": .string(command)]
         if !arguments.isEmpty { request["arguments"] = .object(arguments) }
-        try socket.send(JSONValue.object(request).canonicalString + "\n")
+        let line = JSONValue.object(request).canonicalString + "\n"
+        if let descriptor { try socket.send(line, passing: descriptor) } else { try socket.send(line) }
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             let line = try socket.readLine(until: deadline)
@@ -32,6 +35,15 @@ final class QMPClient {
             }
             return reply["return"] ?? .null
         }
+    }
+}
+
+extension QMPClient {
+    /// Hands QEMU an open file under `name` (QMP `getfd`), for a migration URI `fd:NAME`: QEMU
+    /// reads or writes the stream without opening a path or starting a program, which its
+    /// seccomp filter (`spawn=deny`) and its unprivileged user would not allow.
+    func passFile(_ descriptor: Int32, as name: String) throws(SandboxError) {
+        try execute("getfd", ["fdname": .string(name)], passing: descriptor)
     }
 }
 

@@ -50,6 +50,9 @@ final class UnixSocket {
 
     deinit { close(fd) }
 
+    /// The connected descriptor, for calls that need more than a byte stream (descriptor passing).
+    var descriptorForTransfer: Int32 { fd }
+
     func send(_ text: String) throws(SandboxError) {
         var bytes = Array(text.utf8)
         var done = 0

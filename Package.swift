@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // HTTP/2 frames, for the daemon's guard in front of each stream (oversized requests).
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         // S3-compatible object storage (StasisObjectStorage) over HTTP/1.1 and HTTP/2.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         // The shared catalog of a fleet (StasisCatalog's PostgreSQL engine).
@@ -118,6 +120,8 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ]
         ),
 

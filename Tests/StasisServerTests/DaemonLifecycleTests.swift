@@ -15,7 +15,10 @@ import Testing
 ///   address with 64 (bad arguments);
 /// - two writers storing the same checkpoint id with different parents: the second gets ABORTED
 ///   naming the checkpoint, and the first one's checkpoint stays;
-/// - a client that walks away from a stream mid-way leaves the daemon serving the next call.
+/// - a client that walks away from a stream mid-way leaves the daemon serving the next call;
+/// - a request over `--max-message` (by one byte, or by hundreds of MiB) gets RESOURCE_EXHAUSTED
+///   naming the call, its size and the limit, stores nothing, and costs the daemon no memory of
+///   its size; the connection carries on.
 @Suite("stasis serve lifecycle", .serialized)
 struct DaemonLifecycleTests {
     @Test("SIGKILL during concurrent puts loses nothing acknowledged and leaves nothing half-written", .timeLimit(.minutes(3)))
@@ -75,6 +78,39 @@ struct DaemonLifecycleTests {
             let tuple = try #require(try graph.tuple(key))
             #expect(tuple.values.count == 1, "\(key) was stored without its value")
         }
+    }
+
+    @Test("requests over --max-message: RESOURCE_EXHAUSTED from the prefix, nothing stored, memory bounded", .timeLimit(.minutes(2)))
+    func oversizedRequests() async throws {
+        let store = try DaemonProcess.newStore()
+        defer { try? FileManager.default.removeItem(atPath: store) }
+        let limit = 1 << 20
+        let daemon = try DaemonProcess(store: store, arguments: ["--max-message", "1M"])
+        defer { daemon.kill(SIGKILL); _ = daemon.wait() }
+        let before = try daemon.peakResidentBytes()
+        try await daemon.withCheckpointer { cp in
+            // One byte of payload too many (the message around it adds a few more), then 64 MiB.
+            for size in [limit + 1, 64 << 20] {
+                let request = Requests.put(thread: "big", id: "00001", parent: nil, value: Requests.bytes(size, seed: 1))
+                do {
+                    _ = try await cp.put(request)
+                    Issue.record("a put of \(size) bytes was accepted")
+                } catch let error as RPCError {
+                    #expect(error.code == .resourceExhausted, "\(error)")
+                    #expect(error.message.contains("Put request of") && error.message.contains("limit of \(limit) bytes (--max-message)"), "\(error.message)")
+                }
+            }
+            var get = Stasis_V1_GetTupleRequest()
+            get.key.threadID = "big"
+            #expect(try await cp.getTuple(get).found == false)          // nothing was stored
+            // The same connection carries on with a request under the limit.
+            _ = try await cp.put(Requests.put(thread: "small", id: "00001", parent: nil, value: Requests.bytes(limit / 2, seed: 2)))
+            get.key.threadID = "small"
+            #expect(try await cp.getTuple(get).found)
+        }
+        // The 64 MiB request was refused from its 5-byte prefix: its body was never held.
+        let grown = try daemon.peakResidentBytes() - before
+        #expect(grown < 32 << 20, "the daemon's peak memory grew by \(grown >> 20) MiB")
     }
 
     @Test("SIGTERM lets a call in flight finish, then exits 0 and removes the socket", .timeLimit(.minutes(2)))

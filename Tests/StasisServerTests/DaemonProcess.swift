@@ -61,6 +61,16 @@ final class DaemonProcess: @unchecked Sendable {
 
     func kill(_ signal: Int32) { Foundation.kill(process.processIdentifier, signal) }
 
+    /// The daemon's peak resident memory so far (VmHWM).
+    func peakResidentBytes() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kib = Int(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "") else {
+            throw TestFailure("no VmHWM in /proc/\(process.processIdentifier)/status")
+        }
+        return kib << 10
+    }
+
     /// Waits for the exit; returns (status, stderr).
     func wait() -> (Int32, String) {
         let err = stderr.fileHandleForReading.readDataToEndOfFile()

@@ -43,7 +43,14 @@ public enum Daemon {
             unlink(config.socketPath)
         }
         let transportConfig = HTTP2ServerTransport.Posix.Config.defaults {
-            $0.rpc.maxRequestPayloadSize = limit.transportLimit
+            $0.rpc.maxRequestPayloadSize = limit.bytes
+            // The guard answers RESOURCE_EXHAUSTED from a message's prefix, before its body is
+            // buffered; the transport's limit (the same) stays as a backstop.
+            $0.channelDebuggingCallbacks.onAcceptHTTP2Stream = { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    try stream.pipeline.syncOperations.addHandler(OversizedRequestGuard(limit: limit.bytes), position: .first)
+                }
+            }
             // HTTP/2's defaults (64 KiB windows, 16 KiB frames, 100 streams) cost a round trip per
             // 64 KiB of a large checkpoint, and a client that opens more than 100 calls at once
             // before it has read the server's settings is disconnected.

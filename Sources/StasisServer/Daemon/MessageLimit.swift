@@ -1,15 +1,14 @@
 import GRPCCore
 import StasisAPI
 
-/// The daemon's request size limit (`--max-message`).
+/// The daemon's request size limit (`--max-message`), for a whole serialized request message.
 ///
-/// The transport's own limit is set well above it (`transportLimit`), because a transport that
-/// refuses a message resets the stream and the client sees only "stream removed". Requests between
-/// the two limits reach the handler, which refuses them with RESOURCE_EXHAUSTED and says why.
+/// Every stream is watched by `OversizedRequestGuard`, which refuses a larger message with
+/// RESOURCE_EXHAUSTED from its 5-byte prefix, before the body is read; the transport's own limit
+/// is set to the same value as a backstop. The handlers' check of the payload fields below
+/// remains for callers that reach the services without the transport (tests, in-process use).
 struct MessageLimit: Sendable {
     var bytes: Int
-
-    var transportLimit: Int { min(max(bytes * 4, bytes + (16 << 20)), Int(Int32.max)) }
 
     func check(_ size: Int, _ rpc: String) throws {
         guard size <= bytes else {

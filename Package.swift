@@ -206,7 +206,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StasisSandboxTests",
-            dependencies: ["StasisSandbox", "StasisRestore", "StasisSessions", "StasisStore", "StasisJSON", "StasisIO"]
+            dependencies: ["StasisSandbox", "StasisRestore", "StasisSessions", "StasisStore", "StasisJSON", "StasisIO", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "StasisJSONTests",

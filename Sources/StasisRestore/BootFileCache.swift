@@ -42,7 +42,7 @@ public struct BootFileCache: Sendable {
         }
         try? FileSystem.createDirectory(directory, permissions: 0o700)
         let bytes: [UInt8]
-        do { bytes = try store.blob(id) } catch { throw .store("boot file \(id): \(error.description)") }
+        do { bytes = try store.blob(id) } catch { throw .store("boot file \(id): \(error.description)", cause: error) }
         let tmp = target + ".tmp-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         guard FileManager.default.createFile(atPath: tmp, contents: Data(bytes), attributes: [.posixPermissions: 0o444]) else {
             throw .io("write \(tmp)", errno)

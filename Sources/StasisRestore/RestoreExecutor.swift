@@ -52,7 +52,7 @@ public struct RestoreExecutor: Sendable {
                 continue
             }
             let bytes: [UInt8]
-            do { bytes = try sessions.store.blob(blob.blob) } catch { throw .store(error.description) }
+            do { bytes = try sessions.store.blob(blob.blob) } catch { throw .store(error.description, cause: error) }
             if blob.name == "config" {
                 guard var s = SandboxSpec.decode(Data(bytes)) else { throw .inconsistent("the config blob \(blob.blob) is not a sandbox description") }
                 s.id = plan.identity.sandbox; s.mac = plan.identity.mac; s.vsockCID = plan.identity.vsockCID
@@ -82,7 +82,7 @@ public struct RestoreExecutor: Sendable {
                 let r = try sessions.store.materialize(image.image, to: image.file, base: base, progress: progress)
                 if let b = r.base { patched[image.name] = b }
             } catch {
-                throw .store("materializing \(image.name) (\(image.image)): \(error.description)")
+                throw .store("materializing \(image.name) (\(image.image)): \(error.description)", cause: error)
             }
             if let id = image.base { try cache.checkSeal(id, checkpoint: plan.checkpoint) }
             chmod(image.file, 0o600)

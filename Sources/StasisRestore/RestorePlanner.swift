@@ -23,7 +23,7 @@ public struct RestorePlanner: Sendable {
         let checkpoint: Checkpoint
         do { checkpoint = try sessions.verifiedCheckpoint(checkpointIDOrPrefix) } catch {
             switch error {
-            case .notChecked(let cause): throw .store(cause.description)
+            case .notChecked(let cause): throw .store(cause.description, cause: cause)
             case .damaged: throw .inconsistent(error.description)
             }
         }
@@ -44,7 +44,7 @@ public struct RestorePlanner: Sendable {
         for (name, imageID) in record.images.sorted(by: { $0.key < $1.key }) {
             let file = name == "memory" ? dir.memory : dir.disk(String(name.dropFirst("disk:".count)))
             let manifest: ImageManifest
-            do { manifest = try sessions.store.manifest(of: imageID) } catch { throw .store(error.description) }
+            do { manifest = try sessions.store.manifest(of: imageID) } catch { throw .store(error.description, cause: error) }
             // Nearest ancestor (including this checkpoint) whose same-named image is on this host.
             var base: (image: String, checkpoint: String, manifest: ImageManifest)?
             for a in ancestors {

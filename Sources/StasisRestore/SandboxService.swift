@@ -57,7 +57,7 @@ public final class SandboxService: Sendable {
     }
 
     private func record(_ session: String, _ events: [EventInput]) throws(SandboxError) {
-        do { try sessions.append(session, events) } catch { throw .store(error.description) }
+        do { try sessions.append(session, events) } catch { throw .store(error.description, cause: error) }
     }
 
     /// Creates a session (unless given) and boots a fresh VM for it.
@@ -70,7 +70,7 @@ public final class SandboxService: Sendable {
         do throws(HistoryError) {
             if let session { sessionID = try sessions.resolveSession(session) } else { sessionID = try sessions.createSession(labels: labels).id }
         } catch {
-            throw .store(error.description)
+            throw .store(error.description, cause: error)
         }
         if let existing = try? running(sessionID) { throw .badArgument("session \(sessionID) already runs sandbox \(existing.0.id)") }
         var spec = SandboxSpec(id: "", session: sessionID, memoryBytes: memoryBytes, vcpus: vcpus,
@@ -114,7 +114,7 @@ public final class SandboxService: Sendable {
         for (name, path) in [("kernel", dir.kernel), ("initrd", dir.initrd)] {
             guard let bytes = FileManager.default.contents(atPath: path) else { throw .io("read \(path)", EIO) }
             let id: String
-            do { id = try sessions.store.putBlob([UInt8](bytes)).id } catch { throw .store(error.description) }
+            do { id = try sessions.store.putBlob([UInt8](bytes)).id } catch { throw .store(error.description, cause: error) }
             ids[name] = .string(id)
             // Keep one read-only copy per host; the sandbox links to it.
             let cache = BootFileCache(store: sessions.store)
@@ -192,11 +192,12 @@ public final class SandboxService: Sendable {
                                             .init(name: "initrd", path: dir.initrd, knownID: known["initrd"]?.stringValue)],
                                     labels: labels,
                                     meta: ["downtime_ms": .double((captured.downtimeMs * 100).rounded() / 100), "accelerator": .string(spec.accelerator),
-                                           "driver": .string(driver.name), "sandbox": .string(spec.id), "memory_bytes": .int(spec.memoryBytes)])
+                                           "driver": .string(driver.name), "sandbox": .string(spec.id), "memory_bytes": .int(spec.memoryBytes),
+                                           "guest_sync": .string(captured.guestSync)])
         let checkpoint: Checkpoint
         let statsBefore = (try? sessions.store.stats().storeBytes) ?? 0
         do { checkpoint = try sessions.createCheckpoint(spec.session, cpSpec, progress: progress) } catch {
-            throw .store("checkpoint of sandbox \(spec.id) not committed (the VM \(stop ? "was stopped" : "keeps running")): \(error.description)")
+            throw .store("checkpoint of sandbox \(spec.id) not committed (the VM \(stop ? "was stopped" : "keeps running")): \(error.description)", cause: error)
         }
         let durable = Date().timeIntervalSince(t0) * 1000
         // The paused copies are exactly these images: keep them as local bases for restores.
@@ -224,7 +225,7 @@ public final class SandboxService: Sendable {
                 }
                 target = last.id
             }
-        } catch let e as SandboxError { throw e } catch { throw .store("\(error)") }
+        } catch let e as SandboxError { throw e } catch { throw .store("\(error)", cause: error) }
         if let running = try? running(session) {
             throw .badArgument("session \(session) already runs sandbox \(running.0.id): stop or pause it first, or fork with `stasis restore CHECKPOINT --start`")
         }
@@ -243,7 +244,7 @@ public final class SandboxService: Sendable {
         let session: String
         if let intoSession { session = intoSession } else {
             do { session = try sessions.createSession(labels: ["forked_from": plan.session, "checkpoint": plan.checkpoint]).id } catch {
-                throw .store(error.description)
+                throw .store(error.description, cause: error)
             }
         }
         let result: RestoreResult

@@ -33,14 +33,14 @@ enum CommandOutput {
 
     /// Runs a command body; its error (StoreError, HistoryError, SandboxError: each names what
     /// failed and what to do) becomes a message on stderr — and a JSON error object on stdout
-    /// with --json — and exit code 1.
-    static func run<E: Error & CustomStringConvertible>(json: Bool, _ body: () throws(E) -> Void) throws {
+    /// with --json — and exit code 1 (or `exitCode(error)` when the command has its own).
+    static func run<E: Error & CustomStringConvertible>(json: Bool, exitCode: (E) -> Int32 = { _ in 1 }, _ body: () throws(E) -> Void) throws {
         do {
             try body()
         } catch {
             if json { Self.json(["error": error.description]) }
             warn("error: \(error.description)")
-            throw ExitCode(1)
+            throw ExitCode(exitCode(error))
         }
     }
 }

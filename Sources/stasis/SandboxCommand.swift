@@ -6,7 +6,7 @@ import StasisSessions
 
 extension StoreOptions {
     func sandboxService() throws(SandboxError) -> SandboxService {
-        do { return SandboxService(sessions: try openSessions()) } catch { throw .store(error.description) }
+        do { return SandboxService(sessions: try openSessions()) } catch { throw .store(error.description, cause: error) }
     }
 }
 
@@ -53,21 +53,36 @@ struct ExecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
         abstract: "Run a command in a session's sandbox; record it, its output and exit code in the history.",
-        discussion: "Commands run in one persistent shell per sandbox: `cd`, variables and background jobs carry over. The exit code of stasis is the command's.")
+        usage: "stasis exec SESSION [--timeout SECONDS] -- PROGRAM [ARG...]\n       stasis exec SESSION [--timeout SECONDS] --shell 'LINE'",
+        discussion: """
+            The words after -- reach the program exactly as given: nothing is split, expanded or \
+            parsed again in the guest (`-- touch 'a b'` makes one file). --shell runs a shell line \
+            on purpose, with pipes, variables and globs. Commands run in one persistent shell per \
+            sandbox: `cd`, variables and background jobs carry over. The exit code of stasis is the \
+            command's; a command that outlives --timeout is reported as such (exit 124).
+            """)
     @OptionGroup var options: StoreOptions
     @Argument(help: ArgumentHelp("Session (or sandbox) id or prefix.", valueName: "SESSION")) var session: String
     @Option(name: .long, help: "Seconds before giving up on the command.") var timeout: Double = 600
-    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command (after --).", valueName: "CMD")) var command: [String] = []
+    @Option(name: .long, help: ArgumentHelp("A shell line to run as written (pipes, variables, globs).", valueName: "LINE")) var shell: String?
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("The program and its arguments, after --.", valueName: "PROGRAM")) var command: [String] = []
 
     func validate() throws {
-        if command.drop(while: { $0 == "--" }).isEmpty { throw ValidationError("give a command after --, e.g. stasis exec SESSION -- uname -a") }
+        switch (shell, command.isEmpty) {
+        case (nil, true): throw ValidationError("give a program after --, e.g. stasis exec SESSION -- uname -a, or a shell line with --shell 'LINE'")
+        case (.some, false): throw ValidationError("give either a program after -- or --shell 'LINE', not both")
+        default: break
+        }
+        guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
     }
 
     func run() throws {
         var code: Int32 = 0
-        let words = command.first == "--" ? Array(command.dropFirst()) : command
-        try CommandOutput.run(json: options.json) { () throws(SandboxError) in
-            let r = try options.sandboxService().exec(session, words.joined(separator: " "), timeout: timeout)
+        let line = shell ?? ShellCommandLine.quoting(command)
+        // 124 for a command that ran out of time, as coreutils' `timeout` answers.
+        let exitCode: (SandboxError) -> Int32 = { if case .commandTimedOut = $0 { 124 } else { 1 } }
+        try CommandOutput.run(json: options.json, exitCode: exitCode) { () throws(SandboxError) in
+            let r = try options.sandboxService().exec(session, line, timeout: timeout)
             code = r.exitCode
             if options.json { CommandOutput.json(r); return }
             FileHandle.standardOutput.write(Data(r.stdout.utf8))

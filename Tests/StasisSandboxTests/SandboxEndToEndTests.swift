@@ -56,6 +56,8 @@ struct SandboxEndToEndTests {
         let failing = try f.service.exec(s, "echo oops >&2; exit 3")
         #expect(failing.exitCode == 3 && failing.stderr == "oops\n")
         _ = try f.service.exec(s, "(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done) >/dev/null 2>&1 &")
+        // Written without a sync: the checkpoint must still find it on the disk image.
+        _ = try f.service.exec(s, "mkdir -p /mnt/disk/job && echo notes > /mnt/disk/job/notes.txt")
         _ = try f.service.exec(s, "cd /mnt/disk && echo persisted > file.txt && sync && export MARK=42")
         usleep(300_000)
 
@@ -68,6 +70,12 @@ struct SandboxEndToEndTests {
         #expect(second.storedBytes < (256 << 20) * 15 / 100, "second checkpoint stored \(second.storedBytes) bytes")
         let checkpoint = try f.service.sessions.checkpoint(second.checkpoint)
         #expect(checkpoint.record.parent == first.checkpoint)
+        // The guest synced before each pause: the first checkpoint's disk already holds the notes,
+        // so nothing on the disk appears "added" between the two.
+        #expect(checkpoint.record.meta["guest_sync"]?.stringValue == "sync")
+        let between = try f.service.sessions.diff(first.checkpoint, second.checkpoint)
+        let added = between.images.first { $0.name.hasPrefix("disk:") }?.files?.added.map(\.path) ?? []
+        #expect(!added.contains("/job/notes.txt"), "files added on the disk after the first checkpoint: \(added)")
         #expect(checkpoint.record.meta["downtime_ms"]?.doubleValue != nil && checkpoint.record.meta["accelerator"]?.stringValue == run.accelerator)
 
         let before = Int(try f.out(s, "cat /tmp/counter")) ?? -1
@@ -142,6 +150,12 @@ struct SandboxEndToEndTests {
         let run = try f.service.run(memoryBytes: 256 << 20, diskBytes: 256 << 20)
         func lines(_ n: Int) -> [UInt8] { Array(((1...n).map(String.init).joined(separator: "\n") + "\n").utf8) }
         #expect(try f.out(run.session, "echo first") == "first")
+        // Exec of an argv: the words reach the program as given, nothing is parsed again.
+        func argv(_ words: String...) throws -> String { try f.service.exec(run.session, ShellCommandLine.quoting(words)).stdout }
+        #expect(try argv("sh", "-c", "echo one two") == "one two\n")
+        #expect(try argv("echo", "$(uname)", "*") == "$(uname) *\n")
+        _ = try argv("touch", "/tmp/a b")
+        #expect(try argv("ls", "/tmp/a b") == "/tmp/a b\n" && (try argv("ls", "/tmp/a")).isEmpty)
         #expect(Array(try f.service.exec(run.session, "seq 1 200000", timeout: 300).stdout.utf8) == lines(200_000))
 
         // A host that connects, asks, and then does not read for a while (a busy machine): the

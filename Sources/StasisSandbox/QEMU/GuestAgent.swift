@@ -48,7 +48,12 @@ final class GuestAgent {
         try socket.send("EXEC \(id) \(Data(command.utf8).base64EncodedString())\n")
         let deadline = Date().addingTimeInterval(timeout)
         while true {
-            let line = try socket.readLine(until: deadline)
+            let line: String
+            do { line = try socket.readLine(until: deadline) } catch {
+                // The agent took the request; no answer in time means the command still runs.
+                if case .timeout = error { throw .commandTimedOut(command: command, seconds: timeout) }
+                throw error
+            }
             let parts = line.split(separator: " ", omittingEmptySubsequences: false)
             guard parts.count >= 3, parts[0] == "RESULT", parts[1] == "\(id)" else { continue }
             return try Self.decodeResult(parts, path: socket.path)

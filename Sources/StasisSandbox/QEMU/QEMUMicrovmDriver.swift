@@ -67,6 +67,9 @@ public struct QEMUMicrovmDriver: SandboxDriver {
         do { try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true) } catch {
             throw .io("create \(scratch)", EIO)
         }
+        // Files written before the checkpoint must be on the disk image, not only in the guest's
+        // page cache: otherwise the disk alone (diff, file views, forensics) shows them missing.
+        let guestSync = Self.syncGuest(dir)
         let qmp = try QMPClient(path: dir.qmp)
         let state = scratch + "/state.bin"
         let stoppedAt = Date()
@@ -98,7 +101,8 @@ public struct QEMUMicrovmDriver: SandboxDriver {
             try qmp.execute("cont")
         }
         let downtime = Date().timeIntervalSince(stoppedAt) * 1000
-        return CapturedState(memory: scratch + "/guest.mem", disks: disks, state: state, downtimeMs: downtime, bytesCopied: copied)
+        return CapturedState(memory: scratch + "/guest.mem", disks: disks, state: state, downtimeMs: downtime, bytesCopied: copied,
+                             guestSync: guestSync)
     }
 
     /// Asks QEMU to quit, then kills it if it has not after two seconds. Signals go only to the
@@ -110,6 +114,19 @@ public struct QEMUMicrovmDriver: SandboxDriver {
         if dir.runningPID != nil {
             if let process = dir.process { process.signal(SIGKILL) } else if let pid = dir.runningPID { kill(pid, SIGKILL) }
             for _ in 0..<100 where dir.runningPID != nil { usleep(20_000) }
+        }
+    }
+
+    /// Runs `sync` in the guest before a pause. A guest that does not answer in time (busy with
+    /// another client's long command, or broken) is checkpointed anyway — memory and disk still
+    /// come from one pause — and the record says the disk may lag the memory.
+    static func syncGuest(_ dir: SandboxDirectory, timeout: TimeInterval = 20) -> String {
+        do {
+            let agent = try GuestAgent(path: dir.agent, timeout: 5)
+            let result = try agent.exec("sync", timeout: timeout)
+            return result.exitCode == 0 ? "sync" : "none: sync exited \(result.exitCode)"
+        } catch {
+            return "none: \(error)"
         }
     }
 

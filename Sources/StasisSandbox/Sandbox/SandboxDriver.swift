@@ -34,4 +34,7 @@ public struct CapturedState: Sendable {
     /// Milliseconds from `stop` to `cont` (or to `quit`).
     public var downtimeMs: Double
     public var bytesCopied: Int64
+    /// What the guest did to make its disks consistent before the pause: "sync" (every file
+    /// written before the checkpoint is on the disk image), or "none: REASON".
+    public var guestSync: String = "none"
 }

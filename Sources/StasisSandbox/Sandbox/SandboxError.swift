@@ -4,6 +4,8 @@ import Foundation
 public enum SandboxError: Error, Sendable, CustomStringConvertible {
     case io(String, Int32)
     case timeout(String)
+    /// A command that ran longer than its limit; it may still run in the guest.
+    case commandTimedOut(command: String, seconds: Double)
     case closed(String)
     /// An answer that arrived damaged or short: the output is incomplete and must not be used.
     case garbled(String)
@@ -16,12 +18,15 @@ public enum SandboxError: Error, Sendable, CustomStringConvertible {
     case sandboxExists(String)
     case sandboxNotFound(String)
     case inconsistent(String)
-    case store(String)
+    /// The store or history refused; `cause` keeps the library's own error (and its kind).
+    case store(String, cause: (any Error & Sendable)? = nil)
 
     public var description: String {
         switch self {
         case .io(let what, let e): return "\(what): \(String(cString: strerror(e)))"
         case .timeout(let what): return "timed out: \(what)"
+        case .commandTimedOut(let command, let seconds):
+            return "`\(command)` did not finish within \(String(format: "%g", seconds)) s (--timeout); it may still run in the sandbox's shell, and the next command waits for it: raise --timeout, or run long jobs in the background (--shell 'JOB >log 2>&1 &')"
         case .closed(let path): return "\(path) closed the connection (did QEMU exit? see the sandbox's console.log)"
         case .garbled(let m): return "the guest agent's answer was damaged in transit: \(m); nothing was recorded, run the command again"
         case .badArgument(let m): return m
@@ -33,7 +38,7 @@ public enum SandboxError: Error, Sendable, CustomStringConvertible {
         case .sandboxExists(let dir): return "sandbox directory '\(dir)' already exists: a restore never reuses a directory; choose another or remove it"
         case .sandboxNotFound(let id): return "no running sandbox '\(id)': `stasis sandbox ls` lists them"
         case .inconsistent(let m): return "refusing to start: \(m)"
-        case .store(let m): return m
+        case .store(let m, _): return m
         }
     }
 }

@@ -27,11 +27,12 @@ struct HealthService: Stasis_V1_Health.SimpleServiceProtocol {
         r.uptimeSeconds = Date().timeIntervalSince(started)
         r.maxMessageBytes = UInt32(maxMessageBytes)
         let facts = try await Offload.run { () throws -> (Int, Int64, Int, GraphStore.Counts) in
-            let (packs, bytes, sessions) = try graph.store.catalog.readThrough { db in
+            let (packs, bytes) = try graph.store.catalog.readThrough { db in
                 let row = try Row.fetchOne(db, sql: "SELECT COUNT(*), IFNULL(SUM(size), 0) FROM packs")!
-                let sessions = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sessions") ?? 0
-                return (row[0] as Int, row[1] as Int64, sessions)
+                return (row[0] as Int, row[1] as Int64)
             }
+            // The sessions layer owns its table (created on first use): ask it, not the catalog.
+            let sessions = try sandboxes.sessions.sessionCount()
             let counts: GraphStore.Counts
             counts = try graph.counts()
             return (packs, bytes + counts.storedBytes, sessions, counts)

@@ -39,7 +39,9 @@ extension SandboxError: RPCErrorConvertible {
         case .badArgument: .invalidArgument
         case .sandboxNotFound: .notFound
         case .sandboxExists: .alreadyExists
-        case .timeout: .deadlineExceeded
+        case .timeout, .commandTimedOut: .deadlineExceeded
+        // The library's own error decides: an unknown session is NOT_FOUND, not UNAVAILABLE.
+        case .store(_, let cause?): (cause as? any RPCErrorConvertible)?.rpcErrorCode ?? .unavailable
         case .store, .io: .unavailable
         default: .failedPrecondition
         }

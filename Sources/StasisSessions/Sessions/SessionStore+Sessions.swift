@@ -39,6 +39,11 @@ extension SessionStore {
         try read { db in try Row.fetchAll(db, sql: Self.sessionQuery + " ORDER BY s.created_at, s.id").map(Self.record) }
     }
 
+    /// How many sessions the store holds (its tables are created first on a new store).
+    public func sessionCount() throws(HistoryError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sessions") ?? 0 }
+    }
+
     public func session(_ idOrPrefix: String) throws(HistoryError) -> SessionRecord {
         let id = try resolveSession(idOrPrefix)
         guard let r = try read({ db in try Row.fetchOne(db, sql: Self.sessionQuery + " WHERE s.id = ?", arguments: [id]) }) else {

@@ -267,7 +267,20 @@ public final class SandboxService: Sendable {
 
     /// Stops a session's sandbox and removes its directory (its checkpoints stay). A sandbox
     /// whose QEMU already died (a crash, a reboot of the host) is cleaned up the same way.
-    public func stop(_ sessionOrSandbox: String) throws(SandboxError) -> String {
+    /// What `stop` does with a running guest's work since its last checkpoint.
+    public enum UnsavedWork: Sendable {
+        /// Refuse to stop a sandbox whose session did something after its last checkpoint.
+        case refuse
+        /// Take a checkpoint, then stop (a pause).
+        case checkpoint
+        /// Throw it away.
+        case discard
+    }
+
+    /// Stops a sandbox and removes its directory; the session's checkpoints stay. A running
+    /// sandbox whose session recorded events after its last checkpoint is refused unless
+    /// `unsaved` says to checkpoint or discard.
+    public func stop(_ sessionOrSandbox: String, unsaved: UnsavedWork = .refuse) throws(SandboxError) -> String {
         let found: (SandboxSpec, SandboxDirectory)
         if let live = try? running(sessionOrSandbox) {
             found = live
@@ -280,9 +293,35 @@ public final class SandboxService: Sendable {
             found = (try dir.loadSpec(), dir)
         }
         let (spec, dir) = found
+        if dir.runningPID != nil {
+            switch unsaved {
+            case .discard: break
+            case .checkpoint:
+                _ = try checkpoint(spec.id, stop: true)
+                return spec.id
+            case .refuse:
+                if let since = try unsavedEvents(spec.session) {
+                    throw .unsavedWork(sandbox: spec.id, session: spec.session, events: since)
+                }
+            }
+        }
         try driver.stop(dir)
         try? FileManager.default.removeItem(atPath: dir.path)
         try? record(spec.session, [EventInput(kind: .note, data: ["text": .string("sandbox \(spec.id) stopped"), "sandbox": .string(spec.id)])])
         return spec.id
+    }
+
+    /// How many events of work (commands, output, files, tool calls, messages) the session
+    /// recorded after its last checkpoint; nil when none (checkpoints, restores and notes are not
+    /// work a stop would lose).
+    private func unsavedEvents(_ session: String) throws(SandboxError) -> Int64? {
+        let work: Set<EventKind> = [.commandStarted, .output, .commandExited, .fileWritten, .toolCall, .toolResult, .message]
+        do throws(HistoryError) {
+            let lastCheckpoint = try sessions.events(session, EventQuery(kinds: [.checkpoint], last: 1)).last?.seq ?? -1
+            let since = Int64(try sessions.events(session, EventQuery(since: lastCheckpoint + 1, kinds: work)).count)
+            return since > 0 ? since : nil
+        } catch {
+            throw .store(error.description, cause: error)
+        }
     }
 }

@@ -162,12 +162,27 @@ struct SandboxListCommand: ParsableCommand {
 }
 
 struct SandboxStopCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop a sandbox and remove its directory (checkpoints stay).")
+    static let configuration = CommandConfiguration(
+        commandName: "stop",
+        abstract: "Stop a sandbox and remove its directory (checkpoints stay).",
+        discussion: """
+            A running sandbox whose session did something after its last checkpoint (commands, \
+            output, files, tool calls, messages) is not stopped: `stasis sandbox pause` keeps that \
+            work; --checkpoint takes a checkpoint first; --discard throws it away.
+            """)
     @OptionGroup var options: StoreOptions
     @Argument(help: ArgumentHelp("Session (or sandbox) id or prefix.", valueName: "SESSION")) var session: String
+    @Flag(name: .long, help: "Checkpoint the sandbox first (the same as pause).") var checkpoint = false
+    @Flag(name: .long, help: "Throw away what happened since the last checkpoint.") var discard = false
+
+    func validate() throws {
+        if checkpoint && discard { throw ValidationError("--checkpoint and --discard contradict each other: give one") }
+    }
+
     func run() throws {
+        let unsaved: SandboxService.UnsavedWork = checkpoint ? .checkpoint : discard ? .discard : .refuse
         try CommandOutput.run(json: options.json) { () throws(SandboxError) in
-            let id = try options.sandboxService().stop(session)
+            let id = try options.sandboxService().stop(session, unsaved: unsaved)
             if options.json { CommandOutput.json(["stopped": id]) } else { CommandOutput.line("stopped \(id)") }
         }
     }

@@ -204,7 +204,16 @@ struct SandboxEndToEndTests {
         FaultInjection.remove(pathPrefix: g.path + "/s/tmp")
         #expect(try g.out(r4.session, "echo still-running") == "still-running")
         #expect(try g.service.sessions.checkpoints(r4.session).isEmpty)
-        _ = try g.service.stop(r4.session)
+        // Stopping would lose the commands run since (there is no checkpoint): refused unless
+        // the caller says to discard them.
+        do throws(SandboxError) {
+            _ = try g.service.stop(r4.session)
+            Issue.record("a sandbox with unsaved work was stopped")
+        } catch {
+            guard case .unsavedWork(_, let session, let events) = error, session == r4.session, events > 0 else { Issue.record("got \(error)"); return }
+        }
+        #expect(g.service.list().contains { $0.session == r4.session && $0.pid != nil })
+        _ = try g.service.stop(r4.session, unsaved: .discard)
 
         // The disk fills up during a restore: no sandbox is left behind. (Without local bases,
         // so that every chunk is written.)

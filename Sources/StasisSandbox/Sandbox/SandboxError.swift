@@ -17,6 +17,8 @@ public enum SandboxError: Error, Sendable, CustomStringConvertible {
     case qemuExited(sandbox: String, detail: String)
     case sandboxExists(String)
     case sandboxNotFound(String)
+    /// Stopping would lose what the session did after its last checkpoint.
+    case unsavedWork(sandbox: String, session: String, events: Int64)
     case inconsistent(String)
     /// The store or history refused; `cause` keeps the library's own error (and its kind).
     case store(String, cause: (any Error & Sendable)? = nil)
@@ -36,7 +38,9 @@ public enum SandboxError: Error, Sendable, CustomStringConvertible {
         case .guestNotAnswering(let m): return "the guest does not answer: \(m)"
         case .qemuExited(let sandbox, let detail): return "QEMU of sandbox \(sandbox) exited: \(detail)"
         case .sandboxExists(let dir): return "sandbox directory '\(dir)' already exists: a restore never reuses a directory; choose another or remove it"
-        case .sandboxNotFound(let id): return "no running sandbox '\(id)': `stasis sandbox ls` lists them"
+        case .sandboxNotFound(let id): return "no running sandbox '\(id)': `stasis sandbox ls` lists them; a paused session continues with `stasis sandbox resume SESSION`"
+        case .unsavedWork(let sandbox, let session, let events):
+            return "sandbox \(sandbox) recorded \(events) event(s) in session \(session.prefix(12)) since its last checkpoint, which stopping would lose: `stasis sandbox pause \(session.prefix(12))` keeps them (or stop --checkpoint); stop --discard throws them away"
         case .inconsistent(let m): return "refusing to start: \(m)"
         case .store(let m, _): return m
         }

@@ -93,7 +93,7 @@ struct SandboxesService: Stasis_V1_Sandboxes.SimpleServiceProtocol {
         try Self.required(request.sandbox, "sandbox")
         let s = service, r = request
         var out = Stasis_V1_StopSandboxResponse()
-        out.sandbox = try await call { () throws(SandboxError) in try s.stop(r.sandbox) }
+        out.sandbox = try await call { () throws(SandboxError) in try s.stop(r.sandbox, unsaved: .discard) }
         return out
     }
 }

@@ -59,7 +59,8 @@ struct ExecCommand: ParsableCommand {
             parsed again in the guest (`-- touch 'a b'` makes one file). --shell runs a shell line \
             on purpose, with pipes, variables and globs. Commands run in one persistent shell per \
             sandbox: `cd`, variables and background jobs carry over. The exit code of stasis is the \
-            command's; a command that outlives --timeout is reported as such (exit 124).
+            command's. A command that outlives --timeout is killed in the guest with everything \
+            it started, and the shell restarts (cd and variables reset): exit 124.
             """)
     @OptionGroup var options: StoreOptions
     @Argument(help: ArgumentHelp("Session (or sandbox) id or prefix.", valueName: "SESSION")) var session: String

@@ -43,10 +43,18 @@ final class GuestAgent {
         }
     }
 
+    /// How much longer than the command's own limit the host waits for its answer: the agent
+    /// kills a command at its deadline and answers (exit 124) while the host still listens.
+    static let answerGrace: TimeInterval = 30
+
+    /// Runs `command` in the persistent shell. The guest enforces `timeout` (`DEADLINE`, then
+    /// `EXEC`): the command is killed there and answered with exit 124, so the host never leaves
+    /// an answer unread (agents from before `DEADLINE` answer it with an ERR line, skipped here).
     func exec(_ command: String, timeout: TimeInterval) throws(SandboxError) -> Result {
         let id = take()
-        try socket.send("EXEC \(id) \(Data(command.utf8).base64EncodedString())\n")
-        let deadline = Date().addingTimeInterval(timeout)
+        let seconds = max(1, Int(timeout.rounded(.up)))
+        try socket.send("DEADLINE \(seconds)\nEXEC \(id) \(Data(command.utf8).base64EncodedString())\n")
+        let deadline = Date().addingTimeInterval(timeout + Self.answerGrace)
         while true {
             let line: String
             do { line = try socket.readLine(until: deadline) } catch {

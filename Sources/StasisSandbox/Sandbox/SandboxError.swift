@@ -28,7 +28,7 @@ public enum SandboxError: Error, Sendable, CustomStringConvertible {
         case .io(let what, let e): return "\(what): \(String(cString: strerror(e)))"
         case .timeout(let what): return "timed out: \(what)"
         case .commandTimedOut(let command, let seconds):
-            return "`\(command)` did not finish within \(String(format: "%g", seconds)) s (--timeout); it may still run in the sandbox's shell, and the next command waits for it: raise --timeout, or run long jobs in the background (--shell 'JOB >log 2>&1 &')"
+            return "no answer to `\(command)` within \(String(format: "%g", seconds)) s (--timeout) and a grace period: the guest agent may be stuck or from before deadlines; check the sandbox with `stasis exec SESSION -- true`, or pause and resume it"
         case .closed(let path): return "\(path) closed the connection (did QEMU exit? see the sandbox's console.log)"
         case .garbled(let m): return "the guest agent's answer was damaged in transit: \(m); nothing was recorded, run the command again"
         case .badArgument(let m): return m

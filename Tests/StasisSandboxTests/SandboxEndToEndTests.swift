@@ -134,6 +134,17 @@ struct SandboxEndToEndTests {
             let uids = (field("Uid") ?? "").split(whereSeparator: \.isWhitespace).compactMap { UInt32($0) }
             #expect(uids.count == 4 && uids.allSatisfy { $0 == process.confinement.uid && $0 >= VMMConfinement.firstID })
         }
+        if geteuid() == 0 {
+            // Its own mount namespace, whose root shows /usr, devices and /proc — not the store,
+            // not the sandbox directory, not /tmp.
+            #expect(process.confinement.privateFileSystem)
+            let ns = { (pid: String) in try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/mnt") }
+            #expect(ns("\(process.pid)") != nil && ns("\(process.pid)") != ns("self"))
+            let root = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/root").sorted()
+            #expect(Set(root).isSubset(of: ["bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "usr"]), "QEMU's root: \(root)")
+            #expect(!FileManager.default.fileExists(atPath: "/proc/\(process.pid)/root" + store))
+            #expect(!FileManager.default.fileExists(atPath: "/proc/\(process.pid)/root" + dir.path))
+        }
         let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/fd")
         for fd in descriptors {
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process.pid)/fd/\(fd)"),

@@ -126,6 +126,11 @@ struct VMMProcessTests {
         #expect(arguments == ["--reuid=3000000123", "--regid=3000000123", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
                               "--no-new-privs", "--", "/usr/bin/qemu-system-x86_64", "-M", "microvm",
                               "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"])
+        // As root: the same, inside a mount namespace of its own (unshare, then the view's script).
+        let viewed = VMMConfinement(uid: 3_000_000_123, gid: 3_000_000_123, groups: [], seccomp: VMMConfinement.seccompPolicy, privateFileSystem: true)
+        let (outer, outerArguments) = try viewed.command(qemu: "/usr/bin/qemu-system-x86_64", ["-M", "microvm"])
+        #expect(outer.hasSuffix("/unshare") && outerArguments.prefix(7) == ["--mount", "--uts", "--ipc", "--net", "--propagation", "private", "--"])
+        #expect(Array(outerArguments.suffix(arguments.count + 1)) == [program] + arguments)
         let unprivileged = VMMConfinement(uid: nil, gid: nil, groups: [], seccomp: VMMConfinement.seccompPolicy)
         #expect(try unprivileged.command(qemu: "/q", []) == ("/q", ["-sandbox", VMMConfinement.seccompPolicy]))
         if geteuid() == 0 {

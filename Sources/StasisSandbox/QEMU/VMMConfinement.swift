@@ -12,7 +12,9 @@ import Glibc
 ///   capabilities, no-new-privileges — set by util-linux `setpriv` before QEMU starts, because
 ///   QEMU's own `-runas` changes user after its seccomp filter forbids it;
 /// - no paths of the host: every file and socket it uses is opened by Stasis and handed over as
-///   a descriptor (see `QEMUCommand`), so it needs no access to the store or to any directory.
+///   a descriptor (see `QEMUCommand`), so it needs no access to the store or to any directory;
+/// - when Stasis runs as root, a mount namespace whose root holds only `/usr`, a few devices and
+///   its own `/proc`, and no network (`VMMFileSystemView`).
 public struct VMMConfinement: Codable, Sendable, Equatable {
     /// The user QEMU runs as; nil when Stasis is not root and QEMU runs as Stasis's own user.
     public var uid: UInt32?
@@ -21,6 +23,25 @@ public struct VMMConfinement: Codable, Sendable, Equatable {
     public var groups: [UInt32]
     /// QEMU's `-sandbox` option.
     public var seccomp: String
+    /// Whether QEMU runs in a mount (and network, IPC, UTS) namespace of its own.
+    public var privateFileSystem: Bool
+
+    public init(uid: UInt32?, gid: UInt32?, groups: [UInt32], seccomp: String, privateFileSystem: Bool = false) {
+        self.uid = uid
+        self.gid = gid
+        self.groups = groups
+        self.seccomp = seccomp
+        self.privateFileSystem = privateFileSystem
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        uid = try c.decodeIfPresent(UInt32.self, forKey: .uid)
+        gid = try c.decodeIfPresent(UInt32.self, forKey: .gid)
+        groups = try c.decodeIfPresent([UInt32].self, forKey: .groups) ?? []
+        seccomp = try c.decode(String.self, forKey: .seccomp)
+        privateFileSystem = try c.decodeIfPresent(Bool.self, forKey: .privateFileSystem) ?? false
+    }
 
     public static let seccompPolicy = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 
@@ -39,7 +60,7 @@ public struct VMMConfinement: Codable, Sendable, Equatable {
         } else {
             id = firstID + UInt32.random(in: 0..<idCount)
         }
-        return VMMConfinement(uid: id, gid: id, groups: kvmGroup().map { [$0] } ?? [], seccomp: seccompPolicy)
+        return VMMConfinement(uid: id, gid: id, groups: kvmGroup().map { [$0] } ?? [], seccomp: seccompPolicy, privateFileSystem: true)
     }
 
     /// The group that may read and write `/dev/kvm` (Debian: `kvm`, 0660), if there is one.
@@ -57,7 +78,10 @@ public struct VMMConfinement: Codable, Sendable, Equatable {
         var wrapper = ["--reuid=\(uid)", "--regid=\(gid)"]
         wrapper.append(groups.isEmpty ? "--clear-groups" : "--groups=" + groups.map(String.init).joined(separator: ","))
         wrapper += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", qemu]
-        return (setpriv, wrapper + confined)
+        let dropped = [setpriv] + wrapper + confined
+        guard privateFileSystem else { return (setpriv, Array(dropped.dropFirst())) }
+        let viewed = try VMMFileSystemView.command(then: dropped)
+        return (viewed[0], Array(viewed.dropFirst()))
     }
 
     static func setpriv() throws(SandboxError) -> String {

@@ -1,0 +1,50 @@
+import Foundation
+
+/// What a confined QEMU sees of the host's file system: a mount namespace of its own whose root
+/// is a small read-only tmpfs holding `/usr` (read-only, with the `/bin`, `/lib`… links or
+/// mounts a merged or split `/usr` needs), the dynamic linker's cache, a few device nodes
+/// (`null`, `zero`, `full`, `random`, `urandom`, and `kvm` when present) and its own `/proc`.
+/// No `/home`, no `/tmp`, no `/var`, no store, no other sandbox: everything QEMU uses of its
+/// sandbox arrives as descriptors (`QEMUCommand.HandedFiles`). Its own network, IPC and UTS
+/// namespaces too: it has no network device today, and no host network at all.
+///
+/// Built by `/bin/sh` inside `unshare` (util-linux) as root, just before `setpriv` drops to
+/// the sandbox's user and executes QEMU; the process keeps its pid throughout (no fork), so the
+/// recorded pid is QEMU's.
+enum VMMFileSystemView {
+    static func command(then program: [String]) throws(SandboxError) -> [String] {
+        guard let unshare = ["/usr/bin/unshare", "/bin/unshare"].first(where: FileManager.default.isExecutableFile(atPath:)) else {
+            throw .qemuMissing("unshare is missing, and Stasis runs as root: QEMU only runs in a mount namespace of its own; install util-linux")
+        }
+        return [unshare, "--mount", "--uts", "--ipc", "--net", "--propagation", "private", "--",
+                "/bin/sh", "-c", script, "stasis-vmm"] + program
+    }
+
+    /// Every step must succeed (`set -eu`): a half-built view never runs QEMU.
+    static let script = """
+        set -eu
+        mount -t tmpfs -o size=1m,mode=0755,nosuid,nodev stasis-vmm-root /tmp
+        cd /tmp
+        mkdir usr proc dev etc old
+        mount --bind /usr usr
+        mount -o remount,bind,ro,nosuid,nodev usr
+        for d in bin sbin lib lib64 lib32 libx32; do
+          if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$d"
+          elif [ -d "/$d" ]; then mkdir "$d"; mount --bind "/$d" "$d"; mount -o remount,bind,ro,nosuid,nodev "$d"
+          fi
+        done
+        if [ -e /etc/ld.so.cache ]; then touch etc/ld.so.cache; mount --bind /etc/ld.so.cache etc/ld.so.cache; fi
+        for n in null zero full random urandom kvm; do
+          [ -c "/dev/$n" ] || continue
+          touch "dev/$n"
+          mount --bind "/dev/$n" "dev/$n"
+        done
+        mount -t proc -o nosuid,nodev,noexec proc proc
+        pivot_root . old
+        cd /
+        umount -l /old
+        rmdir /old
+        mount -o remount,bind,ro /
+        exec "$@"
+        """
+}

@@ -3,7 +3,7 @@ import Foundation
 /// What a confined QEMU sees of the host's file system: a mount namespace of its own whose root
 /// is a small read-only tmpfs holding `/usr` (read-only, with the `/bin`, `/lib`… links or
 /// mounts a merged or split `/usr` needs), the dynamic linker's cache, a few device nodes
-/// (`null`, `zero`, `full`, `random`, `urandom`, and `kvm` when present) and its own `/proc`.
+/// (`null`, `zero`, `urandom`, and `kvm` when present) and its own `/proc`.
 /// No `/home`, no `/tmp`, no `/var`, no store, no other sandbox: everything QEMU uses of its
 /// sandbox arrives as descriptors (`QEMUCommand.HandedFiles`). Its own network, IPC and UTS
 /// namespaces too: it has no network device today, and no host network at all.
@@ -20,23 +20,26 @@ enum VMMFileSystemView {
                 "/bin/sh", "-c", script, "stasis-vmm"] + program
     }
 
-    /// Every step must succeed (`set -eu`): a half-built view never runs QEMU.
+    /// Every step must succeed (`set -eu`): a half-built view never runs QEMU. Few programs on
+    /// purpose — each costs a fork and exec on every sandbox start — and shell built-ins where
+    /// they do (`: >` for empty files, `[ -L ]` for links).
     static let script = """
         set -eu
         mount -t tmpfs -o size=1m,mode=0755,nosuid,nodev stasis-vmm-root /tmp
         cd /tmp
         mkdir usr proc dev etc old
-        mount --bind /usr usr
-        mount -o remount,bind,ro,nosuid,nodev usr
+        mount -o bind,ro,nosuid,nodev /usr usr
+        links=""
         for d in bin sbin lib lib64 lib32 libx32; do
-          if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$d"
-          elif [ -d "/$d" ]; then mkdir "$d"; mount --bind "/$d" "$d"; mount -o remount,bind,ro,nosuid,nodev "$d"
+          if [ -L "/$d" ]; then links="$links /$d"
+          elif [ -d "/$d" ]; then mkdir "$d"; mount -o bind,ro,nosuid,nodev "/$d" "$d"
           fi
         done
-        if [ -e /etc/ld.so.cache ]; then touch etc/ld.so.cache; mount --bind /etc/ld.so.cache etc/ld.so.cache; fi
-        for n in null zero full random urandom kvm; do
+        [ -z "$links" ] || cp -P $links .
+        if [ -e /etc/ld.so.cache ]; then : >etc/ld.so.cache; mount -o bind,ro /etc/ld.so.cache etc/ld.so.cache; fi
+        for n in null zero urandom kvm; do
           [ -c "/dev/$n" ] || continue
-          touch "dev/$n"
+          : >"dev/$n"
           mount --bind "/dev/$n" "dev/$n"
         done
         mount -t proc -o nosuid,nodev,noexec proc proc

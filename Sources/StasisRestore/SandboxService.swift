@@ -46,14 +46,46 @@ public final class SandboxService: Sendable {
         }
     }
 
-    /// The running sandbox of a session (or a sandbox id).
+    /// The running sandbox of a session (or a sandbox id). A session with no running sandbox but
+    /// a checkpoint to resume from is named as such, with the command that continues it.
     public func running(_ sessionOrSandbox: String) throws(SandboxError) -> (SandboxSpec, SandboxDirectory) {
         let session = try? sessions.resolveSession(sessionOrSandbox)
         for r in list() where r.pid != nil && (r.session == session || r.sandbox.hasPrefix(sessionOrSandbox.lowercased())) {
             let dir = SandboxDirectory(path: r.directory)
             return (try dir.loadSpec(), dir)
         }
+        if let session, let last = try? lastSandboxCheckpoint(session) {
+            throw .paused(session: session, checkpoint: last.id)
+        }
         throw .sandboxNotFound(sessionOrSandbox)
+    }
+
+    /// A session whose sandbox is not running and that has a checkpoint to resume from.
+    public struct Resumable: Sendable, Codable {
+        public var session: String
+        public var checkpoint: String
+        public var checkpointedAt: Date
+        public var labels: [String: String]
+    }
+
+    /// Sessions that are paused (or stopped after a checkpoint): `sandbox resume` continues them.
+    public func resumable() throws(SandboxError) -> [Resumable] {
+        let live = Set(list().filter { $0.pid != nil }.map(\.session))
+        do throws(HistoryError) {
+            var found: [Resumable] = []
+            for record in try sessions.sessions() where record.checkpoints > 0 && !live.contains(record.id) {
+                guard let last = try lastSandboxCheckpoint(record.id) else { continue }
+                found.append(Resumable(session: record.id, checkpoint: last.id, checkpointedAt: last.createdAt, labels: record.labels))
+            }
+            return found
+        } catch {
+            throw .store(error.description, cause: error)
+        }
+    }
+
+    /// The session's latest checkpoint that holds a sandbox (a memory image).
+    func lastSandboxCheckpoint(_ session: String) throws(HistoryError) -> Checkpoint? {
+        try sessions.checkpoints(session).last { $0.record.images["memory"] != nil }
     }
 
     private func record(_ session: String, _ events: [EventInput]) throws(SandboxError) {

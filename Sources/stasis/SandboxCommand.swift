@@ -148,15 +148,28 @@ struct SandboxResumeCommand: ParsableCommand {
 }
 
 struct SandboxListCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ls", abstract: "List sandboxes on this host.")
+    static let configuration = CommandConfiguration(
+        commandName: "ls",
+        abstract: "List sandboxes on this host, and paused sessions (`sandbox resume` continues them).",
+        discussion: "With --json: {\"sandboxes\": [...], \"paused\": [...]}; a paused session names the checkpoint a resume starts from.")
     @OptionGroup var options: StoreOptions
+
+    struct Listing: Encodable {
+        var sandboxes: [SandboxService.Running]
+        var paused: [SandboxService.Resumable]
+    }
+
     func run() throws {
         try CommandOutput.run(json: options.json) { () throws(SandboxError) in
-            let all = try options.sandboxService().list()
-            if options.json { CommandOutput.json(all); return }
-            if all.isEmpty { CommandOutput.line("no sandboxes"); return }
-            for s in all {
+            let service = try options.sandboxService()
+            let listing = Listing(sandboxes: service.list(), paused: try service.resumable())
+            if options.json { CommandOutput.json(listing); return }
+            if listing.sandboxes.isEmpty && listing.paused.isEmpty { CommandOutput.line("no sandboxes and no paused sessions"); return }
+            for s in listing.sandboxes {
                 CommandOutput.line("\(s.sandbox)  session \(s.session.prefix(12))  \(s.pid.map { "running (pid \($0))" } ?? "stopped")  \(s.accelerator)  \(s.memoryBytes >> 20) MiB\(s.restoredFrom.map { "  from \($0.prefix(12))" } ?? "")")
+            }
+            for p in listing.paused {
+                CommandOutput.line("session \(p.session.prefix(12))  paused at \(p.checkpoint.prefix(12)) (\(ISO8601DateFormatter().string(from: p.checkpointedAt)))  `stasis sandbox resume \(p.session.prefix(12))`")
             }
         }
     }

@@ -82,7 +82,11 @@ struct SandboxEndToEndTests {
         let paused = try f.service.checkpoint(s, stop: true)
         #expect(paused.stopped)
         #expect(f.service.list().isEmpty)                   // VM and directory freed
-        #expect(throws: SandboxError.self) { _ = try f.service.exec(s, "true") }
+        // A paused session is named as paused, with the checkpoint a resume starts from.
+        do throws(SandboxError) { _ = try f.service.exec(s, "true"); Issue.record("exec ran on a paused session") } catch {
+            guard case .paused(let session, let checkpoint) = error, session == s, checkpoint == paused.checkpoint else { Issue.record("got \(error)"); return }
+        }
+        #expect(try f.service.resumable().map(\.checkpoint) == [paused.checkpoint])
 
         let plan = try f.service.plan(paused.checkpoint)
         #expect(plan.images.allSatisfy { $0.writable } && plan.blobs.filter { ["kernel", "initrd", "state"].contains($0.name) }.allSatisfy { !$0.writable })

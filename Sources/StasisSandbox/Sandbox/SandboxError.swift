@@ -17,6 +17,8 @@ public enum SandboxError: Error, Sendable, CustomStringConvertible {
     case qemuExited(sandbox: String, detail: String)
     case sandboxExists(String)
     case sandboxNotFound(String)
+    /// The session has no running sandbox but a checkpoint to resume from.
+    case paused(session: String, checkpoint: String)
     /// Stopping would lose what the session did after its last checkpoint.
     case unsavedWork(sandbox: String, session: String, events: Int64)
     case inconsistent(String)
@@ -39,6 +41,8 @@ public enum SandboxError: Error, Sendable, CustomStringConvertible {
         case .qemuExited(let sandbox, let detail): return "QEMU of sandbox \(sandbox) exited: \(detail)"
         case .sandboxExists(let dir): return "sandbox directory '\(dir)' already exists: a restore never reuses a directory; choose another or remove it"
         case .sandboxNotFound(let id): return "no running sandbox '\(id)': `stasis sandbox ls` lists them; a paused session continues with `stasis sandbox resume SESSION`"
+        case .paused(let session, let checkpoint):
+            return "session \(session.prefix(12)) has no running sandbox: it is paused at checkpoint \(checkpoint.prefix(12)); `stasis sandbox resume \(session.prefix(12))` continues it"
         case .unsavedWork(let sandbox, let session, let events):
             return "sandbox \(sandbox) recorded \(events) event(s) in session \(session.prefix(12)) since its last checkpoint, which stopping would lose: `stasis sandbox pause \(session.prefix(12))` keeps them (or stop --checkpoint); stop --discard throws them away"
         case .inconsistent(let m): return "refusing to start: \(m)"

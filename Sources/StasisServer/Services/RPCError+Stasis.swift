@@ -38,6 +38,7 @@ extension SandboxError: RPCErrorConvertible {
         switch self {
         case .badArgument: .invalidArgument
         case .sandboxNotFound: .notFound
+        case .paused: .failedPrecondition
         case .sandboxExists: .alreadyExists
         case .timeout, .commandTimedOut: .deadlineExceeded
         // The library's own error decides: an unknown session is NOT_FOUND, not UNAVAILABLE.

@@ -149,6 +149,15 @@ struct SandboxEndToEndTests {
             #expect(!FileManager.default.fileExists(atPath: "/proc/\(process.pid)/root" + store))
             #expect(!FileManager.default.fileExists(atPath: "/proc/\(process.pid)/root" + dir.path))
         }
+        // Held to its share where the host gives cgroups: in its group, with the limits set.
+        let cgroups = ["/sys/fs/cgroup/cgroup.controllers", "/sys/fs/cgroup/memory/cgroup.procs"].contains(where: FileManager.default.fileExists(atPath:))
+        if geteuid() == 0 && cgroups { #expect(process.limits != nil) }
+        if let limits = process.limits {
+            let groups = try String(contentsOfFile: "/proc/\(process.pid)/cgroup", encoding: .utf8)
+            let name = "/stasis/" + (try dir.loadSpec()).id
+            #expect(groups.split(separator: "\n").filter { $0.hasSuffix(name) }.count == limits.directories.count, "\(groups)")
+            #expect(limits.memoryBytes > (try dir.loadSpec()).memoryBytes && limits.tasks == 256)
+        }
         let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/fd")
         for fd in descriptors {
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process.pid)/fd/\(fd)"),

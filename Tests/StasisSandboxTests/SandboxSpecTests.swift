@@ -97,7 +97,7 @@ struct VMMProcessTests {
         let dir = SandboxDirectory(path: NSTemporaryDirectory() + "vmm-" + String(UInt32.random(in: 0...UInt32.max), radix: 16))
         try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir.path) }
-        let observed = try #require(VMMProcess.observe(pid: other.processIdentifier, confinement: .forNewProcess()))
+        let observed = try #require(VMMProcess.observe(pid: other.processIdentifier, confinement: .forNewProcess(), limits: nil))
         #expect(observed.isRunning)
         // The record of a QEMU that ran under this pid before: another start time.
         var stale = observed
@@ -131,12 +131,15 @@ struct VMMProcessTests {
         let (outer, outerArguments) = try viewed.command(qemu: "/usr/bin/qemu-system-x86_64", ["-M", "microvm"])
         #expect(outer.hasSuffix("/unshare") && outerArguments.prefix(7) == ["--mount", "--uts", "--ipc", "--net", "--propagation", "private", "--"])
         #expect(Array(outerArguments.suffix(arguments.count + 1)) == [program] + arguments)
+        #expect(Array(outerArguments[10...11]) == ["stasis-vmm", "0"])   // no cgroups to join
         let unprivileged = VMMConfinement(uid: nil, gid: nil, groups: [], seccomp: VMMConfinement.seccompPolicy)
         #expect(try unprivileged.command(qemu: "/q", []) == ("/q", ["-sandbox", VMMConfinement.seccompPolicy]))
         if geteuid() == 0 {
             let fresh = VMMConfinement.forNewProcess(environment: [:])
             #expect(fresh.uid.map { $0 >= VMMConfinement.firstID } == true && fresh.uid == fresh.gid)
             #expect(VMMConfinement.forNewProcess(environment: ["STASIS_VMM_USER": "shared"]).uid == 65534)
+            #expect(VMMConfinement.forNewProcess(environment: ["STASIS_VMM_CONFINEMENT": "seccomp-only"]) ==
+                    VMMConfinement(uid: nil, gid: nil, groups: [], seccomp: VMMConfinement.seccompPolicy))
         }
     }
 }

@@ -72,16 +72,27 @@ enum QEMUCommand {
                        readyWithin timeout: TimeInterval = 120) throws(SandboxError) {
         let confinement = VMMConfinement.forNewProcess()
         let logPath = dir.path + "/qemu.log"
-        let (program, arguments) = try confinement.command(qemu: try binary(), arguments(spec, incoming: incoming, accelerator: accelerator))
-        let files = try openFiles(spec, dir, confinement: confinement)
-        let started = Result { () throws(SandboxError) in try Spawn.start(program, arguments, log: logPath, descriptors: files) }
+        let limits = confinement.privateFileSystem ? VMMResourceLimits.create(for: spec) : nil
+        let command: (program: String, arguments: [String])
+        let files: [Int32]
+        do throws(SandboxError) {
+            command = try confinement.command(qemu: try binary(), arguments(spec, incoming: incoming, accelerator: accelerator),
+                                              joining: limits?.joinFiles ?? [])
+            files = try openFiles(spec, dir, confinement: confinement)
+        } catch {
+            limits?.remove()
+            throw error
+        }
+        let started = Result { () throws(SandboxError) in try Spawn.start(command.program, command.arguments, log: logPath, descriptors: files) }
         // Our copies go at once (exactly once: a second close could hit a number another thread
         // has reused). Without our copy of the listening sockets, a client of a QEMU that exited
         // sees the connection close instead of waiting in a backlog nobody serves.
         for fd in files { close(fd) }
-        let pid = try started.get()
-        guard let process = VMMProcess.observe(pid: pid, confinement: confinement) else {
+        let pid: pid_t
+        do { pid = try started.get() } catch { limits?.remove(); throw error }
+        guard let process = VMMProcess.observe(pid: pid, confinement: confinement, limits: limits) else {
             _ = Spawn.exitStatus(pid)
+            limits?.remove()
             throw .qemuExited(sandbox: spec.id, detail: log(logPath) ?? "it exited at once")
         }
         do {
@@ -90,10 +101,12 @@ enum QEMUCommand {
         } catch {
             // A QEMU that refused its arguments closes the monitor as it exits: its log says why.
             if let status = Spawn.exitStatus(pid, within: 2) {
+                limits?.remove()
                 throw .qemuExited(sandbox: spec.id, detail: log(logPath) ?? "exit status \(status)")
             }
             process.signal(SIGKILL)
             _ = Spawn.exitStatus(pid, within: 10)
+            limits?.remove()
             throw error
         }
     }

@@ -101,6 +101,11 @@ public struct QEMUMicrovmDriver: SandboxDriver {
             try qmp.execute("cont")
         }
         let downtime = Date().timeIntervalSince(stoppedAt) * 1000
+        if stopAfter {
+            // Its cgroup goes with it (once it has exited, the group is empty).
+            for _ in 0..<250 where dir.runningPID != nil { usleep(20_000) }
+            dir.process?.limits?.remove()
+        }
         return CapturedState(memory: scratch + "/guest.mem", disks: disks, state: state, downtimeMs: downtime, bytesCopied: copied,
                              guestSync: guestSync)
     }
@@ -108,13 +113,18 @@ public struct QEMUMicrovmDriver: SandboxDriver {
     /// Asks QEMU to quit, then kills it if it has not after two seconds. Signals go only to the
     /// process recorded at start, while it is still that process (`VMMProcess`).
     public func stop(_ dir: SandboxDirectory) throws(SandboxError) {
-        guard dir.runningPID != nil else { return }
+        guard dir.runningPID != nil else {
+            dir.process?.limits?.remove()
+            return
+        }
         if let qmp = try? QMPClient(path: dir.qmp, timeout: 2) { _ = try? qmp.execute("quit", timeout: 5) }
         for _ in 0..<100 where dir.runningPID != nil { usleep(20_000) }
         if dir.runningPID != nil {
             if let process = dir.process { process.signal(SIGKILL) } else if let pid = dir.runningPID { kill(pid, SIGKILL) }
             for _ in 0..<100 where dir.runningPID != nil { usleep(20_000) }
         }
+        // Its cgroup, empty once it has exited.
+        if dir.runningPID == nil { dir.process?.limits?.remove() }
     }
 
     /// Runs `sync` in the guest before a pause. A guest that does not answer in time (busy with

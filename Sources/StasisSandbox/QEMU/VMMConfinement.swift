@@ -52,8 +52,11 @@ public struct VMMConfinement: Codable, Sendable, Equatable {
 
     /// A confinement for a new QEMU process. `STASIS_VMM_USER=shared` runs every QEMU as one user
     /// (`STASIS_VMM_UID`, default 65534) for hosts whose policy forbids unnamed ids.
+    /// `STASIS_VMM_CONFINEMENT=seccomp-only` keeps only QEMU's seccomp filter — for measuring what
+    /// the rest costs, and for hosts whose kernel refuses namespaces; the record says so.
     public static func forNewProcess(environment: [String: String] = ProcessInfo.processInfo.environment) -> VMMConfinement {
-        guard geteuid() == 0 else { return VMMConfinement(uid: nil, gid: nil, groups: [], seccomp: seccompPolicy) }
+        let seccompOnly = environment["STASIS_VMM_CONFINEMENT"] == "seccomp-only"
+        guard geteuid() == 0, !seccompOnly else { return VMMConfinement(uid: nil, gid: nil, groups: [], seccomp: seccompPolicy) }
         let id: UInt32
         if environment["STASIS_VMM_USER"] == "shared" {
             id = environment["STASIS_VMM_UID"].flatMap { UInt32($0) } ?? 65534
@@ -71,7 +74,7 @@ public struct VMMConfinement: Codable, Sendable, Equatable {
     }
 
     /// The program and arguments that start `qemu` with `qemuArguments` under this confinement.
-    func command(qemu: String, _ qemuArguments: [String]) throws(SandboxError) -> (program: String, arguments: [String]) {
+    func command(qemu: String, _ qemuArguments: [String], joining cgroups: [String] = []) throws(SandboxError) -> (program: String, arguments: [String]) {
         let confined = qemuArguments + ["-sandbox", seccomp]
         guard let uid, let gid else { return (qemu, confined) }
         let setpriv = try Self.setpriv()
@@ -80,7 +83,7 @@ public struct VMMConfinement: Codable, Sendable, Equatable {
         wrapper += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", qemu]
         let dropped = [setpriv] + wrapper + confined
         guard privateFileSystem else { return (setpriv, Array(dropped.dropFirst())) }
-        let viewed = try VMMFileSystemView.command(then: dropped)
+        let viewed = try VMMFileSystemView.command(joining: cgroups, then: dropped)
         return (viewed[0], Array(viewed.dropFirst()))
     }
 

@@ -12,12 +12,14 @@ import Foundation
 /// the sandbox's user and executes QEMU; the process keeps its pid throughout (no fork), so the
 /// recorded pid is QEMU's.
 enum VMMFileSystemView {
-    static func command(then program: [String]) throws(SandboxError) -> [String] {
+    /// `joining`: cgroup.procs files the process enters first (`VMMResourceLimits`), while the
+    /// host's /sys is still in view.
+    static func command(joining cgroups: [String] = [], then program: [String]) throws(SandboxError) -> [String] {
         guard let unshare = ["/usr/bin/unshare", "/bin/unshare"].first(where: FileManager.default.isExecutableFile(atPath:)) else {
             throw .qemuMissing("unshare is missing, and Stasis runs as root: QEMU only runs in a mount namespace of its own; install util-linux")
         }
         return [unshare, "--mount", "--uts", "--ipc", "--net", "--propagation", "private", "--",
-                "/bin/sh", "-c", script, "stasis-vmm"] + program
+                "/bin/sh", "-c", script, "stasis-vmm", "\(cgroups.count)"] + cgroups + program
     }
 
     /// Every step must succeed (`set -eu`): a half-built view never runs QEMU. Few programs on
@@ -25,6 +27,8 @@ enum VMMFileSystemView {
     /// they do (`: >` for empty files, `[ -L ]` for links).
     static let script = """
         set -eu
+        n=$1; shift
+        while [ "$n" -gt 0 ]; do echo $$ >"$1"; shift; n=$((n - 1)); done
         mount -t tmpfs -o size=1m,mode=0755,nosuid,nodev stasis-vmm-root /tmp
         cd /tmp
         mkdir usr proc dev etc old

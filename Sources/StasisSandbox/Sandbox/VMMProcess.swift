@@ -12,11 +12,13 @@ public struct VMMProcess: Codable, Sendable, Equatable {
     /// Field 22 of `/proc/PID/stat`: clock ticks after boot at which the process started.
     public var startTime: UInt64
     public var confinement: VMMConfinement
+    /// Its cgroup and limits, where the host gives cgroups.
+    public var limits: VMMResourceLimits?
 
     /// The record of a process that runs now; nil when it is already gone.
-    public static func observe(pid: Int32, confinement: VMMConfinement) -> VMMProcess? {
+    public static func observe(pid: Int32, confinement: VMMConfinement, limits: VMMResourceLimits?) -> VMMProcess? {
         guard let status = ProcessStatus.read(pid) else { return nil }
-        return VMMProcess(pid: pid, startTime: status.startTime, confinement: confinement)
+        return VMMProcess(pid: pid, startTime: status.startTime, confinement: confinement, limits: limits)
     }
 
     /// True while the recorded process runs: same pid, same start time, not a zombie. A zombie

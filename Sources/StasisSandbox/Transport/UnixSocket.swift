@@ -15,19 +15,9 @@ final class UnixSocket {
 
     init(connectTo path: String) throws(SandboxError) {
         self.path = path
+        var addr = try Self.address(path)
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .io("socket for \(path)", errno) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
-            close(fd)
-            throw .badArgument("socket path '\(path)' is longer than the \(MemoryLayout.size(ofValue: addr.sun_path) - 1) bytes a Unix socket allows: use a shorter sandbox directory")
-        }
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
         let rc = withUnsafePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
@@ -36,6 +26,21 @@ final class UnixSocket {
             close(fd)
             throw .io("connect to \(path)", e)
         }
+    }
+
+    /// The address of `path`, which must fit a Unix socket's 107 bytes.
+    static func address(_ path: String) throws(SandboxError) -> sockaddr_un {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+            throw .badArgument("socket path '\(path)' is longer than the \(MemoryLayout.size(ofValue: addr.sun_path) - 1) bytes a Unix socket allows: use a shorter sandbox directory")
+        }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return addr
     }
 
     /// Connects, retrying until `deadline` (the peer may still be starting).

@@ -54,14 +54,14 @@ struct SandboxBench: ParsableCommand {
         t = Date()
         let patched = try service.resume(s)
         let patchedMs = ms(t)
-        _ = try service.stop(s)
+        _ = try service.stop(s, unsaved: .discard)
         // Cold: no local base.
         try? FileManager.default.removeItem(atPath: store.layout.root + "/cache")
         t = Date()
         let cold = try service.resume(s)
         let coldMs = ms(t)
         let answers = (try? service.exec(s, "cat /tmp/counter").exitCode) == 0
-        _ = try service.stop(s)
+        _ = try service.stop(s, unsaved: .discard)
 
         emit(["memory_mib": .int(mib), "run": .int(Int64(run)), "accelerator": .string(started.accelerator),
               "cold_boot_ms": .double(boot),

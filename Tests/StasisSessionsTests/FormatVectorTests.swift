@@ -69,6 +69,20 @@ struct SessionFormatVectorTests {
         #expect(decoded.images["disk:root"] == String(repeating: "33", count: 32) && decoded.parent == nil)
     }
 
+    @Test("checkpoint signature with a fixed key")
+    func checkpointSignature() throws {
+        let id = Self.quoted(after: "Its id:", in: "checkpoint.md")
+        let key = try Curve25519.Signing.PrivateKey(rawRepresentation: Data(0..<32))
+        #expect(StoreKey.hex(key.publicKey.rawRepresentation) == Self.quoted(after: "has the public key", in: "checkpoint.md"))
+        let signature = try #require(StoreKey.bytes(fromHex: Self.block("checkpoint-signature", in: "checkpoint.md").filter { $0.isHexDigit }))
+        let message = CheckpointRecord.signedMessage(id: id)
+        #expect(signature.count == 64 && key.publicKey.isValidSignature(signature, for: message))
+        #if os(Linux)
+        // BoringSSL signs as RFC 8032 does, deterministically: the same bytes.
+        #expect(Array(try key.signature(for: message)) == signature)
+        #endif
+    }
+
     @Test("bundle container")
     func bundle() throws {
         let hex = Self.block("bundle-container", in: "bundle.md").filter { $0.isHexDigit }

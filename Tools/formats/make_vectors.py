@@ -130,6 +130,16 @@ def checkpoint_vector():
     return body, hashlib.sha256(body).hexdigest()
 
 
+def checkpoint_signature_vector(cid):
+    """The store key's signature of a checkpoint: Ed25519 (RFC 8032, deterministic) over
+    "stasis-checkpoint-v1\n" + id, with the key whose seed is bytes 0..31. Needs `cryptography`."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return public, key.sign(b"stasis-checkpoint-v1\n" + cid.encode())
+
+
 def bundle_container_vector():
     data = b"hi"
     entry = struct.pack("<H", 1) + b"a" + struct.pack("<Q", len(data)) + data + hashlib.sha256(data).digest()
@@ -146,4 +156,6 @@ if __name__ == "__main__":
     print("root of 3: %s\nproof of event 1: %s\n" % (root.hex(), " ".join(p.hex() for p in proof)))
     body, cid = checkpoint_vector()
     print("checkpoint record: %s\n  id %s\n" % (body.decode(), cid))
+    public, signature = checkpoint_signature_vector(cid)
+    print("checkpoint signature (seed 00..1f): public key %s\n  signature %s\n" % (public.hex(), signature.hex()))
     print("bundle container (%d bytes):\n%s" % (len(bundle_container_vector()), hexdump(bundle_container_vector())))

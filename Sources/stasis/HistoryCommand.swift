@@ -8,7 +8,7 @@ struct HistoryCommand: ParsableCommand {
         commandName: "history",
         abstract: "Append to, show, verify, prove and export a session's tamper-evident history.",
         subcommands: [HistoryAppendCommand.self, HistoryShowCommand.self, HistoryVerifyCommand.self,
-                      HistoryProveCommand.self, HistoryExportCommand.self])
+                      HistoryProveCommand.self, HistoryNoteCommand.self, HistoryExportCommand.self])
 }
 
 struct HistoryAppendCommand: ParsableCommand {
@@ -109,6 +109,27 @@ struct HistoryVerifyCommand: ParsableCommand {
             }
         }
         if bad { throw ExitCode(2) }
+    }
+}
+
+struct HistoryNoteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "note",
+        abstract: "Print the history's tree head as a C2SP signed note (tlog-checkpoint), signed by the store key.",
+        discussion: """
+            The note (origin `stasis-session/SESSION`, size, base64 root, an Ed25519 signature line) \
+            is what transparency-log tools check; with --json also the verifier key \
+            (NAME+KEYID+BASE64) to pin. --checkpoint signs that checkpoint's tree head, after it \
+            checks out; without it, the current head.
+            """)
+    @OptionGroup var options: StoreOptions
+    @Argument(help: ArgumentHelp("Session id or unique prefix.", valueName: "SESSION")) var session: String
+    @Option(name: .long, help: ArgumentHelp("Checkpoint whose tree head to sign.", valueName: "CHECKPOINT")) var checkpoint: String?
+    func run() throws {
+        try CommandOutput.run(json: options.json) { () throws(HistoryError) in
+            let note = try options.openSessions().signedNote(session, checkpoint: checkpoint)
+            if options.json { CommandOutput.json(note) } else { FileHandle.standardOutput.write(Data(note.text.utf8)) }
+        }
     }
 }
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """An independent verifier of Stasis bundles, written from Formats/*.md alone.
 
-    stasis_verify.py BUNDLE [--public-key HEX] [--proof PROOF.json] [--json]
+    stasis_verify.py BUNDLE [--public-key HEX] [--proof PROOF.json] [--note NOTE --note-key VKEY] [--json]
 
 It checks what an outsider needs to believe a bundle: the container (Formats/bundle.md), every
 checkpoint record (canonical, hashes to its id, Ed25519 signature, tree head against the history;
 Formats/checkpoint.md), the history (canonical event bodies at consecutive positions, hash chain,
 RFC 6962 Merkle tree, signed head; Formats/history.md), the image manifests' ids, and optionally an
-inclusion proof printed by `stasis history prove --json`. With --public-key every signature must be
+inclusion proof printed by `stasis history prove --json`, and a C2SP signed note of a tree head
+(`stasis history note`) against the verifier key it names. With --public-key every signature must be
 by that key (the one `stasis key show` prints). It does not decompress the pack: chunks and blob
 contents are not checked (use `stasis bundle verify` for that).
 
@@ -19,6 +20,7 @@ Needs Python 3.9+ and the `cryptography` package (Ed25519); nothing else.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import math
@@ -26,6 +28,7 @@ import re
 import struct
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from cryptography.exceptions import InvalidSignature
@@ -616,11 +619,65 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USAGE)
 
 
+def check_note(text: bytes, verifier_key: str, history: Optional[History], session: Optional[str],
+               report: Report, name: str) -> None:
+    """A C2SP signed note of the history's tree head (`stasis history note`): the signature line
+    whose key name and id match `verifier_key` must verify over the note's body, the origin must
+    name the bundle's session, and size and root must be the bundle's own tree head at that size."""
+    def bad(message: str) -> None:
+        report.damage(name, message)
+
+    parts = verifier_key.split("+", 2)  # base64 may itself hold "+"
+    try:
+        raw = base64.b64decode(parts[2], validate=True) if len(parts) == 3 else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != 33 or raw[0] != 1:
+        raise UsageError(f"--note-key must be NAME+KEYID+BASE64 of an Ed25519 key (from `stasis history note --json`), not {verifier_key!r}")
+    key_name, public = parts[0], raw[1:]
+    key_id = sha256(key_name.encode() + b"\n\x01" + public)[:4]
+    body, sep, signatures = text.partition(b"\n\n")
+    lines = body.split(b"\n")
+    if not sep or len(lines) != 3:
+        bad("not a signed note: expected three lines (origin, size, root), a blank line, signatures")
+        return
+    body += b"\n"
+    signed = False
+    for line in signatures.decode("utf-8", "replace").splitlines():
+        fields = line.split(" ")
+        if len(fields) != 3 or fields[0] != "\u2014" or fields[1] != key_name:
+            continue
+        try:
+            blob = base64.b64decode(fields[2], validate=True)
+        except ValueError:
+            continue
+        if len(blob) == 68 and blob[:4] == key_id and ed25519_ok(public.hex(), blob[4:], body):
+            signed = True
+    if not signed:
+        bad(f"no signature by {key_name} verifies over the note's body")
+    origin, size_text, root_text = (part.decode("utf-8", "replace") for part in lines)
+    if session is not None and origin != f"stasis-session/{session}":
+        bad(f"origin {origin!r} is not this bundle's session (stasis-session/{session})")
+    if history is None:
+        return
+    try:
+        size, root = int(size_text), base64.b64decode(root_text, validate=True)
+    except ValueError:
+        bad(f"size {size_text!r} or root {root_text!r} cannot be read")
+        return
+    if not 0 <= size <= len(history.leaves):
+        bad(f"size {size} is beyond the bundle's {len(history.leaves)} events")
+    elif root != merkle_root(history.leaves[:size]):
+        bad(f"root {root.hex()} is not the tree head of the bundle's first {size} events")
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = _Parser(prog="stasis_verify.py", description="Verify a Stasis bundle without Stasis.")
     parser.add_argument("bundle", help="the bundle file (from `stasis bundle export`)")
     parser.add_argument("--public-key", metavar="HEX", help="the key every signature must be by (`stasis key show`)")
     parser.add_argument("--proof", metavar="PROOF.json", help="an inclusion proof from `stasis history prove --json`")
+    parser.add_argument("--note", metavar="NOTE", help="a signed tree head from `stasis history note`")
+    parser.add_argument("--note-key", metavar="VKEY", help="the verifier key the note must be signed by (NAME+KEYID+BASE64)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     try:
@@ -631,6 +688,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         report, history, entries = verify_bundle(args.bundle, pinned)
         if proof is not None:
             check_proof(proof, history, entries, pinned, report, args.proof)
+        if args.note is not None or args.note_key is not None:
+            if args.note is None or args.note_key is None:
+                raise UsageError("--note and --note-key go together")
+            try:
+                note = Path(args.note).read_bytes()
+            except OSError as e:
+                raise UsageError(f"cannot read {args.note}: {e.strerror}") from e
+            check_note(note, args.note_key, history, report.session, report, args.note)
     except UsageError as e:
         if args.json:
             print(json.dumps({"error": str(e)}))

@@ -218,6 +218,30 @@ class RealBundles(unittest.TestCase):
             self.assertEqual(result.returncode, 0, result.stdout)
             self.assertTrue(json.loads(result.stdout)["proof"]["ok"])
 
+    def test_signed_notes(self) -> None:
+        """C2SP signed notes from `stasis history note`: the current head and a checkpoint's
+        head verify against the bundle; a changed byte, another key, or a note of another session
+        does not."""
+        current = json.loads(self.stasis("history", "note", self.session, "--json"))
+        at = json.loads(self.stasis("history", "note", self.session, "--checkpoint", self.checkpoints[0], "--json"))
+        for note in (current, at):
+            path = self.write(f"note-{note['size']}.txt", note["text"].encode())
+            result = verify(str(self.good), "--note", str(path), "--note-key", note["verifierKey"])
+            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertEqual(current["size"], 305)
+        forged = self.write("note-forged.txt", current["text"].replace("\n305\n", "\n304\n").encode())
+        result = verify(str(self.good), "--note", str(forged), "--note-key", current["verifierKey"])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("no signature", result.stdout)
+        other_key = json.loads(self.stasis("history", "note", self.stasis("session", "new", store="other"), "--json", store="other"))
+        result = verify(str(self.good), "--note", str(self.write("note-ok.txt", current["text"].encode())), "--note-key", other_key["verifierKey"])
+        self.assertEqual(result.returncode, 2)
+        other = self.write("note-other.txt", other_key["text"].encode())
+        result = verify(str(self.good), "--note", str(other), "--note-key", other_key["verifierKey"])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("origin", result.stdout)
+        self.assertEqual(verify(str(self.good), "--note", str(other)).returncode, 1)
+
     # -- damage ----------------------------------------------------------------------------
 
     def test_flipped_record_byte(self) -> None:

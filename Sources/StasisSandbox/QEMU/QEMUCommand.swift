@@ -73,26 +73,20 @@ enum QEMUCommand {
         let confinement = VMMConfinement.forNewProcess()
         let logPath = dir.path + "/qemu.log"
         let limits = confinement.privateFileSystem ? VMMResourceLimits.create(for: spec) : nil
-        let command: (program: String, arguments: [String])
-        let files: [Int32]
-        do throws(SandboxError) {
-            command = try confinement.command(qemu: try binary(), arguments(spec, incoming: incoming, accelerator: accelerator),
+        // The cgroup lives as long as the QEMU it was made for: a launch that fails removes it.
+        var launched = false
+        defer { if !launched { limits?.remove() } }
+        let command = try confinement.command(qemu: try binary(), arguments(spec, incoming: incoming, accelerator: accelerator),
                                               joining: limits?.joinFiles ?? [])
-            files = try openFiles(spec, dir, confinement: confinement)
-        } catch {
-            limits?.remove()
-            throw error
-        }
+        let files = try openFiles(spec, dir, confinement: confinement)
         let started = Result { () throws(SandboxError) in try Spawn.start(command.program, command.arguments, log: logPath, descriptors: files) }
         // Our copies go at once (exactly once: a second close could hit a number another thread
         // has reused). Without our copy of the listening sockets, a client of a QEMU that exited
         // sees the connection close instead of waiting in a backlog nobody serves.
         for fd in files { close(fd) }
-        let pid: pid_t
-        do { pid = try started.get() } catch { limits?.remove(); throw error }
+        let pid = try started.get()
         guard let process = VMMProcess.observe(pid: pid, confinement: confinement, limits: limits) else {
             _ = Spawn.exitStatus(pid)
-            limits?.remove()
             throw .qemuExited(sandbox: spec.id, detail: log(logPath) ?? "it exited at once")
         }
         do {
@@ -101,14 +95,13 @@ enum QEMUCommand {
         } catch {
             // A QEMU that refused its arguments closes the monitor as it exits: its log says why.
             if let status = Spawn.exitStatus(pid, within: 2) {
-                limits?.remove()
                 throw .qemuExited(sandbox: spec.id, detail: log(logPath) ?? "exit status \(status)")
             }
             process.signal(SIGKILL)
             _ = Spawn.exitStatus(pid, within: 10)
-            limits?.remove()
             throw error
         }
+        launched = true
     }
 
     /// Opens, in `HandedFiles` order, what QEMU needs: both sockets (created here, 0600), the

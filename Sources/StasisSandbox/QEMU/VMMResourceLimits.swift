@@ -68,9 +68,12 @@ public struct VMMResourceLimits: Codable, Sendable, Equatable {
     /// The files a process writes its pid to, to join every hierarchy of the group.
     public var joinFiles: [String] { directories.map { $0 + "/cgroup.procs" } }
 
-    /// Deletes the group (possible once QEMU has exited: an empty group).
+    /// Deletes the group (possible once QEMU has exited: an empty group). A QEMU that is still
+    /// tearing down its memory keeps its group busy for a moment: retried for up to two seconds.
     public func remove() {
-        for directory in directories.reversed() { rmdir(directory) }
+        for directory in directories.reversed() {
+            for _ in 0..<100 where rmdir(directory) != 0 && errno == EBUSY { usleep(20_000) }
+        }
     }
 
     /// Removes the groups of QEMUs that are gone without a `stop` (killed, crashed, paused and

@@ -53,7 +53,7 @@ struct ExecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
         abstract: "Run a command in a session's sandbox; record it, its output and exit code in the history.",
-        usage: "stasis exec SESSION [--timeout SECONDS] -- PROGRAM [ARG...]\n       stasis exec SESSION [--timeout SECONDS] --shell 'LINE'",
+        usage: "stasis exec SESSION [--timeout SECONDS] -- PROGRAM [ARG...]\nstasis exec SESSION [--timeout SECONDS] --shell 'LINE'",
         discussion: """
             The words after -- reach the program exactly as given: nothing is split, expanded or \
             parsed again in the guest (`-- touch 'a b'` makes one file). --shell runs a shell line \

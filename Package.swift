@@ -185,6 +185,9 @@ let package = Package(
         ),
         // What the test suites share: the test services' settings, temporary directories.
         .target(name: "StasisTestSupport", path: "Tests/StasisTestSupport"),
+        // Stores on the catalog engine a test run asks for (STASIS_TEST_CATALOG=postgres).
+        .target(name: "StasisStoreTestSupport", dependencies: ["StasisStore", "StasisCatalog", "StasisTestSupport"],
+                path: "Tests/StasisStoreTestSupport"),
         .testTarget(
             name: "StasisCatalogTests",
             // Runs every case on SQLite and on the PostgreSQL of Tools/services/start.sh.
@@ -231,7 +234,7 @@ let package = Package(
         .testTarget(
             name: "StasisStoreTests",
             dependencies: [
-                "StasisStore", "StasisSynthetic",
+                "StasisStore", "StasisSynthetic", "StasisStoreTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

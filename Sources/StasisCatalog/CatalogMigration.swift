@@ -54,13 +54,17 @@ public struct CatalogSchema: Sendable {
 public enum CatalogMigrator {
     static func table(_ engine: CatalogEngine) -> String { engine == .sqlite ? "grdb_migrations" : "stasis_migrations" }
 
+    /// Whether a table exists (in the schema the connection works in).
+    public static func tableExists(_ name: String, _ db: any CatalogConnection) throws(CatalogError) -> Bool {
+        db.engine == .sqlite
+            ? try db.queryOne("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", name) != nil
+            : try db.queryOne("SELECT to_regclass(?)::text AS name", name)?.optionalText("name") != nil
+    }
+
     /// The names applied so far (none in an empty database).
     public static func applied(_ db: any CatalogConnection) throws(CatalogError) -> Set<String> {
         let table = table(db.engine)
-        let exists = db.engine == .sqlite
-            ? try db.queryOne("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", table) != nil
-            : try db.queryOne("SELECT to_regclass(?)::text AS name", table)?.optionalText("name") != nil
-        guard exists else { return [] }
+        guard try tableExists(table, db) else { return [] }
         return Set(try db.query("SELECT identifier FROM \(table)", []).compactMap { $0.optionalText("identifier") })
     }
 

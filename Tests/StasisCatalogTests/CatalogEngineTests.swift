@@ -167,7 +167,15 @@ struct PostgresCatalogConfigurationTests {
     func parse() throws {
         let c = try PostgresCatalogConfiguration.parse("postgres://alice:s%40cret@db.example:6543/fleet?sslmode=require")
         #expect(c.host == "db.example" && c.port == 6543 && c.user == "alice" && c.password == "s@cret" && c.database == "fleet" && c.tls == .require)
-        #expect(!c.description.contains("cret") && c.description == "postgres://alice@db.example:6543/fleet")
+        #expect(!c.description.contains("cret") && c.description == "postgres://alice@db.example:6543/fleet?sslmode=require")
+        // The description parses back to the same settings (it is what a store descriptor keeps).
+        let schema = try PostgresCatalogConfiguration.parse("postgres://alice:pw@db.example/fleet?schema=fleet_a")
+        #expect(schema.schema == "fleet_a" && schema.description == "postgres://alice@db.example:5432/fleet?schema=fleet_a")
+        var again = try PostgresCatalogConfiguration.parse(schema.description, environment: ["PGPASSWORD": "pw"])
+        #expect(again == schema)
+        again.schema = nil
+        #expect(throws: CatalogError.self) { _ = try PostgresCatalogConfiguration.parse("postgres://a@h/db?schema=x;drop") }
+        #expect(throws: CatalogError.self) { _ = try PostgresCatalogConfiguration.parse("postgres://a@h/db?schema=9lives") }
         let e = try PostgresCatalogConfiguration.parse(nil, environment: ["PGHOST": "h", "PGUSER": "u", "PGPASSWORD": "pw"])
         #expect(e.host == "h" && e.port == 5432 && e.database == "u" && e.password == "pw")
         let partial = try PostgresCatalogConfiguration.parse("postgres:///db", environment: ["PGHOST": "h2", "PGUSER": "u2"])

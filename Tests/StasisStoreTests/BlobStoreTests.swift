@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StasisStore
+import StasisStoreTestSupport
 
 /// Invariants checked: blobs round-trip bit-exact; a stream that grows by appending, or changes
 /// in the middle, stores only about the changed bytes (FastCDC); unknown ids are refused;
@@ -10,7 +11,7 @@ struct BlobStoreTests {
     @Test("round trip, sharing across versions, removal")
     func blobs() throws {
         let dir = TemporaryDirectory()
-        let store = try ContentStore.create(at: dir.file("s"))
+        let store = try TestStores.create(at: dir.file("s"))
         var gen = TestImage(seed: 41)
         var log = gen.bytes(pages: 100)
         let v1 = try store.putBlob(log)

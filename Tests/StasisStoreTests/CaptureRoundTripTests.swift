@@ -3,6 +3,7 @@ import PropertyBased
 import Testing
 import StasisIO
 @testable import StasisStore
+import StasisStoreTestSupport
 
 /// Invariants checked:
 /// - materialize(capture(f)) is bit-exact for any size (empty, partial last chunk, sparse, all zero)
@@ -16,7 +17,7 @@ import StasisIO
 struct CaptureRoundTripTests {
     func roundTrip(_ bytes: [UInt8], chunkSize: Int = 4096, sparse: Bool = false) throws {
         let dir = TemporaryDirectory()
-        let store = try ContentStore.create(at: dir.file("store"), chunkSize: chunkSize)
+        let store = try TestStores.create(at: dir.file("store"), chunkSize: chunkSize)
         let source = dir.file("image")
         if sparse {
             let nonZero = stride(from: 0, to: bytes.count, by: 4096).filter { p in bytes[p..<min(bytes.count, p + 4096)].contains { $0 != 0 } }
@@ -54,7 +55,7 @@ struct CaptureRoundTripTests {
     @Test("zero chunks are holes, and equal contents are stored once")
     func zerosAndDedup() throws {
         let dir = TemporaryDirectory()
-        let store = try ContentStore.create(at: dir.file("store"))
+        let store = try TestStores.create(at: dir.file("store"))
         var gen = TestImage(seed: 7)
         var bytes = gen.bytes(pages: 256)
         for i in 0..<(128 * 4096) { bytes[i] = 0 }   // first half all zeros
@@ -77,7 +78,7 @@ struct CaptureRoundTripTests {
     @Test("incremental capture equals a full capture and reads only the diff")
     func incremental() throws {
         let dir = TemporaryDirectory()
-        let store = try ContentStore.create(at: dir.file("store"))
+        let store = try TestStores.create(at: dir.file("store"))
         var gen = TestImage(seed: 11)
         let base = gen.bytes(pages: 512)
         TestFiles.write(base, to: dir.file("base"))
@@ -105,7 +106,7 @@ struct CaptureRoundTripTests {
     @Test("incremental capture with chunks larger than the diff's pages merges parent bytes")
     func incrementalPartialChunks() throws {
         let dir = TemporaryDirectory()
-        let store = try ContentStore.create(at: dir.file("store"), chunkSize: 65536)
+        let store = try TestStores.create(at: dir.file("store"), chunkSize: 65536)
         var gen = TestImage(seed: 12)
         let base = gen.bytes(pages: 200, extra: 100)
         TestFiles.write(base, to: dir.file("base"))
@@ -123,7 +124,7 @@ struct CaptureRoundTripTests {
     @Test("a hole in the source is never read")
     func holesAreNotRead() throws {
         let dir = TemporaryDirectory()
-        let store = try ContentStore.create(at: dir.file("store"))
+        let store = try TestStores.create(at: dir.file("store"))
         var gen = TestImage(seed: 3)
         var bytes = [UInt8](repeating: 0, count: 64 << 20)
         let data = gen.bytes(pages: 16)

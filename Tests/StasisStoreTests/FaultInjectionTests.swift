@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import StasisIO
 @testable import StasisStore
+import StasisStoreTestSupport
 
 /// Invariants checked, by forcing errno on system calls through StasisIO's seam: a capture that
 /// hits ENOSPC or EIO (while writing, at fsync, at rename) fails with a message naming the file,
@@ -17,7 +18,7 @@ struct FaultInjectionTests {
     ])
     func captureFaults(rule: FaultInjection.Rule) throws {
         let dir = TemporaryDirectory()
-        let store = try ContentStore.create(at: dir.file("s"))
+        let store = try TestStores.create(at: dir.file("s"))
         var gen = TestImage(seed: 31)
         let first = gen.bytes(pages: 100)
         TestFiles.write(first, to: dir.file("first"))
@@ -45,7 +46,7 @@ struct FaultInjectionTests {
     @Test("materialize that runs out of space leaves no output")
     func materializeFault() throws {
         let dir = TemporaryDirectory()
-        let store = try ContentStore.create(at: dir.file("s"))
+        let store = try TestStores.create(at: dir.file("s"))
         var gen = TestImage(seed: 32)
         TestFiles.write(gen.bytes(pages: 500), to: dir.file("img"))
         let id = try store.capture(dir.file("img")).image.id

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import StasisIO
 @testable import StasisStore
+import StasisStoreTestSupport
 
 /// Invariants checked:
 /// - gc removes exactly what no image or blob references, and every remaining image still
@@ -14,7 +15,7 @@ struct GarbageCollectionTests {
     @Test("removing an image and collecting frees its chunks and keeps the others intact")
     func collect() throws {
         let dir = TemporaryDirectory()
-        let store = try ContentStore.create(at: dir.file("store"))
+        let store = try TestStores.create(at: dir.file("store"))
         var gen = TestImage(seed: 21)
         let a = gen.bytes(pages: 400), b = gen.bytes(pages: 400)
         TestFiles.write(a, to: dir.file("a")); TestFiles.write(b, to: dir.file("b"))
@@ -50,7 +51,7 @@ struct GarbageCollectionTests {
     @Test("a mostly-dead pack is rewritten with only its live chunks, verified")
     func repack() throws {
         let dir = TemporaryDirectory()
-        let store = try ContentStore.create(at: dir.file("store"))
+        let store = try TestStores.create(at: dir.file("store"))
         var gen = TestImage(seed: 22)
         let a = gen.bytes(pages: 300), b = gen.bytes(pages: 10)
         // One pack holding both images' chunks.
@@ -70,7 +71,7 @@ struct GarbageCollectionTests {
     @Test("leftovers of interrupted writers are removed, listed packs are not")
     func leftovers() throws {
         let dir = TemporaryDirectory()
-        let store = try ContentStore.create(at: dir.file("store"))
+        let store = try TestStores.create(at: dir.file("store"))
         var gen = TestImage(seed: 23)
         TestFiles.write(gen.bytes(pages: 50), to: dir.file("a"))
         let id = try store.capture(dir.file("a")).image.id
@@ -87,7 +88,7 @@ struct GarbageCollectionTests {
     @Test("gc waits while a writer holds the store lock")
     func waitsForWriters() async throws {
         let dir = TemporaryDirectory()
-        let store = try ContentStore.create(at: dir.file("store"))
+        let store = try TestStores.create(at: dir.file("store"))
         // Hold the shared lock as a capture would, from another open of the store.
         let writerLock = try FileLock(path: store.layout.lockPath, kind: .shared)
         #expect(throws: IOError.self) { _ = try FileLock(path: store.layout.lockPath, kind: .exclusive, wait: false) }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import StasisIO
 @testable import StasisStore
+import StasisStoreTestSupport
 
 /// Invariants checked:
 /// - a flipped byte in a pack is found by `verify(deep:)`, which names the damaged chunk, its pack
@@ -13,7 +14,7 @@ import StasisIO
 struct IntegrityTests {
     func storeWithImage(seed: UInt64 = 5, pages: Int = 300) throws -> (TemporaryDirectory, ContentStore, String, [UInt8]) {
         let dir = TemporaryDirectory()
-        let store = try ContentStore.create(at: dir.file("store"))
+        let store = try TestStores.create(at: dir.file("store"))
         var gen = TestImage(seed: seed)
         let bytes = gen.bytes(pages: pages)
         TestFiles.write(bytes, to: dir.file("img"))

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import StasisIO
 @testable import StasisStore
+import StasisStoreTestSupport
 
 /// Invariants checked:
 /// - `open` refuses a missing store, and a store whose format version or migrations are newer
@@ -15,13 +16,13 @@ struct StoreLifecycleTests {
     func openAndCreate() throws {
         let dir = TemporaryDirectory()
         #expect(throws: StoreError.self) { _ = try ContentStore.open(at: dir.file("nothing")) }
-        _ = try ContentStore.create(at: dir.file("s"))
-        #expect(throws: StoreError.self) { _ = try ContentStore.create(at: dir.file("s")) }
-        #expect(throws: StoreError.self) { _ = try ContentStore.create(at: dir.file("t"), chunkSize: 3000) }
-        #expect(throws: StoreError.self) { _ = try ContentStore.create(at: dir.file("u"), chunkSize: 4 << 20) }
+        _ = try TestStores.create(at: dir.file("s"))
+        #expect(throws: StoreError.self) { _ = try TestStores.create(at: dir.file("s")) }
+        #expect(throws: StoreError.self) { _ = try TestStores.create(at: dir.file("t"), chunkSize: 3000) }
+        #expect(throws: StoreError.self) { _ = try TestStores.create(at: dir.file("u"), chunkSize: 4 << 20) }
 
         let store = try ContentStore.open(at: dir.file("s"))
-        try store.catalog.write { db in try db.execute(sql: "UPDATE store_meta SET value = '99' WHERE key = 'format_version'") }
+        try store.catalog.write { db in try db.execute("UPDATE store_meta SET value = '99' WHERE key = 'format_version'", []) }
         #expect {
             _ = try ContentStore.open(at: dir.file("s"))
         } throws: { error in
@@ -29,8 +30,9 @@ struct StoreLifecycleTests {
             return found == 99 && supported == Catalog.formatVersion && "\(error)".contains("upgrade stasis")
         }
         try store.catalog.write { db in
-            try db.execute(sql: "UPDATE store_meta SET value = '1' WHERE key = 'format_version'")
-            try db.execute(sql: "INSERT INTO grdb_migrations(identifier) VALUES ('v9-from-the-future')")
+            try db.execute("UPDATE store_meta SET value = '1' WHERE key = 'format_version'", [])
+            let migrations = db.engine == .sqlite ? "grdb_migrations" : "stasis_migrations"
+            try db.execute("INSERT INTO \(migrations)(identifier) VALUES ('v9-from-the-future')", [])
         }
         #expect {
             _ = try ContentStore.open(at: dir.file("s"))
@@ -43,7 +45,7 @@ struct StoreLifecycleTests {
     @Test("bad capture arguments change nothing")
     func badCaptureArguments() throws {
         let dir = TemporaryDirectory()
-        let store = try ContentStore.create(at: dir.file("s"))
+        let store = try TestStores.create(at: dir.file("s"))
         var gen = TestImage(seed: 1)
         TestFiles.write(gen.bytes(pages: 8), to: dir.file("img"))
         TestFiles.write(gen.bytes(pages: 9), to: dir.file("other-size"))

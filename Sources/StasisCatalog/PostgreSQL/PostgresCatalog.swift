@@ -18,8 +18,10 @@ public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
     public let configuration: PostgresCatalogConfiguration
     public var location: String { configuration.description }
 
-    /// The lock every write transaction takes (`pg_advisory_xact_lock`): "STASIS" + 1.
-    static let writeLock: Int64 = 0x5354_4153_4953_0001
+    /// The lock every write transaction takes (`pg_advisory_xact_lock`): "STASIS" + 1, mixed with
+    /// the schema's name so that stores in different schemas of one database do not queue
+    /// behind each other.
+    let writeLock: Int64
 
     private let eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     private let condition = NSCondition()
@@ -32,6 +34,7 @@ public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
     /// Connects once to check the configuration (reachable, credentials, database).
     public init(_ configuration: PostgresCatalogConfiguration) throws(CatalogError) {
         self.configuration = configuration
+        self.writeLock = Self.writeLock(schema: configuration.schema)
         let c = try connect()
         release(c, broken: false)
     }
@@ -48,6 +51,22 @@ public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
 
     public func checkpointLog() throws(CatalogError) {}
 
+    /// Creates the configured schema if it does not exist yet (`stasis init`); nothing without one.
+    public func createSchemaIfMissing() throws {
+        guard let schema = configuration.schema else { return }
+        // Two hosts running `init` at once may race on the catalog of schemas: the write lock
+        // (taken by `write`) orders them.
+        try write { db in try db.execute("CREATE SCHEMA IF NOT EXISTS \(schema)", []) }
+    }
+
+    static func writeLock(schema: String?) -> Int64 {
+        guard let schema else { return 0x5354_4153_4953_0001 }
+        // FNV-1a: stable across processes and hosts (Swift's Hasher is seeded per process).
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in schema.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return Int64(bitPattern: hash)
+    }
+
     public func close() { closeAll() }
 
     private func transaction<T>(begin: String, lock: Bool, _ body: (any CatalogConnection) throws -> T) throws -> T {
@@ -57,7 +76,7 @@ public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
         defer { release(raw, broken: broken) }
         do {
             try connection.execute(begin, [])
-            if lock { try connection.execute("SELECT pg_advisory_xact_lock(?)", [.int(Self.writeLock)]) }
+            if lock { try connection.execute("SELECT pg_advisory_xact_lock(?)", [.int(writeLock)]) }
         } catch {
             broken = true
             throw error
@@ -130,7 +149,12 @@ public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
         config.options.connectTimeout = .seconds(10)
         condition.lock(); nextID += 1; let id = nextID; condition.unlock()
         do {
-            return try PostgresConnection.connect(on: eventLoops.next(), configuration: config, id: id, logger: logger).wait()
+            let connection = try PostgresConnection.connect(on: eventLoops.next(), configuration: config, id: id, logger: logger).wait()
+            if let schema = configuration.schema {
+                // The name was checked to be plain (no quoting needed, nothing to inject).
+                _ = try connection.query("SET search_path TO \(schema)", []).wait()
+            }
+            return connection
         } catch {
             condition.lock(); openConnections -= 1; condition.unlock()
             throw .unavailable(catalog: location, detail: PostgresCatalogConnection.explain(error, connecting: true), cause: error)

@@ -59,6 +59,11 @@ public struct SQLiteConnection: CatalogConnection {
     public let db: Database
     let location: String
 
+    public init(db: Database, location: String) {
+        self.db = db
+        self.location = location
+    }
+
     @discardableResult
     public func execute(_ sql: String, _ arguments: [CatalogValue]) throws(CatalogError) -> Int {
         do {

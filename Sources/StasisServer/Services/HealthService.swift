@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import GRPCCore
 import StasisAPI
 import StasisGraphStore
@@ -27,10 +26,7 @@ struct HealthService: Stasis_V1_Health.SimpleServiceProtocol {
         r.uptimeSeconds = Date().timeIntervalSince(started)
         r.maxMessageBytes = UInt32(maxMessageBytes)
         let facts = try await Offload.run { () throws -> (Int, Int64, Int, GraphStore.Counts) in
-            let (packs, bytes) = try graph.store.catalog.readThrough { db in
-                let row = try Row.fetchOne(db, sql: "SELECT COUNT(*), IFNULL(SUM(size), 0) FROM packs")!
-                return (row[0] as Int, row[1] as Int64)
-            }
+            let (packs, bytes) = try graph.store.catalog.packTotals()
             // The sessions layer owns its table (created on first use): ask it, not the catalog.
             let sessions = try sandboxes.sessions.sessionCount()
             let counts: GraphStore.Counts

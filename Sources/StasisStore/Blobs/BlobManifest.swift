@@ -14,9 +14,12 @@ public struct BlobManifest: Sendable, Equatable {
 
     public static let formatVersion: UInt16 = 1
     static let magic: StaticString = "STASBLOB"
+    /// Bytes before the entries (magic, version, flags, size, count) and per entry (length, id).
+    static let headerSize = 28
+    static let entrySize = 36
 
     public func encoded() -> [UInt8] {
-        var w = LittleEndianWriter(capacity: 28 + entries.count * 36)
+        var w = LittleEndianWriter(capacity: Self.headerSize + entries.count * Self.entrySize)
         w.ascii(Self.magic)
         w.u16(Self.formatVersion)
         w.u16(0)
@@ -45,7 +48,7 @@ public struct BlobManifest: Sendable, Equatable {
                 let size = Int64(bitPattern: try r.u64("size"))
                 let count = Int(try r.u32("count"))
                 _ = try r.u32("reserved")
-                guard count * 36 == r.remaining else {
+                guard count * Self.entrySize == r.remaining else {
                     return .failure(.corruptManifest(id: id, reason: "\(count) entries do not match its length"))
                 }
                 var entries: [Entry] = []

@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import StasisChunking
 import StasisIO
 
@@ -80,12 +79,7 @@ extension ContentStore {
     /// blob — `blob(_:)` or `verify(deep: true)` — proves its chunk list.)
     public func blobManifest(_ id: String) throws(StoreError) -> BlobManifest {
         let key = id.lowercased()
-        let found: (size: Int64, manifest: [UInt8])? = try catalog.read { db in
-            try Row.fetchOne(db, sql: "SELECT size, manifest FROM blobs WHERE id = ?", arguments: [key]).map { row in
-                (row["size"] as Int64, [UInt8](row["manifest"] as Data))
-            }
-        }
-        guard let row = found else { throw .blobNotFound(id: id) }
+        guard let row = try catalog.blobRow(key) else { throw .blobNotFound(id: id) }
         let manifest = try BlobManifest.decode(row.manifest, id: key)
         guard manifest.size == row.size else {
             throw .corruptManifest(id: key, reason: "blob manifest lists \(manifest.size) bytes, but its catalog row says \(row.size)")

@@ -1,26 +1,27 @@
 import Foundation
-import GRDB
+import StasisCatalog
 
 extension Catalog {
     private static let imageColumns = "id, parent_id, size, chunk_size, data_chunks, data_bytes, new_chunks, new_bytes, source, created_at"
 
-    private static func record(_ row: Row) -> ImageRecord {
+    private static func record(_ row: CatalogRow) throws(CatalogError) -> ImageRecord {
         ImageRecord(
-            id: row["id"], parentID: row["parent_id"], size: row["size"], chunkSize: row["chunk_size"],
-            dataChunks: row["data_chunks"], dataBytes: row["data_bytes"], newChunks: row["new_chunks"],
-            newBytes: row["new_bytes"], source: row["source"],
-            createdAt: Date(timeIntervalSince1970: row["created_at"]))
+            id: try row.text("id"), parentID: row.optionalText("parent_id"), size: try row.int("size"),
+            chunkSize: Int(try row.int("chunk_size")), dataChunks: Int(try row.int("data_chunks")),
+            dataBytes: try row.int("data_bytes"), newChunks: Int(try row.int("new_chunks")),
+            newBytes: try row.int("new_bytes"), source: try row.text("source"),
+            createdAt: Date(timeIntervalSince1970: try row.double("created_at")))
     }
 
     public func images() throws(StoreError) -> [ImageRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Self.imageColumns) FROM images ORDER BY created_at, id").map(Self.record)
+            try db.query("SELECT \(Self.imageColumns) FROM images ORDER BY created_at, id", []).map(Self.record)
         }
     }
 
     public func image(_ id: String) throws(StoreError) -> ImageRecord? {
         try read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.imageColumns) FROM images WHERE id = ?", arguments: [id]).map(Self.record)
+            try db.queryOne("SELECT \(Self.imageColumns) FROM images WHERE id = ?", id).map(Self.record)
         }
     }
 
@@ -31,8 +32,8 @@ extension Catalog {
             throw .invalidArgument(field: "image id", message: "'\(idOrPrefix)' is not an image id (64 hex digits, or a unique prefix of at least 4)")
         }
         let matches = try read { db in
-            try String.fetchAll(db, sql: "SELECT id FROM images WHERE id >= ? AND id < ? ORDER BY id LIMIT 4",
-                                arguments: [key, key + "g"])
+            try db.query("SELECT id FROM images WHERE id >= ? AND id < ? ORDER BY id LIMIT 4", key, key + "g")
+                .map { (row) throws(CatalogError) in try row.text("id") }
         }
         if matches.count == 1 { return matches[0] }
         if matches.isEmpty { throw .imageNotFound(id: idOrPrefix) }
@@ -41,7 +42,7 @@ extension Catalog {
 
     /// Every image id (for gc and verify, which read the manifests from their files).
     func imageIDs() throws(StoreError) -> [String] {
-        try read { db in try String.fetchAll(db, sql: "SELECT id FROM images ORDER BY id") }
+        try read { db in try db.query("SELECT id FROM images ORDER BY id", []).map { (row) throws(CatalogError) in try row.text("id") } }
     }
 
     /// A checkpoint that holds image or blob `target`, if any.
@@ -49,17 +50,14 @@ extension Catalog {
         try read { db in
             // The sessions layer owns checkpoint_refs and creates it on first use: a store that
             // never had a session holds nothing.
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'checkpoint_refs'") == true else { return nil }
-            return try String.fetchOne(db, sql: "SELECT checkpoint_id FROM checkpoint_refs WHERE target = ? LIMIT 1", arguments: [target])
+            guard try CatalogMigrator.tableExists("checkpoint_refs", db) else { return nil }
+            return try db.queryOne("SELECT checkpoint_id FROM checkpoint_refs WHERE target = ? LIMIT 1", target)?.text("checkpoint_id")
         }
     }
 
     /// Removes an image's row; its chunks stay until `gc`.
     package func deleteImage(_ id: String) throws(StoreError) -> Bool {
-        try write { db in
-            try db.execute(sql: "DELETE FROM images WHERE id = ?", arguments: [id])
-            return db.changesCount > 0
-        }
+        try write { db in try db.execute("DELETE FROM images WHERE id = ?", id) > 0 }
     }
 }
 
@@ -69,11 +67,14 @@ extension Catalog {
     func commitCapture(packs: [PackWriter.Sealed], image: ImageRecord) throws(StoreError) {
         try write { db in
             try Self.insertPacks(packs, db)
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO images(\(Self.imageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [image.id, image.parentID, image.size, image.chunkSize, image.dataChunks,
-                                 image.dataBytes, image.newChunks, image.newBytes, image.source,
-                                 image.createdAt.timeIntervalSince1970])
+            try Self.insertImage(image, db)
         }
+    }
+
+    static func insertImage(_ image: ImageRecord, _ db: any CatalogConnection) throws(CatalogError) {
+        try db.execute("""
+            INSERT INTO images(\(imageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING
+            """, image.id, image.parentID, image.size, image.chunkSize, image.dataChunks,
+            image.dataBytes, image.newChunks, image.newBytes, image.source, image.createdAt.timeIntervalSince1970)
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import StasisCatalog
 
 /// A sealed pack as listed in the catalog.
 public struct PackRecord: Sendable, Codable {
@@ -11,29 +11,39 @@ public struct PackRecord: Sendable, Codable {
 }
 
 extension Catalog {
-    static func insertPacks(_ packs: [PackWriter.Sealed], _ db: Database) throws {
+    /// Lists sealed packs. Pack ids are random, so a row that exists already can only come from
+    /// a retry of the same commit: it is kept.
+    static func insertPacks(_ packs: [PackWriter.Sealed], _ db: any CatalogConnection) throws(CatalogError) {
         let now = Date().timeIntervalSince1970
         for p in packs {
-            try db.execute(sql: """
-                INSERT OR REPLACE INTO packs(id, size, chunk_count, raw_bytes, stored_bytes, created_at)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [p.packID, p.size, p.chunkCount, p.rawBytes, p.storedBytes, now])
+            try db.execute("""
+                INSERT INTO packs(id, size, chunk_count, raw_bytes, stored_bytes, created_at)
+                VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING
+                """, p.packID, p.size, p.chunkCount, p.rawBytes, p.storedBytes, now)
         }
     }
 
     public func packs() throws(StoreError) -> [PackRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT id, size, chunk_count, raw_bytes, stored_bytes FROM packs ORDER BY id").map { row in
-                PackRecord(id: row["id"], size: row["size"], chunkCount: row["chunk_count"],
-                           rawBytes: row["raw_bytes"], storedBytes: row["stored_bytes"])
+            try db.query("SELECT id, size, chunk_count, raw_bytes, stored_bytes FROM packs ORDER BY id", []).map { (row) throws(CatalogError) in
+                PackRecord(id: try row.text("id"), size: try row.int("size"), chunkCount: Int(try row.int("chunk_count")),
+                           rawBytes: try row.int("raw_bytes"), storedBytes: try row.int("stored_bytes"))
             }
+        }
+    }
+
+    /// How many packs the catalog lists and their bytes in total.
+    public func packTotals() throws(StoreError) -> (count: Int, bytes: Int64) {
+        try read { db in
+            guard let row = try db.queryOne("SELECT count(*) AS packs, COALESCE(sum(size), 0) AS bytes FROM packs", []) else { return (0, 0) }
+            return (Int(try row.int("packs")), try row.int("bytes"))
         }
     }
 
     /// Replaces packs in one transaction (gc's repack, repair's reindex).
     func replacePacks(removing: [String], adding: [PackWriter.Sealed]) throws(StoreError) {
         try write { db in
-            for id in removing { try db.execute(sql: "DELETE FROM packs WHERE id = ?", arguments: [id]) }
+            for id in removing { try db.execute("DELETE FROM packs WHERE id = ?", id) }
             try Self.insertPacks(adding, db)
         }
     }
@@ -41,7 +51,7 @@ extension Catalog {
     /// Replaces the whole pack list (repair --reindex).
     func resetPacks(to packs: [PackWriter.Sealed]) throws(StoreError) {
         try write { db in
-            try db.execute(sql: "DELETE FROM packs")
+            try db.execute("DELETE FROM packs", [])
             try Self.insertPacks(packs, db)
         }
     }

@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import StasisIO
 
 /// What `verify` found.
@@ -121,11 +120,7 @@ extension ContentStore {
             //    not named by its own hash, so only this proves its chunk list).
             var missingFromBlobs: [ChunkID: [String]] = [:]
             var unreadableBlobs: [ChunkID: [String]] = [:]
-            let blobs = try catalog.read { db in
-                try Row.fetchAll(db, sql: "SELECT id, size, manifest FROM blobs ORDER BY id").map { row in
-                    (id: row["id"] as String, size: row["size"] as Int64, manifest: [UInt8](row["manifest"] as Data))
-                }
-            }
+            let blobs = try catalog.blobRows()
             report.blobs = blobs.count
             let files = PackFiles(layout: layout)
             defer { files.close() }

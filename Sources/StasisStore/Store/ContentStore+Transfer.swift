@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import StasisCatalog
 import StasisIO
 
 /// What moving data between stores needs (bundles): verified chunk reads in pack order, a pack
@@ -89,19 +89,11 @@ package struct PackRow: Sendable {
 
 extension Catalog {
     /// Inserts pack, image and blob rows inside the caller's transaction (bundle import).
-    package static func insert(packs: [PackRow], images: [ImageRecord], blobs: [(id: String, size: Int64, manifest: [UInt8])], _ db: Database) throws {
+    package static func insert(packs: [PackRow], images: [ImageRecord], blobs: [(id: String, size: Int64, manifest: [UInt8])],
+                               _ db: any CatalogConnection) throws(CatalogError) {
         try insertPacks(packs.map(\.sealed), db)
-        for image in images {
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO images(id, parent_id, size, chunk_size, data_chunks, data_bytes, new_chunks, new_bytes, source, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [image.id, image.parentID, image.size, image.chunkSize, image.dataChunks, image.dataBytes,
-                                 image.newChunks, image.newBytes, image.source, image.createdAt.timeIntervalSince1970])
-        }
-        for blob in blobs {
-            try db.execute(sql: "INSERT OR IGNORE INTO blobs(id, size, created_at, manifest) VALUES (?, ?, ?, ?)",
-                           arguments: [blob.id, blob.size, Date().timeIntervalSince1970, Data(blob.manifest)])
-        }
+        for image in images { try insertImage(image, db) }
+        for blob in blobs { try insertBlob(id: blob.id, size: blob.size, manifest: blob.manifest, db) }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import StasisCatalog
 import StasisIO
 
 /// A content-addressed store of block images and byte streams, on one directory.
@@ -22,45 +23,96 @@ public final class ContentStore: Sendable {
     }
 
     /// Creates a new, empty store at `root` (the directory may exist but must hold no store).
-    public static func create(at root: String, chunkSize: Int = defaultChunkSize) throws(StoreError) -> ContentStore {
+    /// With a PostgreSQL catalog, the directory holds this host's descriptor, key and cache, and
+    /// the catalog (its database or schema) must hold no store yet.
+    public static func create(at root: String, chunkSize: Int = defaultChunkSize, catalog placement: CatalogPlacement = .embedded) throws(StoreError) -> ContentStore {
         guard allowedChunkSizes.contains(chunkSize) else {
             throw .invalidArgument(field: "--chunk-size", message: "\(chunkSize) is not a power of two between 4 KiB and 2 MiB")
         }
         let layout = StoreLayout(root: FileSystem.absolute(root))
-        if FileSystem.exists(layout.catalogPath) { throw .storeExists(path: root) }
+        if FileSystem.exists(layout.catalogPath) || FileSystem.exists(layout.descriptorPath) { throw .storeExists(path: root) }
+        let created = try createDirectories(layout, embeddedCatalog: { if case .embedded = placement { true } else { false } }())
+        do throws(StoreError) {
+            let database: any CatalogDatabase
+            var descriptor: StoreDescriptor?
+            switch placement {
+            case .embedded:
+                database = try CatalogPlacement.openDatabase(layout, descriptor: nil, environment: [:])
+            case .postgres(let configuration):
+                let postgres: PostgresCatalog
+                do {
+                    postgres = try PostgresCatalog(configuration)
+                    try postgres.createSchemaIfMissing()
+                } catch { throw Catalog.storeError(error, location: configuration.description) }
+                database = postgres
+                descriptor = StoreDescriptor(catalog: configuration.description)
+            }
+            let key = try StoreKey.create(layout)
+            try StoreError.wrap { () throws(IOError) in try Self.setMode(StoreLayout.fileMode, of: layout.keyPath) }
+            let catalog = try Catalog.create(in: database, chunkSize: chunkSize, publicKey: key.publicKeyHex)
+            // Written last: a directory with a descriptor is a store.
+            try descriptor?.write(layout)
+            return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize)
+        } catch {
+            created.undo()
+            throw error
+        }
+    }
+
+    /// What `create` made, so that a failed create leaves the directory as it found it.
+    private struct CreatedPaths {
+        var files: [String] = []
+        var directories: [String] = []
+
+        func undo() {
+            for file in files { try? FileSystem.remove(file) }
+            for suffix in ["-wal", "-shm"] { for file in files { try? FileSystem.remove(file + suffix) } }
+            for directory in directories.reversed() { FileSystem.removeDirectory(directory) }
+        }
+    }
+
+    private static func createDirectories(_ layout: StoreLayout, embeddedCatalog: Bool) throws(StoreError) -> CreatedPaths {
+        var created = CreatedPaths()
         // Private to the owner, whatever the umask: guest memory and disks live here. A
         // directory the user made beforehand keeps its mode; everything inside is private.
         let rootExisted = FileSystem.isDirectory(layout.root)
-        try StoreError.wrap { () throws(IOError) in
+        do throws(IOError) {
             try FileSystem.createDirectory(layout.root, permissions: StoreLayout.directoryMode)
-            if !rootExisted { try Self.setMode(StoreLayout.directoryMode, of: layout.root) }
+            if !rootExisted {
+                created.directories.append(layout.root)
+                try Self.setMode(StoreLayout.directoryMode, of: layout.root)
+            }
             for dir in [layout.packsDirectory, layout.manifestsDirectory, layout.temporaryDirectory, layout.keysDirectory] {
+                let existed = FileSystem.isDirectory(dir)
                 try FileSystem.createDirectory(dir, permissions: StoreLayout.directoryMode)
+                if !existed { created.directories.append(dir) }
                 try Self.setMode(StoreLayout.directoryMode, of: dir)
             }
             // SQLite keeps an existing file's mode and gives its -wal and -shm files the same.
-            for file in [layout.catalogPath, layout.lockPath] {
+            for file in (embeddedCatalog ? [layout.catalogPath] : []) + [layout.lockPath] {
                 let fd = try FileDescriptor.open(file, .createExclusive, permissions: StoreLayout.fileMode)
                 fd.close()
+                created.files.append(file)
                 try Self.setMode(StoreLayout.fileMode, of: file)
             }
+            created.files.append(layout.keyPath)
+        } catch {
+            created.undo()
+            throw .io(error)
         }
-        let key = try StoreKey.create(layout)
-        try StoreError.wrap { () throws(IOError) in try Self.setMode(StoreLayout.fileMode, of: layout.keyPath) }
-        let catalog = try Catalog.create(at: layout.catalogPath, chunkSize: chunkSize)
-        try catalog.write { db in
-            try db.execute(sql: "INSERT INTO store_meta(key, value) VALUES ('public_key', ?)", arguments: [key.publicKeyHex])
-        }
-        return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize)
+        return created
     }
 
     /// Opens an existing store; refuses a missing one or one written by a newer stasis.
-    public static func open(at root: String) throws(StoreError) -> ContentStore {
+    /// `environment` supplies what a fleet store's descriptor leaves out (`PGPASSWORD`, …).
+    public static func open(at root: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(StoreError) -> ContentStore {
         let layout = StoreLayout(root: FileSystem.absolute(root))
-        guard FileSystem.exists(layout.catalogPath) else { throw .storeNotFound(path: root) }
-        let catalog = try Catalog.open(at: layout.catalogPath, storeRoot: root)
+        let descriptor = try StoreDescriptor.read(layout)
+        guard descriptor != nil || FileSystem.exists(layout.catalogPath) else { throw .storeNotFound(path: root) }
+        let database = try CatalogPlacement.openDatabase(layout, descriptor: descriptor, environment: environment)
+        let catalog = try Catalog.open(database, storeRoot: root)
         guard let raw = try catalog.meta("chunk_size"), let chunkSize = Int(raw), allowedChunkSizes.contains(chunkSize) else {
-            throw .catalog(path: layout.catalogPath, message: "store_meta has no valid chunk_size; the catalog is damaged")
+            throw .catalog(path: catalog.location, message: "store_meta has no valid chunk_size; the catalog is damaged")
         }
         try StoreError.wrap { () throws(IOError) in try FileSystem.createDirectory(layout.temporaryDirectory) }
         return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize)

@@ -1,3 +1,4 @@
+import StasisCatalog
 import StasisIO
 
 /// Everything the store can refuse or fail with. Each message names the file, id or field, says
@@ -5,10 +6,13 @@ import StasisIO
 public enum StoreError: Error, Sendable, CustomStringConvertible {
     case storeNotFound(path: String)
     case storeExists(path: String)
+    case catalogInUse(location: String)
     case newerFormat(path: String, found: Int, supported: Int)
     case unknownMigrations(path: String, names: [String])
     case io(IOError)
     case catalog(path: String, message: String)
+    /// The catalog engine failed (unreachable, a statement refused); the engine's error is kept.
+    case database(CatalogError)
     case invalidArgument(field: String, message: String)
     case notARegularFile(path: String)
     case sizeMismatch(path: String, expected: Int64, found: Int64, role: String)
@@ -30,6 +34,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
             return "no Stasis store at '\(path)': run `stasis init --store \(path)` first, or point --store / STASIS_STORE at an existing store"
         case .storeExists(let path):
             return "a Stasis store already exists at '\(path)': use it, or choose another --store directory"
+        case .catalogInUse(let location):
+            return "the catalog at \(location) already holds a store: join it with `stasis init --join` on this host, or name an empty database or schema"
         case .newerFormat(let path, let found, let supported):
             return "the store at '\(path)' has format version \(found), but this stasis reads versions up to \(supported): upgrade stasis to open it (nothing was changed)"
         case .unknownMigrations(let path, let names):
@@ -38,6 +44,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
             return error.description
         case .catalog(let path, let message):
             return "catalog '\(path)': \(message)"
+        case .database(let error):
+            return error.description
         case .invalidArgument(let field, let message):
             return "\(field): \(message)"
         case .notARegularFile(let path):

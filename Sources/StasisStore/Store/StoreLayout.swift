@@ -4,6 +4,8 @@ import Glibc
 ///
 ///     STORE/
 ///       catalog.sqlite        the catalog (WAL mode): images, packs, blobs, meta
+///       store.json            instead of catalog.sqlite, on a host of a fleet store: where the
+///                             shared catalog (PostgreSQL) and objects (S3) are
 ///       packs/ab/<id>.pack    immutable pack files, fanned out by the first two hex digits
 ///       manifests/ab/<id>.manifest  immutable image manifests (the id is their SHA-256)
 ///       keys/store.ed25519    the store's signing key
@@ -18,6 +20,7 @@ public struct StoreLayout: Sendable {
     public init(root: String) { self.root = root }
 
     public var catalogPath: String { root + "/catalog.sqlite" }
+    public var descriptorPath: String { root + "/store.json" }
     public var packsDirectory: String { root + "/packs" }
     public var manifestsDirectory: String { root + "/manifests" }
     public var temporaryDirectory: String { root + "/tmp" }

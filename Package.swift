@@ -55,7 +55,7 @@ let package = Package(
         .target(
             name: "StasisStore",
             dependencies: [
-                "StasisIO", "StasisChunking", "StasisCatalog", "CLZ4",
+                "StasisIO", "StasisChunking", "StasisCatalog", "StasisObjectStorage", "CLZ4",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
@@ -234,7 +234,7 @@ let package = Package(
         .testTarget(
             name: "StasisStoreTests",
             dependencies: [
-                "StasisStore", "StasisSynthetic", "StasisStoreTestSupport",
+                "StasisStore", "StasisSynthetic", "StasisStoreTestSupport", "StasisObjectStorage",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StasisIO
+import StasisObjectStorage
 @testable import StasisStore
 import StasisStoreTestSupport
 
@@ -79,9 +80,15 @@ struct IntegrityTests {
         let (dir, store, id, _) = try storeWithImage()
         let pack = try onlyPack(store)
         try FileSystem.remove(pack.path)
+        try removeShared(.pack(id: pack.id), of: store)
         let report = try store.verify()
         #expect(report.problems.contains { $0.kind == "missing-pack" && $0.subject == pack.id })
         #expect(throws: StoreError.self) { _ = try store.materialize(id, to: dir.file("out")) }
+        if store.objects != nil {
+            // A fleet host's packs are a cache: it cannot rebuild the shared pack list from them.
+            #expect(throws: StoreError.self) { _ = try store.reindex() }
+            return
+        }
 
         // After a reindex the pack is gone from the catalog, and the image's chunks are missing.
         let r = try store.reindex()
@@ -99,6 +106,10 @@ struct IntegrityTests {
     @Test("reindex rebuilds the chunk index from packs alone and quarantines a bad pack")
     func reindex() throws {
         let (dir, store, id, bytes) = try storeWithImage()
+        if store.objects != nil {
+            #expect { _ = try store.reindex() } throws: { "\($0)".contains("fleet store") }
+            return
+        }
         // Wipe the catalog's pack list as if it were lost.
         try store.catalog.resetPacks(to: [])
         #expect(throws: StoreError.self) { _ = try store.materialize(id, to: dir.file("out")) }
@@ -127,6 +138,18 @@ struct IntegrityTests {
         // gc refuses to decide what is garbage while a manifest is unreadable.
         #expect(throws: StoreError.self) { _ = try store.gc() }
         try FileSystem.remove(path)
+        if store.objects != nil {
+            // On a fleet host the file was a cached copy: the shared object takes its place.
+            #expect(try store.verify().ok)
+            try FileSystem.remove(path)
+            try removeShared(.manifest(id: id), of: store)
+        }
         #expect(try store.verify().problems.contains { $0.kind == "corrupt-manifest" && $0.message.contains("missing") })
+    }
+
+    /// Deletes an object from a fleet store's shared storage (nothing on one host).
+    func removeShared(_ key: ObjectKey, of store: ContentStore) throws {
+        guard let storage = store.objects?.storage else { return }
+        try BlockingAsync.run { () async throws(ObjectStorageError) in try await storage.delete(key) }
     }
 }

@@ -38,6 +38,7 @@ extension ContentStore {
                 let sealed = try writer.finish()
                 let id = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
                 let manifest = BlobManifest(size: Int64(bytes.count), entries: entries)
+                try objects?.upload(packs: sealed)
                 try catalog.commitBlob(packs: sealed, id: id, size: Int64(bytes.count), manifest: manifest.encoded())
                 return BlobRecord(id: id, size: Int64(bytes.count), chunks: entries.count, createdAt: Date())
             } catch {
@@ -53,7 +54,7 @@ extension ContentStore {
             guard let bytes = try catalog.blobManifestBytes(id.lowercased()) else { throw .blobNotFound(id: id) }
             let manifest = try BlobManifest.decode(bytes, id: id)
             let index = try loadIndex()
-            let files = PackFiles(layout: layout)
+            let files = PackFiles(layout: layout, objects: objects)
             defer { files.close() }
             let reader = ChunkReader(index: index, packs: files)
             var out = [UInt8](repeating: 0, count: Int(manifest.size))

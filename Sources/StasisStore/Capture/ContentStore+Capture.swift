@@ -77,7 +77,7 @@ extension ContentStore {
             trace.mark("parent manifest and ranges")
 
             let blocks = CapturePlan.blocks(ranges: ranges, imageSize: imageSize, chunkSize: chunkSize)
-            let packFiles = PackFiles(layout: layout)
+            let packFiles = PackFiles(layout: layout, objects: objects)
             defer { packFiles.close() }
             let writer = PackWriter(layout: layout, targetSize: options.packTargetSize)
             let pipeline = CapturePipeline(
@@ -112,6 +112,12 @@ extension ContentStore {
                 trace.mark("manifest encoded")
                 try manifestFiles.write(encoded, id: id)
                 trace.mark("manifest durable")
+                if let objects {
+                    // A fleet store: durable in object storage before the commit names them.
+                    try objects.upload(packs: sealed)
+                    try objects.upload(manifest: encoded, id: id)
+                    trace.mark("objects uploaded")
+                }
                 CrashPoint.hit("capture.before-commit")
                 try catalog.commitCapture(packs: sealed, image: record)
                 trace.mark("catalog commit")

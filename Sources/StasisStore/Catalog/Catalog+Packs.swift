@@ -12,14 +12,25 @@ public struct PackRecord: Sendable, Codable {
 
 extension Catalog {
     /// Lists sealed packs. Pack ids are random, so a row that exists already can only come from
-    /// a retry of the same commit: it is kept.
+    /// a retry of the same commit: it is kept. A shared catalog (PostgreSQL) also keeps each
+    /// pack's entry table; on one host the pack file is where it is read from.
     static func insertPacks(_ packs: [PackWriter.Sealed], _ db: any CatalogConnection) throws(CatalogError) {
         let now = Date().timeIntervalSince1970
+        let keepTables = db.engine == .postgres
         for p in packs {
             try db.execute("""
-                INSERT INTO packs(id, size, chunk_count, raw_bytes, stored_bytes, created_at)
-                VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING
-                """, p.packID, p.size, p.chunkCount, p.rawBytes, p.storedBytes, now)
+                INSERT INTO packs(id, size, chunk_count, raw_bytes, stored_bytes, created_at, entry_table)
+                VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING
+                """, p.packID, p.size, p.chunkCount, p.rawBytes, p.storedBytes, now, keepTables ? p.entryTable : nil)
+        }
+    }
+
+    /// Each pack's id, size and entry table where the catalog keeps one, in id order.
+    func packTables() throws(StoreError) -> [(id: String, size: Int64, table: [UInt8]?)] {
+        try read { db in
+            try db.query("SELECT id, size, entry_table FROM packs ORDER BY id", []).map { (row) throws(CatalogError) in
+                (try row.text("id"), try row.int("size"), row.optionalBlob("entry_table"))
+            }
         }
     }
 

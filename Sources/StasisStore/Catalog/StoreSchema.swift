@@ -82,5 +82,11 @@ public enum StoreSchema {
                 manifest    BYTEA NOT NULL
             );
             """),
+        // A shared catalog keeps each pack's entry table (44 bytes a chunk, as at the end of the
+        // pack), so that a host that starts cold builds its chunk index with one query instead
+        // of reading every pack's tail from object storage. NULL on one host: the file has it.
+        CatalogMigration("store:v2-pack-entry-tables",
+                         sqlite: "ALTER TABLE packs ADD COLUMN entry_table BLOB;",
+                         postgres: "ALTER TABLE packs ADD COLUMN entry_table BYTEA;"),
     ], legacyNames: ["v1-store-meta-packs-images-blobs"], ownsUnprefixedNames: true)
 }

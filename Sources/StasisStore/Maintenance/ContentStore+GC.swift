@@ -22,7 +22,10 @@ extension ContentStore {
     /// capture can dedup against a chunk that gc is deleting.
     public func gc(dryRun: Bool = false, repackBelow: Double = 0.5,
                    progress: any ProgressReporter = SilentProgress()) throws(StoreError) -> GCReport {
-        try withLock(.exclusive) { () throws(StoreError) -> GCReport in
+        // The store lock is a flock on this host: it cannot keep a capture on another host from
+        // deduplicating against a chunk this gc deletes.
+        if objects != nil { throw .unsupportedOnFleetStore(operation: "gc", reason: "it needs the lease protocol across hosts, which this version does not have yet; nothing was deleted") }
+        return try withLock(.exclusive) { () throws(StoreError) -> GCReport in
             let live = try referencedChunks()
             let packs = try packIndexes()
             let sizes = Dictionary(uniqueKeysWithValues: try catalog.packs().map { ($0.id, $0.size) })
@@ -54,7 +57,7 @@ extension ContentStore {
             var written: [PackWriter.Sealed] = []
             if !toRepack.isEmpty {
                 let index = ChunkIndex(packs: packs)
-                let files = PackFiles(layout: layout)
+                let files = PackFiles(layout: layout, objects: objects)
                 defer { files.close() }
                 let reader = ChunkReader(index: index, packs: files)
                 let writer = PackWriter(layout: layout)

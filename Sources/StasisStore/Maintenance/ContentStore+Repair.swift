@@ -17,7 +17,8 @@ extension ContentStore {
     /// whose trailer and entry table check out is listed; others are moved to `packs/quarantine/`.
     /// Runs with the store locked exclusively.
     public func reindex() throws(StoreError) -> ReindexReport {
-        try withLock(.exclusive) { () throws(StoreError) -> ReindexReport in
+        if objects != nil { throw .unsupportedOnFleetStore(operation: "repair --reindex", reason: "this host's packs directory is only a cache of the shared objects; nothing was changed") }
+        return try withLock(.exclusive) { () throws(StoreError) -> ReindexReport in
             let before = Set(try catalog.packs().map(\.id))
             var found: [PackWriter.Sealed] = []
             var indexes: [PackIndex] = []
@@ -35,7 +36,7 @@ extension ContentStore {
                         found.append(PackWriter.Sealed(
                             packID: id, size: size, chunkCount: index.entries.count,
                             rawBytes: index.entries.reduce(0) { $0 + Int64($1.rawLength) },
-                            storedBytes: index.entries.reduce(0) { $0 + Int64($1.storedLength) }))
+                            storedBytes: index.entries.reduce(0) { $0 + Int64($1.storedLength) }, entryTable: index.encodedEntries))
                         indexes.append(index)
                     } catch {
                         try StoreError.wrap { () throws(IOError) in

@@ -59,6 +59,7 @@ extension ContentStore {
             for record in records {
                 let path = layout.packPath(for: record.id)
                 do throws(StoreError) {
+                    _ = try cachedPackPath(record.id)
                     let onDisk = try PackIndex.read(packID: record.id, path: path)
                     let size = try StoreError.wrap { () throws(IOError) in try FileSystem.fileSize(path) }
                     if size != record.size || onDisk.entries.count != record.chunkCount {
@@ -80,7 +81,7 @@ extension ContentStore {
             // 2. Deep: every chunk of every readable pack, in file order.
             if deep {
                 progress.begin("verify", total: records.reduce(0) { $0 + $1.size })
-                let files = PackFiles(layout: layout)
+                let files = PackFiles(layout: layout, objects: objects)
                 defer { files.close(); progress.end() }
                 for pack in packs where !unusablePacks.contains(pack.packID) {
                     let checked = try verifyChunks(of: pack, files: files, progress: progress) { entry, message in
@@ -122,7 +123,7 @@ extension ContentStore {
             var unreadableBlobs: [ChunkID: [String]] = [:]
             let blobs = try catalog.blobRows()
             report.blobs = blobs.count
-            let files = PackFiles(layout: layout)
+            let files = PackFiles(layout: layout, objects: objects)
             defer { files.close() }
             let reader = ChunkReader(index: index, packs: files)
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)

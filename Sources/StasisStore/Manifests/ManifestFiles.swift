@@ -4,8 +4,12 @@ import StasisIO
 /// rename) before the catalog row that makes the image exist. Kept out of SQLite because a
 /// manifest is megabytes (32 bytes per 4 KiB of data) and SQLite would write it page by page into
 /// its WAL and again at checkpoint.
+///
+/// In a fleet store these files are a cache: a manifest missing here is fetched from object
+/// storage (its caller checks it against its id) and kept.
 struct ManifestFiles: Sendable {
     let layout: StoreLayout
+    var objects: SharedObjects? = nil
 
     func path(for id: String) -> String {
         layout.manifestsDirectory + "/" + id.prefix(2) + "/" + id + ".manifest"
@@ -45,10 +49,12 @@ struct ManifestFiles: Sendable {
             defer { fd.close() }
             return try fd.readAll()
         } catch {
-            if error.errno == .noEntry {
-                throw .corruptManifest(id: id, reason: "its file \(path(for: id)) is missing")
-            }
-            throw .io(error)
+            guard error.errno == .noEntry else { throw .io(error) }
+            guard let objects else { throw .corruptManifest(id: id, reason: "its file \(path(for: id)) is missing") }
+            let bytes = try objects.fetchManifest(id)
+            // Cached only if it is what its name says; else the caller's check names the damage.
+            if ImageManifest.id(ofEncoded: bytes) == id { try? write(bytes, id: id) }
+            return bytes
         }
     }
 

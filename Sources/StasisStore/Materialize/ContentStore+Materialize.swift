@@ -81,7 +81,12 @@ extension ContentStore {
                 }
             }
 
-            let packs = PackFiles(layout: layout)
+            if let objects {
+                // A fleet store: the packs this image needs and this host lacks come down in
+                // parallel first, instead of one at a time as the workers reach them.
+                try objects.prefetch(packs: Set(plan.batches.map { index.packIDs[Int($0.pack)] }))
+            }
+            let packs = PackFiles(layout: layout, objects: objects)
             defer { packs.close() }
             progress.begin("materialize", total: dataBytes)
             defer { progress.end() }

@@ -3,20 +3,29 @@ import StasisIO
 
 /// Open read-only descriptors of pack files, shared by reader threads (pread needs no seek
 /// position, so one descriptor per pack serves all of them). Closes everything on `close()`.
+/// In a fleet store a pack missing here is fetched from object storage into the cache first.
 final class PackFiles: Sendable {
     private let layout: StoreLayout
+    private let objects: SharedObjects?
     private let open = Mutex<[String: FileDescriptor]>([:])
 
-    init(layout: StoreLayout) { self.layout = layout }
+    init(layout: StoreLayout, objects: SharedObjects?) {
+        self.layout = layout
+        self.objects = objects
+    }
 
     func descriptor(for packID: String) throws(StoreError) -> FileDescriptor {
         if let fd = open.withLock({ $0[packID] }) { return fd }
         let path = layout.packPath(for: packID)
         let fd: FileDescriptor
         do { fd = try FileDescriptor.open(path, .readOnly) } catch {
-            if error.errno == .noEntry { throw .missingPack(pack: packID) }
-            throw .io(error)
+            guard error.errno == .noEntry else { throw .io(error) }
+            guard let objects else { throw .missingPack(pack: packID) }
+            try objects.fetch(pack: packID)
+            fd = try StoreError.wrap { () throws(IOError) in try FileDescriptor.open(path, .readOnly) }
         }
+        // Its last use, for the cache's eviction order.
+        if objects != nil { SharedObjects.touch(path) }
         return open.withLock { table in
             if let existing = table[packID] { fd.close(); return existing }
             table[packID] = fd

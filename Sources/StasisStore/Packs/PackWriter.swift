@@ -4,13 +4,16 @@ import StasisIO
 /// `packs/`. Sealed packs are durable but not yet *referenced*: only the catalog commit that lists
 /// them makes them part of the store. Not thread-safe: the capture pipeline serialises appends.
 final class PackWriter {
-    /// A sealed pack's catalog row (its entry table stays in the file).
+    /// A sealed pack's catalog row. Its entry table is in the file; a shared (PostgreSQL) catalog
+    /// keeps a copy too, so that a host that starts cold builds its chunk index without reading
+    /// every pack from object storage.
     struct Sealed: Sendable {
         var packID: String
         var size: Int64
         var chunkCount: Int
         var rawBytes: Int64
         var storedBytes: Int64
+        var entryTable: [UInt8]? = nil
     }
 
     private let layout: StoreLayout
@@ -133,7 +136,7 @@ final class PackWriter {
         try flush()
         let storedBytes = entries.reduce(Int64(0)) { $0 + Int64($1.storedLength) }
         closed.append((current.fd, current.tmpPath, Sealed(packID: current.id, size: written, chunkCount: entries.count,
-                                                           rawBytes: rawBytes, storedBytes: storedBytes)))
+                                                           rawBytes: rawBytes, storedBytes: storedBytes, entryTable: table)))
         self.current = nil
     }
 

@@ -20,7 +20,7 @@ extension ContentStore {
                 located.append((id, loc))
             }
             located.sort { ($0.1.pack, $0.1.offset) < ($1.1.pack, $1.1.offset) }
-            let files = PackFiles(layout: layout)
+            let files = PackFiles(layout: layout, objects: objects)
             defer { files.close() }
             let reader = ChunkReader(index: index, packs: files)
             let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)
@@ -51,6 +51,7 @@ extension ContentStore {
     /// Makes a manifest durable under its id (before the catalog row that lists the image).
     package func writeManifest(_ bytes: [UInt8], id: String) throws(StoreError) {
         try manifestFiles.write(bytes, id: id)
+        try objects?.upload(manifest: bytes, id: id)
     }
 
     /// Moves a complete pack file (already checked by `PackIndex.read`) into `packs/`, durably,
@@ -70,10 +71,13 @@ extension ContentStore {
             try FileSystem.renameDurably(path, to: layout.packPath(for: id))
             return try FileSystem.fileSize(layout.packPath(for: id))
         }
-        return (id, PackRow(sealed: PackWriter.Sealed(
+        let sealed = PackWriter.Sealed(
             packID: id, size: size, chunkCount: index.entries.count,
             rawBytes: index.entries.reduce(0) { $0 + Int64($1.rawLength) },
-            storedBytes: index.entries.reduce(0) { $0 + Int64($1.storedLength) })))
+            storedBytes: index.entries.reduce(0) { $0 + Int64($1.storedLength) }, entryTable: index.encodedEntries)
+        // Durable in object storage before the import's commit names it.
+        try objects?.upload(packs: [sealed])
+        return (id, PackRow(sealed: sealed))
     }
 
     /// A temporary path on the store's file system (for a pack being received).

@@ -12,47 +12,60 @@ public final class ContentStore: Sendable {
     public let catalog: Catalog
     /// Fixed chunk size of block images in this store (bytes, a power of two).
     public let chunkSize: Int
+    /// A fleet store's object storage (this directory is then its cache); nil on one host.
+    let objects: SharedObjects?
+    /// What this host's directory says about shared backends (nil on one host).
+    public let descriptor: StoreDescriptor?
 
     public static let defaultChunkSize = 4096
     public static let allowedChunkSizes = (12...21).map { 1 << $0 }   // 4 KiB … 2 MiB
 
-    private init(layout: StoreLayout, catalog: Catalog, chunkSize: Int) {
+    private init(layout: StoreLayout, catalog: Catalog, chunkSize: Int, objects: SharedObjects?, descriptor: StoreDescriptor?) {
         self.layout = layout
         self.catalog = catalog
         self.chunkSize = chunkSize
+        self.objects = objects
+        self.descriptor = descriptor
     }
+
+    /// Where this store's objects are: this directory, or the shared object storage.
+    public var objectsLocation: String { objects?.location ?? layout.root }
 
     /// Creates a new, empty store at `root` (the directory may exist but must hold no store).
     /// With a PostgreSQL catalog, the directory holds this host's descriptor, key and cache, and
     /// the catalog (its database or schema) must hold no store yet.
-    public static func create(at root: String, chunkSize: Int = defaultChunkSize, catalog placement: CatalogPlacement = .embedded) throws(StoreError) -> ContentStore {
+    public static func create(at root: String, chunkSize: Int = defaultChunkSize, backends: StoreBackends = .embedded,
+                              environment: [String: String] = ProcessInfo.processInfo.environment) throws(StoreError) -> ContentStore {
         guard allowedChunkSizes.contains(chunkSize) else {
             throw .invalidArgument(field: "--chunk-size", message: "\(chunkSize) is not a power of two between 4 KiB and 2 MiB")
         }
         let layout = StoreLayout(root: FileSystem.absolute(root))
         if FileSystem.exists(layout.catalogPath) || FileSystem.exists(layout.descriptorPath) { throw .storeExists(path: root) }
-        let created = try createDirectories(layout, embeddedCatalog: { if case .embedded = placement { true } else { false } }())
+        let descriptor = backends.descriptor
+        let created = try createDirectories(layout, embeddedCatalog: descriptor == nil)
         do throws(StoreError) {
             let database: any CatalogDatabase
-            var descriptor: StoreDescriptor?
-            switch placement {
+            var objects: SharedObjects?
+            switch backends {
             case .embedded:
-                database = try CatalogPlacement.openDatabase(layout, descriptor: nil, environment: [:])
-            case .postgres(let configuration):
+                database = try StoreBackends.openCatalog(layout, descriptor: nil, environment: [:])
+            case .shared(let configuration, _, _, _):
+                // The objects first: a wrong key or a missing bucket is named before the catalog
+                // is touched.
+                objects = try SharedObjects.open(descriptor!, layout: layout, environment: environment)
                 let postgres: PostgresCatalog
                 do {
                     postgres = try PostgresCatalog(configuration)
                     try postgres.createSchemaIfMissing()
                 } catch { throw Catalog.storeError(error, location: configuration.description) }
                 database = postgres
-                descriptor = StoreDescriptor(catalog: configuration.description)
             }
             let key = try StoreKey.create(layout)
             try StoreError.wrap { () throws(IOError) in try Self.setMode(StoreLayout.fileMode, of: layout.keyPath) }
             let catalog = try Catalog.create(in: database, chunkSize: chunkSize, publicKey: key.publicKeyHex)
             // Written last: a directory with a descriptor is a store.
             try descriptor?.write(layout)
-            return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize)
+            return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize, objects: objects, descriptor: descriptor)
         } catch {
             created.undo()
             throw error
@@ -60,7 +73,7 @@ public final class ContentStore: Sendable {
     }
 
     /// What `create` made, so that a failed create leaves the directory as it found it.
-    private struct CreatedPaths {
+    struct CreatedPaths {
         var files: [String] = []
         var directories: [String] = []
 
@@ -71,7 +84,7 @@ public final class ContentStore: Sendable {
         }
     }
 
-    private static func createDirectories(_ layout: StoreLayout, embeddedCatalog: Bool) throws(StoreError) -> CreatedPaths {
+    static func createDirectories(_ layout: StoreLayout, embeddedCatalog: Bool) throws(StoreError) -> CreatedPaths {
         var created = CreatedPaths()
         // Private to the owner, whatever the umask: guest memory and disks live here. A
         // directory the user made beforehand keeps its mode; everything inside is private.
@@ -109,13 +122,14 @@ public final class ContentStore: Sendable {
         let layout = StoreLayout(root: FileSystem.absolute(root))
         let descriptor = try StoreDescriptor.read(layout)
         guard descriptor != nil || FileSystem.exists(layout.catalogPath) else { throw .storeNotFound(path: root) }
-        let database = try CatalogPlacement.openDatabase(layout, descriptor: descriptor, environment: environment)
+        let objects = try descriptor.map { (d) throws(StoreError) in try SharedObjects.open(d, layout: layout, environment: environment, probe: false) }
+        let database = try StoreBackends.openCatalog(layout, descriptor: descriptor, environment: environment)
         let catalog = try Catalog.open(database, storeRoot: root)
         guard let raw = try catalog.meta("chunk_size"), let chunkSize = Int(raw), allowedChunkSizes.contains(chunkSize) else {
             throw .catalog(path: catalog.location, message: "store_meta has no valid chunk_size; the catalog is damaged")
         }
         try StoreError.wrap { () throws(IOError) in try FileSystem.createDirectory(layout.temporaryDirectory) }
-        return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize)
+        return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize, objects: objects, descriptor: descriptor)
     }
 
     /// Sets a mode exactly (chmod is not filtered by the umask, unlike mkdir and open).
@@ -123,24 +137,38 @@ public final class ContentStore: Sendable {
         guard chmod(path, mode) == 0 else { throw IOError(FileSystem.isDirectory(path) ? .mkdir : .open, path: path, errno: .current) }
     }
 
-    var manifestFiles: ManifestFiles { ManifestFiles(layout: layout) }
+    var manifestFiles: ManifestFiles { ManifestFiles(layout: layout, objects: objects) }
 
-    /// Loads the chunk index: the catalog lists the packs, each pack file holds its entry table.
+    /// Loads the chunk index: the catalog lists the packs; each pack's entry table comes from its
+    /// catalog row where a shared catalog keeps it, else from the end of its pack file.
     func loadIndex() throws(StoreError) -> ChunkIndex {
-        var tables: [(packID: String, entries: [UInt8])] = []
-        for pack in try catalog.packs() {
-            tables.append((pack.id, try PackIndex.readTable(packID: pack.id, path: layout.packPath(for: pack.id)).table))
-        }
-        return ChunkIndex(encoded: tables)
+        ChunkIndex(encoded: try packIndexSources().map { ($0.packID, $0.encodedEntries) })
     }
 
     /// Every listed pack's decoded entry table (gc, stats).
-    func packIndexes() throws(StoreError) -> [PackIndex] {
+    func packIndexes() throws(StoreError) -> [PackIndex] { try packIndexSources() }
+
+    private func packIndexSources() throws(StoreError) -> [PackIndex] {
         var result: [PackIndex] = []
-        for pack in try catalog.packs() {
-            result.append(try PackIndex.read(packID: pack.id, path: layout.packPath(for: pack.id)))
+        for pack in try catalog.packTables() {
+            if let table = pack.table {
+                // Checked as a pack file's table is: whole entries whose payloads end exactly
+                // where the table starts in a pack of the listed size.
+                let entriesOffset = pack.size - Int64(table.count) - Int64(PackFormat.trailerSize)
+                result.append(try PackIndex.decode(packID: pack.id, encodedEntries: table, entriesOffset: entriesOffset))
+            } else {
+                result.append(try PackIndex.read(packID: pack.id, path: try cachedPackPath(pack.id)))
+            }
         }
         return result
+    }
+
+    /// The path of a pack in this host's directory, fetched from object storage first in a fleet
+    /// store where it is not cached.
+    func cachedPackPath(_ id: String) throws(StoreError) -> String {
+        let path = layout.packPath(for: id)
+        if let objects, !FileSystem.exists(path) { try objects.fetch(pack: id) }
+        return path
     }
 
     /// Runs `body` holding the store lock: shared for captures and readers, exclusive for gc.

@@ -1,4 +1,5 @@
 import StasisCatalog
+import StasisObjectStorage
 import StasisIO
 
 /// Everything the store can refuse or fail with. Each message names the file, id or field, says
@@ -13,6 +14,9 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case catalog(path: String, message: String)
     /// The catalog engine failed (unreachable, a statement refused); the engine's error is kept.
     case database(CatalogError)
+    /// The object storage of a fleet store failed (unreachable, refused, an object missing).
+    case objects(ObjectStorageError)
+    case unsupportedOnFleetStore(operation: String, reason: String)
     case invalidArgument(field: String, message: String)
     case notARegularFile(path: String)
     case sizeMismatch(path: String, expected: Int64, found: Int64, role: String)
@@ -46,6 +50,10 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
             return "catalog '\(path)': \(message)"
         case .database(let error):
             return error.description
+        case .objects(let error):
+            return error.description
+        case .unsupportedOnFleetStore(let operation, let reason):
+            return "`\(operation)` does not run on a fleet store (shared catalog and objects): \(reason)"
         case .invalidArgument(let field, let message):
             return "\(field): \(message)"
         case .notARegularFile(let path):

@@ -13,9 +13,9 @@ public struct StoreKey: Sendable {
 
     static func path(_ layout: StoreLayout) -> String { layout.root + "/keys/store.ed25519" }
 
-    /// Creates and stores a new key; returns it.
-    static func create(_ layout: StoreLayout) throws(StoreError) -> StoreKey {
-        let key = Curve25519.Signing.PrivateKey()
+    /// Stores a key (a new one unless given: a host joining a fleet store brings the store's);
+    /// returns it.
+    static func create(_ layout: StoreLayout, key: Curve25519.Signing.PrivateKey = .init()) throws(StoreError) -> StoreKey {
         let path = Self.path(layout)
         try StoreError.wrap { () throws(IOError) in
             try FileSystem.createDirectory(layout.root + "/keys", permissions: 0o700)
@@ -29,16 +29,17 @@ public struct StoreKey: Sendable {
 
     /// Loads the store's key.
     public static func load(_ layout: StoreLayout) throws(StoreError) -> StoreKey {
+        try load(path: path(layout))
+    }
+
+    /// Loads a key file (32 raw bytes).
+    public static func load(path: String) throws(StoreError) -> StoreKey {
         let bytes: [UInt8]
-        do {
-            let fd = try FileDescriptor.open(path(layout), .readOnly)
-            defer { fd.close() }
-            bytes = try fd.readAll()
-        } catch {
-            throw .invalidArgument(field: "store key", message: "cannot read \(path(layout)): \(error.errno); the store's signing key is missing or unreadable")
+        do { bytes = try FileSystem.readFile(path) } catch {
+            throw .invalidArgument(field: "store key", message: "cannot read \(path): \(error.errno); the store's signing key is missing or unreadable")
         }
         guard let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: bytes) else {
-            throw .invalidArgument(field: "store key", message: "\(path(layout)) is not a 32-byte Ed25519 key")
+            throw .invalidArgument(field: "store key", message: "\(path) is not a 32-byte Ed25519 key")
         }
         return StoreKey(privateKey: key)
     }

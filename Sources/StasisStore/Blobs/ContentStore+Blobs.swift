@@ -15,8 +15,7 @@ extension ContentStore {
     }
 
     public func putBlob(_ bytes: UnsafeRawBufferPointer) throws(StoreError) -> BlobRecord {
-        try withLock(.shared) { () throws(StoreError) -> BlobRecord in
-            let index = try loadIndex()
+        try withWriter(kind: "blob") { (index, lease) throws(StoreError) -> BlobRecord in
             let writer = PackWriter(layout: layout)
             var entries: [BlobManifest.Entry] = []
             var seen = Set<ChunkID>()
@@ -38,8 +37,8 @@ extension ContentStore {
                 let sealed = try writer.finish()
                 let id = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
                 let manifest = BlobManifest(size: Int64(bytes.count), entries: entries)
-                try objects?.upload(packs: sealed)
-                try catalog.commitBlob(packs: sealed, id: id, size: Int64(bytes.count), manifest: manifest.encoded())
+                try publish(packs: sealed, manifest: nil, lease: lease)
+                try catalog.commitBlob(packs: sealed, id: id, size: Int64(bytes.count), manifest: manifest.encoded(), lease: lease)
                 return BlobRecord(id: id, size: Int64(bytes.count), chunks: entries.count, createdAt: Date())
             } catch {
                 writer.abandon()

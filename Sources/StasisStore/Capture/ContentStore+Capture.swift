@@ -44,9 +44,8 @@ extension ContentStore {
             throw .invalidArgument(field: path, message: "\(imageSize) bytes is larger than the 1 TiB this version captures")
         }
 
-        return try withLock(.shared) { () throws(StoreError) -> CaptureResult in
+        return try withWriter(kind: "capture") { (index, lease) throws(StoreError) -> CaptureResult in
             var trace = PhaseTrace("capture")
-            let index = try loadIndex()
             trace.mark("index (\(index.count) chunks)")
             var parent: (manifest: ImageManifest, id: String)?
             if let p = options.parent {
@@ -112,14 +111,12 @@ extension ContentStore {
                 trace.mark("manifest encoded")
                 try manifestFiles.write(encoded, id: id)
                 trace.mark("manifest durable")
-                if let objects {
-                    // A fleet store: durable in object storage before the commit names them.
-                    try objects.upload(packs: sealed)
-                    try objects.upload(manifest: encoded, id: id)
+                if lease != nil {
+                    try publish(packs: sealed, manifest: (encoded, id), lease: lease)
                     trace.mark("objects uploaded")
                 }
                 CrashPoint.hit("capture.before-commit")
-                try catalog.commitCapture(packs: sealed, image: record)
+                try catalog.commitCapture(packs: sealed, image: record, lease: lease)
                 trace.mark("catalog commit")
             } catch {
                 _ = try? pipeline.withWriter { (w) throws(StoreError) in w.abandon() }

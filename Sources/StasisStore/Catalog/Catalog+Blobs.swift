@@ -12,8 +12,9 @@ public struct BlobRecord: Sendable, Codable, Equatable {
 extension Catalog {
     /// Lists a blob with its new packs, in one transaction. A blob with the same id (the same
     /// bytes) is kept as it was.
-    func commitBlob(packs: [PackWriter.Sealed], id: String, size: Int64, manifest: [UInt8]) throws(StoreError) {
+    func commitBlob(packs: [PackWriter.Sealed], id: String, size: Int64, manifest: [UInt8], lease: WriterLease? = nil) throws(StoreError) {
         try write { db in
+            if let lease { try Self.endWriter(lease, db) }
             try Self.insertPacks(packs, db)
             try Self.insertBlob(id: id, size: size, manifest: manifest, db)
         }

@@ -64,8 +64,9 @@ extension Catalog {
 extension Catalog {
     /// The one transaction that makes a capture exist: its new packs and its image row.
     /// An image with the same id (the same contents) is kept as it was.
-    func commitCapture(packs: [PackWriter.Sealed], image: ImageRecord) throws(StoreError) {
+    func commitCapture(packs: [PackWriter.Sealed], image: ImageRecord, lease: WriterLease? = nil) throws(StoreError) {
         try write { db in
+            if let lease { try Self.endWriter(lease, db) }
             try Self.insertPacks(packs, db)
             try Self.insertImage(image, db)
         }

@@ -88,5 +88,46 @@ public enum StoreSchema {
         CatalogMigration("store:v2-pack-entry-tables",
                          sqlite: "ALTER TABLE packs ADD COLUMN entry_table BLOB;",
                          postgres: "ALTER TABLE packs ADD COLUMN entry_table BYTEA;"),
+        // Garbage collection across hosts (Formats/fleet.md): writers hold leases, gc condemns
+        // packs in one epoch and deletes them only when no writer older than that epoch is left.
+        CatalogMigration("store:v3-fleet-gc", sqlite: """
+            CREATE TABLE writer_leases (
+                id             TEXT PRIMARY KEY NOT NULL,
+                host           TEXT NOT NULL,
+                kind           TEXT NOT NULL,
+                started_epoch  INTEGER NOT NULL,
+                started_at     REAL NOT NULL,
+                expires_at     REAL NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE writer_uploads (
+                lease_id    TEXT NOT NULL,
+                object_key  TEXT NOT NULL,
+                PRIMARY KEY (lease_id, object_key)
+            ) WITHOUT ROWID;
+            CREATE TABLE condemned_packs (
+                pack_id    TEXT PRIMARY KEY NOT NULL,
+                epoch      INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            INSERT INTO store_meta(key, value) VALUES ('gc_epoch', '0') ON CONFLICT (key) DO NOTHING;
+            """, postgres: """
+            CREATE TABLE writer_leases (
+                id             TEXT PRIMARY KEY NOT NULL,
+                host           TEXT NOT NULL,
+                kind           TEXT NOT NULL,
+                started_epoch  BIGINT NOT NULL,
+                started_at     DOUBLE PRECISION NOT NULL,
+                expires_at     DOUBLE PRECISION NOT NULL
+            );
+            CREATE TABLE writer_uploads (
+                lease_id    TEXT NOT NULL,
+                object_key  TEXT NOT NULL,
+                PRIMARY KEY (lease_id, object_key)
+            );
+            CREATE TABLE condemned_packs (
+                pack_id    TEXT PRIMARY KEY NOT NULL,
+                epoch      BIGINT NOT NULL
+            );
+            INSERT INTO store_meta(key, value) VALUES ('gc_epoch', '0') ON CONFLICT (key) DO NOTHING;
+            """),
     ], legacyNames: ["v1-store-meta-packs-images-blobs"], ownsUnprefixedNames: true)
 }

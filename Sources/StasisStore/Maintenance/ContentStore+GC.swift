@@ -11,6 +11,11 @@ public struct GCReport: Sendable, Codable {
     public var chunksRemoved = 0
     public var bytesFreed: Int64 = 0
     public var leftoverFilesRemoved: [String] = []
+    /// Fleet stores: objects no row named, deleted from object storage.
+    public var objectsRemoved: [String] = []
+    /// Fleet stores: condemned packs that wait for writers (on any host) older than their
+    /// condemnation; a later gc deletes them.
+    public var packsWaiting: [String] = []
 }
 
 extension ContentStore {
@@ -22,26 +27,14 @@ extension ContentStore {
     /// capture can dedup against a chunk that gc is deleting.
     public func gc(dryRun: Bool = false, repackBelow: Double = 0.5,
                    progress: any ProgressReporter = SilentProgress()) throws(StoreError) -> GCReport {
-        // The store lock is a flock on this host: it cannot keep a capture on another host from
-        // deduplicating against a chunk this gc deletes.
-        if objects != nil { throw .unsupportedOnFleetStore(operation: "gc", reason: "it needs the lease protocol across hosts, which this version does not have yet; nothing was deleted") }
+        if let objects { return try fleetGC(objects: objects, dryRun: dryRun, repackBelow: repackBelow, progress: progress) }
         return try withLock(.exclusive) { () throws(StoreError) -> GCReport in
             let live = try referencedChunks()
             let packs = try packIndexes()
             let sizes = Dictionary(uniqueKeysWithValues: try catalog.packs().map { ($0.id, $0.size) })
             var report = GCReport(dryRun: dryRun, referencedChunks: live.count)
 
-            var toDelete: [PackIndex] = []
-            var toRepack: [PackIndex] = []
-            for pack in packs {
-                let total = pack.entries.reduce(Int64(0)) { $0 + Int64($1.storedLength) }
-                let liveBytes = pack.entries.reduce(Int64(0)) { live.contains($1.id) ? $0 + Int64($1.storedLength) : $0 }
-                if liveBytes == 0 {
-                    toDelete.append(pack)
-                } else if Double(liveBytes) < Double(total) * repackBelow {
-                    toRepack.append(pack)
-                }
-            }
+            let (toDelete, toRepack) = Self.classify(packs, live: live, repackBelow: repackBelow)
             let leftovers = try leftoverFiles(known: Set(packs.map(\.packID)))
             report.packsDeleted = toDelete.map(\.packID)
             report.packsRepacked = toRepack.map(\.packID)
@@ -54,40 +47,7 @@ extension ContentStore {
             if dryRun { return report }
 
             // Copy the live chunks of mostly-dead packs into new packs (durable before the commit).
-            var written: [PackWriter.Sealed] = []
-            if !toRepack.isEmpty {
-                let index = ChunkIndex(packs: packs)
-                let files = PackFiles(layout: layout, objects: objects)
-                defer { files.close() }
-                let reader = ChunkReader(index: index, packs: files)
-                let writer = PackWriter(layout: layout)
-                let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)
-                let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: ChunkCodec.scratchCapacity(forRawLength: PackFormat.maxChunkLength), alignment: 64)
-                defer { raw.deallocate(); scratch.deallocate() }
-                progress.begin("repack", total: Int64(toRepack.reduce(0) { $0 + $1.entries.filter { live.contains($0.id) }.count }))
-                do throws(StoreError) {
-                    var seen = Set<ChunkID>()
-                    for pack in toRepack {
-                        for e in pack.entries where live.contains(e.id) && seen.insert(e.id).inserted {
-                            let dest = UnsafeMutableRawBufferPointer(rebasing: raw[0..<e.rawLength])
-                            try reader.read(e.id, into: dest, scratch: scratch, image: "(gc)")
-                            let out = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<ChunkCodec.scratchCapacity(forRawLength: e.rawLength)])
-                            if let n = ChunkCodec.compress(UnsafeRawBufferPointer(dest), into: out) {
-                                try writer.append(id: e.id, stored: UnsafeRawBufferPointer(rebasing: out[0..<n]), rawLength: e.rawLength, encoding: .lz4)
-                            } else {
-                                try writer.append(id: e.id, stored: UnsafeRawBufferPointer(dest), rawLength: e.rawLength, encoding: .raw)
-                            }
-                            progress.advance(by: 1)
-                        }
-                    }
-                    written = try writer.finish()
-                } catch {
-                    writer.abandon()
-                    progress.end()
-                    throw error
-                }
-                progress.end()
-            }
+            let written = try repack(toRepack, from: packs, live: live, progress: progress)
             report.packsWritten = written.map(\.packID)
             for pack in written { report.bytesFreed -= pack.size }
 
@@ -124,5 +84,59 @@ extension ContentStore {
             result.append(manifestFiles.path(for: id))
         }
         return result
+    }
+
+    /// Packs with nothing live (to delete) and packs whose live bytes are below `repackBelow` of
+    /// their payload (to repack).
+    static func classify(_ packs: [PackIndex], live: Set<ChunkID>, repackBelow: Double) -> (delete: [PackIndex], repack: [PackIndex]) {
+        var toDelete: [PackIndex] = []
+        var toRepack: [PackIndex] = []
+        for pack in packs {
+            let total = pack.entries.reduce(Int64(0)) { $0 + Int64($1.storedLength) }
+            let liveBytes = pack.entries.reduce(Int64(0)) { live.contains($1.id) ? $0 + Int64($1.storedLength) : $0 }
+            if liveBytes == 0 {
+                toDelete.append(pack)
+            } else if Double(liveBytes) < Double(total) * repackBelow {
+                toRepack.append(pack)
+            }
+        }
+        return (toDelete, toRepack)
+    }
+
+    /// Copies the live chunks of `toRepack` — each read back and verified — into new sealed packs.
+    func repack(_ toRepack: [PackIndex], from packs: [PackIndex], live: Set<ChunkID>, progress: any ProgressReporter) throws(StoreError) -> [PackWriter.Sealed] {
+        guard !toRepack.isEmpty else { return [] }
+        var written: [PackWriter.Sealed] = []
+        let index = ChunkIndex(packs: packs)
+        let files = PackFiles(layout: layout, objects: objects)
+        defer { files.close() }
+        let reader = ChunkReader(index: index, packs: files)
+        let writer = PackWriter(layout: layout)
+        let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: ChunkCodec.scratchCapacity(forRawLength: PackFormat.maxChunkLength), alignment: 64)
+        defer { raw.deallocate(); scratch.deallocate() }
+        progress.begin("repack", total: Int64(toRepack.reduce(0) { $0 + $1.entries.filter { live.contains($0.id) }.count }))
+        defer { progress.end() }
+        do throws(StoreError) {
+            var seen = Set<ChunkID>()
+            for pack in toRepack {
+                for e in pack.entries where live.contains(e.id) && seen.insert(e.id).inserted {
+                    let dest = UnsafeMutableRawBufferPointer(rebasing: raw[0..<e.rawLength])
+                    try reader.read(e.id, into: dest, scratch: scratch, image: "(gc)")
+                    let out = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<ChunkCodec.scratchCapacity(forRawLength: e.rawLength)])
+                    if let n = ChunkCodec.compress(UnsafeRawBufferPointer(dest), into: out) {
+                        try writer.append(id: e.id, stored: UnsafeRawBufferPointer(rebasing: out[0..<n]), rawLength: e.rawLength, encoding: .lz4)
+                    } else {
+                        try writer.append(id: e.id, stored: UnsafeRawBufferPointer(dest), rawLength: e.rawLength, encoding: .raw)
+                    }
+                    progress.advance(by: 1)
+                }
+            }
+            written = try writer.finish()
+        } catch {
+            writer.abandon()
+            throw error
+        }
+        return written
     }
 }

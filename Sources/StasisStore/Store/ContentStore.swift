@@ -141,8 +141,8 @@ public final class ContentStore: Sendable {
 
     /// Loads the chunk index: the catalog lists the packs; each pack's entry table comes from its
     /// catalog row where a shared catalog keeps it, else from the end of its pack file.
-    func loadIndex() throws(StoreError) -> ChunkIndex {
-        ChunkIndex(encoded: try packIndexSources().map { ($0.packID, $0.encodedEntries) })
+    func loadIndex(excluding excluded: Set<String> = []) throws(StoreError) -> ChunkIndex {
+        ChunkIndex(encoded: try packIndexSources().filter { !excluded.contains($0.packID) }.map { ($0.packID, $0.encodedEntries) })
     }
 
     /// Every listed pack's decoded entry table (gc, stats).

@@ -17,6 +17,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     /// The object storage of a fleet store failed (unreachable, refused, an object missing).
     case objects(ObjectStorageError)
     case unsupportedOnFleetStore(operation: String, reason: String)
+    case leaseLost(lease: String)
     case invalidArgument(field: String, message: String)
     case notARegularFile(path: String)
     case sizeMismatch(path: String, expected: Int64, found: Int64, role: String)
@@ -52,6 +53,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
             return error.description
         case .objects(let error):
             return error.description
+        case .leaseLost(let lease):
+            return "this writer's lease \(lease) in the shared catalog expired or was removed before it could commit (it ran longer than \(Int(WriterLease.duration)) s, or a gc on another host swept it): nothing was committed; run it again"
         case .unsupportedOnFleetStore(let operation, let reason):
             return "`\(operation)` does not run on a fleet store (shared catalog and objects): \(reason)"
         case .invalidArgument(let field, let message):

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import StasisIO
 import StasisObjectStorage
@@ -69,5 +70,89 @@ struct FleetStoreTests {
         }
         #expect(!FileSystem.exists(dir.file("c")))
         _ = try ContentStore.join(at: dir.file("b"), backends: backends, keyFile: a.layout.keyPath)
+    }
+
+    @Test("gc waits for a writer on another host that started before it, and keeps what that writer used")
+    func gcWaitsForOlderWriters() throws {
+        let dir = TemporaryDirectory()
+        let backends = try TestStores.fleetBackends()
+        let a = try ContentStore.create(at: dir.file("a"), backends: backends)
+        let b = try ContentStore.join(at: dir.file("b"), backends: backends, keyFile: a.layout.keyPath)
+        var gen = TestImage(seed: 43)
+        let bytes = gen.bytes(pages: 64)
+        TestFiles.write(bytes, to: dir.file("mem"))
+        let image = try a.capture(dir.file("mem")).image
+        let pack = try #require(try a.catalog.packs().first?.id)
+        let manifest = try a.encodedManifest(of: image.id)
+
+        // B's writer starts (its index has the pack) before A removes the image and collects.
+        let lease = try b.catalog.beginWriter(kind: "capture")
+        _ = try a.removeImage(image.id)
+        let first = try a.gc()
+        #expect(first.packsWaiting == [pack] && first.packsDeleted.isEmpty)
+        #expect(try a.catalog.packs().map(\.id) == [pack])
+
+        // B commits an image made of the same chunks (as a capture that deduplicated would).
+        try b.publish(packs: [], manifest: (manifest, image.id), lease: lease)
+        try b.catalog.commitCapture(packs: [], image: image, lease: lease)
+        let second = try a.gc()
+        #expect(second.packsDeleted.isEmpty && second.packsWaiting.isEmpty)
+        let c = try ContentStore.join(at: dir.file("c"), backends: backends, keyFile: a.layout.keyPath)
+        _ = try c.materialize(image.id, to: dir.file("out"))
+        #expect(TestFiles.read(dir.file("out")) == bytes)
+
+        // Once nothing references it and no writer is older, the pack and its object go.
+        _ = try a.removeImage(image.id)
+        let third = try a.gc()
+        #expect(third.packsDeleted == [pack] && third.objectsRemoved == [ObjectKey.manifest(id: image.id).rawValue])
+        let storage = try #require(a.objects?.storage)
+        let left = try BlockingAsync.run { () async throws(ObjectStorageError) in try await storage.list(prefix: "packs/") }
+        #expect(left.isEmpty)
+        #expect(try c.verify(deep: true).ok)
+    }
+
+    @Test("captures on two hosts while a third collects in a loop: every committed image stays whole")
+    func concurrentHosts() throws {
+        let dir = TemporaryDirectory()
+        let backends = try TestStores.fleetBackends()
+        let first = try ContentStore.create(at: dir.file("h0"), backends: backends)
+        let hosts = try [first] + (1...2).map { try ContentStore.join(at: dir.file("h\($0)"), backends: backends, keyFile: first.layout.keyPath) }
+        let kept = Mutex<[(id: String, bytes: [UInt8])]>([])
+        let failures = Mutex<[String]>([])
+        let writersDone = Atomic<Int>(0)
+        let root = dir.path
+        DispatchQueue.concurrentPerform(iterations: 3) { worker in
+            do {
+                if worker == 2 {
+                    // The collector: until both writers are done, and once more after.
+                    while writersDone.load(ordering: .acquiring) < 2 { _ = try hosts[2].gc() }
+                    _ = try hosts[2].gc()
+                    return
+                }
+                var gen = TestImage(seed: 100 + UInt64(worker))
+                var previous: String?
+                for round in 0..<6 {
+                    var bytes = gen.bytes(pages: 48)
+                    bytes[0] = UInt8(round)
+                    let path = root + "/w\(worker)-\(round)"
+                    TestFiles.write(bytes, to: path)
+                    let image = try hosts[worker].capture(path).image
+                    // Every other image is removed again: garbage for the collector, while its
+                    // chunks may be shared with the next capture.
+                    if let previous { _ = try hosts[worker].removeImage(previous) }
+                    if round % 2 == 0 { previous = image.id } else { previous = nil; kept.withLock { $0.append((image.id, bytes)) } }
+                }
+            } catch {
+                failures.withLock { $0.append("worker \(worker): \(error)") }
+            }
+            if worker < 2 { writersDone.add(1, ordering: .releasing) }
+        }
+        #expect(failures.withLock { $0 } == [])
+        let reader = try ContentStore.join(at: dir.file("reader"), backends: backends, keyFile: first.layout.keyPath)
+        for (n, image) in kept.withLock({ $0 }).enumerated() {
+            _ = try reader.materialize(image.id, to: dir.file("out\(n)"))
+            #expect(TestFiles.read(dir.file("out\(n)")) == image.bytes, "image \(image.id)")
+        }
+        #expect(try reader.verify(deep: true).ok)
     }
 }

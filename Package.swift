@@ -241,7 +241,7 @@ let package = Package(
         .testTarget(
             name: "StasisCLITests",
             // Depends on the executable so that `swift test` builds the binary these tests run.
-            dependencies: ["stasis", "StasisStore", "StasisIO"]
+            dependencies: ["stasis", "StasisStore", "StasisIO", "StasisStoreTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -16,6 +16,10 @@ Tools/guest/build.sh --quiet
 swift build --build-tests
 status=0
 swift test --skip-build || status=$?
+# The same suites again with every store a fleet store: its catalog in PostgreSQL (a schema per
+# store), its objects in SeaweedFS (a prefix per store). Suites that never open a store run too
+# (cheap), so nothing that touches the catalog or the object store can be missed.
+STASIS_TEST_CATALOG=postgres swift test --skip-build || status=$?
 Tools/stasis-langgraph/run_tests.sh .build/debug/stasis || status=$?
 Tools/verifier/run_tests.sh .build/debug/stasis || status=$?
 exit $status

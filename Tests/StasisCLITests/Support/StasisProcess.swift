@@ -1,4 +1,5 @@
 import Foundation
+import StasisStoreTestSupport
 
 /// Runs the real `stasis` binary as a child process, as a user or a script would.
 struct StasisProcess {
@@ -28,6 +29,12 @@ struct StasisProcess {
     static func start(_ arguments: [String], environment: [String: String] = [:], executable: String? = nil) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable ?? binary)
+        // On a fleet run (STASIS_TEST_CATALOG=postgres) every store the tests create is a fleet
+        // store, with the credentials in the environment as an operator would have them.
+        var arguments = arguments
+        if arguments.first == "init", !arguments.contains("--catalog"), !arguments.contains("--help") {
+            arguments += try TestStores.initArguments()
+        }
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "STASIS_STORE")

@@ -178,13 +178,13 @@ let package = Package(
             name: "StasisObjectStorageTests",
             // Needs the services of Tools/services/start.sh (see Resources/README.md for the vectors).
             dependencies: [
-                "StasisObjectStorage", "StasisIO",
+                "StasisObjectStorage", "StasisIO", "StasisTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             exclude: ["Resources"]
         ),
         // What the test suites share: the test services' settings, temporary directories.
-        .target(name: "StasisTestSupport", path: "Tests/StasisTestSupport"),
+        .target(name: "StasisTestSupport", path: "Tests/StasisTestSupport", exclude: ["Resources"]),
         // Stores on the catalog engine a test run asks for (STASIS_TEST_CATALOG=postgres).
         .target(name: "StasisStoreTestSupport", dependencies: ["StasisStore", "StasisCatalog", "StasisTestSupport"],
                 path: "Tests/StasisStoreTestSupport"),
@@ -234,7 +234,7 @@ let package = Package(
         .testTarget(
             name: "StasisStoreTests",
             dependencies: [
-                "StasisStore", "StasisSynthetic", "StasisStoreTestSupport", "StasisObjectStorage",
+                "StasisStore", "StasisSynthetic", "StasisStoreTestSupport", "StasisObjectStorage", "StasisTestSupport", "StasisCatalog",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

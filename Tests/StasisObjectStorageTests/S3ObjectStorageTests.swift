@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import StasisTestSupport
 @testable import StasisObjectStorage
 
 /// Invariants checked, against the real SeaweedFS that Tools/services/start.sh runs: put/get

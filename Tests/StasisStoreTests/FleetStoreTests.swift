@@ -1,10 +1,12 @@
 import Foundation
+import StasisCatalog
 import Synchronization
 import Testing
 import StasisIO
 import StasisObjectStorage
 @testable import StasisStore
 import StasisStoreTestSupport
+import StasisTestSupport
 
 /// Invariants checked, with the catalog in PostgreSQL and the objects in SeaweedFS:
 /// - an image captured on host A materializes bit-exact on host B after A's directory is gone:
@@ -154,5 +156,45 @@ struct FleetStoreTests {
             #expect(TestFiles.read(dir.file("out\(n)")) == image.bytes, "image \(image.id)")
         }
         #expect(try reader.verify(deep: true).ok)
+    }
+
+    @Test("object storage failing mid-capture: a clear error, nothing committed; brief failures are retried")
+    func objectStorageFaults() async throws {
+        let dir = TemporaryDirectory()
+        guard case .shared(let catalog, let objects, _, _) = try TestStores.fleetBackends() else { return }
+        let a = try ContentStore.create(at: dir.file("a"), backends: .shared(catalog: catalog, objects: objects))
+        let endpoint = try #require(URL(string: ProcessInfo.processInfo.environment["AWS_ENDPOINT_URL"] ?? ""))
+        var gen = TestImage(seed: 47)
+        let bytes = gen.bytes(pages: 32)
+        TestFiles.write(bytes, to: dir.file("mem"))
+
+        let down = try FaultProxy(upstreamHost: endpoint.host!, upstreamPort: endpoint.port ?? 80, mode: .status503, count: 1_000_000)
+        defer { down.stop() }
+        let b = try joined(dir.file("b"), catalog: catalog, objects: objects, key: a.layout.keyPath, endpoint: "http://127.0.0.1:\(down.port)")
+        #expect {
+            _ = try b.capture(dir.file("mem"))
+        } throws: { error in
+            guard case StoreError.objects = error else { return false }
+            return "\(error)".contains("127.0.0.1:\(down.port)")
+        }
+        #expect(try a.catalog.images().isEmpty && a.catalog.packs().isEmpty)
+        #expect(try a.catalog.read { db in try db.query("SELECT id FROM writer_leases", []) }.isEmpty)
+
+        let flaky = try FaultProxy(upstreamHost: endpoint.host!, upstreamPort: endpoint.port ?? 80, mode: .status503, count: 2)
+        defer { flaky.stop() }
+        let c = try joined(dir.file("c"), catalog: catalog, objects: objects, key: a.layout.keyPath, endpoint: "http://127.0.0.1:\(flaky.port)")
+        let image = try c.capture(dir.file("mem")).image
+        _ = try a.materialize(image.id, to: dir.file("out"))
+        #expect(TestFiles.read(dir.file("out")) == bytes)
+    }
+
+    /// A host joined directly, whose descriptor then names `endpoint` for the objects (as an
+    /// operator who puts a proxy in front of the service would).
+    func joined(_ root: String, catalog: PostgresCatalogConfiguration, objects: String, key: String, endpoint: String) throws -> ContentStore {
+        let store = try ContentStore.join(at: root, backends: .shared(catalog: catalog, objects: objects), keyFile: key)
+        var descriptor = try #require(store.descriptor)
+        descriptor.objectsEndpoint = endpoint
+        try descriptor.write(store.layout)
+        return try ContentStore.open(at: root)
     }
 }

@@ -3,15 +3,15 @@ import Synchronization
 
 /// Runs Resources/fault_proxy.py in front of the test SeaweedFS: the first `count` requests get a
 /// 503 SlowDown, or have their response body cut in half. Stopped by closing its stdin.
-final class FaultProxy {
-    enum Mode: String { case status503, cut }
+public final class FaultProxy: @unchecked Sendable {
+    public enum Mode: String, Sendable { case status503, cut }
 
-    let port: Int
+    public let port: Int
     private let process = Process()
     private let input = Pipe()
 
-    init(upstreamHost: String, upstreamPort: Int, mode: Mode, count: Int) throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    public init(upstreamHost: String, upstreamPort: Int, mode: Mode, count: Int) throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("Resources/fault_proxy.py").path
         let output = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -52,11 +52,11 @@ final class FaultProxy {
     private let servedCounter = Counter()
 
     /// Requests answered so far (passed through or disturbed).
-    var served: Int { servedCounter.value.withLock { $0 } }
+    public var served: Int { servedCounter.value.withLock { $0 } }
 
     /// `served`, once it has reached `count` (the proxy reports after answering, so a client can
     /// be done before the report arrives) or after two minutes, whichever comes first.
-    func served(reaching count: Int) async -> Int {
+    public func served(reaching count: Int) async -> Int {
         let deadline = ContinuousClock.now + .seconds(120)
         while served < count, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
@@ -64,7 +64,7 @@ final class FaultProxy {
         return served
     }
 
-    func stop() {
+    public func stop() {
         try? input.fileHandleForWriting.close()
         process.waitUntilExit()
     }

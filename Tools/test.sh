@@ -5,11 +5,14 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 Tools/setup.sh
-# SeaweedFS (S3) and PostgreSQL for the object storage and catalog tests, stopped on exit; the
-# tests read the env file named by STASIS_SERVICES_ENV (its variables are exported too).
-STASIS_SERVICES_ENV="$(Tools/services/start.sh --quiet)"
+# Simulated hosts (network namespaces stasis-h1…3 on bridge stasis0) for the fleet tests, and
+# SeaweedFS (S3) and PostgreSQL listening on the bridge, so that the hosts reach them over their
+# veth addresses as real hosts would; all stopped on exit. The tests read the env file named by
+# STASIS_SERVICES_ENV (its variables are exported too).
+Tools/fleet/netns.sh up 3
+STASIS_SERVICES_ENV="$(Tools/services/start.sh --quiet --address "$(Tools/fleet/netns.sh address)")"
 export STASIS_SERVICES_ENV
-trap 'Tools/services/stop.sh --quiet' EXIT
+trap 'Tools/services/stop.sh --quiet; Tools/fleet/netns.sh down' EXIT
 set -a; source "$STASIS_SERVICES_ENV"; set +a
 # The guest kernel and initramfs for the microVM tests (cached outside the repository).
 Tools/guest/build.sh --quiet

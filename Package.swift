@@ -217,9 +217,8 @@ let package = Package(
         .testTarget(
             name: "StasisSessionsTests",
             dependencies: [
-                "StasisSessions", "StasisStore", "StasisJSON",
+                "StasisSessions", "StasisStore", "StasisCatalog", "StasisJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

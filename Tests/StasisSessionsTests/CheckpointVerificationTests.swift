@@ -1,12 +1,12 @@
 import Crypto
 import Foundation
-import GRDB
 import Testing
+import StasisCatalog
 import StasisJSON
 import StasisStore
 @testable import StasisSessions
 
-/// Invariants checked (the catalog is the attacker's: every tamper is raw SQL on catalog.sqlite):
+/// Invariants checked (the catalog is the attacker's: every tamper is a raw write to its tables):
 /// - an untouched checkpoint verifies, also one imported from a bundle signed by another store;
 /// - a record rewritten to name another image, a flipped signature byte, a record re-signed by a
 ///   key the store never accepted, a catalog column or `checkpoint_refs` row that disagrees with
@@ -40,8 +40,17 @@ struct CheckpointVerificationTests {
         return Fixture(t: t, session: s, first: a, second: b)
     }
 
-    func tamper(_ t: TemporaryStore, _ sql: String, _ arguments: StatementArguments = []) throws {
-        try t.sessions.store.catalog.writeThrough { db in try db.execute(sql: sql, arguments: arguments) }
+    func tamper(_ t: TemporaryStore, _ sql: String, _ arguments: [any CatalogBindable] = []) throws {
+        try t.sessions.store.catalog.database.write { db in _ = try db.execute(sql, arguments.map(\.catalogValue)) }
+    }
+
+    /// Rewrites the bytes of one row's column in Swift: the engines share no functions on bytes.
+    func tamperBytes(_ t: TemporaryStore, _ table: String, _ column: String, id: String, _ change: (inout [UInt8]) -> Void) throws {
+        try t.sessions.store.catalog.database.write { db in
+            var bytes = try #require(try db.queryOne("SELECT \(column) FROM \(table) WHERE id = ?", id)).blob(column)
+            change(&bytes)
+            try db.execute("UPDATE \(table) SET \(column) = ? WHERE id = ?", bytes, id)
+        }
     }
 
     func refusal(_ t: TemporaryStore, _ id: String) -> (String, [CheckpointDamage])? {
@@ -56,7 +65,7 @@ struct CheckpointVerificationTests {
     }
 
     func catalogBytes(_ t: TemporaryStore) -> Data {
-        try? t.sessions.store.catalog.checkpointWAL()
+        try? t.sessions.store.catalog.database.checkpointLog()
         return FileManager.default.contents(atPath: t.sessions.store.layout.catalogPath) ?? Data()
     }
 
@@ -76,7 +85,9 @@ struct CheckpointVerificationTests {
     func rewrittenRecord() throws {
         let f = try fixture()
         let m1 = f.first.record.images["memory"]!, m2 = f.second.record.images["memory"]!
-        try tamper(f.t, "UPDATE checkpoints SET record = replace(record, ?, ?) WHERE id = ?", [m2, m1, f.second.id])
+        try tamperBytes(f.t, "checkpoints", "record", id: f.second.id) { record in
+            record = Array(String(decoding: record, as: UTF8.self).replacingOccurrences(of: m2, with: m1).utf8)
+        }
         let before = catalogBytes(f.t)
         let (named, damage) = try #require(refusal(f.t, f.second.id))
         #expect(named == f.second.id)
@@ -99,7 +110,7 @@ struct CheckpointVerificationTests {
         let f = try fixture()
         var signature = f.first.signature
         signature[10] ^= 0x01
-        try tamper(f.t, "UPDATE checkpoints SET signature = ? WHERE id = ?", [Data(signature), f.first.id])
+        try tamper(f.t, "UPDATE checkpoints SET signature = ? WHERE id = ?", [signature, f.first.id])
         let (_, damage) = try #require(refusal(f.t, f.first.id))
         #expect(damage.count == 1)
         guard case .badSignature = damage[0] else { Issue.record("\(damage)"); return }
@@ -122,10 +133,14 @@ struct CheckpointVerificationTests {
         try tamper(f.t, """
             INSERT INTO checkpoints(id, session_id, parent_id, created_at, history_size, record, signature, signer_key)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, [id, f.session, record.parent, Double(record.createdAt) / 1e9, record.historySize, Data(record.canonicalBytes),
-                  Data(signature), StoreKey.hex(attacker.publicKey.rawRepresentation)])
-        for (name, target) in record.images { try tamper(f.t, "INSERT INTO checkpoint_refs VALUES (?, ?, 'image', ?, 0)", [id, name, target]) }
-        for (name, target) in record.blobs { try tamper(f.t, "INSERT INTO checkpoint_refs VALUES (?, ?, 'blob', ?, 0)", [id, name, target]) }
+            """, [id, f.session, record.parent, Double(record.createdAt) / 1e9, record.historySize, record.canonicalBytes,
+                  Array(signature), StoreKey.hex(attacker.publicKey.rawRepresentation)])
+        for (name, target) in record.images {
+            try tamper(f.t, "INSERT INTO checkpoint_refs(checkpoint_id, name, kind, target, owned) VALUES (?, ?, 'image', ?, 0)", [id, name, target])
+        }
+        for (name, target) in record.blobs {
+            try tamper(f.t, "INSERT INTO checkpoint_refs(checkpoint_id, name, kind, target, owned) VALUES (?, ?, 'blob', ?, 0)", [id, name, target])
+        }
         let (_, damage) = try #require(refusal(f.t, id))
         #expect(damage.count == 1)
         guard case .untrustedSigner(let key, let session) = damage[0] else { Issue.record("\(damage)"); return }
@@ -167,7 +182,7 @@ struct CheckpointVerificationTests {
         let f = try fixture()
         let state = f.first.record.blobs["state"]!
         // The size field of the manifest (bytes 12…19).
-        try tamper(f.t, "UPDATE blobs SET manifest = substr(manifest, 1, 12) || X'FF' || substr(manifest, 14) WHERE id = ?", [state])
+        try tamperBytes(f.t, "blobs", "manifest", id: state) { $0[12] = 0xFF }
         let (_, damage) = try #require(refusal(f.t, f.first.id))
         guard case .unreadableBlob("state", state, let cause) = damage.first else { Issue.record("\(damage)"); return }
         guard case .corruptManifest = cause else { Issue.record("cause \(cause)"); return }
@@ -176,7 +191,7 @@ struct CheckpointVerificationTests {
     @Test("a non-canonical record is reported by history verify, not thrown")
     func nonCanonical() throws {
         let f = try fixture()
-        try tamper(f.t, "UPDATE checkpoints SET record = CAST(' ' || CAST(record AS TEXT) AS BLOB) WHERE id = ?", [f.first.id])
+        try tamperBytes(f.t, "checkpoints", "record", id: f.first.id) { $0.insert(UInt8(ascii: " "), at: 0) }
         let (_, damage) = try #require(refusal(f.t, f.first.id))
         #expect(damage.contains { if case .recordNotCanonical = $0 { true } else { false } })
         let history = try f.t.sessions.verifyHistory(f.session)
@@ -205,6 +220,8 @@ struct CheckpointVerificationTests {
     @Test("columns of the wrong type are damage, not a crash")
     func wrongTypes() throws {
         let f = try fixture()
+        // Only SQLite lets a column hold a value of another type; PostgreSQL refuses the write.
+        guard f.t.sessions.store.catalog.database.engine == .sqlite else { return }
         try tamper(f.t, "UPDATE checkpoints SET history_size = 'x', created_at = 'y' WHERE id = ?", [f.first.id])
         try tamper(f.t, "UPDATE checkpoints SET signature = 42 WHERE id = ?", [f.second.id])
         try tamper(f.t, "UPDATE sessions SET head_size = 'zz' WHERE id = ?", [f.session])
@@ -220,12 +237,16 @@ struct CheckpointVerificationTests {
     func catalogReport() throws {
         let f = try fixture()
         #expect(try f.t.sessions.verifyCatalog(histories: true).problems.isEmpty)
-        try tamper(f.t, "INSERT INTO checkpoint_refs VALUES (?, 'memory', 'image', ?, 1)", [String(repeating: "cd", count: 32), f.first.record.images["memory"]!])
+        try tamper(f.t, "INSERT INTO checkpoint_refs(checkpoint_id, name, kind, target, owned) VALUES (?, 'memory', 'image', ?, 1)",
+                   [String(repeating: "cd", count: 32), f.first.record.images["memory"]!])
         try tamper(f.t, "UPDATE store_meta SET value = ? WHERE key = 'public_key'", [String(repeating: "00", count: 32)])
         var signature = f.first.signature
         signature[0] ^= 0x80
-        try tamper(f.t, "UPDATE checkpoints SET signature = ? WHERE id = ?", [Data(signature), f.first.id])
-        try tamper(f.t, "INSERT INTO events SELECT 'ffffffffffffffffffffffffffffffff', seq, time_ns, kind, body, leaf, chain FROM events WHERE session_id = ?", [f.session])
+        try tamper(f.t, "UPDATE checkpoints SET signature = ? WHERE id = ?", [signature, f.first.id])
+        try tamper(f.t, """
+            INSERT INTO events(session_id, seq, time_ns, kind, body, leaf, chain)
+            SELECT 'ffffffffffffffffffffffffffffffff', seq, time_ns, kind, body, leaf, chain FROM events WHERE session_id = ?
+            """, [f.session])
         let report = try f.t.sessions.verifyCatalog(histories: true)
         let kinds = Set(report.problems.map(\.kind))
         #expect(kinds == ["orphan-reference", "store-key", "damaged-checkpoint", "orphan-history"], "\(report.problems)")

@@ -1,7 +1,7 @@
 import Foundation
-import GRDB
 import PropertyBased
 import Testing
+import StasisCatalog
 import StasisJSON
 import StasisStore
 @testable import StasisSessions
@@ -85,34 +85,33 @@ struct HistoryTests {
     /// Applies one naive tampering at position k directly in the catalog; returns the position
     /// `verify` must name.
     static func tamper(_ t: TemporaryStore, _ session: String, _ how: Tamper, at k: Int64, size: Int64) throws -> Int64 {
-        try t.sessions.store.catalog.writeThrough { db in
+        try t.sessions.store.catalog.database.write { db in
             switch how {
             case .editBody:
-                let body = try Data.fetchOne(db, sql: "SELECT body FROM events WHERE session_id = ? AND seq = ?", arguments: [session, k])!
-                var bytes = [UInt8](body)
+                var bytes = try #require(try db.queryOne("SELECT body FROM events WHERE session_id = ? AND seq = ?", session, k)).blob("body")
                 let i = bytes.lastIndex(of: UInt8(ascii: "}"))! - 1   // inside the time digits
                 bytes[i] = bytes[i] == UInt8(ascii: "1") ? UInt8(ascii: "2") : UInt8(ascii: "1")
-                try db.execute(sql: "UPDATE events SET body = ? WHERE session_id = ? AND seq = ?", arguments: [Data(bytes), session, k])
+                try db.execute("UPDATE events SET body = ? WHERE session_id = ? AND seq = ?", bytes, session, k)
             case .dropEvent:
-                try db.execute(sql: "DELETE FROM events WHERE session_id = ? AND seq = ?", arguments: [session, k])
+                try db.execute("DELETE FROM events WHERE session_id = ? AND seq = ?", session, k)
             case .swapBodies:
                 let j = k + 1
-                let a = try Row.fetchOne(db, sql: "SELECT body, leaf, chain, time_ns, kind FROM events WHERE session_id = ? AND seq = ?", arguments: [session, k])!
-                let b = try Row.fetchOne(db, sql: "SELECT body, leaf, chain, time_ns, kind FROM events WHERE session_id = ? AND seq = ?", arguments: [session, j])!
+                let a = try #require(try db.queryOne("SELECT body, leaf, chain, time_ns, kind FROM events WHERE session_id = ? AND seq = ?", session, k))
+                let b = try #require(try db.queryOne("SELECT body, leaf, chain, time_ns, kind FROM events WHERE session_id = ? AND seq = ?", session, j))
                 for (seq, row) in [(k, b), (j, a)] {
-                    try db.execute(sql: "UPDATE events SET body = ?, leaf = ?, chain = ?, time_ns = ?, kind = ? WHERE session_id = ? AND seq = ?",
-                                   arguments: [row["body"] as Data, row["leaf"] as Data, row["chain"] as Data, row["time_ns"] as Int64, row["kind"] as String, session, seq])
+                    try db.execute("UPDATE events SET body = ?, leaf = ?, chain = ?, time_ns = ?, kind = ? WHERE session_id = ? AND seq = ?",
+                                   row["body"], row["leaf"], row["chain"], row["time_ns"], row["kind"], session, seq)
                 }
             case .insertForged:
                 // Shift events k… up by one and put a forged event at k.
                 for seq in stride(from: size - 1, through: k, by: -1) {
-                    try db.execute(sql: "UPDATE events SET seq = seq + 1 WHERE session_id = ? AND seq = ?", arguments: [session, seq])
+                    try db.execute("UPDATE events SET seq = seq + 1 WHERE session_id = ? AND seq = ?", session, seq)
                 }
                 let forged = HistoryEvent(seq: k, time: 1, kind: .note, data: ["text": "forged"])
-                try db.execute(sql: "INSERT INTO events(session_id, seq, time_ns, kind, body, leaf, chain) VALUES (?, ?, 1, 'note', ?, ?, ?)",
-                               arguments: [session, k, Data(forged.body), Data(MerkleTree.leafHash(forged.body)), Data(repeating: 7, count: 32)])
+                try db.execute("INSERT INTO events(session_id, seq, time_ns, kind, body, leaf, chain) VALUES (?, ?, 1, 'note', ?, ?, ?)",
+                               session, k, forged.body, MerkleTree.leafHash(forged.body), [UInt8](repeating: 7, count: 32))
             case .editTimeColumn:
-                try db.execute(sql: "UPDATE events SET time_ns = time_ns + 1 WHERE session_id = ? AND seq = ?", arguments: [session, k])
+                try db.execute("UPDATE events SET time_ns = time_ns + 1 WHERE session_id = ? AND seq = ?", session, k)
             }
         }
         return k
@@ -149,19 +148,39 @@ struct HistoryTests {
         try t.sessions.append(s, randomEvents(10, &rng))
         // Rewrite event 5 and recompute its leaf and the whole chain after it, as an attacker
         // with write access to the catalog would.
-        try t.sessions.store.catalog.writeThrough { db in
+        try t.sessions.store.catalog.database.write { db in
             let forged = HistoryEvent(seq: 5, time: 5, kind: .note, data: ["text": "nothing happened here"])
-            var chain = try Data.fetchOne(db, sql: "SELECT chain FROM events WHERE session_id = ? AND seq = 4", arguments: [s]).map { [UInt8]($0) }!
-            try db.execute(sql: "UPDATE events SET body = ?, time_ns = 5, kind = 'note' WHERE session_id = ? AND seq = 5", arguments: [Data(forged.body), s])
-            for row in try Row.fetchAll(db, sql: "SELECT seq, body FROM events WHERE session_id = ? AND seq >= 5 ORDER BY seq", arguments: [s]) {
-                let leaf = MerkleTree.leafHash([UInt8](row["body"] as Data))
+            var chain = try #require(try db.queryOne("SELECT chain FROM events WHERE session_id = ? AND seq = 4", s)).blob("chain")
+            try db.execute("UPDATE events SET body = ?, time_ns = 5, kind = 'note' WHERE session_id = ? AND seq = 5", forged.body, s)
+            for row in try db.query("SELECT seq, body FROM events WHERE session_id = ? AND seq >= 5 ORDER BY seq", s) {
+                let leaf = MerkleTree.leafHash(try row.blob("body"))
                 chain = HistoryHashing.chain(previous: chain, leaf: leaf)
-                try db.execute(sql: "UPDATE events SET leaf = ?, chain = ? WHERE session_id = ? AND seq = ?", arguments: [Data(leaf), Data(chain), s, row["seq"] as Int64])
+                try db.execute("UPDATE events SET leaf = ?, chain = ? WHERE session_id = ? AND seq = ?", leaf, chain, s, try row.int("seq"))
             }
         }
         let r = try t.sessions.verifyHistory(s)
         #expect(!r.ok)
         #expect(r.problems.contains { $0.contains(c.id) && $0.contains("rewritten") })
+    }
+
+    @Test("the row scan that other engines' verify uses reads what SQLite's fast scan reads")
+    func rowScan() throws {
+        let t = try TemporaryStore()
+        let s = try t.sessions.createSession().id
+        var rng = Rng(state: 5)
+        try t.sessions.append(s, randomEvents(300, &rng))
+        func scan(_ db: any CatalogConnection) throws -> [[[UInt8]]] {
+            var columns: [[[UInt8]]] = []
+            try SessionStore.forEachStoredEvent(db, session: s) { e in
+                columns.append([withUnsafeBytes(of: e.seq) { Array($0) }, withUnsafeBytes(of: e.time) { Array($0) },
+                                Array(e.kind), Array(e.body), Array(e.leaf), Array(e.chain)])
+            }
+            return columns
+        }
+        try t.sessions.store.catalog.database.read { db in
+            let fast = try scan(db), rows = try scan(ProtocolOnly(base: db))
+            #expect(fast.count == 300 && rows == fast)
+        }
     }
 
     @Test("inclusion proofs against the current head and a checkpoint's signed head")
@@ -185,4 +204,15 @@ struct HistoryTests {
         forged.seq = 11
         #expect(!forged.check())
     }
+}
+
+/// A connection seen only through the catalog protocol, as another engine's is: code with a
+/// fast path for SQLite takes its generic path.
+struct ProtocolOnly: CatalogConnection {
+    let base: any CatalogConnection
+    var engine: CatalogEngine { base.engine }
+    func execute(_ sql: String, _ arguments: [CatalogValue]) throws(CatalogError) -> Int { try base.execute(sql, arguments) }
+    func query(_ sql: String, _ arguments: [CatalogValue]) throws(CatalogError) -> [CatalogRow] { try base.query(sql, arguments) }
+    func forEachRow(_ sql: String, _ arguments: [CatalogValue], _ body: (CatalogRow) throws -> Void) throws { try base.forEachRow(sql, arguments, body) }
+    func executeScript(_ sql: String) throws(CatalogError) { try base.executeScript(sql) }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import StasisCatalog
 import StasisJSON
 import StasisStore
 
@@ -35,9 +35,11 @@ extension SessionStore {
             checkpoints = [c]
         }
         let head = try read { db -> (Double, String, Int64, [UInt8], [UInt8], String?) in
-            let r = try Row.fetchOne(db, sql: "SELECT created_at, labels, head_size, head_chain, head_signature, head_signer FROM sessions WHERE id = ?", arguments: [session])!
-            return (r["created_at"], r["labels"], r["head_size"], [UInt8]((r["head_chain"] as Data?) ?? Data(HistoryHashing.genesis)),
-                    [UInt8]((r["head_signature"] as Data?) ?? Data()), r["head_signer"])
+            guard let r = try db.queryOne("SELECT created_at, labels, head_size, head_chain, head_signature, head_signer FROM sessions WHERE id = ?", session) else {
+                throw HistoryError.sessionNotFound(session)
+            }
+            return (try r.double("created_at"), try r.text("labels"), try r.int("head_size"), r.optionalBlob("head_chain") ?? HistoryHashing.genesis,
+                    r.optionalBlob("head_signature") ?? [], r.optionalText("head_signer"))
         }
         let labels = (try? JSONValue.parse(head.1))?.objectValue?.compactMapValues(\.stringValue) ?? [:]
         var headSignature = head.4
@@ -53,15 +55,15 @@ extension SessionStore {
             var count: Int64 = 0
             try writer.begin(BundleManifest.eventsEntry)
             try read { db in
-                let cursor = try Data.fetchCursor(db, sql: "SELECT body FROM events WHERE session_id = ? ORDER BY seq", arguments: [session])
                 let marker = Array(#""$blob":""#.utf8)
-                while let body = try cursor.next() {
+                try db.forEachRow("SELECT body FROM events WHERE session_id = ? ORDER BY seq", [.text(session)]) { row in
+                    let body = try row.blob("body")
                     var frame: [UInt8] = []
                     withUnsafeBytes(of: UInt32(body.count).littleEndian) { frame.append(contentsOf: $0) }
                     frame.append(contentsOf: body)
                     try writer.write(frame)
                     count += 1
-                    if body.range(of: Data(marker)) != nil, let event = HistoryEvent.decode(body: [UInt8](body)) {
+                    if body.firstRange(of: marker) != nil, let event = HistoryEvent.decode(body: body) {
                         for v in event.data.values { if let id = v["$blob"]?.stringValue { eventBlobs.insert(id) } }
                     }
                 }

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import StasisCatalog
 import StasisIO
 import StasisJSON
 import StasisStore
@@ -18,7 +18,7 @@ extension SessionStore {
         let reader = try BundleReader(path: path)
         let v = try BundleVerifier.verify(reader, expectedKey: expectedKey)
         let session = v.manifest.session
-        if try read({ db in try Bool.fetchOne(db, sql: "SELECT 1 FROM sessions WHERE id = ?", arguments: [session]) }) == true {
+        if try read({ db in try db.queryOne("SELECT id FROM sessions WHERE id = ?", session) != nil }) {
             throw .badBundle(path: path, message: "session \(session) already exists in this store (remove it first, or keep the one you have)")
         }
         let key = try signingKey()
@@ -53,48 +53,61 @@ extension SessionStore {
             return (id, m.size, bytes)
         }
         try write { db in
-            try Catalog.insert(packs: [installed!.row], images: images, blobs: blobs, db)
+            try insertStoreRows(db, packs: [installed!.row], images: images, blobs: blobs)
             let labels = JSONValue.object(v.manifest.labels.mapValues { .string($0) }).canonicalString
-            try db.execute(sql: """
+            let headSigner: String? = v.manifest.headSigner == storeKey ? nil : v.manifest.headSigner
+            try db.execute("""
                 INSERT INTO sessions(id, created_at, labels, retention, head_size, head_chain, head_signature, head_signer)
                 VALUES (?, ?, ?, NULL, ?, ?, ?, ?)
-                """, arguments: [session, v.manifest.created, labels, v.manifest.historySize,
-                                 Data(StoreKey.bytes(fromHex: v.manifest.historyChain)!), Data(StoreKey.bytes(fromHex: v.manifest.headSignature)!),
-                                 v.manifest.headSigner == storeKey ? nil : v.manifest.headSigner])
-            let insert = try db.cachedStatement(sql: "INSERT INTO events(session_id, seq, time_ns, kind, body, leaf, chain) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            let insertTile = try db.cachedStatement(sql: "INSERT INTO merkle_tiles(session_id, tile, hash) VALUES (?, ?, ?)")
+                """, session, v.manifest.created, labels, v.manifest.historySize,
+                StoreKey.bytes(fromHex: v.manifest.historyChain)!, StoreKey.bytes(fromHex: v.manifest.headSignature)!, headSigner)
+            var events: [[CatalogValue]] = [], tiles: [[CatalogValue]] = []
             var chain = HistoryHashing.genesis
             var tile: [MerkleTree.Hash] = []
             for (seq, body) in v.bodies.enumerated() {
                 let event = HistoryEvent.decode(body: body)!
                 let leaf = MerkleTree.leafHash(body)
                 chain = HistoryHashing.chain(previous: chain, leaf: leaf)
-                try insert.execute(arguments: [session, seq, event.time, event.kind.rawValue, Data(body), Data(leaf), Data(chain)])
+                events.append([.text(session), .int(Int64(seq)), .int(event.time), .text(event.kind.rawValue), .blob(body), .blob(leaf), .blob(chain)])
                 tile.append(leaf)
                 if tile.count == HistoryHashing.tileSize {
-                    try insertTile.execute(arguments: [session, seq / HistoryHashing.tileSize, Data(MerkleTree.root(tile[...]))])
+                    tiles.append([.text(session), .int(Int64(seq / HistoryHashing.tileSize)), .blob(MerkleTree.root(tile[...]))])
                     tile.removeAll(keepingCapacity: true)
                 }
             }
+            try Self.insertRows(db, into: "events(session_id, seq, time_ns, kind, body, leaf, chain)", events)
+            try Self.insertRows(db, into: "merkle_tiles(session_id, tile, hash)", tiles)
             // The store key accepts the bundle's other signers for this session only: a catalog
             // row naming a foreign key is believed only with this acceptance.
             for signer in Set([v.manifest.headSigner] + v.records.map(\.1)) where signer != storeKey {
                 try Self.trustSigner(db, session: session, signer: signer, key: key)
             }
             for (c, signer) in v.records {
-                try db.execute(sql: """
+                let signerKey: String? = signer == storeKey ? nil : signer
+                try db.execute("""
                     INSERT INTO checkpoints(id, session_id, parent_id, created_at, history_size, record, signature, signer_key)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [c.id, session, c.record.parent, Double(c.record.createdAt) / 1e9, c.record.historySize,
-                                     Data(c.record.canonicalBytes), Data(c.signature), signer == storeKey ? nil : signer])
+                    """, c.id, session, c.record.parent, Double(c.record.createdAt) / 1e9, c.record.historySize,
+                    c.record.canonicalBytes, c.signature, signerKey)
                 for (name, target) in c.record.images {
-                    try db.execute(sql: "INSERT INTO checkpoint_refs(checkpoint_id, name, kind, target, owned) VALUES (?, ?, 'image', ?, 1)", arguments: [c.id, name, target])
+                    try db.execute("INSERT INTO checkpoint_refs(checkpoint_id, name, kind, target, owned) VALUES (?, ?, 'image', ?, 1)", c.id, name, target)
                 }
                 for (name, target) in c.record.blobs {
-                    try db.execute(sql: "INSERT INTO checkpoint_refs(checkpoint_id, name, kind, target, owned) VALUES (?, ?, 'blob', ?, 1)", arguments: [c.id, name, target])
+                    try db.execute("INSERT INTO checkpoint_refs(checkpoint_id, name, kind, target, owned) VALUES (?, ?, 'blob', ?, 1)", c.id, name, target)
                 }
             }
         }
         return v.report
+    }
+
+    /// The store layer's rows for what the bundle brought (its pack, images and blobs), inside
+    /// the import's transaction. The store layer still writes them through GRDB's handle, so this
+    /// needs SQLite: the one engine a content store's catalog opens on today.
+    private func insertStoreRows(_ db: any CatalogConnection, packs: [PackRow], images: [ImageRecord],
+                                 blobs: [(id: String, size: Int64, manifest: [UInt8])]) throws {
+        guard let sqlite = db as? SQLiteConnection else {
+            throw HistoryError.store(.catalog(path: catalog.database.location, message: "bundle import writes the store's pack, image and blob rows through SQLite only, and this catalog is on \(db.engine.rawValue)"))
+        }
+        try Catalog.insert(packs: packs, images: images, blobs: blobs, sqlite.db)
     }
 }

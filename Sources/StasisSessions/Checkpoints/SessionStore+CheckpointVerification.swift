@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import GRDB
+import StasisCatalog
 import StasisStore
 
 /// One thing wrong with a stored checkpoint. The catalog is not trusted: a record is believed
@@ -111,30 +111,29 @@ extension SessionStore {
     func inspectCheckpoint(_ id: String) throws(HistoryError) -> (checkpoint: Checkpoint?, damage: [CheckpointDamage]) {
         let storeKey = try signingKey()
         struct Stored {
-            var row: Row
+            var row: CatalogRow
             var refs: [String]
             var attested: Bool
         }
         let stored: Stored = try read { db in
-            guard let row = try Row.fetchOne(db, sql: """
+            guard let row = try db.queryOne("""
                 SELECT id, session_id, parent_id, created_at, history_size, record, signature, signer_key
                 FROM checkpoints WHERE id = ?
-                """, arguments: [id]) else { throw HistoryError.checkpointNotFound(id) }
-            let refs = try Row.fetchAll(db, sql: "SELECT name, kind, target FROM checkpoint_refs WHERE checkpoint_id = ? ORDER BY kind, name",
-                                        arguments: [id]).map { Self.referenceText(kind: $0["kind"], name: $0["name"], target: $0["target"]) }
+                """, id) else { throw HistoryError.checkpointNotFound(id) }
+            let refs = try db.query("SELECT name, kind, target FROM checkpoint_refs WHERE checkpoint_id = ? ORDER BY kind, name", id)
+                .map { Self.referenceText(kind: $0.shown("kind"), name: $0.shown("name"), target: $0.shown("target")) }
             var attested = true
-            if !(row["signer_key"] as DatabaseValue).isNull {
-                let signer = row.value("signer_key") ?? "?"
-                attested = try Self.isTrustedSigner(db, session: row.value("session_id") ?? "?", signer: signer, storeKey: storeKey.publicKeyHex)
+            if !row.isNull("signer_key") {
+                attested = try Self.isTrustedSigner(db, session: row.shown("session_id"), signer: row.shown("signer_key"), storeKey: storeKey.publicKeyHex)
             }
             return Stored(row: row, refs: refs.sorted(), attested: attested)
         }
         let row = stored.row
         // Every column is read leniently: a value of another type is damage, not a crash.
-        let bytes = [UInt8](row.value("record") ?? Data())
-        let signature = [UInt8](row.value("signature") ?? Data())
-        let signerColumn: String? = (row["signer_key"] as DatabaseValue).isNull ? nil : (row.value("signer_key") ?? row.text("signer_key"))
-        let session: String = row.value("session_id") ?? row.text("session_id")
+        let bytes = row.optionalBlob("record") ?? []
+        let signature = row.optionalBlob("signature") ?? []
+        let signerColumn: String? = row.isNull("signer_key") ? nil : row.shown("signer_key")
+        let session = row.shown("session_id")
         var damage: [CheckpointDamage] = []
 
         let actual = StoreKey.hex(SHA256.hash(data: bytes))
@@ -150,14 +149,15 @@ extension SessionStore {
 
         // The catalog row's columns are what listings, retention and restore ancestry read.
         if session != record.session { damage.append(.columnMismatch(column: "session_id", stored: session, record: record.session)) }
-        let parent: String? = (row["parent_id"] as DatabaseValue).isNull ? nil : (row.value("parent_id") ?? row.text("parent_id"))
+        let parent: String? = row.isNull("parent_id") ? nil : row.shown("parent_id")
         if parent != record.parent { damage.append(.columnMismatch(column: "parent_id", stored: parent ?? "NULL", record: record.parent ?? "NULL")) }
-        if row.value("history_size") as Int64? != record.historySize {
-            damage.append(.columnMismatch(column: "history_size", stored: row.text("history_size"), record: String(record.historySize)))
+        if row.optionalInt("history_size") != record.historySize {
+            damage.append(.columnMismatch(column: "history_size", stored: row.shown("history_size"), record: String(record.historySize)))
         }
-        let created = row.value("created_at") as Double?
-        if created.map({ abs($0 - Double(record.createdAt) / 1e9) > 1e-3 }) ?? true {
-            damage.append(.columnMismatch(column: "created_at", stored: row.text("created_at"), record: String(Double(record.createdAt) / 1e9)))
+        // Written as "not within", so that a value that is no number at all (NaN) is damage too.
+        let created = row.optionalDouble("created_at")
+        if !(created.map { abs($0 - Double(record.createdAt) / 1e9) <= 1e-3 } ?? false) {
+            damage.append(.columnMismatch(column: "created_at", stored: row.shown("created_at"), record: String(Double(record.createdAt) / 1e9)))
         }
         let expected = (record.images.map { Self.referenceText(kind: "image", name: $0.key, target: $0.value) }
             + record.blobs.map { Self.referenceText(kind: "blob", name: $0.key, target: $0.value) }).sorted()
@@ -200,31 +200,32 @@ extension SessionStore {
 
     /// Records, inside the caller's transaction, that the store key accepts `signer` for
     /// `session` (bundle import, after the bundle verified).
-    static func trustSigner(_ db: Database, session: String, signer: String, key: StoreKey) throws {
+    static func trustSigner(_ db: any CatalogConnection, session: String, signer: String, key: StoreKey) throws {
         let signature = try key.sign(signerMessage(session: session, signer: signer))
-        try db.execute(sql: "INSERT OR REPLACE INTO store_meta(key, value) VALUES (?, ?)",
-                       arguments: [signerMetaKey(session: session, signer: signer), StoreKey.hex(signature)])
+        try db.execute("INSERT INTO store_meta(key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                       signerMetaKey(session: session, signer: signer), StoreKey.hex(signature))
     }
 
     /// Whether the store key accepted `signer` for `session`: a catalog row naming another key
     /// is believed only with that acceptance, which nobody without the store key can forge.
-    static func isTrustedSigner(_ db: Database, session: String, signer: String, storeKey: String) throws -> Bool {
+    static func isTrustedSigner(_ db: any CatalogConnection, session: String, signer: String, storeKey: String) throws -> Bool {
         if signer.lowercased() == storeKey { return true }
-        guard let value = try String.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = ?",
-                                              arguments: [signerMetaKey(session: session, signer: signer)]),
+        guard let value = try db.queryOne("SELECT value FROM store_meta WHERE key = ?", signerMetaKey(session: session, signer: signer))?
+                .optionalText("value"),
               let signature = StoreKey.bytes(fromHex: value) else { return false }
         return StoreKey.verify(signature: signature, message: signerMessage(session: session, signer: signer), publicKeyHex: storeKey)
     }
 }
 
-extension Row {
-    /// A column's value when it is of the expected type, nil when it is NULL or of another type:
-    /// the verifiers read a catalog that an attacker may have written, and must not trap on it.
-    func value<T: DatabaseValueConvertible>(_ column: String) -> T? { T.fromDatabaseValue(self[column] as DatabaseValue) }
-
-    /// A column's value as text, for messages.
-    func text(_ column: String) -> String {
-        let v = self[column] as DatabaseValue
-        return String.fromDatabaseValue(v) ?? v.description
+extension CatalogRow {
+    /// A column's value as text, whatever its type (for messages, and for text columns that the
+    /// verifiers compare): they read a catalog that an attacker may have written, and must not
+    /// stop at a value of the wrong type.
+    func shown(_ column: String) -> String {
+        switch self[column] {
+        case .null: return "NULL"
+        case .blob(let bytes): return String(validating: bytes, as: UTF8.self) ?? "\(bytes.count) bytes"
+        default: return optionalText(column) ?? ""
+        }
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import StasisCatalog
 import StasisJSON
 import StasisStore
 
@@ -65,15 +65,15 @@ extension SessionStore {
                     labels: spec.labels, meta: spec.meta)
                 let id = record.id
                 let signature = try key.sign(CheckpointRecord.signedMessage(id: id))
-                try db.execute(sql: """
+                try db.execute("""
                     INSERT INTO checkpoints(id, session_id, parent_id, created_at, history_size, record, signature)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [id, session, parent?.id, Double(record.createdAt) / 1e9, size, Data(record.canonicalBytes), Data(signature)])
+                    """, id, session, parent?.id, Double(record.createdAt) / 1e9, size, record.canonicalBytes, signature)
                 for (name, target) in images {
-                    try db.execute(sql: "INSERT INTO checkpoint_refs(checkpoint_id, name, kind, target, owned) VALUES (?, ?, 'image', ?, 1)", arguments: [id, name, target])
+                    try db.execute("INSERT INTO checkpoint_refs(checkpoint_id, name, kind, target, owned) VALUES (?, ?, 'image', ?, 1)", id, name, target)
                 }
                 for (name, target) in blobs {
-                    try db.execute(sql: "INSERT INTO checkpoint_refs(checkpoint_id, name, kind, target, owned) VALUES (?, ?, 'blob', ?, 1)", arguments: [id, name, target])
+                    try db.execute("INSERT INTO checkpoint_refs(checkpoint_id, name, kind, target, owned) VALUES (?, ?, 'blob', ?, 1)", id, name, target)
                 }
                 _ = try Self.insertEvents(db, session: session, [PreparedEvent(kind: .checkpoint, time: record.createdAt, data: ["checkpoint": .string(id)])], key: key)
                 return Checkpoint(id: id, record: record, signature: signature)
@@ -88,20 +88,18 @@ extension SessionStore {
         try resolve(idOrPrefix, table: "checkpoints", kind: "checkpoint") { .checkpointNotFound($0) }
     }
 
-    static func checkpoint(from row: Row) throws -> Checkpoint {
-        let id: String = row["id"]
-        let bytes: Data = row["record"]
-        let signature: Data = row["signature"]
-        guard let record = CheckpointRecord.decode([UInt8](bytes)) else {
+    static func checkpoint(from row: CatalogRow) throws -> Checkpoint {
+        let id = try row.text("id")
+        guard let record = CheckpointRecord.decode(try row.blob("record")) else {
             throw HistoryError.badArgument(field: "checkpoint \(id)", message: "its stored record is damaged (not canonical JSON of a version-1 record)")
         }
-        return Checkpoint(id: id, record: record, signature: [UInt8](signature), signerKey: row["signer_key"])
+        return Checkpoint(id: id, record: record, signature: try row.blob("signature"), signerKey: row.optionalText("signer_key"))
     }
 
     public func checkpoint(_ idOrPrefix: String) throws(HistoryError) -> Checkpoint {
         let id = try resolveCheckpoint(idOrPrefix)
         return try read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT id, record, signature, signer_key FROM checkpoints WHERE id = ?", arguments: [id]) else {
+            guard let row = try db.queryOne("SELECT id, record, signature, signer_key FROM checkpoints WHERE id = ?", id) else {
                 throw HistoryError.checkpointNotFound(idOrPrefix)
             }
             return try Self.checkpoint(from: row)
@@ -112,8 +110,8 @@ extension SessionStore {
     public func checkpoints(_ sessionIDOrPrefix: String) throws(HistoryError) -> [Checkpoint] {
         let session = try resolveSession(sessionIDOrPrefix)
         return try read { db in
-            try Row.fetchAll(db, sql: "SELECT id, record, signature, signer_key FROM checkpoints WHERE session_id = ? ORDER BY history_size, created_at, id",
-                             arguments: [session]).map(Self.checkpoint(from:))
+            try db.query("SELECT id, record, signature, signer_key FROM checkpoints WHERE session_id = ? ORDER BY history_size, created_at, id", session)
+                .map(Self.checkpoint(from:))
         }
     }
 
@@ -123,7 +121,7 @@ extension SessionStore {
     @discardableResult
     public func removeCheckpoint(_ idOrPrefix: String, cascade: Bool = false) throws(HistoryError) -> [String] {
         let id = try resolveCheckpoint(idOrPrefix)
-        let children = try read { db in try String.fetchAll(db, sql: "SELECT id FROM checkpoints WHERE parent_id = ? ORDER BY id", arguments: [id]) }
+        let children = try read { db in try db.query("SELECT id FROM checkpoints WHERE parent_id = ? ORDER BY id", id).map { try $0.text("id") } }
         var removed: [String] = []
         let key = try signingKey()
         if !children.isEmpty {
@@ -131,16 +129,17 @@ extension SessionStore {
             for child in children { removed += try removeCheckpoint(child, cascade: true) }
         }
         try write { db in
-            guard let session = try String.fetchOne(db, sql: "SELECT session_id FROM checkpoints WHERE id = ?", arguments: [id]) else { return }
-            let refs = try Row.fetchAll(db, sql: "SELECT kind, target, owned FROM checkpoint_refs WHERE checkpoint_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM checkpoint_refs WHERE checkpoint_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM checkpoints WHERE id = ?", arguments: [id])
-            for ref in refs where (ref["owned"] as Int) == 1 {
-                let target: String = ref["target"]
-                let stillHeld = try Bool.fetchOne(db, sql: "SELECT 1 FROM checkpoint_refs WHERE target = ? LIMIT 1", arguments: [target]) ?? false
+            guard let session = try db.queryOne("SELECT session_id FROM checkpoints WHERE id = ?", id)?.text("session_id") else { return }
+            let refs = try db.query("SELECT kind, target, owned FROM checkpoint_refs WHERE checkpoint_id = ?", id)
+            try db.execute("DELETE FROM checkpoint_refs WHERE checkpoint_id = ?", id)
+            try db.execute("DELETE FROM checkpoints WHERE id = ?", id)
+            for ref in refs {
+                guard try ref.int("owned") == 1 else { continue }
+                let target = try ref.text("target")
+                let stillHeld = try db.queryOne("SELECT target FROM checkpoint_refs WHERE target = ? LIMIT 1", target) != nil
                 if stillHeld { continue }
-                let table = (ref["kind"] as String) == "image" ? "images" : "blobs"
-                try db.execute(sql: "DELETE FROM \(table) WHERE id = ?", arguments: [target])
+                let table = try ref.text("kind") == "image" ? "images" : "blobs"
+                try db.execute("DELETE FROM \(table) WHERE id = ?", target)
             }
             _ = try Self.insertEvents(db, session: session, [PreparedEvent(kind: .note, time: Self.nowNanoseconds(),
                                                                            data: ["text": .string("checkpoint \(id) removed"), "removed_checkpoint": .string(id)])], key: key)

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import StasisCatalog
 import StasisJSON
 import StasisStore
 
@@ -34,7 +34,7 @@ extension SessionStore {
     /// session forked from another session's checkpoint (`restore` without `intoSession`):
     /// a `restore` naming the checkpoint the session's `forked_from` and `checkpoint` labels
     /// name. Errors number the events from 1, in the order given.
-    static func checkNamedCheckpoints(_ db: Database, session: String, _ events: [(kind: EventKind, data: [String: JSONValue])]) throws {
+    static func checkNamedCheckpoints(_ db: any CatalogConnection, session: String, _ events: [(kind: EventKind, data: [String: JSONValue])]) throws {
         guard events.contains(where: { $0.kind == .checkpoint || $0.kind == .restore }) else { return }
         let (size, _) = try lastPosition(db, session)
         var labels: [String: String]?
@@ -46,13 +46,13 @@ extension SessionStore {
             guard id.utf8.count == 64, id.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
                 throw HistoryError.badEvent(line: line, message: "field \"checkpoint\" of a \(event.kind.rawValue) event must be a full checkpoint id (64 lower-case hex digits)")
             }
-            guard let owner = try String.fetchOne(db, sql: "SELECT session_id FROM checkpoints WHERE id = ?", arguments: [id]) else {
+            guard let owner = try db.queryOne("SELECT session_id FROM checkpoints WHERE id = ?", id)?.text("session_id") else {
                 throw HistoryError.badEvent(line: line, message: "field \"checkpoint\" names \(id), which is no checkpoint of this store: a \(event.kind.rawValue) event must name an existing checkpoint of session \(session)")
             }
             if owner == session { continue }
             if event.kind == .restore, size + Int64(i) == 0 {
                 if labels == nil {
-                    let text = try String.fetchOne(db, sql: "SELECT labels FROM sessions WHERE id = ?", arguments: [session]) ?? "{}"
+                    let text = try db.queryOne("SELECT labels FROM sessions WHERE id = ?", session)?.text("labels") ?? "{}"
                     labels = (try? JSONValue.parse(text))?.objectValue?.compactMapValues(\.stringValue) ?? [:]
                 }
                 if labels?["forked_from"] == owner && labels?["checkpoint"] == id { continue }
@@ -88,30 +88,50 @@ extension SessionStore {
     }
 
     /// Writes events at the end of a session's history, inside the caller's transaction.
-    static func insertEvents(_ db: Database, session: String, _ prepared: [PreparedEvent], key: StoreKey) throws -> Range<Int64> {
+    static func insertEvents(_ db: any CatalogConnection, session: String, _ prepared: [PreparedEvent], key: StoreKey) throws -> Range<Int64> {
         var (next, chain) = try lastPosition(db, session)
         let first = next
         var tileLeaves = try openTileLeaves(db, session, size: next)
-        let insert = try db.cachedStatement(sql: "INSERT INTO events(session_id, seq, time_ns, kind, body, leaf, chain) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        let insertTile = try db.cachedStatement(sql: "INSERT INTO merkle_tiles(session_id, tile, hash) VALUES (?, ?, ?)")
+        var events: [[CatalogValue]] = [], tiles: [[CatalogValue]] = []
+        events.reserveCapacity(prepared.count)
         for p in prepared {
             let event = HistoryEvent(seq: next, time: p.time, kind: p.kind, data: p.data)
             let body = event.body
             let leaf = MerkleTree.leafHash(body)
             chain = HistoryHashing.chain(previous: chain, leaf: leaf)
-            try insert.execute(arguments: [session, next, p.time, p.kind.rawValue, Data(body), Data(leaf), Data(chain)])
+            events.append([.text(session), .int(next), .int(p.time), .text(p.kind.rawValue), .blob(body), .blob(leaf), .blob(chain)])
             tileLeaves.append(leaf)
             if tileLeaves.count == HistoryHashing.tileSize {
                 let tile = next / Int64(HistoryHashing.tileSize)
-                try insertTile.execute(arguments: [session, tile, Data(MerkleTree.root(tileLeaves[...]))])
+                tiles.append([.text(session), .int(tile), .blob(MerkleTree.root(tileLeaves[...]))])
                 tileLeaves.removeAll(keepingCapacity: true)
             }
             next += 1
         }
+        try insertRows(db, into: "events(session_id, seq, time_ns, kind, body, leaf, chain)", events)
+        try insertRows(db, into: "merkle_tiles(session_id, tile, hash)", tiles)
         let signature = try key.sign(headMessage(session: session, size: next, chain: chain))
-        try db.execute(sql: "UPDATE sessions SET head_size = ?, head_chain = ?, head_signature = ?, head_signer = NULL WHERE id = ?",
-                       arguments: [next, Data(chain), Data(signature), session])
+        try db.execute("UPDATE sessions SET head_size = ?, head_chain = ?, head_signature = ?, head_signer = NULL WHERE id = ?",
+                       next, chain, signature, session)
         return first..<next
+    }
+
+    /// Rows per multi-row `INSERT`: each statement is a round trip to PostgreSQL, and 256 rows
+    /// of a few columns stay far below both engines' limits on arguments per statement.
+    static let rowsPerInsert = 256
+
+    /// Inserts rows (each as many values as `tableAndColumns` names columns) inside the caller's
+    /// transaction, `rowsPerInsert` per statement.
+    static func insertRows(_ db: any CatalogConnection, into tableAndColumns: String, _ rows: [[CatalogValue]]) throws(CatalogError) {
+        guard let width = rows.first?.count else { return }
+        let row = "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")"
+        var start = 0
+        while start < rows.count {
+            let batch = rows[start..<min(rows.count, start + rowsPerInsert)]
+            try db.execute("INSERT INTO \(tableAndColumns) VALUES " + Array(repeating: row, count: batch.count).joined(separator: ", "),
+                           batch.flatMap { $0 })
+            start += batch.count
+        }
     }
 
     /// What the store key signs after every append: the session, the history's size and the
@@ -121,28 +141,27 @@ extension SessionStore {
     }
 
     /// The next position and the chain hash before it.
-    static func lastPosition(_ db: Database, _ session: String) throws -> (Int64, [UInt8]) {
-        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM sessions WHERE id = ?", arguments: [session]) == true else {
+    static func lastPosition(_ db: any CatalogConnection, _ session: String) throws -> (Int64, [UInt8]) {
+        guard try db.queryOne("SELECT id FROM sessions WHERE id = ?", session) != nil else {
             throw HistoryError.sessionNotFound(session)
         }
-        if let row = try Row.fetchOne(db, sql: "SELECT seq, chain FROM events WHERE session_id = ? ORDER BY seq DESC LIMIT 1", arguments: [session]) {
-            let chain: Data = row["chain"]
-            return ((row["seq"] as Int64) + 1, [UInt8](chain))
+        if let row = try db.queryOne("SELECT seq, chain FROM events WHERE session_id = ? ORDER BY seq DESC LIMIT 1", session) {
+            return (try row.int("seq") + 1, try row.blob("chain"))
         }
         return (0, HistoryHashing.genesis)
     }
 
     /// Leaves of the tile that is not complete yet (so that the batch can complete it).
-    static func openTileLeaves(_ db: Database, _ session: String, size: Int64) throws -> [MerkleTree.Hash] {
+    static func openTileLeaves(_ db: any CatalogConnection, _ session: String, size: Int64) throws -> [MerkleTree.Hash] {
         let start = size - size % Int64(HistoryHashing.tileSize)
         guard start < size else { return [] }
-        return try Data.fetchAll(db, sql: "SELECT leaf FROM events WHERE session_id = ? AND seq >= ? AND seq < ? ORDER BY seq",
-                                 arguments: [session, start, size]).map { [UInt8]($0) }
+        return try db.query("SELECT leaf FROM events WHERE session_id = ? AND seq >= ? AND seq < ? ORDER BY seq", session, start, size)
+            .map { try $0.blob("leaf") }
     }
 
     public func historySize(_ session: String) throws(HistoryError) -> Int64 {
         try read { db in
-            try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM events WHERE session_id = ?", arguments: [session]) ?? 0
+            try db.queryOne("SELECT COALESCE(MAX(seq) + 1, 0) AS size FROM events WHERE session_id = ?", session)?.int("size") ?? 0
         }
     }
 }

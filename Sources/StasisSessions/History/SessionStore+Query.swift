@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import StasisCatalog
 import StasisJSON
 import StasisStore
 
@@ -20,11 +20,11 @@ extension SessionStore {
     public func events(_ sessionIDOrPrefix: String, _ query: EventQuery = EventQuery()) throws(HistoryError) -> [HistoryEvent] {
         let session = try resolveSession(sessionIDOrPrefix)
         var sql = "SELECT body FROM events WHERE session_id = ?"
-        var args: [any DatabaseValueConvertible] = [session]
-        if let since = query.since { sql += " AND seq >= ?"; args.append(since) }
+        var args: [CatalogValue] = [.text(session)]
+        if let since = query.since { sql += " AND seq >= ?"; args.append(.int(since)) }
         if let kinds = query.kinds, !kinds.isEmpty {
             sql += " AND kind IN (" + kinds.map { _ in "?" }.joined(separator: ",") + ")"
-            args.append(contentsOf: kinds.map(\.rawValue))
+            args.append(contentsOf: kinds.map { .text($0.rawValue) })
         }
         if let last = query.last {
             sql += " ORDER BY seq DESC LIMIT \(max(0, last))"
@@ -32,8 +32,8 @@ extension SessionStore {
             sql += " ORDER BY seq"
             if let limit = query.limit { sql += " LIMIT \(max(0, limit))" }
         }
-        let bodies = try read { db in try Data.fetchAll(db, sql: sql, arguments: StatementArguments(args)) }
-        var events = bodies.compactMap { HistoryEvent.decode(body: [UInt8]($0)) }
+        let bodies = try read { db in try db.query(sql, args).map { try $0.blob("body") } }
+        var events = bodies.compactMap { HistoryEvent.decode(body: $0) }
         if query.last != nil { events.reverse() }
         return events
     }

@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
-import GRDB
-import GRDBSQLite
+import StasisCatalog
 import StasisStore
 
 /// The outcome of `history verify`.
@@ -16,14 +15,6 @@ public struct HistoryVerification: Sendable, Codable {
 }
 
 extension SessionStore {
-    /// A blob or text column of the current row, valid until the next step.
-    @inline(__always)
-    static func column(_ stmt: OpaquePointer, _ index: Int32) -> UnsafeRawBufferPointer {
-        let count = Int(sqlite3_column_bytes(stmt, index))
-        guard count > 0, let base = sqlite3_column_blob(stmt, index) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return UnsafeRawBufferPointer(start: base, count: count)
-    }
-
     /// Re-reads a session's whole history and checks, event by event: positions are consecutive,
     /// each stored body is a canonical event at its own position, its leaf hash matches it, and the
     /// chain hash links it to the event before. Then every checkpoint's tree head is recomputed
@@ -35,7 +26,7 @@ extension SessionStore {
         // row, references, images, blobs); a damaged one is reported, never thrown, so that
         // damage always ends in the verifier's report (exit 2), not in a failure (exit 1).
         let ids = try read { db in
-            try String.fetchAll(db, sql: "SELECT id FROM checkpoints WHERE session_id = ? ORDER BY history_size, created_at, id", arguments: [session])
+            try db.query("SELECT id FROM checkpoints WHERE session_id = ? ORDER BY history_size, created_at, id", session).map { $0.shown("id") }
         }
         var checkpoints: [Checkpoint] = []
         var checkpointProblems: [String] = []
@@ -82,51 +73,43 @@ extension SessionStore {
             }
 
             try checkCheckpoints(atSize: 0)
-            // The hot loop reads columns straight from SQLite (no row objects, no copies) and
-            // checks the body's position, time and kind from its end (EventBodyHeader): about a
-            // million events a second on one core.
-            let statement = try db.makeStatement(sql: "SELECT seq, time_ns, kind, body, leaf, chain FROM events WHERE session_id = ? ORDER BY seq")
-            try statement.setArguments([session])
-            let stmt = statement.sqliteStatement
-            defer { sqlite3_reset(stmt) }
-            while true {
-                let rc = sqlite3_step(stmt)
-                if rc == SQLITE_DONE { break }
-                guard rc == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: "reading the history of \(session)") }
-                let seq = sqlite3_column_int64(stmt, 0)
+            // The hot loop checks the body's position, time and kind from its end
+            // (EventBodyHeader), on columns that SQLite hands over without copies.
+            try Self.forEachStoredEvent(db, session: session) { event in
+                let seq = event.seq
                 result.events += 1
-                if broken { continue }
+                if broken { return }
                 if seq != expected {
                     fail(expected, "event \(expected) is missing: the next stored event is \(seq) (events were dropped)")
-                    broken = true; continue
+                    broken = true; return
                 }
-                let body = Self.column(stmt, 3), storedLeaf = Self.column(stmt, 4), storedChain = Self.column(stmt, 5)
+                let body = event.body, storedLeaf = event.leaf, storedChain = event.chain
                 guard let header = EventBodyHeader.parse(body) else {
                     fail(seq, "event \(seq) was edited: its body is not a canonical event")
-                    broken = true; continue
+                    broken = true; return
                 }
                 if header.seq != seq {
                     fail(seq, "event \(seq) holds the body of event \(header.seq) (events were reordered, inserted or moved)")
-                    broken = true; continue
+                    broken = true; return
                 }
-                let kind = Self.column(stmt, 2)
+                let kind = event.kind
                 let kindMatches = kind.count == header.kind.count && memcmp(kind.baseAddress!, body.baseAddress! + header.kind.lowerBound, kind.count) == 0
-                if header.time != sqlite3_column_int64(stmt, 1) || !kindMatches {
+                if header.time != event.time || !kindMatches {
                     fail(seq, "event \(seq) was edited: its time or kind column differs from its body")
-                    broken = true; continue
+                    broken = true; return
                 }
                 let leafDigest = MerkleTree.leafDigest(body)
                 let leafMatches = leafDigest.withUnsafeBytes { $0.count == storedLeaf.count && memcmp($0.baseAddress!, storedLeaf.baseAddress!, $0.count) == 0 }
                 if !leafMatches {
                     fail(seq, "event \(seq) was edited: its body does not match its leaf hash")
-                    broken = true; continue
+                    broken = true; return
                 }
                 let chainDigest = chain.withUnsafeBytes { previous in HistoryHashing.chainDigest(previous: previous, leaf: storedLeaf) }
                 let chainMatches = chainDigest.withUnsafeBytes { $0.count == storedChain.count && memcmp($0.baseAddress!, storedChain.baseAddress!, $0.count) == 0 }
                 chain.withUnsafeMutableBytes { dest in chainDigest.withUnsafeBytes { dest.copyMemory(from: $0) } }
                 if !chainMatches {
                     fail(seq, "event \(seq) does not follow event \(seq - 1): the chain hash differs (events were inserted, dropped or reordered before it)")
-                    broken = true; continue
+                    broken = true; return
                 }
                 leafDigest.withUnsafeBytes { packed.append(contentsOf: $0) }
                 if packed.count == HistoryHashing.tileSize * 32 {
@@ -137,25 +120,25 @@ extension SessionStore {
                 if let next = pending.first, next.record.historySize <= expected { try checkCheckpoints(atSize: expected) }
             }
             if !broken {
-                let stored = try DatabaseValue.fetchAll(db, sql: "SELECT hash FROM merkle_tiles WHERE session_id = ? ORDER BY tile", arguments: [session])
-                    .map { (Data.fromDatabaseValue($0)).map { [UInt8]($0) } ?? [] }
+                let stored = try db.query("SELECT hash FROM merkle_tiles WHERE session_id = ? ORDER BY tile", session)
+                    .map { $0.optionalBlob("hash") ?? [] }
                 if stored != tiles {
                     fail(nil, "the stored Merkle tiles of session \(session) do not match its events (derived data; the events themselves check out)")
                 }
             }
-            if !broken, let head = try Row.fetchOne(db, sql: "SELECT head_size, head_chain, head_signature, head_signer FROM sessions WHERE id = ?", arguments: [session]) {
-                let foreignSigner: String? = (head["head_signer"] as DatabaseValue).isNull ? nil : (head.value("head_signer") ?? head.text("head_signer"))
+            if !broken, let head = try db.queryOne("SELECT head_size, head_chain, head_signature, head_signer FROM sessions WHERE id = ?", session) {
+                let foreignSigner: String? = head.isNull("head_signer") ? nil : head.shown("head_signer")
                 let signer = foreignSigner ?? publicKey
                 if let foreign = foreignSigner, let publicKey,
                    try !Self.isTrustedSigner(db, session: session, signer: foreign, storeKey: publicKey) {
                     fail(nil, "the history head of session \(session) claims to be signed by key \(foreign), which this store never accepted for it (only `bundle import` admits another key)")
                 }
                 // Read leniently: a column of another type is damage, not a crash.
-                let size: Int64 = head.value("head_size") ?? -1
-                let headChain = (head.value("head_chain") as Data?).map { [UInt8]($0) } ?? HistoryHashing.genesis
-                let signature = (head.value("head_signature") as Data?).map { [UInt8]($0) } ?? []
+                let size = head.optionalInt("head_size") ?? -1
+                let headChain = head.optionalBlob("head_chain") ?? HistoryHashing.genesis
+                let signature = head.optionalBlob("head_signature") ?? []
                 if size < 0 {
-                    fail(nil, "the history head of session \(session) is damaged: head_size is \(head.text("head_size"))")
+                    fail(nil, "the history head of session \(session) is damaged: head_size is \(head.shown("head_size"))")
                 } else if size > expected {
                     fail(expected, "events \(expected)…\(size - 1) are missing: the history was truncated (it had \(size) events)")
                 } else if size < expected {

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import StasisCatalog
 
 /// A read view of one session's Merkle tree at a given size: tile roots loaded once, leaves
 /// loaded a tile at a time when a range needs them. Roots and proofs then cost O(n/256 + 256)
@@ -7,17 +7,17 @@ import GRDB
 final class TreeView {
     let session: String
     let size: Int
-    private let db: Database
+    private let db: any CatalogConnection
     private let tiles: [MerkleTree.Hash]
     private var leafTiles: [Int: [MerkleTree.Hash]] = [:]
 
-    init(_ db: Database, session: String, size: Int) throws {
+    init(_ db: any CatalogConnection, session: String, size: Int) throws {
         self.db = db
         self.session = session
         self.size = size
         let complete = size / HistoryHashing.tileSize
-        tiles = try Data.fetchAll(db, sql: "SELECT hash FROM merkle_tiles WHERE session_id = ? AND tile < ? ORDER BY tile",
-                                  arguments: [session, complete]).map { [UInt8]($0) }
+        tiles = try db.query("SELECT hash FROM merkle_tiles WHERE session_id = ? AND tile < ? ORDER BY tile", session, complete)
+            .map { try $0.blob("hash") }
         guard tiles.count == complete else {
             throw HistoryError.badArgument(field: "history", message: "session \(session) lacks Merkle tiles (\(tiles.count) of \(complete)); run `stasis history verify`")
         }
@@ -27,8 +27,8 @@ final class TreeView {
         let t = i / HistoryHashing.tileSize
         if leafTiles[t] == nil {
             let start = t * HistoryHashing.tileSize
-            leafTiles[t] = try Data.fetchAll(db, sql: "SELECT leaf FROM events WHERE session_id = ? AND seq >= ? AND seq < ? ORDER BY seq",
-                                             arguments: [session, start, min(size, start + HistoryHashing.tileSize)]).map { [UInt8]($0) }
+            leafTiles[t] = try db.query("SELECT leaf FROM events WHERE session_id = ? AND seq >= ? AND seq < ? ORDER BY seq",
+                                        session, start, min(size, start + HistoryHashing.tileSize)).map { try $0.blob("leaf") }
         }
         let leaves = leafTiles[t]!
         let k = i % HistoryHashing.tileSize

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import StasisCatalog
 
 /// What `prune` removed (or, in a dry run, would remove).
 public struct PruneReport: Sendable, Codable {
@@ -17,7 +17,7 @@ extension SessionStore {
             if let value, value < 0 { throw .badArgument(field: name, message: "must be 0 or more") }
         }
         let text: String? = policy.isEmpty ? nil : policy.json.canonicalString
-        try write { db in try db.execute(sql: "UPDATE sessions SET retention = ? WHERE id = ?", arguments: [text, session]) }
+        try write { db in _ = try db.execute("UPDATE sessions SET retention = ? WHERE id = ?", text, session) }
     }
 
     /// Applies retention policies: to one session (with `policy`, or its own), or to every session
@@ -34,7 +34,7 @@ extension SessionStore {
             var keep = policy.select(all)
             // Keep ancestors of kept checkpoints: others build on them.
             let parents = Dictionary(uniqueKeysWithValues: try read { db in
-                try Row.fetchAll(db, sql: "SELECT id, parent_id FROM checkpoints").map { ($0["id"] as String, $0["parent_id"] as String?) }
+                try db.query("SELECT id, parent_id FROM checkpoints").map { (try $0.text("id"), $0.optionalText("parent_id")) }
             })
             var stack = Array(keep)
             while let id = stack.popLast() {
@@ -42,7 +42,8 @@ extension SessionStore {
             }
             // Keep checkpoints that other sessions build on.
             let foreignChildren = try read { db in
-                try String.fetchAll(db, sql: "SELECT c.parent_id FROM checkpoints c WHERE c.session_id != ? AND c.parent_id IN (SELECT id FROM checkpoints WHERE session_id = ?)", arguments: [s.id, s.id])
+                try db.query("SELECT c.parent_id FROM checkpoints c WHERE c.session_id <> ? AND c.parent_id IN (SELECT id FROM checkpoints WHERE session_id = ?)", s.id, s.id)
+                    .map { try $0.text("parent_id") }
             }
             keep.formUnion(foreignChildren)
             // Newest first, so that children go before their parents.

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import StasisCatalog
 import StasisJSON
 import StasisStore
 
@@ -11,8 +11,8 @@ extension SessionStore {
         let now = Date()
         let encoded = JSONValue.object(labels.mapValues { .string($0) }).canonicalString
         try write { db in
-            try db.execute(sql: "INSERT INTO sessions(id, created_at, labels, retention) VALUES (?, ?, ?, NULL)",
-                           arguments: [id, now.timeIntervalSince1970, encoded])
+            _ = try db.execute("INSERT INTO sessions(id, created_at, labels, retention) VALUES (?, ?, ?, NULL)",
+                           id, now.timeIntervalSince1970, encoded)
         }
         return SessionRecord(id: id, createdAt: now, labels: labels, retention: nil, historySize: 0, checkpoints: 0)
     }
@@ -28,28 +28,28 @@ extension SessionStore {
         FROM sessions s
         """
 
-    private static func record(_ row: Row) -> SessionRecord {
-        let labels = (try? JSONValue.parse(row["labels"] as String))?.objectValue?.compactMapValues(\.stringValue) ?? [:]
-        let retention = (row["retention"] as String?).flatMap { RetentionPolicy(json: $0) }
-        return SessionRecord(id: row["id"], createdAt: Date(timeIntervalSince1970: row["created_at"]), labels: labels,
-                             retention: retention, historySize: row["size"], checkpoints: row["checkpoints"])
+    private static func record(_ row: CatalogRow) throws(CatalogError) -> SessionRecord {
+        let labels = (try? JSONValue.parse(row.text("labels")))?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+        let retention = row.optionalText("retention").flatMap { RetentionPolicy(json: $0) }
+        return SessionRecord(id: try row.text("id"), createdAt: Date(timeIntervalSince1970: try row.double("created_at")), labels: labels,
+                             retention: retention, historySize: try row.int("size"), checkpoints: Int(try row.int("checkpoints")))
     }
 
     public func sessions() throws(HistoryError) -> [SessionRecord] {
-        try read { db in try Row.fetchAll(db, sql: Self.sessionQuery + " ORDER BY s.created_at, s.id").map(Self.record) }
+        try read { db in try db.query(Self.sessionQuery + " ORDER BY s.created_at, s.id").map(Self.record) }
     }
 
     /// How many sessions the store holds (its tables are created first on a new store).
     public func sessionCount() throws(HistoryError) -> Int {
-        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sessions") ?? 0 }
+        try read { db in Int(try db.queryOne("SELECT COUNT(*) AS n FROM sessions")?.int("n") ?? 0) }
     }
 
     public func session(_ idOrPrefix: String) throws(HistoryError) -> SessionRecord {
         let id = try resolveSession(idOrPrefix)
-        guard let r = try read({ db in try Row.fetchOne(db, sql: Self.sessionQuery + " WHERE s.id = ?", arguments: [id]) }) else {
+        guard let r = try read({ db in try db.queryOne(Self.sessionQuery + " WHERE s.id = ?", id).map(Self.record) }) else {
             throw .sessionNotFound(idOrPrefix)
         }
-        return Self.record(r)
+        return r
     }
 
     /// Removes a session: its history, its checkpoints and what they alone hold. A checkpoint of
@@ -57,17 +57,19 @@ extension SessionStore {
     /// those too.
     public func removeSession(_ idOrPrefix: String, cascade: Bool = false) throws(HistoryError) -> [String] {
         let id = try resolveSession(idOrPrefix)
-        let mine = try read { db in try String.fetchAll(db, sql: "SELECT id FROM checkpoints WHERE session_id = ?", arguments: [id]) }
+        let mine = try read { db in try db.query("SELECT id FROM checkpoints WHERE session_id = ?", id).map { try $0.text("id") } }
         var removed: [String] = []
         for checkpoint in try rootsFirst(mine) {
             removed += try removeCheckpoint(checkpoint, cascade: cascade)
         }
         try write { db in
-            try db.execute(sql: "DELETE FROM events WHERE session_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM merkle_tiles WHERE session_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM sessions WHERE id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM store_meta WHERE key >= ? AND key < ?",
-                           arguments: ["trusted-signer:\(id):", "trusted-signer:\(id);"])
+            try db.execute("DELETE FROM events WHERE session_id = ?", id)
+            try db.execute("DELETE FROM merkle_tiles WHERE session_id = ?", id)
+            try db.execute("DELETE FROM sessions WHERE id = ?", id)
+            // A prefix match, not a key range: PostgreSQL may collate text by language, where
+            // the punctuation a range relies on does not sort as bytes. (The id is hex: no
+            // wildcard in it.)
+            try db.execute("DELETE FROM store_meta WHERE key LIKE ?", "trusted-signer:\(id):%")
         }
         return removed
     }
@@ -75,7 +77,7 @@ extension SessionStore {
     /// Checkpoints ordered so that descendants come first (safe removal order).
     private func rootsFirst(_ ids: [String]) throws(HistoryError) -> [String] {
         let parents: [String: String?] = try read { db in
-            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT id, parent_id FROM checkpoints").map { ($0["id"] as String, $0["parent_id"] as String?) })
+            Dictionary(uniqueKeysWithValues: try db.query("SELECT id, parent_id FROM checkpoints").map { (try $0.text("id"), $0.optionalText("parent_id")) })
         }
         func depth(_ id: String) -> Int {
             var d = 0, cur = id
@@ -91,6 +93,6 @@ extension SessionStore {
         var s = try session(idOrPrefix)
         s.labels.merge(labels) { _, b in b }
         let encoded = JSONValue.object(s.labels.mapValues { .string($0) }).canonicalString
-        try write { db in try db.execute(sql: "UPDATE sessions SET labels = ? WHERE id = ?", arguments: [encoded, s.id]) }
+        try write { db in _ = try db.execute("UPDATE sessions SET labels = ? WHERE id = ?", encoded, s.id) }
     }
 }

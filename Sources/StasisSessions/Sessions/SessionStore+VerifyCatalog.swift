@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import StasisCatalog
 import StasisStore
 
 /// What `stasis verify` found in the session layer's tables.
@@ -37,13 +37,13 @@ extension SessionStore {
         }
 
         let (ids, orphanCheckpoints, orphanRefs, orphanEvents, sessions) = try read { db in
-            (try String.fetchAll(db, sql: "SELECT id FROM checkpoints ORDER BY id"),
-             try Row.fetchAll(db, sql: "SELECT id, session_id FROM checkpoints WHERE session_id NOT IN (SELECT id FROM sessions) ORDER BY id")
-                .map { ($0.text("id"), $0.text("session_id")) },
-             try Row.fetchAll(db, sql: "SELECT checkpoint_id, name, target FROM checkpoint_refs WHERE checkpoint_id NOT IN (SELECT id FROM checkpoints) ORDER BY checkpoint_id, name")
-                .map { ($0.text("checkpoint_id"), $0.text("name"), $0.text("target")) },
-             try String.fetchAll(db, sql: "SELECT DISTINCT session_id FROM events WHERE session_id NOT IN (SELECT id FROM sessions) ORDER BY session_id"),
-             try String.fetchAll(db, sql: "SELECT id FROM sessions ORDER BY id"))
+            (try db.query("SELECT id FROM checkpoints ORDER BY id").map { $0.shown("id") },
+             try db.query("SELECT id, session_id FROM checkpoints WHERE session_id NOT IN (SELECT id FROM sessions) ORDER BY id")
+                .map { ($0.shown("id"), $0.shown("session_id")) },
+             try db.query("SELECT checkpoint_id, name, target FROM checkpoint_refs WHERE checkpoint_id NOT IN (SELECT id FROM checkpoints) ORDER BY checkpoint_id, name")
+                .map { ($0.shown("checkpoint_id"), $0.shown("name"), $0.shown("target")) },
+             try db.query("SELECT DISTINCT session_id FROM events WHERE session_id NOT IN (SELECT id FROM sessions) ORDER BY session_id").map { $0.shown("session_id") },
+             try db.query("SELECT id FROM sessions ORDER BY id").map { $0.shown("id") })
         }
         report.checkpoints = ids.count
         if keyUsable {

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import StasisCatalog
 import StasisStore
 
@@ -37,15 +36,16 @@ public final class SessionStore: Sendable {
 
     var catalog: Catalog { store.catalog }
 
-    func read<T>(_ body: (Database) throws -> T) throws(HistoryError) -> T {
+    /// A read transaction on the catalog's engine (SQLite or PostgreSQL): one consistent snapshot.
+    func read<T>(_ body: (any CatalogConnection) throws -> T) throws(HistoryError) -> T {
         try ensureSchema()
-        do { return try catalog.readThrough(body) } catch { throw map(error) }
+        do { return try catalog.database.read(body) } catch { throw map(error) }
     }
 
     /// One write transaction: all of it commits, or none (a HistoryError thrown inside rolls back).
-    func write<T>(_ body: (Database) throws -> T) throws(HistoryError) -> T {
+    func write<T>(_ body: (any CatalogConnection) throws -> T) throws(HistoryError) -> T {
         try ensureSchema()
-        do { return try catalog.writeThrough(body) } catch { throw map(error) }
+        do { return try catalog.database.write(body) } catch { throw map(error) }
     }
 
     /// The sessions layer owns its tables: they are created (or a newer catalog refused) the
@@ -59,12 +59,22 @@ public final class SessionStore: Sendable {
     }
 
     private func map(_ error: any Error) -> HistoryError {
-        if let e = error as? HistoryError { return e }
-        if let e = error as? StoreError { return .store(e) }
-        if case CatalogError.newerSchema(_, _, let unknown)? = error as? CatalogError {
-            return .store(.unknownMigrations(path: store.layout.root, names: unknown))
+        switch error {
+        case let e as HistoryError: return e
+        case let e as StoreError: return .store(e)
+        case let e as CatalogError: return map(e)
+        default: return .store(.catalog(path: catalog.database.location, message: "\(error)"))
         }
-        return .store(.catalog(path: catalog.path, message: "\(error)"))
+    }
+
+    /// The engine's error, with what it says (statement, engine message, SQLSTATE) in the
+    /// message: `StoreError.catalog` has no room for the error itself.
+    private func map(_ error: CatalogError) -> HistoryError {
+        switch error {
+        case .body(let inner): return map(inner)
+        case .newerSchema(_, _, let unknown): return .store(.unknownMigrations(path: store.layout.root, names: unknown))
+        default: return .store(.catalog(path: catalog.database.location, message: error.description))
+        }
     }
 
     /// Resolves a full id or unique prefix (at least 4 characters) in `table`.
@@ -73,8 +83,9 @@ public final class SessionStore: Sendable {
         guard key.count >= 4, key.count <= 64, key.allSatisfy({ $0.isHexDigit }) else {
             throw .badArgument(field: "\(kind) id", message: "'\(idOrPrefix)' is not a \(kind) id (hex digits, at least 4)")
         }
+        // Ids are lower-case hex, which every collation orders as bytes: a range scan finds them.
         let matches = try read { db in
-            try String.fetchAll(db, sql: "SELECT id FROM \(table) WHERE id >= ? AND id < ? ORDER BY id LIMIT 4", arguments: [key, key + "g"])
+            try db.query("SELECT id FROM \(table) WHERE id >= ? AND id < ? ORDER BY id LIMIT 4", key, key + "g").map { try $0.text("id") }
         }
         if matches.count == 1 { return matches[0] }
         if matches.isEmpty { throw notFound(idOrPrefix) }

@@ -57,7 +57,6 @@ let package = Package(
             dependencies: [
                 "StasisIO", "StasisChunking", "StasisCatalog", "StasisObjectStorage", "CLZ4",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
 

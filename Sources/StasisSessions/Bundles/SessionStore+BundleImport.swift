@@ -23,6 +23,20 @@ extension SessionStore {
         }
         let key = try signingKey()
         let storeKey = key.publicKeyHex
+        // A fleet store: the import's uploads are registered under a lease, so that a gc on
+        // another host leaves them alone until the commit below names them.
+        let lease = try HistoryError.wrap { () throws(StoreError) in try store.beginImport() }
+        do throws(HistoryError) {
+            return try importVerified(v, from: reader, path: path, session: session, key: key, lease: lease)
+        } catch {
+            store.abandonImport(lease)
+            throw error
+        }
+    }
+
+    private func importVerified(_ v: BundleVerifier.Verified, from reader: BundleReader, path: String, session: String,
+                                key: StoreKey, lease: WriterLease?) throws(HistoryError) -> BundleReport {
+        let storeKey = key.publicKeyHex
 
         // The pack, onto the store's file system, then into packs/.
         let tmp = store.temporaryPath(".bundle-pack.tmp")
@@ -34,13 +48,13 @@ extension SessionStore {
             try reader.stream(BundleManifest.packEntry) { (offset, block) throws(HistoryError) in
                 do throws(IOError) { try block.withRawBytes { (b) throws(IOError) in try fd.write(b, at: offset) } } catch { throw .store(.io(error)) }
             }
-            installed = try HistoryError.wrap { () throws(StoreError) in try store.installPack(at: tmp) }
+            installed = try HistoryError.wrap { () throws(StoreError) in try store.installPack(at: tmp, lease: lease) }
         } catch {
             try? FileSystem.remove(tmp)
             throw error
         }
         for (id, bytes) in v.imageManifests {
-            try HistoryError.wrap { () throws(StoreError) in try store.writeManifest(bytes, id: id) }
+            try HistoryError.wrap { () throws(StoreError) in try store.writeManifest(bytes, id: id, lease: lease) }
         }
 
         let images: [ImageRecord] = v.imageManifests.compactMap { (id, bytes) -> ImageRecord? in
@@ -53,7 +67,8 @@ extension SessionStore {
             return (id, m.size, bytes)
         }
         try write { db in
-            try insertStoreRows(db, packs: [installed!.row], images: images, blobs: blobs)
+            try Catalog.endImport(lease, db)
+            try Catalog.insert(packs: [installed!.row], images: images, blobs: blobs, db)
             let labels = JSONValue.object(v.manifest.labels.mapValues { .string($0) }).canonicalString
             let headSigner: String? = v.manifest.headSigner == storeKey ? nil : v.manifest.headSigner
             try db.execute("""
@@ -98,16 +113,5 @@ extension SessionStore {
             }
         }
         return v.report
-    }
-
-    /// The store layer's rows for what the bundle brought (its pack, images and blobs), inside
-    /// the import's transaction. The store layer still writes them through GRDB's handle, so this
-    /// needs SQLite: the one engine a content store's catalog opens on today.
-    private func insertStoreRows(_ db: any CatalogConnection, packs: [PackRow], images: [ImageRecord],
-                                 blobs: [(id: String, size: Int64, manifest: [UInt8])]) throws {
-        guard let sqlite = db as? SQLiteConnection else {
-            throw HistoryError.store(.catalog(path: catalog.database.location, message: "bundle import writes the store's pack, image and blob rows through SQLite only, and this catalog is on \(db.engine.rawValue)"))
-        }
-        try Catalog.insert(packs: packs, images: images, blobs: blobs, sqlite.db)
     }
 }

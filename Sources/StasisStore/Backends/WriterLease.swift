@@ -5,7 +5,7 @@ import StasisCatalog
 /// the shared catalog before it reads the chunk index and ended by the commit that publishes its
 /// work. Garbage collection on any host waits for every writer that started before it condemned
 /// a pack, and deletes no object a live writer has uploaded.
-struct WriterLease: Sendable {
+package struct WriterLease: Sendable {
     let id: String
     /// The gc epoch when the writer started: packs condemned in a later epoch were never in its
     /// chunk index.

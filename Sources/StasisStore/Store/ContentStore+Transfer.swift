@@ -48,15 +48,26 @@ extension ContentStore {
         return bytes
     }
 
-    /// Makes a manifest durable under its id (before the catalog row that lists the image).
-    package func writeManifest(_ bytes: [UInt8], id: String) throws(StoreError) {
+    /// Starts an import's lease in a fleet store (nil on one host): end it with
+    /// `Catalog.endImport` inside the import's commit, or `abandonImport` when it fails.
+    package func beginImport() throws(StoreError) -> WriterLease? {
+        objects == nil ? nil : try catalog.beginWriter(kind: "import")
+    }
+
+    package func abandonImport(_ lease: WriterLease?) {
+        if let lease { catalog.abandonWriter(lease) }
+    }
+
+    /// Makes a manifest durable under its id (before the catalog row that lists the image); in a
+    /// fleet store uploaded under the import's lease.
+    package func writeManifest(_ bytes: [UInt8], id: String, lease: WriterLease? = nil) throws(StoreError) {
         try manifestFiles.write(bytes, id: id)
-        try objects?.upload(manifest: bytes, id: id)
+        try publish(packs: [], manifest: (bytes, id), lease: lease)
     }
 
     /// Moves a complete pack file (already checked by `PackIndex.read`) into `packs/`, durably,
     /// and returns its catalog row. The file must be on the store's file system.
-    package func installPack(at path: String) throws(StoreError) -> (id: String, row: PackRow) {
+    package func installPack(at path: String, lease: WriterLease? = nil) throws(StoreError) -> (id: String, row: PackRow) {
         let id = PackWriter.newPackID()
         let index = try PackIndex.read(packID: id, path: path)
         let size = try StoreError.wrap { () throws(IOError) in
@@ -75,8 +86,8 @@ extension ContentStore {
             packID: id, size: size, chunkCount: index.entries.count,
             rawBytes: index.entries.reduce(0) { $0 + Int64($1.rawLength) },
             storedBytes: index.entries.reduce(0) { $0 + Int64($1.storedLength) }, entryTable: index.encodedEntries)
-        // Durable in object storage before the import's commit names it.
-        try objects?.upload(packs: [sealed])
+        // Durable in object storage, under the import's lease, before its commit names it.
+        try publish(packs: [sealed], manifest: nil, lease: lease)
         return (id, PackRow(sealed: sealed))
     }
 
@@ -93,6 +104,11 @@ package struct PackRow: Sendable {
 
 extension Catalog {
     /// Inserts pack, image and blob rows inside the caller's transaction (bundle import).
+    /// Ends an import's lease inside its commit (a lease that expired fails the commit).
+    package static func endImport(_ lease: WriterLease?, _ db: any CatalogConnection) throws {
+        if let lease { try endWriter(lease, db) }
+    }
+
     package static func insert(packs: [PackRow], images: [ImageRecord], blobs: [(id: String, size: Int64, manifest: [UInt8])],
                                _ db: any CatalogConnection) throws(CatalogError) {
         try insertPacks(packs.map(\.sealed), db)

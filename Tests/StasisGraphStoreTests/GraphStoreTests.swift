@@ -1,6 +1,6 @@
 import Foundation
-import GRDB
 import PropertyBased
+import StasisCatalog
 import StasisGraphStore
 import StasisJSON
 import StasisStore
@@ -33,7 +33,7 @@ struct GraphStoreTests {
         deinit { try? FileManager.default.removeItem(atPath: root) }
 
         func count(_ table: String) throws -> Int {
-            try store.catalog.readThrough { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0 }
+            Int(try store.catalog.database.read { db in try db.queryOne("SELECT COUNT(*) AS n FROM \(table)", [])?.int("n") } ?? 0)
         }
     }
 
@@ -184,8 +184,10 @@ struct GraphStoreTests {
     func damage() async throws {
         let f = try Fixture()
         try await f.graph.put(Self.put("t", "1", values: ["messages": Self.bytes(30_000, seed: 5)]))
-        try f.store.catalog.writeThrough { db in
-            try db.execute(sql: "UPDATE graph_chunks SET data = zeroblob(length(data)) WHERE rowid = (SELECT MIN(rowid) FROM graph_chunks)")
+        // One chunk's bytes zeroed in place, as a bad disk would: same length, only its id tells.
+        let victim = try #require(try f.store.catalog.database.read { db in try db.queryOne("SELECT id, data FROM graph_chunks ORDER BY id LIMIT 1", []) })
+        try f.store.catalog.database.write { db in
+            try db.execute("UPDATE graph_chunks SET data = ? WHERE id = ?", [UInt8](repeating: 0, count: try victim.blob("data").count), try victim.blob("id"))
         }
         let fresh = try GraphStore(store: f.store)  // no cached copy
         let check = try fresh.verify()

@@ -225,6 +225,7 @@ struct GraphStoreTests {
         #expect(try f.graph.list(CheckpointQuery(thread: "t")).map(\.checkpoint) == ["9", "5", "4", "3", "2", "1"])
         #expect(try f.graph.list(CheckpointQuery(thread: "t", namespace: "", before: "4", limit: 2)).map(\.checkpoint) == ["3", "2"])
         #expect(try f.graph.list(CheckpointQuery(thread: "t", metadataFilter: ["source": "loop"])).map(\.checkpoint) == ["4", "2"])
+        #expect(try f.graph.list(CheckpointQuery(thread: "t", metadataFilter: ["source": "input"], limit: 2)).map(\.checkpoint) == ["5", "3"])
         #expect(try f.graph.list(CheckpointQuery(metadataFilter: ["step": 1])).map(\.checkpoint) == ["9", "1"])
         #expect(try f.graph.list(CheckpointQuery(metadataFilter: ["step": 1, "source": "loop"])).isEmpty)
     }

@@ -22,12 +22,13 @@ enum GraphChunks {
     /// Rows per insert statement: as many of the largest shape as fit, then the next smaller.
     static let insertShapes = [32, 16, 8, 4, 2, 1]
 
-    /// Those of `ids` that the catalog does not hold.
+    /// Those of `ids` that the catalog does not hold. The catalog answers with the missing ids
+    /// only: most of a value's chunks are usually stored already.
     static func missing(_ ids: some Sequence<ChunkID>, _ db: any CatalogConnection) throws -> Set<ChunkID> {
-        var missing = Set(ids)
-        for batch in idBatches(Array(missing)) {
-            try db.forEachRow("SELECT id FROM graph_chunks WHERE id IN \(idList)", batch) { row in
-                if let id = chunkID(try row.blob("id")) { missing.remove(id) }
+        var missing = Set<ChunkID>()
+        for batch in idBatches(Array(Set(ids))) {
+            try db.forEachRow(missingStatement, batch) { row in
+                if let id = chunkID(try row.blob("id")) { missing.insert(id) }
             }
         }
         return missing
@@ -108,6 +109,11 @@ enum GraphChunks {
 
     /// `(?, ?, …)` for `idsPerStatement` ids.
     static let idList = "(" + Array(repeating: "?", count: idsPerStatement).joined(separator: ", ") + ")"
+
+    /// The ids of a batch as the rows of a `VALUES` list (whose column both engines call
+    /// `column1`), those not in `graph_chunks` returned.
+    static let missingStatement = "SELECT column1 AS id FROM (VALUES " + Array(repeating: "(?)", count: idsPerStatement).joined(separator: ", ")
+        + ") AS v WHERE NOT EXISTS (SELECT 1 FROM graph_chunks c WHERE c.id = v.column1)"
 
     /// `ids` as the arguments of statements of `idsPerStatement` ids each. The last batch repeats
     /// its last id to fill up, so that every statement has the same text (an id twice in an `IN`

@@ -90,8 +90,8 @@ extension GraphStore {
             var stored = StoredValue(inline: nil, valueID: nil, newBytes: 0)
             if let value = update.value {
                 if let delta = update.delta {
-                    let (bytes, chunked) = try resolve(delta, key: k, channel: update.channel, field: "new_values[\(i)].delta", db, cache)
-                    stored = try storeValue(bytes, chunked: chunked, db, cache)
+                    let (bytes, chunked, base) = try resolve(delta, key: k, channel: update.channel, field: "new_values[\(i)].delta", db, cache)
+                    stored = try storeValue(bytes, chunked: chunked, base: base, db, cache)
                 } else {
                     stored = try storeValue(value.bytes, chunked: nil, db, cache)
                 }
@@ -118,17 +118,24 @@ extension GraphStore {
         return newBytes
     }
 
-    /// The bytes a delta stands for, and their chunking (reusing the base's chunks) when the base is chunked.
+    /// A delta's base value as stored: its id and its data chunks.
+    struct DeltaBase {
+        var id: [UInt8]
+        var chunks: Set<ChunkID>
+    }
+
+    /// The bytes a delta stands for, and their chunking (reusing the base's chunks) and the base
+    /// when the base is chunked.
     static func resolve(_ d: ValueDelta, key k: GraphKey, channel: String, field: String, _ db: any CatalogConnection, _ cache: ValueCache)
-        throws -> ([UInt8], ChunkedValue?) {
+        throws -> ([UInt8], ChunkedValue?, DeltaBase?) {
         guard let row = try db.queryOne("""
             SELECT value_type, inline_value, value_id FROM graph_channel_values
             WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?
             """, k.thread, k.namespace, channel, d.baseVersion), !row.isNull("value_type") else {
             throw GraphError.missingBase("channel \(channel) at version \(d.baseVersion) of thread \(k.thread)")
         }
-        let base = try loadCached(inline: row.optionalBlob("inline_value"), id: row.optionalBlob("value_id"), db, cache,
-                                  what: "channel \(channel) of thread \(k.thread)")
+        let baseID = row.optionalBlob("value_id")
+        let base = try loadCached(inline: row.optionalBlob("inline_value"), id: baseID, db, cache, what: "channel \(channel) of thread \(k.thread)")
         guard d.copy.lowerBound >= 0, d.copy.upperBound <= base.bytes.count else {
             throw GraphError.invalidArgument(field: field, reason: "copies \(d.copy) of a \(base.bytes.count)-byte base")
         }
@@ -136,8 +143,9 @@ extension GraphStore {
         bytes.reserveCapacity(d.head.count + d.copy.count + d.tail.count)
         bytes.append(contentsOf: base.bytes[d.copy])
         bytes.append(contentsOf: d.tail)
-        guard bytes.count > ChunkedValue.inlineLimit, !base.pieces.isEmpty else { return (bytes, nil) }
-        return (bytes, ChunkedValue(bytes, headLength: d.head.count, base: base.pieces, baseCount: base.bytes.count, copy: d.copy))
+        guard bytes.count > ChunkedValue.inlineLimit, !base.pieces.isEmpty, let baseID else { return (bytes, nil, nil) }
+        return (bytes, ChunkedValue(bytes, headLength: d.head.count, base: base.pieces, baseCount: base.bytes.count, copy: d.copy),
+                DeltaBase(id: baseID, chunks: Set(base.pieces.map(\.id))))
     }
 
     static func insertWrites(_ k: GraphKey, taskID: String, taskPath: String, writes: [PendingWrite], replace: Bool,
@@ -167,10 +175,22 @@ extension GraphStore {
         var newBytes: Int64
     }
 
+    /// The data chunks and nodes of `value` that the catalog lacks. A delta's base vouches for its
+    /// own data chunks while its value row is stored: a value is stored in the transaction that
+    /// stores every chunk it lists, and a sweep removes chunks only with the values that list
+    /// them. So a grown value looks up its new chunks and its nodes, not the hundreds of chunks it
+    /// shares with its base.
+    static func missingChunks(of value: ChunkedValue, base: DeltaBase?, _ db: any CatalogConnection) throws -> Set<ChunkID> {
+        var vouched = Set<ChunkID>()
+        if let base, try db.queryOne("SELECT 1 AS present FROM graph_values WHERE id = ?", base.id) != nil { vouched = base.chunks }
+        return try GraphChunks.missing(value.pieces.lazy.map(\.id).filter { !vouched.contains($0) } + value.nodes.map(\.id), db)
+    }
+
     /// Keeps a small value inline; stores a large one as chunks and nodes: those the catalog lacks,
     /// as it says in this transaction (a chunk this process stored may have been removed since by
     /// another). Returns the raw bytes of the data chunks it stored.
-    static func storeValue(_ bytes: [UInt8], chunked: ChunkedValue?, _ db: any CatalogConnection, _ cache: ValueCache) throws -> StoredValue {
+    static func storeValue(_ bytes: [UInt8], chunked: ChunkedValue?, base: DeltaBase? = nil, _ db: any CatalogConnection,
+                           _ cache: ValueCache) throws -> StoredValue {
         guard bytes.count > ChunkedValue.inlineLimit else { return StoredValue(inline: bytes, valueID: nil, newBytes: 0) }
         let value = chunked ?? ChunkedValue(bytes)
         cache.put(value.id, CachedValue(bytes: bytes, pieces: value.pieces))
@@ -178,7 +198,7 @@ extension GraphStore {
         if try db.queryOne("SELECT 1 AS present FROM graph_values WHERE id = ?", value.id) != nil {
             return StoredValue(inline: nil, valueID: value.id, newBytes: 0)
         }
-        var missing = try GraphChunks.missing(value.pieces.map(\.id) + value.nodes.map(\.id), db)
+        var missing = try missingChunks(of: value, base: base, db)
         // Each missing chunk once (a value may repeat one), encoded and inserted a batch at a time.
         let pieces = value.pieces.filter { missing.remove($0.id) != nil }
         let nodes = value.nodes.filter { missing.remove($0.id) != nil }

@@ -167,7 +167,7 @@ struct GraphStoreTests {
         #expect(try f.graph.tuple(GraphKey(thread: "c"))?.values.first?.value?.bytes == big)
     }
 
-    @Test("two graph stores on one catalog, putting and pruning interleaved, read back bit-exact")
+    @Test("two graph stores on one catalog, putting (whole or as deltas) and pruning interleaved, read back bit-exact")
     func twoWritersInterleaved() async throws {
         let f = try Fixture()
         // Another daemon on the same catalog (another host on a shared PostgreSQL, or `stasis`
@@ -197,8 +197,16 @@ struct GraphStoreTests {
                 _ = try await store.prune(["t\(t)"], strategy: .keepLatest)
             default:
                 let step = latest[t].map { $0 + 1 } ?? 0
-                try await store.put(Self.put("t\(t)", id(step), parent: step == 0 ? nil : id(step - 1),
-                                             values: ["v": value(t, step: step)], versions: ["v": "\(step)"]))
+                var put = Self.put("t\(t)", id(step), parent: step == 0 ? nil : id(step - 1),
+                                   values: ["v": value(t, step: step)], versions: ["v": "\(step)"])
+                if step > 0, pick(2) == 0 {
+                    // Half the steps are sent as their growth only, against the step before.
+                    let before = value(t, step: step - 1)
+                    put.newValues[0].value?.bytes = []
+                    put.newValues[0].delta = ValueDelta(baseVersion: "\(step - 1)", head: [], copy: 0..<before.count,
+                                                        tail: Array(value(t, step: step)[before.count...]))
+                }
+                try await store.put(put)
                 latest[t] = step
             }
             for (t, step) in latest.enumerated() {

@@ -108,7 +108,6 @@ let package = Package(
             dependencies: [
                 "StasisStore", "StasisCatalog", "StasisChunking", "StasisJSON", "CLZ4",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
 

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import StasisCatalog
 import StasisJSON
 import StasisStore
 
@@ -15,16 +15,16 @@ extension GraphStore {
         let metadata = try Self.validate(put)
         let cache = self.cache
         do {
-            return try await writer.perform { db, ctx in try Self.insert(put, runID: metadata["run_id"]?.stringValue, db, ctx, cache) }
-        } catch let error as GraphError { throw error } catch { throw .storage("\(error)") }
+            return try await writer.perform { db in try Self.insert(put, runID: metadata["run_id"]?.stringValue, db, cache) }
+        } catch { throw .from(error) }
     }
 
     public func putSync(_ put: CheckpointPut) throws(GraphError) -> Int64 {
         let metadata = try Self.validate(put)
         let cache = self.cache
         do {
-            return try writer.performSync { db, ctx in try Self.insert(put, runID: metadata["run_id"]?.stringValue, db, ctx, cache) }
-        } catch let error as GraphError { throw error } catch { throw .storage("\(error)") }
+            return try writer.performSync { db in try Self.insert(put, runID: metadata["run_id"]?.stringValue, db, cache) }
+        } catch { throw .from(error) }
     }
 
     /// Stores a task's writes against a checkpoint. Normal writes are kept as first written (a
@@ -39,11 +39,11 @@ extension GraphStore {
         }
         let cache = self.cache
         do {
-            _ = try await writer.perform { db, ctx in
-                try Self.insertWrites(key, taskID: taskID, taskPath: taskPath, writes: writes, replace: replace, db, ctx, cache)
+            _ = try await writer.perform { db in
+                try Self.insertWrites(key, taskID: taskID, taskPath: taskPath, writes: writes, replace: replace, db, cache)
                 return true
             }
-        } catch let error as GraphError { throw error } catch { throw .storage("\(error)") }
+        } catch { throw .from(error) }
     }
 
     static func validate(_ put: CheckpointPut) throws(GraphError) -> [String: JSONValue] {
@@ -75,55 +75,67 @@ extension GraphStore {
         return metadata
     }
 
-    static func insert(_ put: CheckpointPut, runID: String?, _ db: Database, _ ctx: WriterContext, _ cache: ValueCache) throws -> Int64 {
+    static func insert(_ put: CheckpointPut, runID: String?, _ db: any CatalogConnection, _ cache: ValueCache) throws -> Int64 {
         let k = put.key
-        if let existing = try Row.fetchOne(db, sql: """
+        if let existing = try db.queryOne("""
             SELECT parent_id FROM graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?
-            """, arguments: [k.thread, k.namespace, k.checkpoint]) {
-            let parent: String? = existing[0]
+            """, k.thread, k.namespace, k.checkpoint) {
+            let parent = existing.optionalText("parent_id")
             if parent != put.parent {
                 throw GraphError.conflict("\(k) already exists with parent \(parent ?? "(none)"), not \(put.parent ?? "(none)"): another writer stored it first; reload the thread and retry")
             }
         }
         var newBytes: Int64 = 0
-        let upsert = try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO graph_channel_values(thread_id, checkpoint_ns, channel, version, value_type, inline_value, value_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """)
         for (i, update) in put.newValues.enumerated() {
             var stored = StoredValue(inline: nil, valueID: nil, newBytes: 0)
             if let value = update.value {
                 if let delta = update.delta {
-                    let (bytes, chunked) = try resolve(delta, key: k, channel: update.channel, field: "new_values[\(i)].delta", db, cache)
-                    stored = try storeValue(bytes, chunked: chunked, db, ctx, cache)
+                    let (bytes, chunked, base) = try resolve(delta, key: k, channel: update.channel, field: "new_values[\(i)].delta", db, cache)
+                    stored = try storeValue(bytes, chunked: chunked, base: base, db, cache)
                 } else {
-                    stored = try storeValue(value.bytes, chunked: nil, db, ctx, cache)
+                    stored = try storeValue(value.bytes, chunked: nil, db, cache)
                 }
                 newBytes += stored.newBytes
             }
-            try upsert.execute(arguments: [k.thread, k.namespace, update.channel, update.version, update.value?.type,
-                                           stored.inline.map { Data($0) }, stored.valueID.map { Data($0) }])
+            try db.execute("""
+                INSERT INTO graph_channel_values(thread_id, checkpoint_ns, channel, version, value_type, inline_value, value_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO UPDATE SET
+                    value_type = excluded.value_type, inline_value = excluded.inline_value, value_id = excluded.value_id
+                """, k.thread, k.namespace, update.channel, update.version, update.value?.type, stored.inline, stored.valueID)
         }
-        try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO graph_checkpoints(thread_id, checkpoint_ns, checkpoint_id, parent_id, run_id, checkpoint_type,
+        try db.execute("""
+            INSERT INTO graph_checkpoints(thread_id, checkpoint_ns, checkpoint_id, parent_id, run_id, checkpoint_type,
                 checkpoint, metadata_type, metadata, metadata_json, versions, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [k.thread, k.namespace, k.checkpoint, put.parent, runID, put.checkpoint.type, Data(put.checkpoint.bytes),
-                                     put.metadata.type, Data(put.metadata.bytes), put.metadataJSON.isEmpty ? "{}" : put.metadataJSON,
-                                     Data(GraphVersions.encode(put.versions)), Date().timeIntervalSince1970])
+            ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
+                parent_id = excluded.parent_id, run_id = excluded.run_id, checkpoint_type = excluded.checkpoint_type,
+                checkpoint = excluded.checkpoint, metadata_type = excluded.metadata_type, metadata = excluded.metadata,
+                metadata_json = excluded.metadata_json, versions = excluded.versions, created_at = excluded.created_at
+            """, k.thread, k.namespace, k.checkpoint, put.parent, runID, put.checkpoint.type, put.checkpoint.bytes,
+            put.metadata.type, put.metadata.bytes, put.metadataJSON.isEmpty ? "{}" : put.metadataJSON,
+            GraphVersions.encode(put.versions), Date().timeIntervalSince1970)
         return newBytes
     }
 
-    /// The bytes a delta stands for, and their chunking (reusing the base's chunks) when the base is chunked.
-    static func resolve(_ d: ValueDelta, key k: GraphKey, channel: String, field: String, _ db: Database, _ cache: ValueCache)
-        throws -> ([UInt8], ChunkedValue?) {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+    /// A delta's base value as stored: its id and its data chunks.
+    struct DeltaBase {
+        var id: [UInt8]
+        var chunks: Set<ChunkID>
+    }
+
+    /// The bytes a delta stands for, and their chunking (reusing the base's chunks) and the base
+    /// when the base is chunked.
+    static func resolve(_ d: ValueDelta, key k: GraphKey, channel: String, field: String, _ db: any CatalogConnection, _ cache: ValueCache)
+        throws -> ([UInt8], ChunkedValue?, DeltaBase?) {
+        guard let row = try db.queryOne("""
             SELECT value_type, inline_value, value_id FROM graph_channel_values
             WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?
-            """), arguments: [k.thread, k.namespace, channel, d.baseVersion]), (row[0] as String?) != nil else {
+            """, k.thread, k.namespace, channel, d.baseVersion), !row.isNull("value_type") else {
             throw GraphError.missingBase("channel \(channel) at version \(d.baseVersion) of thread \(k.thread)")
         }
-        let base = try loadCached(inline: row[1], id: row[2], db, cache, what: "channel \(channel) of thread \(k.thread)")
+        let baseID = row.optionalBlob("value_id")
+        let base = try loadCached(inline: row.optionalBlob("inline_value"), id: baseID, db, cache, what: "channel \(channel) of thread \(k.thread)")
         guard d.copy.lowerBound >= 0, d.copy.upperBound <= base.bytes.count else {
             throw GraphError.invalidArgument(field: field, reason: "copies \(d.copy) of a \(base.bytes.count)-byte base")
         }
@@ -131,25 +143,29 @@ extension GraphStore {
         bytes.reserveCapacity(d.head.count + d.copy.count + d.tail.count)
         bytes.append(contentsOf: base.bytes[d.copy])
         bytes.append(contentsOf: d.tail)
-        guard bytes.count > ChunkedValue.inlineLimit, !base.pieces.isEmpty else { return (bytes, nil) }
-        return (bytes, ChunkedValue(bytes, headLength: d.head.count, base: base.pieces, baseCount: base.bytes.count, copy: d.copy))
+        guard bytes.count > ChunkedValue.inlineLimit, !base.pieces.isEmpty, let baseID else { return (bytes, nil, nil) }
+        return (bytes, ChunkedValue(bytes, headLength: d.head.count, base: base.pieces, baseCount: base.bytes.count, copy: d.copy),
+                DeltaBase(id: baseID, chunks: Set(base.pieces.map(\.id))))
     }
 
     static func insertWrites(_ k: GraphKey, taskID: String, taskPath: String, writes: [PendingWrite], replace: Bool,
-                             _ db: Database, _ ctx: WriterContext, _ cache: ValueCache) throws {
-        let verb = replace ? "INSERT OR REPLACE" : "INSERT OR IGNORE"
+                             _ db: any CatalogConnection, _ cache: ValueCache) throws {
+        // A normal write is kept as first written; a special one replaces what is stored.
+        let onConflict = replace
+            ? "DO UPDATE SET channel = excluded.channel, task_path = excluded.task_path, value_type = excluded.value_type, inline_value = excluded.inline_value, value_id = excluded.value_id"
+            : "DO NOTHING"
         for w in writes {
-            if !replace, try Bool.fetchOne(db.cachedStatement(sql: """
-                SELECT 1 FROM graph_writes WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? AND task_id = ? AND idx = ?
-                """), arguments: [k.thread, k.namespace, k.checkpoint, taskID, w.index]) == true {
+            if !replace, try db.queryOne("""
+                SELECT 1 AS present FROM graph_writes WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? AND task_id = ? AND idx = ?
+                """, k.thread, k.namespace, k.checkpoint, taskID, w.index) != nil {
                 continue
             }
-            let stored = try storeValue(w.value.bytes, chunked: nil, db, ctx, cache)
-            try db.cachedStatement(sql: """
-                \(verb) INTO graph_writes(thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, task_path, value_type, inline_value, value_id)
+            let stored = try storeValue(w.value.bytes, chunked: nil, db, cache)
+            try db.execute("""
+                INSERT INTO graph_writes(thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, task_path, value_type, inline_value, value_id)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [k.thread, k.namespace, k.checkpoint, taskID, w.index, w.channel, taskPath, w.value.type,
-                                         stored.inline.map { Data($0) }, stored.valueID.map { Data($0) }])
+                ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) \(onConflict)
+                """, k.thread, k.namespace, k.checkpoint, taskID, w.index, w.channel, taskPath, w.value.type, stored.inline, stored.valueID)
         }
     }
 
@@ -159,43 +175,50 @@ extension GraphStore {
         var newBytes: Int64
     }
 
-    /// Keeps a small value inline; stores a large one as chunks and nodes (only those not yet stored).
-    static func storeValue(_ bytes: [UInt8], chunked: ChunkedValue?, _ db: Database, _ ctx: WriterContext, _ cache: ValueCache) throws -> StoredValue {
+    /// The data chunks and nodes of `value` that the catalog lacks. A delta's base vouches for its
+    /// own data chunks while its value row is stored: a value is stored in the transaction that
+    /// stores every chunk it lists, and a sweep removes chunks only with the values that list
+    /// them. So a grown value looks up its new chunks and its nodes, not the hundreds of chunks it
+    /// shares with its base.
+    static func missingChunks(of value: ChunkedValue, base: DeltaBase?, _ db: any CatalogConnection) throws -> Set<ChunkID> {
+        var vouched = Set<ChunkID>()
+        if let base, try db.queryOne("SELECT 1 AS present FROM graph_values WHERE id = ?", base.id) != nil { vouched = base.chunks }
+        return try GraphChunks.missing(value.pieces.lazy.map(\.id).filter { !vouched.contains($0) } + value.nodes.map(\.id), db)
+    }
+
+    /// Keeps a small value inline; stores a large one as chunks and nodes: those the catalog lacks,
+    /// as it says in this transaction (a chunk this process stored may have been removed since by
+    /// another). Returns the raw bytes of the data chunks it stored.
+    static func storeValue(_ bytes: [UInt8], chunked: ChunkedValue?, base: DeltaBase? = nil, _ db: any CatalogConnection,
+                           _ cache: ValueCache) throws -> StoredValue {
         guard bytes.count > ChunkedValue.inlineLimit else { return StoredValue(inline: bytes, valueID: nil, newBytes: 0) }
         let value = chunked ?? ChunkedValue(bytes)
         cache.put(value.id, CachedValue(bytes: bytes, pieces: value.pieces))
-        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM graph_values WHERE id = ?"), arguments: [Data(value.id)]) == true {
+        // A stored value has every chunk it lists: a sweep removes a value before its chunks.
+        if try db.queryOne("SELECT 1 AS present FROM graph_values WHERE id = ?", value.id) != nil {
             return StoredValue(inline: nil, valueID: value.id, newBytes: 0)
         }
+        var missing = try missingChunks(of: value, base: base, db)
+        // Each missing chunk once (a value may repeat one), encoded and inserted a batch at a time.
+        let pieces = value.pieces.filter { missing.remove($0.id) != nil }
+        let nodes = value.nodes.filter { missing.remove($0.id) != nil }
         var added: Int64 = 0
         let scratch = UnsafeMutableRawBufferPointer.allocate(
             byteCount: ChunkCodec.scratchCapacity(forRawLength: ChunkedValue.chunker.maxSize), alignment: 16)
         defer { scratch.deallocate() }
-        let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO graph_chunks(id, encoding, raw_length, data) VALUES (?, ?, ?, ?)")
         try bytes.withUnsafeBytes { raw in
-            for piece in value.pieces where !ctx.exists(piece.id) {
-                let chunk = UnsafeRawBufferPointer(rebasing: raw[piece.range])
-                let stored: Data
-                let encoding: ChunkEncoding
-                if let n = ChunkCodec.compress(chunk, into: scratch) {
-                    stored = Data(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
-                    encoding = .lz4
-                } else {
-                    stored = Data(chunk)
-                    encoding = .raw
-                }
-                try insert.execute(arguments: [Data(piece.id.bytes), Int(encoding.rawValue), chunk.count, stored])
-                ctx.added(piece.id)
-                added += Int64(chunk.count)
+            for batch in pieces.batches(of: GraphChunks.insertShapes[0]) {
+                let chunks = batch.map { GraphChunks.encode(UnsafeRawBufferPointer(rebasing: raw[$0.range]), id: $0.id, scratch: scratch) }
+                let inserted = try GraphChunks.insert(chunks, db)
+                added += batch.reduce(0) { $0 + (inserted.contains($1.id) ? Int64($1.range.count) : 0) }
             }
         }
         // Nodes are listings of chunk ids: random bytes, stored raw.
-        for node in value.nodes where !ctx.exists(node.id) {
-            try insert.execute(arguments: [Data(node.id.bytes), Int(ChunkEncoding.raw.rawValue), node.bytes.count, Data(node.bytes)])
-            ctx.added(node.id)
+        for batch in nodes.batches(of: GraphChunks.insertShapes[0]) {
+            try GraphChunks.insert(batch.map { GraphChunks.Stored(id: $0.id, encoding: .raw, rawLength: $0.bytes.count, data: $0.bytes) }, db)
         }
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO graph_values(id, size, chunks) VALUES (?, ?, ?)")
-            .execute(arguments: [Data(value.id), bytes.count, Data(value.listing)])
+        try db.execute("INSERT INTO graph_values(id, size, chunks) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                       value.id, bytes.count, value.listing)
         return StoredValue(inline: nil, valueID: value.id, newBytes: added)
     }
 }

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import GRDB
+import StasisCatalog
 import StasisJSON
 import StasisStore
 
@@ -10,16 +10,16 @@ extension GraphStore {
     public func tuple(_ key: GraphKey) throws(GraphError) -> CheckpointTuple? {
         try Self.check(key.thread, "thread_id")
         return try read { db in
-            let row: Row?
+            let row: CatalogRow?
             if key.checkpoint.isEmpty {
-                row = try Row.fetchOne(db.cachedStatement(sql: """
+                row = try db.queryOne("""
                     SELECT \(Self.columns) FROM graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ?
                     ORDER BY checkpoint_id DESC LIMIT 1
-                    """), arguments: [key.thread, key.namespace])
+                    """, key.thread, key.namespace)
             } else {
-                row = try Row.fetchOne(db.cachedStatement(sql: """
+                row = try db.queryOne("""
                     SELECT \(Self.columns) FROM graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?
-                    """), arguments: [key.thread, key.namespace, key.checkpoint])
+                    """, key.thread, key.namespace, key.checkpoint)
             }
             guard let row else { return nil }
             return try assemble(row, db)
@@ -31,11 +31,10 @@ extension GraphStore {
     public func tuples(_ keys: [GraphKey]) throws(GraphError) -> [CheckpointTuple] {
         try read { db in
             var out: [CheckpointTuple] = []
-            let statement = try db.cachedStatement(sql: """
-                SELECT \(Self.columns) FROM graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?
-                """)
             for key in keys {
-                guard let row = try Row.fetchOne(statement, arguments: [key.thread, key.namespace, key.checkpoint]) else { continue }
+                guard let row = try db.queryOne("""
+                    SELECT \(Self.columns) FROM graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?
+                    """, key.thread, key.namespace, key.checkpoint) else { continue }
                 out.append(try assemble(row, db))
             }
             return out
@@ -47,97 +46,104 @@ extension GraphStore {
     /// holds every value in memory.
     public func list(_ query: CheckpointQuery) throws(GraphError) -> [GraphKey] {
         var conditions: [String] = []
-        var arguments: [(any DatabaseValueConvertible)?] = []
-        if let t = query.thread { conditions.append("thread_id = ?"); arguments.append(t) }
-        if let ns = query.namespace { conditions.append("checkpoint_ns = ?"); arguments.append(ns) }
-        if let id = query.checkpoint { conditions.append("checkpoint_id = ?"); arguments.append(id) }
-        if let before = query.before { conditions.append("checkpoint_id < ?"); arguments.append(before) }
+        var arguments: [CatalogValue] = []
+        if let t = query.thread { conditions.append("thread_id = ?"); arguments.append(.text(t)) }
+        if let ns = query.namespace { conditions.append("checkpoint_ns = ?"); arguments.append(.text(ns)) }
+        if let id = query.checkpoint { conditions.append("checkpoint_id = ?"); arguments.append(.text(id)) }
+        if let before = query.before { conditions.append("checkpoint_id < ?"); arguments.append(.text(before)) }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let filter = query.metadataFilter
         let limit = query.limit.map { max(0, $0) }
+        // Without a metadata filter the catalog applies the limit; with one, the scan stops once enough matched.
+        var sqlLimit = ""
+        if filter.isEmpty, let limit {
+            sqlLimit = " LIMIT ?"
+            arguments.append(.int(Int64(limit)))
+        }
         return try read { db in
             var keys: [GraphKey] = []
-            let sqlLimit = filter.isEmpty && limit != nil ? " LIMIT \(limit!)" : ""
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT thread_id, checkpoint_ns, checkpoint_id, metadata_json FROM graph_checkpoints \(whereClause)
-                ORDER BY checkpoint_id DESC, thread_id, checkpoint_ns\(sqlLimit)
-                """, arguments: StatementArguments(arguments)!)
-            while let row = try rows.next() {
-                if let limit, keys.count >= limit { break }
-                if !filter.isEmpty {
-                    let json: String = row[3]
-                    guard let metadata = (try? JSONValue.parse(json))?.objectValue, MetadataFilter.matches(metadata, filter) else { continue }
+            do {
+                try db.forEachRow("""
+                    SELECT thread_id, checkpoint_ns, checkpoint_id, metadata_json FROM graph_checkpoints \(whereClause)
+                    ORDER BY checkpoint_id DESC, thread_id, checkpoint_ns\(sqlLimit)
+                    """, arguments) { row in
+                    if let limit, keys.count >= limit { throw EnoughRows() }
+                    if !filter.isEmpty {
+                        let json = try row.text("metadata_json")
+                        guard let metadata = (try? JSONValue.parse(json))?.objectValue, MetadataFilter.matches(metadata, filter) else { return }
+                    }
+                    keys.append(GraphKey(thread: try row.text("thread_id"), namespace: try row.text("checkpoint_ns"),
+                                         checkpoint: try row.text("checkpoint_id")))
                 }
-                keys.append(GraphKey(thread: row[0], namespace: row[1], checkpoint: row[2]))
-            }
+            } catch is EnoughRows {}
             return keys
         }
     }
 
+    /// Stops a scan that has found what it needs.
+    private struct EnoughRows: Error {}
+
     static let columns = "thread_id, checkpoint_ns, checkpoint_id, parent_id, checkpoint_type, checkpoint, metadata_type, metadata, versions"
 
-    func assemble(_ row: Row, _ db: Database) throws -> CheckpointTuple {
-        let key = GraphKey(thread: row[0], namespace: row[1], checkpoint: row[2])
-        let versionBytes: Data = row[8]
-        guard let versions = GraphVersions.decode([UInt8](versionBytes)) else {
+    func assemble(_ row: CatalogRow, _ db: any CatalogConnection) throws -> CheckpointTuple {
+        let key = GraphKey(thread: try row.text("thread_id"), namespace: try row.text("checkpoint_ns"), checkpoint: try row.text("checkpoint_id"))
+        guard let versions = GraphVersions.decode(try row.blob("versions")) else {
             throw GraphError.corrupt("\(key): its channel versions do not decode")
         }
         var values: [ChannelUpdate] = []
-        let lookup = try db.cachedStatement(sql: """
-            SELECT value_type, inline_value, value_id FROM graph_channel_values
-            WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?
-            """)
         for (channel, version) in versions.sorted(by: { $0.key < $1.key }) {
-            guard let v = try Row.fetchOne(lookup, arguments: [key.thread, key.namespace, channel, version]) else { continue }
-            guard let type: String = v[0] else { continue }  // emptied at this version
-            let bytes = try loadValue(inline: v[1], id: v[2], db, what: "channel \(channel) of \(key)")
+            guard let v = try db.queryOne("""
+                SELECT value_type, inline_value, value_id FROM graph_channel_values
+                WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?
+                """, key.thread, key.namespace, channel, version) else { continue }
+            guard let type = v.optionalText("value_type") else { continue }  // emptied at this version
+            let bytes = try loadValue(inline: v.optionalBlob("inline_value"), id: v.optionalBlob("value_id"), db, what: "channel \(channel) of \(key)")
             values.append(ChannelUpdate(channel: channel, version: version, value: GraphValue(type: type, bytes: bytes)))
         }
         var writes: [PendingWrite] = []
-        let writeRows = try Row.fetchCursor(db.cachedStatement(sql: """
+        try db.forEachRow("""
             SELECT task_id, idx, channel, task_path, value_type, inline_value, value_id FROM graph_writes
             WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? ORDER BY task_id, idx
-            """), arguments: [key.thread, key.namespace, key.checkpoint])
-        while let w = try writeRows.next() {
-            let bytes = try loadValue(inline: w[5], id: w[6], db, what: "a write of \(key)")
-            writes.append(PendingWrite(taskID: w[0], index: w[1], channel: w[2], value: GraphValue(type: w[4], bytes: bytes), taskPath: w[3]))
+            """, [.text(key.thread), .text(key.namespace), .text(key.checkpoint)]) { w in
+            let bytes = try loadValue(inline: w.optionalBlob("inline_value"), id: w.optionalBlob("value_id"), db, what: "a write of \(key)")
+            writes.append(PendingWrite(taskID: try w.text("task_id"), index: try w.int("idx"), channel: try w.text("channel"),
+                                       value: GraphValue(type: try w.text("value_type"), bytes: bytes), taskPath: try w.text("task_path")))
         }
-        let checkpoint: Data = row[5]
-        let metadata: Data = row[7]
-        return CheckpointTuple(key: key, parent: row[3], checkpoint: GraphValue(type: row[4], bytes: [UInt8](checkpoint)),
-                               metadata: GraphValue(type: row[6], bytes: [UInt8](metadata)), values: values, pendingWrites: writes)
+        return CheckpointTuple(key: key, parent: row.optionalText("parent_id"),
+                               checkpoint: GraphValue(type: try row.text("checkpoint_type"), bytes: try row.blob("checkpoint")),
+                               metadata: GraphValue(type: try row.text("metadata_type"), bytes: try row.blob("metadata")),
+                               values: values, pendingWrites: writes)
     }
 
     /// A value's bytes: inline, from the cache, or reassembled from its chunks with every chunk,
     /// node and the listing checked against their ids.
-    func loadValue(inline: Data?, id: Data?, _ db: Database, what: String) throws -> [UInt8] {
+    func loadValue(inline: [UInt8]?, id: [UInt8]?, _ db: any CatalogConnection, what: String) throws -> [UInt8] {
         try Self.loadCached(inline: inline, id: id, db, cache, what: what).bytes
     }
 
-    static func loadCached(inline: Data?, id: Data?, _ db: Database, _ cache: ValueCache, what: String) throws -> CachedValue {
-        if let inline { return CachedValue(bytes: [UInt8](inline), pieces: []) }
+    static func loadCached(inline: [UInt8]?, id: [UInt8]?, _ db: any CatalogConnection, _ cache: ValueCache, what: String) throws -> CachedValue {
+        if let inline { return CachedValue(bytes: inline, pieces: []) }
         guard let id else { return CachedValue(bytes: [], pieces: []) }
-        let idBytes = [UInt8](id)
-        if let cached = cache.get(idBytes) { return cached }
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT size, chunks FROM graph_values WHERE id = ?"), arguments: [id]) else {
-            throw GraphError.corrupt("\(what): value \(idBytes.hex) is missing")
+        if let cached = cache.get(id) { return cached }
+        guard let row = try db.queryOne("SELECT size, chunks FROM graph_values WHERE id = ?", id) else {
+            throw GraphError.corrupt("\(what): value \(id.hex) is missing")
         }
-        let size: Int = row[0]
-        let listing = [UInt8](row[1] as Data)
-        guard Array(SHA256.hash(data: listing)) == idBytes, let nodes = ChunkedValue.decodeEntries(listing),
+        let size = Int(try row.int("size"))
+        let listing = try row.blob("chunks")
+        guard Array(SHA256.hash(data: listing)) == id, let nodes = ChunkedValue.decodeEntries(listing),
               nodes.reduce(0, { $0 + $1.length }) == size else {
-            throw GraphError.corrupt("\(what): value \(idBytes.hex) has a damaged listing")
+            throw GraphError.corrupt("\(what): value \(id.hex) has a damaged listing")
         }
+        let entries = try listedChunks(nodes, db, what: what)
         var out = [UInt8](repeating: 0, count: size)
         var pieces: [ChunkedValue.Piece] = []
+        pieces.reserveCapacity(entries.count)
         var at = 0
-        for node in nodes {
-            guard let nodeBytes = try chunk(node.id, db), let entries = ChunkedValue.decodeEntries(nodeBytes),
-                  entries.reduce(0, { $0 + $1.length }) == node.length else {
-                throw GraphError.corrupt("\(what): listing node \(node.id.short) is missing or damaged")
-            }
-            for e in entries {
-                guard let bytes = try chunk(e.id, db), bytes.count == e.length else {
+        // A statement's worth of chunks at a time: a large value is never held twice over.
+        for batch in entries.batches(of: GraphChunks.idsPerStatement) {
+            let chunks = try GraphChunks.load(batch.map(\.id), db)
+            for e in batch {
+                guard let bytes = chunks[e.id], bytes.count == e.length else {
                     throw GraphError.corrupt("\(what): chunk \(e.id.short) is missing or damaged")
                 }
                 out.replaceSubrange(at..<(at + e.length), with: bytes)
@@ -146,29 +152,25 @@ extension GraphStore {
             }
         }
         let value = CachedValue(bytes: out, pieces: pieces)
-        cache.put(idBytes, value)
+        cache.put(id, value)
         return value
     }
 
-    /// A stored chunk's raw bytes, checked against its id; nil when missing or damaged.
-    static func chunk(_ id: ChunkID, _ db: Database) throws -> [UInt8]? {
-        guard let c = try Row.fetchOne(db.cachedStatement(sql: "SELECT encoding, raw_length, data FROM graph_chunks WHERE id = ?"),
-                                       arguments: [Data(id.bytes)]) else { return nil }
-        let encoding: Int = c[0]
-        let rawLength: Int = c[1]
-        let data: Data = c[2]
-        guard rawLength >= 0, rawLength <= 1 << 24 else { return nil }
-        var out = [UInt8](repeating: 0, count: rawLength)
-        let ok: Bool = data.withUnsafeBytes { src in
-            out.withUnsafeMutableBytes { dst in
-                if encoding == Int(ChunkEncoding.lz4.rawValue) { return ChunkCodec.decompress(src, into: dst) }
-                guard encoding == Int(ChunkEncoding.raw.rawValue), src.count == dst.count else { return false }
-                dst.copyMemory(from: src)
-                return true
+    /// The data chunks that a value's listing nodes list, in order; each node checked against its
+    /// id and the length the listing gives it.
+    static func listedChunks(_ nodes: [(length: Int, id: ChunkID)], _ db: any CatalogConnection, what: String) throws -> [(length: Int, id: ChunkID)] {
+        var entries: [(length: Int, id: ChunkID)] = []
+        for batch in nodes.batches(of: GraphChunks.idsPerStatement) {
+            let stored = try GraphChunks.load(batch.map(\.id), db)
+            for node in batch {
+                guard let bytes = stored[node.id], let listed = ChunkedValue.decodeEntries(bytes),
+                      listed.reduce(0, { $0 + $1.length }) == node.length else {
+                    throw GraphError.corrupt("\(what): listing node \(node.id.short) is missing or damaged")
+                }
+                entries += listed
             }
         }
-        guard ok, ChunkHasher.id(of: out) == id else { return nil }
-        return out
+        return entries
     }
 }
 

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import StasisCatalog
 import StasisStore
 
 extension GraphStore {
@@ -15,22 +15,24 @@ extension GraphStore {
         try read { db in
             var result = Verification(values: 0, problems: [])
             let uncached = ValueCache(budget: 0)
-            let ids = try Data.fetchAll(db, sql: "SELECT id FROM graph_values")
+            let ids = try db.query("SELECT id FROM graph_values", []).map { try $0.blob("id") }
             for id in ids {
                 result.values += 1
                 do {
                     _ = try Self.loadCached(inline: nil, id: id, db, uncached, what: "value")
-                } catch let error as GraphError {
-                    result.problems.append((subject: [UInt8](id).hex, message: error.description))
+                } catch {
+                    // Damage is a finding; a catalog that fails to answer ends the check.
+                    guard case .corrupt = GraphError.from(error) else { throw error }
+                    result.problems.append((subject: id.hex, message: GraphError.from(error).description))
                 }
             }
             for (table, what) in [("graph_channel_values", "a channel value"), ("graph_writes", "a pending write")] {
-                let rows = try Row.fetchAll(db, sql: """
+                let rows = try db.query("""
                     SELECT thread_id, value_id FROM \(table) t WHERE value_id IS NOT NULL
                     AND NOT EXISTS (SELECT 1 FROM graph_values v WHERE v.id = t.value_id)
-                    """)
+                    """, [])
                 for r in rows {
-                    result.problems.append((subject: [UInt8](r[1] as Data).hex, message: "\(what) of thread \(r[0] as String) names a value that is not stored"))
+                    result.problems.append((subject: try r.blob("value_id").hex, message: "\(what) of thread \(try r.text("thread_id")) names a value that is not stored"))
                 }
             }
             return result

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import StasisCatalog
 import StasisStore
 
@@ -10,8 +9,10 @@ import StasisStore
 /// `ChunkedValue.inlineLimit` bytes stay in their row; larger ones are cut by FastCDC into
 /// content-addressed, LZ4-compressed chunks, so a message list that grows by one message per step
 /// costs about one message per step. Every write goes through one group-commit writer and is
-/// durable (catalog `synchronous = FULL`) before it returns. One process writes a store's graph
-/// tables at a time (`stasis serve` holds the serve lock), which keeps the writer's chunk cache true.
+/// durable (catalog `synchronous = FULL`) before it returns. Several processes (daemons on other
+/// hosts sharing a PostgreSQL catalog, a prune from the command line) may write the same tables:
+/// every decision about what is stored is made in the catalog, inside the write transaction, and
+/// every insert is idempotent; in-memory caches hold values by their content-derived ids only.
 public final class GraphStore: Sendable {
     public let store: ContentStore
     let writer: GroupCommitWriter
@@ -21,23 +22,9 @@ public final class GraphStore: Sendable {
         self.store = store
         // The graph store owns its tables and creates them on first use of a catalog.
         do { try CatalogMigrator.migrate(store.catalog.database, GraphSchema.schema) } catch {
-            throw .storage("prepare the graph tables in \(store.catalog.path): \(error)")
+            throw .storage("prepare the graph tables in \(store.catalog.database.location): \(error)", cause: error)
         }
-        let known: Set<ChunkID>
-        do {
-            known = try store.catalog.readThrough { db in
-                var ids = Set<ChunkID>()
-                let rows = try Row.fetchCursor(db, sql: "SELECT id FROM graph_chunks")
-                while let row = try rows.next() {
-                    let data: Data = row[0]
-                    if data.count == 32 { ids.insert(data.withUnsafeBytes { ChunkID(bytes: $0) }) }
-                }
-                return ids
-            }
-        } catch {
-            throw .storage("read \(store.catalog.path): \(error)")
-        }
-        writer = GroupCommitWriter(catalog: store.catalog, knownChunks: known)
+        writer = GroupCommitWriter(database: store.catalog.database)
     }
 
     /// Counts for health reports.
@@ -47,35 +34,37 @@ public final class GraphStore: Sendable {
         public var writes: Int
         public var values: Int
         public var chunks: Int
-        /// Bytes of rows and chunks as stored (compressed), without SQLite's page overhead.
+        /// Bytes of rows and chunks as stored (compressed), without the engine's page overhead.
         public var storedBytes: Int64
     }
 
     public func counts() throws(GraphError) -> Counts {
         try read { db in
-            let threads = try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT thread_id) FROM graph_checkpoints") ?? 0
-            let checkpoints = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM graph_checkpoints") ?? 0
-            let writes = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM graph_writes") ?? 0
-            let values = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM graph_values") ?? 0
-            let chunks = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM graph_chunks") ?? 0
+            // A count or sum of no rows is 0; PostgreSQL's bigint and numeric come back as integers too.
+            func number(_ sql: String) throws -> Int64 { try db.queryOne(sql, [])?.optionalInt("n") ?? 0 }
+            let threads = try number("SELECT COUNT(DISTINCT thread_id) AS n FROM graph_checkpoints")
+            let checkpoints = try number("SELECT COUNT(*) AS n FROM graph_checkpoints")
+            let writes = try number("SELECT COUNT(*) AS n FROM graph_writes")
+            let values = try number("SELECT COUNT(*) AS n FROM graph_values")
+            let chunks = try number("SELECT COUNT(*) AS n FROM graph_chunks")
             var bytes: Int64 = 0
             for sql in [
-                "SELECT SUM(length(checkpoint) + length(metadata) + length(metadata_json) + length(versions) + length(thread_id) + length(checkpoint_ns) + length(checkpoint_id) + 32) FROM graph_checkpoints",
-                "SELECT SUM(IFNULL(length(inline_value), 0) + IFNULL(length(value_id), 0) + length(channel) + length(version) + length(thread_id) + 16) FROM graph_channel_values",
-                "SELECT SUM(IFNULL(length(inline_value), 0) + IFNULL(length(value_id), 0) + length(channel) + length(task_id) + length(task_path) + length(thread_id) + 16) FROM graph_writes",
-                "SELECT SUM(length(chunks) + 40) FROM graph_values",
-                "SELECT SUM(length(data) + 44) FROM graph_chunks",
+                "SELECT SUM(length(checkpoint) + length(metadata) + length(metadata_json) + length(versions) + length(thread_id) + length(checkpoint_ns) + length(checkpoint_id) + 32) AS n FROM graph_checkpoints",
+                "SELECT SUM(COALESCE(length(inline_value), 0) + COALESCE(length(value_id), 0) + length(channel) + length(version) + length(thread_id) + 16) AS n FROM graph_channel_values",
+                "SELECT SUM(COALESCE(length(inline_value), 0) + COALESCE(length(value_id), 0) + length(channel) + length(task_id) + length(task_path) + length(thread_id) + 16) AS n FROM graph_writes",
+                "SELECT SUM(length(chunks) + 40) AS n FROM graph_values",
+                "SELECT SUM(length(data) + 44) AS n FROM graph_chunks",
             ] {
-                bytes += try Int64.fetchOne(db, sql: sql) ?? 0
+                bytes += try number(sql)
             }
-            return Counts(threads: threads, checkpoints: checkpoints, writes: writes, values: values, chunks: chunks, storedBytes: bytes)
+            return Counts(threads: Int(threads), checkpoints: Int(checkpoints), writes: Int(writes), values: Int(values), chunks: Int(chunks),
+                          storedBytes: bytes)
         }
     }
 
-    func read<T>(_ body: (Database) throws -> T) throws(GraphError) -> T {
-        do { return try store.catalog.readThrough(body) } catch let error as GraphError { throw error } catch {
-            throw .storage("\(error)")
-        }
+    /// One read transaction (one snapshot) of the catalog.
+    func read<T>(_ body: (any CatalogConnection) throws -> T) throws(GraphError) -> T {
+        do { return try store.catalog.database.read(body) } catch { throw .from(error) }
     }
 
     static func check(_ value: String, _ field: String) throws(GraphError) {

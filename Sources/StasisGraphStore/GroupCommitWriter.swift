@@ -1,6 +1,5 @@
 import Dispatch
-import GRDB
-import StasisStore
+import StasisCatalog
 import Synchronization
 
 /// Serialises every checkpointer write onto one thread and commits whatever has queued up in one
@@ -8,38 +7,37 @@ import Synchronization
 /// each call still commits on its own before it is acknowledged.
 ///
 /// Each job runs in its own savepoint, so one bad request fails alone. Jobs that delete run in a
-/// batch of their own, so that no job ever deduplicates against a chunk a delete just removed.
+/// batch of their own: their sweep reads every value and chunk, and puts queued ahead of a delete
+/// commit without waiting for it. (Which chunks exist is read from the catalog by each job, so no
+/// job can count on a chunk that a delete, here or in another process, removed.)
 final class GroupCommitWriter: Sendable {
     struct Job: Sendable {
         var deletes: Bool
-        var body: @Sendable (Database, WriterContext) throws -> any Sendable
+        var body: @Sendable (any CatalogConnection) throws -> any Sendable
         var done: @Sendable (Result<any Sendable, any Error>) -> Void
     }
 
-    private let catalog: Catalog
+    private let database: any CatalogDatabase
     private let queue = DispatchQueue(label: "stasis.graph-writer")
     private let pending = Mutex<(jobs: [Job], draining: Bool)>(([], false))
-    /// Only touched by the one drainer at a time (`draining`).
-    let context: WriterContext
 
-    init(catalog: Catalog, knownChunks: Set<ChunkID>) {
-        self.catalog = catalog
-        self.context = WriterContext(knownChunks: knownChunks)
+    init(database: any CatalogDatabase) {
+        self.database = database
     }
 
-    func perform<T: Sendable>(deletes: Bool = false, _ body: @escaping @Sendable (Database, WriterContext) throws -> T) async throws -> T {
+    func perform<T: Sendable>(deletes: Bool = false, _ body: @escaping @Sendable (any CatalogConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            enqueue(Job(deletes: deletes, body: { db, ctx in try body(db, ctx) }, done: { result in
+            enqueue(Job(deletes: deletes, body: { db in try body(db) }, done: { result in
                 continuation.resume(with: result.map { $0 as! T })
             }))
         }
     }
 
     /// The blocking form, for callers outside Swift concurrency (the CLI, tests).
-    func performSync<T: Sendable>(deletes: Bool = false, _ body: @escaping @Sendable (Database, WriterContext) throws -> T) throws -> T {
+    func performSync<T: Sendable>(deletes: Bool = false, _ body: @escaping @Sendable (any CatalogConnection) throws -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
         let box = Mutex<Result<any Sendable, any Error>?>(nil)
-        enqueue(Job(deletes: deletes, body: { db, ctx in try body(db, ctx) }, done: { result in
+        enqueue(Job(deletes: deletes, body: { db in try body(db) }, done: { result in
             box.withLock { $0 = result }
             done.signal()
         }))
@@ -94,42 +92,31 @@ final class GroupCommitWriter: Sendable {
 
     private func run(_ batch: [Job]) {
         var results = [Result<any Sendable, any Error>?](repeating: nil, count: batch.count)
-        context.beginBatch()
         do {
-            try catalog.writeThrough { db in
+            try database.write { db in
                 if batch.count == 1 {
                     // Alone in its transaction: a failure rolls the transaction back, no savepoint needed.
-                    context.beginJob()
                     do {
-                        results[0] = .success(try batch[0].body(db, context))
+                        results[0] = .success(try batch[0].body(db))
                     } catch {
                         results[0] = .failure(error)
-                        context.endJob(committed: false)
                         throw JobFailed()
                     }
-                    context.endJob(committed: true)
                     return
                 }
                 for (i, job) in batch.enumerated() {
-                    context.beginJob()
                     do {
-                        try db.inSavepoint {
-                            results[i] = .success(try job.body(db, context))
-                            return .commit
-                        }
-                        context.endJob(committed: true)
+                        results[i] = .success(try db.savepoint { try job.body(db) })
                     } catch {
-                        context.endJob(committed: false)
                         results[i] = .failure(error)
                     }
                 }
             }
-            context.endBatch(committed: true)
         } catch is JobFailed {
-            context.endBatch(committed: false)  // results[0] holds the job's own error
+            // results[0] holds the job's own error
         } catch {
-            context.endBatch(committed: false)
-            let failure = GraphError.storage("\(error)")
+            // The transaction failed as a whole (its commit, the connection): no job's work is stored.
+            let failure = GraphError.storage("\(error)", cause: error)
             for i in results.indices {
                 if case .success = results[i] { results[i] = .failure(failure) }
                 if results[i] == nil { results[i] = .failure(failure) }
@@ -141,37 +128,3 @@ final class GroupCommitWriter: Sendable {
 
 /// A lone job failed: its transaction is rolled back and the job's own error is its result.
 private struct JobFailed: Error {}
-
-/// What the writer thread knows across transactions: which chunks exist. Additions count only
-/// once their transaction commits; removals are applied when the deleting batch commits.
-final class WriterContext: @unchecked Sendable {
-    private var known: Set<ChunkID>
-    private var batchAdded: Set<ChunkID> = []
-    private var jobAdded: Set<ChunkID> = []
-    private var batchRemoved: Set<ChunkID> = []
-
-    init(knownChunks: Set<ChunkID>) { known = knownChunks }
-
-    func exists(_ id: ChunkID) -> Bool {
-        (known.contains(id) && !batchRemoved.contains(id)) || batchAdded.contains(id) || jobAdded.contains(id)
-    }
-
-    func added(_ id: ChunkID) { jobAdded.insert(id) }
-    func removed(_ id: ChunkID) { batchRemoved.insert(id) }
-    var knownCount: Int { known.count }
-
-    func beginBatch() { batchAdded = []; batchRemoved = [] }
-    func beginJob() { jobAdded = [] }
-    func endJob(committed: Bool) {
-        if committed { batchAdded.formUnion(jobAdded) }
-        jobAdded = []
-    }
-    func endBatch(committed: Bool) {
-        if committed {
-            known.subtract(batchRemoved)
-            known.formUnion(batchAdded)
-        }
-        batchAdded = []
-        batchRemoved = []
-    }
-}

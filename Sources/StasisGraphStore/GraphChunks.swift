@@ -17,7 +17,7 @@ enum GraphChunks {
         var data: [UInt8]
     }
 
-    /// Ids per lookup or delete statement (`id IN (…)`).
+    /// Ids per statement that looks up, loads or deletes chunks.
     static let idsPerStatement = 64
     /// Rows per insert statement: as many of the largest shape as fit, then the next smaller.
     static let insertShapes = [32, 16, 8, 4, 2, 1]
@@ -116,8 +116,8 @@ enum GraphChunks {
         + ") AS v WHERE NOT EXISTS (SELECT 1 FROM graph_chunks c WHERE c.id = v.column1)"
 
     /// `ids` as the arguments of statements of `idsPerStatement` ids each. The last batch repeats
-    /// its last id to fill up, so that every statement has the same text (an id twice in an `IN`
-    /// list changes nothing).
+    /// its last id to fill up, so that every statement has the same text (an id twice changes
+    /// nothing: an `IN` list is a set, and answers are collected by id).
     static func idBatches(_ ids: [ChunkID]) -> [[CatalogValue]] {
         ids.batches(of: idsPerStatement).map { ids in
             let batch = ids.map { CatalogValue.blob($0.bytes) }

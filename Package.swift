@@ -196,12 +196,12 @@ let package = Package(
         .testTarget(name: "StasisExt4Tests", dependencies: ["StasisExt4"]),
         .testTarget(
             name: "StasisGraphStoreTests",
-            dependencies: ["StasisGraphStore", "StasisStore", "StasisJSON", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["StasisStoreTestSupport", "StasisGraphStore", "StasisStore", "StasisJSON", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "StasisServerTests",
             // Runs the real daemon binary and talks gRPC to it over its socket.
-            dependencies: [
+            dependencies: ["StasisStoreTestSupport", 
                 "stasis", "StasisAPI", "StasisServer",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -209,7 +209,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StasisSandboxTests",
-            dependencies: ["StasisSandbox", "StasisRestore", "StasisSessions", "StasisStore", "StasisJSON", "StasisIO", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["StasisStoreTestSupport", "StasisSandbox", "StasisRestore", "StasisSessions", "StasisStore", "StasisJSON", "StasisIO", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "StasisJSONTests",
@@ -217,7 +217,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StasisSessionsTests",
-            dependencies: [
+            dependencies: ["StasisStoreTestSupport", 
                 "StasisSessions", "StasisStore", "StasisCatalog", "StasisJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PropertyBased", package: "swift-property-based"),

@@ -1,4 +1,5 @@
 import Foundation
+import StasisStoreTestSupport
 import PropertyBased
 import StasisCatalog
 import StasisGraphStore
@@ -28,7 +29,7 @@ struct GraphStoreTests {
 
         init() throws {
             root = NSTemporaryDirectory() + "stasis-graph-" + UUID().uuidString
-            store = try ContentStore.create(at: root)
+            store = try TestStores.create(at: root)
             graph = try GraphStore(store: store)
         }
 

@@ -1,4 +1,5 @@
 import Foundation
+import StasisStoreTestSupport
 import Testing
 import StasisJSON
 import StasisIO
@@ -33,7 +34,7 @@ struct SandboxEndToEndTests {
         let path = NSTemporaryDirectory() + "sbx-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let service: SandboxService
         init(driver: QEMUMicrovmDriver = QEMUMicrovmDriver()) throws {
-            let store = try ContentStore.create(at: path + "/s")
+            let store = try TestStores.create(at: path + "/s")
             service = SandboxService(sessions: SessionStore(store: store), driver: driver, sandboxesDirectory: path + "/x")
         }
         deinit {

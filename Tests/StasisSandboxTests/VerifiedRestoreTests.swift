@@ -1,4 +1,5 @@
 import Foundation
+import StasisStoreTestSupport
 import Testing
 import StasisJSON
 @testable import StasisRestore
@@ -27,7 +28,7 @@ struct VerifiedRestoreTests {
         var sessions: SessionStore { service.sessions }
 
         init() throws {
-            let store = try ContentStore.create(at: path + "/s")
+            let store = try TestStores.create(at: path + "/s")
             service = SandboxService(sessions: SessionStore(store: store), sandboxesDirectory: path + "/x")
             session = try service.sessions.createSession(labels: [:]).id
             try FileManager.default.createDirectory(atPath: path + "/in", withIntermediateDirectories: true)

@@ -1,4 +1,5 @@
 import Foundation
+import StasisStoreTestSupport
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import StasisAPI
@@ -26,7 +27,7 @@ final class DaemonProcess: @unchecked Sendable {
         let path = NSTemporaryDirectory() + "stasis-serve-" + UUID().uuidString.prefix(8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["init", "--store", path]
+        p.arguments = ["init", "--store", path] + (try TestStores.initArguments())
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         p.waitUntilExit()

@@ -1,4 +1,5 @@
 import Foundation
+import StasisStoreTestSupport
 import StasisStore
 @testable import StasisSessions
 
@@ -7,7 +8,7 @@ final class TemporaryStore {
     let sessions: SessionStore
     init() throws {
         path = NSTemporaryDirectory() + "stasis-sessions-" + UUID().uuidString.prefix(8)
-        sessions = SessionStore(store: try ContentStore.create(at: path + "/store"))
+        sessions = SessionStore(store: try TestStores.create(at: path + "/store"))
     }
     deinit { try? FileManager.default.removeItem(atPath: path) }
     func file(_ name: String) -> String { path + "/" + name }

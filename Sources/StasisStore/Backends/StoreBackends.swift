@@ -21,6 +21,9 @@ public enum StoreBackends: Sendable {
             guard let descriptor else { return try SQLiteCatalog(path: layout.catalogPath) }
             return try PostgresCatalog(try PostgresCatalogConfiguration.parse(descriptor.catalog, environment: environment))
         } catch {
+            if descriptor == nil, let hint = Catalog.fullDiskHint(layout.root) {
+                throw .catalog(path: layout.catalogPath, message: "\(error) — \(hint)")
+            }
             throw .database(error)
         }
     }

@@ -71,7 +71,7 @@ public final class Catalog: Sendable {
     }
 
     /// SQLite reports a full disk as a generic I/O error when it cannot create its WAL index.
-    private static func fullDiskHint(_ root: String) -> String? {
+    static func fullDiskHint(_ root: String) -> String? {
         guard let free = FileSystem.availableSpace(at: root), free < 1 << 20 else { return nil }
         return "the file system holding the store is full (\(free) bytes free): free space and try again"
     }

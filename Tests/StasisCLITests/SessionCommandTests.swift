@@ -82,8 +82,8 @@ struct SessionCommandTests {
         #expect(try StasisProcess.run(["checkpoint", "ls", session, "--json"], environment: env).stdout.contains(cp2))
 
         // Tampering: edit one event in the catalog, verify names it.
-        let sql = "UPDATE events SET body = replace(body, 'hello', 'HELLO') WHERE seq = 1"
-        let tamper = try StasisProcess.runShell("python3 -c \"import sqlite3; c=sqlite3.connect('\(store)/catalog.sqlite'); c.execute(\\\"\(sql)\\\"); c.commit()\"")
+        let tamper = try CatalogShell.run(store, "UPDATE events SET body = replace(body, 'hello', 'HELLO') WHERE seq = 1",
+            postgres: "UPDATE events SET body = convert_to(replace(convert_from(body, 'UTF8'), 'hello', 'HELLO'), 'UTF8') WHERE seq = 1")
         #expect(tamper.status == 0, "\(tamper.stderr)")
         let verify = try StasisProcess.run(["history", "verify", session, "--json"], environment: env)
         #expect(verify.status == 2)

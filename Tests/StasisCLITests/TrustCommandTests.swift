@@ -17,14 +17,13 @@ import Testing
 struct TrustCommandTests {
     func out(_ r: StasisProcess.Result) -> String { r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
 
-    func sql(_ store: String, _ statement: String) throws -> String {
-        let r = try StasisProcess.runShell("sqlite3 '\(store)/catalog.sqlite' \"\(statement)\"")
-        #expect(r.status == 0, "sqlite3: \(r.stderr)")
+    func sql(_ store: String, _ statement: String, postgres: String? = nil) throws -> String {
+        let r = try CatalogShell.run(store, statement, postgres: postgres)
+        #expect(r.status == 0, "sql: \(r.stderr)")
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// The catalog's contents as SQL text (independent of WAL and page layout).
-    func dump(_ store: String) throws -> String { try sql(store, ".dump") }
+    func dump(_ store: String) throws -> String { try CatalogShell.dump(store) }
 
     struct Setup {
         let dir: Scratch
@@ -75,7 +74,8 @@ struct TrustCommandTests {
         let s = try setup()
         #expect(try StasisProcess.run(["checkpoint", "show", s.second], environment: s.env).status == 0)
         let m1 = try image(s, s.first), m2 = try image(s, s.second)
-        _ = try sql(s.store, "UPDATE checkpoints SET record = replace(record, '\(m2)', '\(m1)') WHERE id = '\(s.second)'")
+        _ = try sql(s.store, "UPDATE checkpoints SET record = replace(record, '\(m2)', '\(m1)') WHERE id = '\(s.second)'",
+                    postgres: "UPDATE checkpoints SET record = convert_to(replace(convert_from(record, 'UTF8'), '\(m2)', '\(m1)'), 'UTF8') WHERE id = '\(s.second)'")
         try expectDamage(s, checkpoint: s.second)
         // Untouched checkpoints still show.
         #expect(try StasisProcess.run(["checkpoint", "show", s.first], environment: s.env).status == 0)
@@ -84,9 +84,11 @@ struct TrustCommandTests {
     @Test("a flipped signature byte")
     func flippedSignature() throws {
         let s = try setup()
-        var signature = Array(try sql(s.store, "SELECT hex(signature) FROM checkpoints WHERE id = '\(s.first)'"))
+        var signature = Array(try sql(s.store, "SELECT hex(signature) FROM checkpoints WHERE id = '\(s.first)'",
+                                      postgres: "SELECT encode(signature, 'hex') FROM checkpoints WHERE id = '\(s.first)'"))
         signature[7] = signature[7] == "0" ? "1" : "0"
-        _ = try sql(s.store, "UPDATE checkpoints SET signature = X'\(String(signature))' WHERE id = '\(s.first)'")
+        _ = try sql(s.store, "UPDATE checkpoints SET signature = X'\(String(signature))' WHERE id = '\(s.first)'",
+                    postgres: "UPDATE checkpoints SET signature = decode('\(String(signature))', 'hex') WHERE id = '\(s.first)'")
         try expectDamage(s, checkpoint: s.first)
     }
 
@@ -94,9 +96,11 @@ struct TrustCommandTests {
     func flippedBlobManifest() throws {
         let s = try setup()
         let blob = try sql(s.store, "SELECT target FROM checkpoint_refs WHERE checkpoint_id = '\(s.first)' AND name = 'state'")
-        var manifest = Array(try sql(s.store, "SELECT hex(manifest) FROM blobs WHERE id = '\(blob)'"))
+        var manifest = Array(try sql(s.store, "SELECT hex(manifest) FROM blobs WHERE id = '\(blob)'",
+                                     postgres: "SELECT encode(manifest, 'hex') FROM blobs WHERE id = '\(blob)'"))
         manifest[81] = manifest[81] == "0" ? "1" : "0"      // byte 40: inside the first chunk id
-        _ = try sql(s.store, "UPDATE blobs SET manifest = X'\(String(manifest))' WHERE id = '\(blob)'")
+        _ = try sql(s.store, "UPDATE blobs SET manifest = X'\(String(manifest))' WHERE id = '\(blob)'",
+                    postgres: "UPDATE blobs SET manifest = decode('\(String(manifest))', 'hex') WHERE id = '\(blob)'")
         let before = try dump(s.store)
         let verify = try StasisProcess.run(["verify"], environment: s.env)
         #expect(verify.status == 2 && verify.stdout.contains(blob), "\(verify.stdout)")

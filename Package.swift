@@ -209,7 +209,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StasisSandboxTests",
-            dependencies: ["StasisStoreTestSupport", "StasisSandbox", "StasisRestore", "StasisSessions", "StasisStore", "StasisJSON", "StasisIO", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["StasisStoreTestSupport", "StasisCatalog", "StasisSandbox", "StasisRestore", "StasisSessions", "StasisStore", "StasisJSON", "StasisIO", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "StasisJSONTests",

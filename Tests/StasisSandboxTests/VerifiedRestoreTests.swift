@@ -1,4 +1,5 @@
 import Foundation
+import StasisCatalog
 import StasisStoreTestSupport
 import Testing
 import StasisJSON
@@ -56,16 +57,13 @@ struct VerifiedRestoreTests {
             return (try sessions.createCheckpoint(session, spec).id, memory)
         }
 
-        /// Edits the catalog with Python's sqlite3 (`c` is the connection), as an attacker with
-        /// write access to the store would.
-        func tamper(python code: String) throws {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["python3", "-c", "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\n" + code + "\nc.commit()",
-                           path + "/s/catalog.sqlite"]
-            try p.run()
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 0)
+        /// Rewrites one column of a checkpoint's row with raw SQL, on whichever engine holds the
+        /// catalog, as an attacker with write access to it would.
+        func tamper(checkpoint id: String, column: String, _ edit: ([UInt8]) -> [UInt8]) throws {
+            try sessions.store.catalog.database.write { db in
+                let old = try #require(try db.queryOne("SELECT \(column) FROM checkpoints WHERE id = ?", id)).blob(column)
+                try db.execute("UPDATE checkpoints SET \(column) = ? WHERE id = ?", edit(old), id)
+            }
         }
 
         /// Writes one byte into a read-only cached file, as an attacker owning the files would.
@@ -99,16 +97,13 @@ struct VerifiedRestoreTests {
         #expect(FileManager.default.contents(atPath: good.plan.images[0].file) == Data(c2.memory))
         try FileManager.default.removeItem(atPath: good.plan.directory)
 
-        try f.tamper(python: "c.execute(\"UPDATE checkpoints SET record = replace(record, '\(m2)', '\(m1)') WHERE id = '\(c2.id)'\")")
+        try f.tamper(checkpoint: c2.id, column: "record") { Array(String(decoding: $0, as: UTF8.self).replacingOccurrences(of: m2, with: m1).utf8) }
         #expect { _ = try f.service.plan(c2.id) } throws: { "\($0)".contains(c2.id) && "\($0)".contains("rewritten") }
         #expect { _ = try f.restore(c2.id) } throws: { "\($0)".contains(c2.id) }
         #expect(f.sandboxDirectories.isEmpty)
 
         // The other checkpoint: its signature's first byte flipped.
-        try f.tamper(python: """
-            s = bytearray(c.execute("SELECT signature FROM checkpoints WHERE id = ?", ("\(c1.id)",)).fetchone()[0]); s[0] ^= 1
-            c.execute("UPDATE checkpoints SET signature = ? WHERE id = ?", (bytes(s), "\(c1.id)"))
-            """)
+        try f.tamper(checkpoint: c1.id, column: "signature") { var s = $0; s[0] ^= 1; return s }
         #expect { _ = try f.restore(c1.id) } throws: { "\($0)".contains(c1.id) && "\($0)".contains("signature") }
         #expect(f.sandboxDirectories.isEmpty)
     }

@@ -23,7 +23,11 @@ public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
     /// behind each other.
     let writeLock: Int64
 
-    private let eventLoops: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    /// The catalog's own event loops, never NIO's shared ones: a caller may block one of those
+    /// (the daemon runs Swift concurrency on them), and a connection living on the very loop its
+    /// caller blocks would never answer.
+    private static let ownEventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+    private let eventLoops: any EventLoopGroup = PostgresCatalog.ownEventLoops
     private let condition = NSCondition()
     private var idle: [PostgresConnection] = []
     private var openConnections = 0
@@ -149,10 +153,10 @@ public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
         config.options.connectTimeout = .seconds(10)
         condition.lock(); nextID += 1; let id = nextID; condition.unlock()
         do {
-            let connection = try PostgresConnection.connect(on: eventLoops.next(), configuration: config, id: id, logger: logger).wait()
+            let connection = try PostgresConnection.connect(on: eventLoops.next(), configuration: config, id: id, logger: logger).blockingWait()
             if let schema = configuration.schema {
                 // The name was checked to be plain (no quoting needed, nothing to inject).
-                _ = try connection.query("SET search_path TO \(schema)", []).wait()
+                _ = try connection.query("SET search_path TO \(schema)", []).blockingWait()
             }
             return connection
         } catch {
@@ -169,7 +173,7 @@ public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
         openConnections -= all.count
         condition.broadcast()
         condition.unlock()
-        for c in all { _ = try? (c.close() as EventLoopFuture<Void>).wait() }
+        for c in all { _ = try? (c.close() as EventLoopFuture<Void>).blockingWait() }
     }
 }
 
@@ -182,14 +186,14 @@ struct PostgresCatalogConnection: CatalogConnection {
     @discardableResult
     func execute(_ sql: String, _ arguments: [CatalogValue]) throws(CatalogError) -> Int {
         do {
-            let result = try connection.query(PostgresPlaceholders.rewrite(sql), arguments.map(Self.postgresData)).wait()
+            let result = try connection.query(PostgresPlaceholders.rewrite(sql), arguments.map(Self.postgresData)).blockingWait()
             return result.metadata.rows ?? 0
         } catch { throw wrap(error, sql) }
     }
 
     func query(_ sql: String, _ arguments: [CatalogValue]) throws(CatalogError) -> [CatalogRow] {
         let result: PostgresQueryResult
-        do { result = try connection.query(PostgresPlaceholders.rewrite(sql), arguments.map(Self.postgresData)).wait() } catch {
+        do { result = try connection.query(PostgresPlaceholders.rewrite(sql), arguments.map(Self.postgresData)).blockingWait() } catch {
             throw wrap(error, sql)
         }
         return try result.rows.map { (row) throws(CatalogError) in try Self.catalogRow(row) }
@@ -271,5 +275,20 @@ struct PostgresCatalogConnection: CatalogConnection {
         } catch {
             throw .badValue(column: cell.columnName, expected: "a value of type \(cell.dataType)", found: .null)
         }
+    }
+}
+
+extension EventLoopFuture {
+    /// `wait()` without its ban on being called from any event loop thread: the catalog's futures
+    /// complete on its own loops, so a caller on another group's loop (the daemon's) may block.
+    func blockingWait() throws -> Value {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var outcome: Result<Value, any Error>?
+        whenComplete { result in
+            outcome = result
+            done.signal()
+        }
+        done.wait()
+        return try outcome!.get()
     }
 }

@@ -64,6 +64,7 @@ extension ContentStore {
     /// Deletes condemned packs that no writer can still need; keeps (un-condemns) those an older
     /// writer committed a reference into.
     private func sweepCondemned(objects: SharedObjects, gcLease: WriterLease, into report: inout GCReport) throws(StoreError) {
+        CrashPoint.hit("gc.before-commit")
         let deleted: [String] = try catalog.write { db in
             let now = Date().timeIntervalSince1970
             // Leases of writers that died: their uploads become orphans, swept below.
@@ -104,7 +105,10 @@ extension ContentStore {
                 do throws(ObjectStorageError) { try await storage.delete(.pack(id: id)) } catch { throw .objects(error) }
             }
         }
-        for id in deleted { try? FileSystem.remove(layout.packPath(for: id)) }
+        for id in deleted {
+            try? FileSystem.remove(layout.packPath(for: id))
+            CrashPoint.hit("gc.pack-deleted")
+        }
         report.packsDeleted = deleted
     }
 

@@ -4,7 +4,14 @@ extension ContentStore {
     func referencedChunks() throws(StoreError) -> Set<ChunkID> {
         var set = Set<ChunkID>()
         for id in try catalog.imageIDs() {
-            for case let c? in try manifest(of: id).chunks { set.insert(c) }
+            let chunks: [ChunkID?]
+            do throws(StoreError) { chunks = try manifest(of: id).chunks } catch {
+                // Removed since the listing (another process, or another host): its chunks are
+                // no longer referenced by it.
+                if case .imageNotFound = error { continue }
+                throw error
+            }
+            for case let c? in chunks { set.insert(c) }
         }
         do {
             try catalog.forEachBlobManifest { id, bytes in

@@ -23,6 +23,16 @@ swift test --skip-build || status=$?
 # store), its objects in SeaweedFS (a prefix per store). Suites that never open a store run too
 # (cheap), so nothing that touches the catalog or the object store can be missed.
 STASIS_TEST_CATALOG=postgres swift test --skip-build || status=$?
+# The LangGraph suite reaches fleet stores through the operator's variables (test_fleet.py on
+# every row; every store a fleet store on the fleet row).
+pg_url="$STASIS_TEST_PG_URL"
+export PGPASSWORD="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlsplit(sys.argv[1]).password or "")' "$pg_url")"
+export AWS_ACCESS_KEY_ID="$STASIS_TEST_S3_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$STASIS_TEST_S3_SECRET_ACCESS_KEY"
+export AWS_ENDPOINT_URL="$STASIS_TEST_S3_ENDPOINT" AWS_REGION="$STASIS_TEST_S3_REGION"
+export STASIS_TEST_FLEET_CATALOG="$(python3 -c 'import sys, urllib.parse; u = urllib.parse.urlsplit(sys.argv[1]); print(f"postgres://{u.username}@{u.hostname}:{u.port}{u.path}")' "$pg_url")"
+export STASIS_TEST_FLEET_OBJECTS="s3://$STASIS_TEST_S3_BUCKET"
 Tools/stasis-langgraph/run_tests.sh .build/debug/stasis || status=$?
+# The conformance suite again against daemons whose stores are fleet stores (PostgreSQL catalog).
+STASIS_TEST_STORES=fleet STASIS_LANGGRAPH_ROWS=newest Tools/stasis-langgraph/run_tests.sh .build/debug/stasis || status=$?
 Tools/verifier/run_tests.sh .build/debug/stasis || status=$?
 exit $status

@@ -18,7 +18,7 @@ from .errors import DaemonError, StasisError
 from .transport import Connection
 
 #: The file `stasis init` creates; its presence means a store exists at the directory.
-_STORE_MARKER = "catalog.sqlite"
+_STORE_MARKERS = ("catalog.sqlite", "store.json")  # a store on one host; a host's view of a fleet store
 
 
 def find_stasis_binary(binary: str | os.PathLike[str] | None = None) -> str:
@@ -44,15 +44,30 @@ def find_stasis_binary(binary: str | os.PathLike[str] | None = None) -> str:
 
 
 def store_exists(path: str | os.PathLike[str]) -> bool:
-    return os.path.isfile(os.path.join(os.fspath(path), _STORE_MARKER))
+    return any(os.path.isfile(os.path.join(os.fspath(path), marker)) for marker in _STORE_MARKERS)
 
 
-def init_store(path: str | os.PathLike[str], binary: str | None = None) -> None:
-    """`stasis init --store PATH`; raises DaemonError with stasis's message when it fails."""
+def init_store(
+    path: str | os.PathLike[str],
+    binary: str | None = None,
+    *,
+    catalog: str | None = None,
+    objects: str | None = None,
+    key: str | os.PathLike[str] | None = None,
+) -> None:
+    """`stasis init --store PATH`; raises DaemonError with stasis's message when it fails.
+
+    With `catalog` (postgres://…) and `objects` (s3://BUCKET/PREFIX) the store is a fleet store
+    shared by several hosts; `key` (a copy of its keys/store.ed25519) joins an existing one.
+    Credentials come from the environment (PGPASSWORD, AWS_ACCESS_KEY_ID, …), never arguments.
+    """
     exe = find_stasis_binary(binary)
-    done = subprocess.run(
-        [exe, "init", "--store", os.fspath(path)], capture_output=True, text=True, timeout=120
-    )
+    args = [exe, "init", "--store", os.fspath(path)]
+    if catalog is not None or objects is not None:
+        args += ["--catalog", catalog or "", "--objects", objects or ""]
+    if key is not None:
+        args += ["--key", os.fspath(key)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise DaemonError(
             f"`stasis init --store {path}` failed (exit {done.returncode}): "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -29,7 +30,12 @@ def new_store(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
 
     def make(name: str = "store") -> str:
         store = str(tmp_path_factory.mktemp(name) / "s")
-        init_store(store)
+        if os.environ.get("STASIS_TEST_STORES") == "fleet":
+            # Every store a fleet store: its catalog in a schema, its objects under a prefix,
+            # of their own (Tools/test.sh's fleet pass).
+            init_store(store, **fleet_backends())
+        else:
+            init_store(store)
         return store
 
     return make
@@ -53,3 +59,16 @@ def saver(daemon: StasisDaemon) -> Iterator[StasisSaver]:
         yield s
     finally:
         s.close()
+
+
+def fleet_backends() -> dict[str, str]:
+    """A fresh schema and prefix in the test PostgreSQL and SeaweedFS (STASIS_TEST_FLEET_CATALOG,
+    STASIS_TEST_FLEET_OBJECTS; Tools/test.sh sets them and the credentials)."""
+    catalog, objects = os.environ.get("STASIS_TEST_FLEET_CATALOG"), os.environ.get("STASIS_TEST_FLEET_OBJECTS")
+    if not catalog or not objects:
+        raise pytest.UsageError(
+            "fleet stores need STASIS_TEST_FLEET_CATALOG (postgres://USER@HOST:PORT/DB) and "
+            "STASIS_TEST_FLEET_OBJECTS (s3://BUCKET) with PGPASSWORD and AWS_* set: run Tools/test.sh"
+        )
+    name = "py_" + uuid.uuid4().hex[:16]
+    return {"catalog": f"{catalog}?schema={name}", "objects": f"{objects}/{name}"}

@@ -81,4 +81,38 @@ struct FleetHostsTests {
         let shown = try h3.run(["history", "show", session]).stdout
         #expect(shown.contains("make") && shown.contains("built on host 2"))
     }
+
+    @Test("a sandbox paused on one host resumes on another, memory and disk intact, one history")
+    func sandboxAcrossHosts() throws {
+        let dir = Scratch()
+        _ = try TestStores.fleetBackends()
+        let hosts = try Self.hosts(dir)
+        guard case .shared(let catalog, let objects, _, _) = try TestStores.fleetBackends() else { return }
+        let fleet = ["--catalog", catalog.description, "--objects", objects]
+        let (h1, h2) = (hosts[0], hosts[1])
+
+        #expect(try h1.run(["init"] + fleet).status == 0)
+        let started = try h1.run(["sandbox", "run", "--memory", "128M", "--disk", "64M", "--json"])
+        let session = try #require(started.json?["session"] as? String, "\(started.stdout) \(started.stderr)")
+        let wrote = try h1.run(["exec", session, "--shell", "echo carried > /root/note; echo $((6*7)) > /tmp/in-memory; sync"])
+        #expect(wrote.status == 0, "\(wrote.stderr)")
+        let paused = try h1.run(["sandbox", "pause", session, "--json"])
+        #expect(paused.status == 0, "\(paused.stderr)")
+        try FileManager.default.copyItem(atPath: h1.store + "/keys/store.ed25519", toPath: dir.file("key"))
+        try FileManager.default.removeItem(atPath: h1.store)
+
+        #expect(try h2.run(["init"] + fleet + ["--key", dir.file("key")]).status == 0)
+        let listed = try h2.run(["sandbox", "ls", "--json"])
+        let pausedSessions = (listed.json?["paused"] as? [[String: Any]] ?? []).compactMap { $0["session"] as? String }
+        #expect(pausedSessions.contains(session), "\(listed.stdout)")
+        let resumed = try h2.run(["sandbox", "resume", session, "--json"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let read = try h2.run(["exec", session, "--shell", "cat /root/note /tmp/in-memory"])
+        #expect(read.status == 0 && read.stdout == "carried\n42\n", "\(read.stdout) \(read.stderr)")
+        #expect(try h2.run(["sandbox", "stop", session, "--discard"]).status == 0)
+        let verify = try h2.run(["history", "verify", session])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        let kinds = try h2.run(["history", "show", session, "--json"]).stdout
+        #expect(kinds.contains("\"kind\":\"checkpoint\"") && kinds.contains("\"kind\":\"restore\""))
+    }
 }

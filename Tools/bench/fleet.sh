@@ -38,7 +38,11 @@ if [[ $BUILD == 1 ]]; then
         && swift build -c release --scratch-path "$SCRATCH" --product stasis-bench >/dev/null)
 fi
 BIN="$(cd "$REPO_ROOT" && swift build -c release --scratch-path "$SCRATCH" --show-bin-path)"
-ENV_FILE="$("$REPO_ROOT/Tools/services/start.sh" --quiet)"
+# The services where they already listen (Tools/test.sh puts them on the hosts' bridge), else
+# on loopback.
+STATE="${STASIS_SERVICES_DIR:-/tmp/stasis-services}"
+ADDRESS="$(cat "$STATE/address" 2>/dev/null || echo 127.0.0.1)"
+ENV_FILE="$("$REPO_ROOT/Tools/services/start.sh" --quiet --address "$ADDRESS")"
 mkdir -p "$WORK"
 exec python3 "$REPO_ROOT/Tools/bench/fleet_bench.py" --stasis "$BIN/stasis" --bench "$BIN/stasis-bench" \
     --services "$ENV_FILE" --size "$SIZE" --runs "$RUNS" --frac "$FRAC" --work "$WORK"

@@ -70,7 +70,9 @@ public final class SandboxService: Sendable {
 
     /// Sessions that are paused (or stopped after a checkpoint): `sandbox resume` continues them.
     public func resumable() throws(SandboxError) -> [Resumable] {
-        let live = Set(list().filter { $0.pid != nil }.map(\.session))
+        var live = Set(list().filter { $0.pid != nil }.map(\.session))
+        // Sessions a sandbox on another host of a fleet store runs are not paused either.
+        if let claims = try? sessions.sandboxClaims() { live.formUnion(claims.filter { $0.host != sessions.claimHost }.map(\.session)) }
         do throws(HistoryError) {
             var found: [Resumable] = []
             for record in try sessions.sessions() where record.checkpoints > 0 && !live.contains(record.id) {
@@ -110,6 +112,7 @@ public final class SandboxService: Sendable {
                                kernelCommandLine: guest.commandLine(), mac: "", vsockCID: 0, machineID: "", disks: ["root"],
                                restoredFrom: nil, createdAt: Date())
         spec.renewIdentity()
+        try claim(sessionID, sandbox: spec.id, takeOver: false)
         let dir = SandboxDirectory(path: sandboxesDirectory + "/" + spec.id)
         do {
             try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -119,6 +122,7 @@ public final class SandboxService: Sendable {
             // The copies become the host's shared read-only boot files once stored (below).
         } catch {
             try? FileManager.default.removeItem(atPath: dir.path)
+            try? sessions.releaseSandbox(session: sessionID, sandbox: spec.id)
             throw .io("prepare \(dir.path): \(error)", EIO)
         }
         do throws(SandboxError) {
@@ -133,10 +137,26 @@ public final class SandboxService: Sendable {
         } catch {
             try? driver.stop(dir)
             try? FileManager.default.removeItem(atPath: dir.path)
+            try? sessions.releaseSandbox(session: sessionID, sandbox: spec.id)
             throw error
         }
         return Running(sandbox: spec.id, session: sessionID, directory: dir.path, pid: dir.runningPID,
                        memoryBytes: memoryBytes, accelerator: spec.accelerator, restoredFrom: nil)
+    }
+
+    /// Claims `session` for `sandbox` in the catalog, so that no other host of a fleet store runs
+    /// it meanwhile. A claim this host left behind (its sandbox is not running here) is taken
+    /// over; another host's only with `takeOver`.
+    func claim(_ session: String, sandbox: String, takeOver: Bool) throws(SandboxError) {
+        var takeOver = takeOver
+        if !takeOver, let held = try? sessions.sandboxClaims().first(where: { $0.session == session }), held.host == sessions.claimHost,
+           !list().contains(where: { $0.sandbox == held.sandbox && $0.pid != nil }) {
+            takeOver = true
+        }
+        do { try sessions.claimSandbox(session: session, sandbox: sandbox, takeOver: takeOver) } catch {
+            if case .badArgument(let field, let message) = error { throw .badArgument("\(field): \(message)") }
+            throw .store(error.description, cause: error)
+        }
     }
 
     /// Stores the kernel and initrd once, when the sandbox is created, and remembers their blob
@@ -238,6 +258,7 @@ public final class SandboxService: Sendable {
         for (name, path) in captured.disks { cache.adopt(path, as: checkpoint.record.images["disk:" + name]!) }
         if stop {
             try? driver.stop(dir)
+            try? sessions.releaseSandbox(session: spec.session, sandbox: spec.id)
             try? FileManager.default.removeItem(atPath: dir.path)
         }
         let stored = ((try? sessions.store.stats().storeBytes) ?? 0) - statsBefore
@@ -246,7 +267,8 @@ public final class SandboxService: Sendable {
     }
 
     /// Restores a checkpoint (default: the session's latest) into a fresh sandbox and continues it.
-    public func resume(_ sessionIDOrPrefix: String, checkpoint: String? = nil, progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> RestoreResult {
+    public func resume(_ sessionIDOrPrefix: String, checkpoint: String? = nil, takeOver: Bool = false,
+                       progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> RestoreResult {
         let session: String
         let target: String
         do {
@@ -261,7 +283,7 @@ public final class SandboxService: Sendable {
         if let running = try? running(session) {
             throw .badArgument("session \(session) already runs sandbox \(running.0.id): stop or pause it first, or fork with `stasis restore CHECKPOINT --start`")
         }
-        return try restore(target, start: true, intoSession: session, progress: progress)
+        return try restore(target, start: true, intoSession: session, takeOver: takeOver, progress: progress)
     }
 
     /// Plans and executes a restore. Without `intoSession` it is a fork: the new sandbox gets a
@@ -269,7 +291,7 @@ public final class SandboxService: Sendable {
     /// `restore` event; the checkpoint's session records the fork too. `resume` restores into
     /// the same session instead.
     public func restore(_ checkpoint: String, start: Bool, directory: String? = nil, intoSession: String? = nil,
-                        progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> RestoreResult {
+                        takeOver: Bool = false, progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> RestoreResult {
         let guest = try? GuestImage.locate(cache: guestCache)
         let accel = guest.map { Accelerator.detect(guest: $0, cache: guestCache) } ?? "tcg"
         let plan = try planner.plan(checkpoint, accelerator: accel, directory: directory)
@@ -279,8 +301,10 @@ public final class SandboxService: Sendable {
                 throw .store(error.description, cause: error)
             }
         }
+        if start { try claim(session, sandbox: plan.identity.sandbox, takeOver: takeOver) }
         let result: RestoreResult
         do { result = try executor.execute(plan, start: start, session: session, progress: progress) } catch {
+            if start { try? sessions.releaseSandbox(session: session, sandbox: plan.identity.sandbox) }
             if intoSession == nil { _ = try? sessions.removeSession(session) }
             throw error
         }
@@ -339,6 +363,7 @@ public final class SandboxService: Sendable {
         }
         try driver.stop(dir)
         try? FileManager.default.removeItem(atPath: dir.path)
+        try? sessions.releaseSandbox(session: spec.session, sandbox: spec.id)
         try? record(spec.session, [EventInput(kind: .note, data: ["text": .string("sandbox \(spec.id) stopped"), "sandbox": .string(spec.id)])])
         return spec.id
     }

@@ -135,10 +135,12 @@ struct SandboxResumeCommand: ParsableCommand {
     @OptionGroup var options: StoreOptions
     @Argument(help: ArgumentHelp("Session id or prefix.", valueName: "SESSION")) var session: String
     @Option(name: .long, help: ArgumentHelp("Which checkpoint (default: the latest).", valueName: "CHECKPOINT")) var checkpoint: String?
+    @Flag(name: .long, help: "Resume a session that another host of a fleet store claims to run, because that host is gone for good (else refused, naming the host).")
+    var takeOver = false
 
     func run() throws {
         try CommandOutput.run(json: options.json) { () throws(SandboxError) in
-            let r = try options.sandboxService().resume(session, checkpoint: checkpoint, progress: options.progress)
+            let r = try options.sandboxService().resume(session, checkpoint: checkpoint, takeOver: takeOver, progress: options.progress)
             if options.json { CommandOutput.json(r) } else {
                 CommandOutput.line(r.plan.identity.sandbox)
                 CommandOutput.warn(String(format: "resumed checkpoint %@ in sandbox %@: files %.2f s, start to answering %.2f s", String(r.plan.checkpoint.prefix(12)), r.plan.identity.sandbox, r.materializeSeconds, r.startSeconds))

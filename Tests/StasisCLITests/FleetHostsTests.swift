@@ -107,6 +107,14 @@ struct FleetHostsTests {
         #expect(pausedSessions.contains(session), "\(listed.stdout)")
         let resumed = try h2.run(["sandbox", "resume", session, "--json"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
+
+        // While it runs on host 2, host 3 may neither resume it nor see it as paused.
+        let h3 = hosts[2]
+        #expect(try h3.run(["init"] + fleet + ["--key", dir.file("key")]).status == 0)
+        let twice = try h3.run(["sandbox", "resume", session])
+        #expect(twice.status == 1 && twice.stderr.contains("runs sandbox") && twice.stderr.contains(h2.store), "\(twice.stderr)")
+        let seen = try h3.run(["sandbox", "ls", "--json"])
+        #expect(!((seen.json?["paused"] as? [[String: Any]] ?? []).contains { $0["session"] as? String == session }), "\(seen.stdout)")
         let read = try h2.run(["exec", session, "--shell", "cat /root/note /tmp/in-memory"])
         #expect(read.status == 0 && read.stdout == "carried\n42\n", "\(read.stdout) \(read.stderr)")
         #expect(try h2.run(["sandbox", "stop", session, "--discard"]).status == 0)

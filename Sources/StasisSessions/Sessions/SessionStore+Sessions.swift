@@ -65,6 +65,7 @@ extension SessionStore {
         try write { db in
             try db.execute("DELETE FROM events WHERE session_id = ?", id)
             try db.execute("DELETE FROM merkle_tiles WHERE session_id = ?", id)
+            try db.execute("DELETE FROM sandbox_claims WHERE session_id = ?", id)
             try db.execute("DELETE FROM sessions WHERE id = ?", id)
             // A prefix match, not a key range: PostgreSQL may collate text by language, where
             // the punctuation a range relies on does not sort as bytes. (The id is hex: no

@@ -127,5 +127,22 @@ public enum SessionsSchema {
                 PRIMARY KEY (session_id, tile)
             );
             """),
+        // Which host runs a session's sandbox: a fleet store's hosts must not run one session
+        // twice (two VMs writing one history). One row per running sandbox.
+        CatalogMigration("sessions:v3-sandbox-claims", sqlite: """
+            CREATE TABLE sandbox_claims (
+                session_id  TEXT PRIMARY KEY NOT NULL,
+                sandbox_id  TEXT NOT NULL,
+                host        TEXT NOT NULL,
+                claimed_at  REAL NOT NULL
+            ) WITHOUT ROWID;
+            """, postgres: """
+            CREATE TABLE sandbox_claims (
+                session_id  TEXT PRIMARY KEY NOT NULL,
+                sandbox_id  TEXT NOT NULL,
+                host        TEXT NOT NULL,
+                claimed_at  DOUBLE PRECISION NOT NULL
+            );
+            """),
     ], legacyNames: ["v2-sessions-checkpoints-history"])
 }

@@ -197,4 +197,27 @@ struct FleetStoreTests {
         try descriptor.write(store.layout)
         return try ContentStore.open(at: root)
     }
+
+    @Test("a cold restore of many packs: prefetched in the background while readers fetch what they reach first")
+    func coldRestoreOfManyPacks() throws {
+        let dir = TemporaryDirectory()
+        let backends = try TestStores.fleetBackends()
+        let a = try ContentStore.create(at: dir.file("a"), backends: backends)
+        var gen = TestImage(seed: 53)
+        let bytes = gen.bytes(pages: 1024)
+        TestFiles.write(bytes, to: dir.file("mem"))
+        var options = CaptureOptions()
+        options.packTargetSize = 64 << 10
+        let captured = try a.capture(dir.file("mem"), options: options)
+        #expect(captured.packs.count > 20)
+        for round in 0..<3 {
+            let b = try ContentStore.join(at: dir.file("b\(round)"), backends: backends, keyFile: a.layout.keyPath)
+            _ = try b.materialize(captured.image.id, to: dir.file("out\(round)"))
+            #expect(TestFiles.read(dir.file("out\(round)")) == bytes)
+            let cached = try FileSystem.list(b.layout.packsDirectory).filter { $0.count == 2 }
+                .flatMap { (try? FileSystem.list(b.layout.packsDirectory + "/" + $0)) ?? [] }
+            #expect(Set(cached.map { String($0.dropLast(5)) }) == Set(captured.packs))
+            #expect(try FileSystem.list(b.layout.temporaryDirectory).isEmpty)
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import StasisIO
 import StasisObjectStorage
 
@@ -23,6 +24,9 @@ final class SharedObjects: Sendable {
     static let evictionGraceSeconds = 120
 
     static let defaultCacheBytes: Int64 = 8 << 30
+
+    /// Packs being downloaded in this process: a second reader of one waits for the first.
+    private let downloading = Mutex<[String: DispatchGroup]>([:])
 
     init(storage: any ObjectStorage, layout: StoreLayout, cacheBytes: Int64?) {
         self.storage = storage
@@ -67,24 +71,64 @@ final class SharedObjects: Sendable {
 
     // MARK: - Downloads (into the cache)
 
-    /// Makes sure each pack is in this host's cache, downloading the missing ones in parallel.
-    func prefetch(packs ids: some Sequence<String>) throws(StoreError) {
-        let missing = Array(Set(ids.filter { !FileSystem.exists(layout.packPath(for: $0)) })).sorted()
+    /// Makes sure each pack is in this host's cache, downloading the missing ones in parallel,
+    /// in the order given (the order a restore reads them).
+    func prefetch(packs ids: [String]) throws(StoreError) {
+        var seen = Set<String>()
+        let missing = ids.filter { seen.insert($0).inserted && !FileSystem.exists(layout.packPath(for: $0)) }
         guard !missing.isEmpty else { return }
         let this = self
         try BlockingAsync.run { () async throws(StoreError) in
             try await Self.forEach(missing, limit: Self.parallelTransfers) { (id) async throws(StoreError) in
-                try await this.download(pack: id)
+                try await this.downloadOnce(pack: id, waitIfBusy: false)
             }
         }
         evictIfOverBudget()
     }
 
-    /// Downloads one pack into the cache (the caller found it missing).
+    /// `prefetch` on a thread of its own, so that a restore reads the first packs while the
+    /// later ones are still coming; `wait()` on the result when done. Errors are not reported
+    /// here: a reader that needs a pack that failed fetches it itself and gets the error.
+    func prefetchInBackground(packs ids: [String]) -> DispatchGroup {
+        let done = DispatchGroup()
+        done.enter()
+        Thread.detachNewThread { [self] in
+            try? prefetch(packs: ids)
+            done.leave()
+        }
+        return done
+    }
+
+    /// Downloads one pack into the cache (the caller found it missing); waits instead if this
+    /// process is downloading it already.
     func fetch(pack id: String) throws(StoreError) {
         let this = self
-        try BlockingAsync.run { () async throws(StoreError) in try await this.download(pack: id) }
+        try BlockingAsync.run { () async throws(StoreError) in try await this.downloadOnce(pack: id, waitIfBusy: true) }
         evictIfOverBudget()
+    }
+
+    /// One download per pack at a time in this process. `waitIfBusy` (readers): wait for the one
+    /// in flight, then check the cache; else (the prefetcher) leave it to whoever started it.
+    private func downloadOnce(pack id: String, waitIfBusy: Bool) async throws(StoreError) {
+        let (group, mine) = downloading.withLock { table -> (DispatchGroup, Bool) in
+            if let busy = table[id] { return (busy, false) }
+            let group = DispatchGroup()
+            group.enter()
+            table[id] = group
+            return (group, true)
+        }
+        guard mine else {
+            guard waitIfBusy else { return }
+            // On BlockingAsync's own threads (never the cooperative pool): blocking is allowed.
+            group.wait()
+            if !FileSystem.exists(layout.packPath(for: id)) { try await downloadOnce(pack: id, waitIfBusy: true) }
+            return
+        }
+        defer {
+            _ = downloading.withLock { $0.removeValue(forKey: id) }
+            group.leave()
+        }
+        try await download(pack: id)
     }
 
     /// An image manifest's bytes from object storage (the caller checks them against the id and

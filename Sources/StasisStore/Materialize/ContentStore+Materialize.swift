@@ -81,11 +81,10 @@ extension ContentStore {
                 }
             }
 
-            if let objects {
-                // A fleet store: the packs this image needs and this host lacks come down in
-                // parallel first, instead of one at a time as the workers reach them.
-                try objects.prefetch(packs: Set(plan.batches.map { index.packIDs[Int($0.pack)] }))
-            }
+            // A fleet store: the packs this image needs and this host lacks come down in parallel,
+            // in the order the workers read them, while the workers write the first ones out.
+            let prefetching = objects?.prefetchInBackground(packs: plan.batches.map { index.packIDs[Int($0.pack)] })
+            defer { prefetching?.wait() }
             let packs = PackFiles(layout: layout, objects: objects)
             defer { packs.close() }
             progress.begin("materialize", total: dataBytes)

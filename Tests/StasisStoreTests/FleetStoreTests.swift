@@ -198,7 +198,7 @@ struct FleetStoreTests {
         return try ContentStore.open(at: root)
     }
 
-    @Test("a cold restore of many packs: prefetched in the background while readers fetch what they reach first")
+    @Test("a cold restore of many packs fetches each once and caches exactly the image's packs")
     func coldRestoreOfManyPacks() throws {
         let dir = TemporaryDirectory()
         let backends = try TestStores.fleetBackends()

@@ -86,19 +86,6 @@ final class SharedObjects: Sendable {
         evictIfOverBudget()
     }
 
-    /// `prefetch` on a thread of its own, so that a restore reads the first packs while the
-    /// later ones are still coming; `wait()` on the result when done. Errors are not reported
-    /// here: a reader that needs a pack that failed fetches it itself and gets the error.
-    func prefetchInBackground(packs ids: [String]) -> DispatchGroup {
-        let done = DispatchGroup()
-        done.enter()
-        Thread.detachNewThread { [self] in
-            try? prefetch(packs: ids)
-            done.leave()
-        }
-        return done
-    }
-
     /// Downloads one pack into the cache (the caller found it missing); waits instead if this
     /// process is downloading it already.
     func fetch(pack id: String) throws(StoreError) {

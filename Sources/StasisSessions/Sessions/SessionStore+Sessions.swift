@@ -12,7 +12,7 @@ extension SessionStore {
         let encoded = JSONValue.object(labels.mapValues { .string($0) }).canonicalString
         try write { db in
             _ = try db.execute("INSERT INTO sessions(id, created_at, labels, retention) VALUES (?, ?, ?, NULL)",
-                           id, now.timeIntervalSince1970, encoded)
+                               id, now.timeIntervalSince1970, encoded)
         }
         return SessionRecord(id: id, createdAt: now, labels: labels, retention: nil, historySize: 0, checkpoints: 0)
     }

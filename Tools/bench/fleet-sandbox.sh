@@ -55,22 +55,28 @@ for size in sizes:
         a, b = os.path.join(work, name + "-a"), os.path.join(work, name + "-b")
         host("stasis-h1", a, "init", *fleet)
         host("stasis-h2", b, "init", *fleet, "--key", os.path.join(a, "keys", "store.ed25519"))
-        session = json.loads(host("stasis-h1", a, "sandbox", "run", "--memory", size, "--disk", "256M", "--json").stdout)["session"]
-        # Give the guest state in memory: a quarter of its RAM in tmpfs, incompressible.
-        mib = int(size[:-1]) * (1024 if size.endswith("G") else 1) // 4
-        host("stasis-h1", a, "exec", session, "--shell", f"head -c {mib}M /dev/urandom > /tmp/state; sync")
-        t0 = time.monotonic()
-        paused = json.loads(host("stasis-h1", a, "sandbox", "pause", session, "--json").stdout)
-        t1 = time.monotonic()
-        resumed = json.loads(host("stasis-h2", b, "sandbox", "resume", session, "--json").stdout)
-        host("stasis-h2", b, "exec", session, "--shell", "true")
-        t2 = time.monotonic()
-        row = {"pause": t1 - t0, "resume": t2 - t1, "total": t2 - t0, "downtime_ms": paused["downtimeMs"],
-               "files": resumed["materializeSeconds"], "start": resumed["startSeconds"]}
-        print(f"  {size} run {run}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()), flush=True)
-        for k, v in row.items():
-            results.setdefault((size, k), []).append(v)
-        host("stasis-h2", b, "sandbox", "stop", session, "--discard", check=False)
+        session = None
+        try:
+            session = json.loads(host("stasis-h1", a, "sandbox", "run", "--memory", size, "--disk", "256M", "--json").stdout)["session"]
+            # Give the guest state in memory: a quarter of its RAM in tmpfs, incompressible.
+            mib = int(size[:-1]) * (1024 if size.endswith("G") else 1) // 4
+            host("stasis-h1", a, "exec", session, "--shell", f"head -c {mib}M /dev/urandom > /tmp/state; sync")
+            t0 = time.monotonic()
+            paused = json.loads(host("stasis-h1", a, "sandbox", "pause", session, "--json").stdout)
+            t1 = time.monotonic()
+            resumed = json.loads(host("stasis-h2", b, "sandbox", "resume", session, "--json").stdout)
+            host("stasis-h2", b, "exec", session, "--shell", "true")
+            t2 = time.monotonic()
+            row = {"pause": t1 - t0, "resume": t2 - t1, "total": t2 - t0, "downtime_ms": paused["downtimeMs"],
+                   "files": resumed["materializeSeconds"], "start": resumed["startSeconds"]}
+            print(f"  {size} run {run}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()), flush=True)
+            for k, v in row.items():
+                results.setdefault((size, k), []).append(v)
+        finally:
+            # Whatever happened, no VM outlives the run (on either host).
+            if session:
+                host("stasis-h1", a, "sandbox", "stop", session, "--discard", check=False)
+                host("stasis-h2", b, "sandbox", "stop", session, "--discard", check=False)
         shutil.rmtree(a, ignore_errors=True); shutil.rmtree(b, ignore_errors=True)
 
 print("\n| guest | pause on A (s) | downtime (ms) | resume on B (s) | of which files | of which start | pause on A → answering on B (s) |")

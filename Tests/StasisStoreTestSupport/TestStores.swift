@@ -56,8 +56,8 @@ public enum TestStores {
     /// `AWS_ENDPOINT_URL`, `AWS_REGION` — so that stores opened later, here or in a child
     /// `stasis`, find their credentials where they would in production.
     private static let exportedVariables: Result<[String: String], any Error> = Result {
+        _ = try TestServices.variables(requiring: "STASIS_TEST_S3_BUCKET")
         let variables = try TestServices.variables(requiring: "STASIS_TEST_PG_URL")
-        guard variables["STASIS_TEST_S3_BUCKET"] != nil else { _ = try TestServices.variables(requiring: "STASIS_TEST_S3_BUCKET"); return [:] }
         let catalog = try PostgresCatalogConfiguration.parse(variables["STASIS_TEST_PG_URL"]!)
         let exports: [String: String?] = [
             "PGPASSWORD": catalog.password,

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # image-store.sh: capture / incremental / restore / stored-size benchmark of Stasis against
 # restic, borg (default and fixed 64 KiB chunker), casync, `lz4 -1` and `cp --sparse=always`,
-# on deterministic synthetic VM-memory images (stasis-bench gen-image).
+# on two kinds of deterministic VM-memory images, each a base.img, its successor next.img and the
+# sparse diff between them:
+#   synthetic  stasis-bench gen-image: a hand-chosen page mix (zero / library copies / text / random)
+#   real       Tools/bench/gen_real_image.py: this machine's own files (Python's standard library,
+#              shared libraries, docs, man pages, binaries, locales) laid out page-aligned as a
+#              guest's tmpfs and page cache hold them; next.img deletes, gzips and sorts some of them
+# The synthetic mix is a guess; the real images check that the results hold on data nobody tuned.
 #
-#   Tools/bench/image-store.sh                 # 1 GiB images, 5 runs
-#   Tools/bench/image-store.sh --quick         # 64 MiB images, 1 run (smoke test)
+#   Tools/bench/image-store.sh                 # 1 GiB images of both kinds, 5 runs
+#   Tools/bench/image-store.sh --quick         # 64 MiB images of both kinds, 1 run (smoke test)
+#   Tools/bench/image-store.sh --data real     # only the real-data images
 #   Tools/bench/image-store.sh --memory-test   # also: peak RSS of `stasis image capture` on 4 GiB
 #
 # Warm page cache: nothing is dropped from the page cache; the images are read once before
@@ -15,8 +22,10 @@
 # fsynced (`sync FILE`, except for Stasis, which fsyncs itself), compared with `cmp` against
 # next.img and deleted. `--fsync-check` verifies with strace which tools fsync by themselves.
 #
-# Results go to WORK/results-<time>.jsonl (one JSON object per line); Tools/bench/report.py
-# turns them into a markdown table and checks the team's targets.
+# Results go to WORK/results-<time>.jsonl (one JSON object per line, each with "data":
+# "synthetic"|"real"); Tools/bench/report.py turns them into one markdown table per data kind and
+# checks the team's targets on each. Per data kind the results also hold the "ideal" store size:
+# `lz4 -1` of every distinct non-zero 4 KiB page of both images, in image order, as one stream.
 set -euo pipefail
 export LC_ALL=C
 
@@ -26,10 +35,13 @@ usage: Tools/bench/image-store.sh [options]
   --size SIZE         image size (default 1G)
   --runs N            repetitions of every tool (default 5)
   --quick             64 MiB images, 1 run (smoke test)
+  --data KIND         synthetic, real or both (default both): which images to measure on
+  --roots LIST        comma-separated directories the real images are made from
+                      (default: gen_real_image.py's: python3.*, shared libraries, docs, ...)
   --work DIR          work directory (default: <repo>/bench-data)
   --tools LIST        comma-separated subset of:
                       restic,borg,borg-fixed,casync,lz4,cp,stasis,stasis-nodirty (default: all)
-  --frac F            dirty fraction of next.img (default 0.05)
+  --frac F            dirty fraction of next.img, both data kinds (default 0.05)
   --dense             write the images' zero pages as zeros (default: holes)
   --memory-test       also measure peak RSS of `stasis image capture` on a generated image
   --memory-size SIZE  size of that image (default 4G)
@@ -63,12 +75,16 @@ KEEP=0
 SIZE_SET=0
 RUNS_SET=0
 QUICK=0
+DATA_KINDS=both
+ROOTS=""
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --size) SIZE="$2"; SIZE_SET=1; shift 2 ;;
         --runs) RUNS="$2"; RUNS_SET=1; shift 2 ;;
         --quick) QUICK=1; shift ;;
+        --data) DATA_KINDS="$2"; shift 2 ;;
+        --roots) ROOTS="$2"; shift 2 ;;
         --work) WORK="$2"; shift 2 ;;
         --tools) TOOLS="$2"; shift 2 ;;
         --frac) FRAC="$2"; shift 2 ;;
@@ -90,6 +106,12 @@ if [[ $QUICK == 1 ]]; then
     [[ $RUNS_SET == 1 ]] || RUNS=1
 fi
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "--runs must be a positive integer" >&2; exit 2; }
+case $DATA_KINDS in
+    synthetic|real) KIND_LIST=("$DATA_KINDS") ;;
+    both) KIND_LIST=(synthetic real) ;;
+    *) echo "--data must be synthetic, real or both" >&2; exit 2 ;;
+esac
+has_kind() { [[ " ${KIND_LIST[*]} " == *" $1 "* ]]; }
 IFS=',' read -r -a TOOL_LIST <<<"$TOOLS"
 for t in "${TOOL_LIST[@]}"; do
     [[ ",$ALL_TOOLS," == *",$t,"* ]] || { echo "unknown tool: $t (known: $ALL_TOOLS)" >&2; exit 2; }
@@ -101,10 +123,11 @@ has_tool() { [[ ",$TOOLS," == *",$1,"* ]]; }
 
 # ---------------------------------------------------------------------------------------------
 # 1. Comparison tools (installed with apt-get only if missing).
+# lz4 is needed whatever --tools says: it measures the ideal store size.
 need_pkgs=()
-command -v restic >/dev/null || need_pkgs+=(restic)
-command -v borg >/dev/null || need_pkgs+=(borgbackup)
-command -v casync >/dev/null || need_pkgs+=(casync)
+if has_tool restic && ! command -v restic >/dev/null; then need_pkgs+=(restic); fi
+if { has_tool borg || has_tool borg-fixed; } && ! command -v borg >/dev/null; then need_pkgs+=(borgbackup); fi
+if has_tool casync && ! command -v casync >/dev/null; then need_pkgs+=(casync); fi
 command -v lz4 >/dev/null || need_pkgs+=(lz4)
 [[ -x /usr/bin/time ]] || need_pkgs+=(time)
 command -v cmp >/dev/null || need_pkgs+=(diffutils)
@@ -120,12 +143,17 @@ fi
 # 2. Build (release) the stasis CLI and stasis-bench.
 mkdir -p "$WORK"
 WORK="$(cd "$WORK" && pwd)"
-LOGS="$WORK/logs"
-DATA="$WORK/data"
+LOGS="$WORK/logs"   # build logs here; each data kind's logs in $LOGS/KIND (set in section 3)
+LOG_ROOT="$LOGS"
+DATA="$WORK/data"   # each data kind's images in $DATA/KIND (set in section 3)
 STORES="$WORK/stores"
 RESTORE="$WORK/restore"
 mkdir -p "$LOGS" "$DATA" "$STORES" "$RESTORE"
 
+# stasis-bench makes the synthetic images (and the memory test's); for real data it only adds
+# `analyze` (the report's page facts), which the run can do without.
+NEED_BENCH=0
+if has_kind synthetic || [[ $MEMTEST == 1 ]]; then NEED_BENCH=1; fi
 STASIS_SKIP_REASON=""
 if [[ $BUILD == 1 ]]; then
     BIN_DIR="$(cd "$REPO_ROOT" && swift build -c release --show-bin-path 2>/dev/null)"
@@ -137,10 +165,13 @@ if [[ $BUILD == 1 ]]; then
             tail -n 10 "$LOGS/build-stasis-bench.log" >&2
             say "WARNING: stasis-bench does not build now; using the existing $BIN_DIR/stasis-bench"
             BENCH="$BIN_DIR/stasis-bench"
-        else
+        elif [[ $NEED_BENCH == 1 ]]; then
             tail -n 20 "$LOGS/build-stasis-bench.log" >&2
             loud "stasis-bench does not build; pass --bench PATH to use another binary"
             exit 1
+        else
+            say "WARNING: stasis-bench does not build (see $LOGS/build-stasis-bench.log); real data only, no analyze"
+            BENCH=""
         fi
     fi
     if [[ -z "$STASIS" ]] && { has_tool stasis || has_tool stasis-nodirty || [[ $MEMTEST == 1 ]]; }; then
@@ -156,7 +187,11 @@ else
     [[ -n "$BENCH" ]] || BENCH="$BIN_DIR/stasis-bench"
     [[ -n "$STASIS" ]] || STASIS="$BIN_DIR/stasis"
 fi
-[[ -x "$BENCH" ]] || { loud "stasis-bench not found at $BENCH"; exit 1; }
+if [[ ! -x "$BENCH" ]]; then
+    [[ $NEED_BENCH == 0 ]] || { loud "stasis-bench not found at $BENCH"; exit 1; }
+    say "NOTE: no stasis-bench at ${BENCH:-<none>}: the real images get no \`stasis-bench analyze\` page facts."
+    BENCH=""
+fi
 
 # Stasis is usable only if its CLI has the commands this script drives.
 if [[ -z "$STASIS_SKIP_REASON" ]]; then
@@ -189,7 +224,9 @@ fi
 ln -sfn "$(basename "$RESULTS")" "$WORK/results-latest.jsonl" 2>/dev/null || true
 FAILURES=0
 
-emit() { printf '%s\n' "$1" >>"$RESULTS"; }
+# Every result line says which images it was measured on: "data" goes first into the object.
+DATA_KIND=""
+emit() { printf '{"data":"%s",%s\n' "$DATA_KIND" "${1#\{}" >>"$RESULTS"; }
 jstr() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
 
 # timed TOOL STEP RUN FSYNC CMD...: runs CMD under /usr/bin/time, stdout to $LAST_OUT, stderr to
@@ -273,28 +310,30 @@ json_field() {  # json_field FIELD FILE: FIELD of the last JSON object in FILE (
 }
 
 # ---------------------------------------------------------------------------------------------
-# 3. Data.
+# 3. Data: make_data KIND writes base.img, next.img and next.diff of that kind into $DATA, then
+#    the data, ideal and meta lines of the results.
 GEN_FLAGS=()
 [[ $DENSE == 1 ]] && GEN_FLAGS+=(--dense)
-say "generating data in $DATA (size $SIZE, frac $FRAC$([[ $DENSE == 1 ]] && echo ', dense'))"
-rm -f "$DATA/base.img" "$DATA/next.img" "$DATA/next.diff"
-gen_step() {  # gen_step NAME CMD...
-    local name=$1 tf="$LOGS/.time.$$"
+ROOT_FLAGS=()
+[[ -n "$ROOTS" ]] && ROOT_FLAGS+=(--roots "$ROOTS")
+GEN_REAL="$REPO_ROOT/Tools/bench/gen_real_image.py"
+DATA_ROOT="$DATA"
+
+gen_step() {  # gen_step NAME CMD...: the generators print their stats as the last JSON line
+    local name=$1 tf="$LOGS/.time.$$" rc=0
     shift
-    /usr/bin/time -o "$tf" -f '%e %U %S %M' "$@" >"$LOGS/gen-$name.out"
+    /usr/bin/time -o "$tf" -f '%e %U %S %M' "$@" >"$LOGS/gen-$name.out" 2>&1 || rc=$?
+    if [[ $rc != 0 ]]; then
+        tail -n 15 "$LOGS/gen-$name.out" >&2
+        loud "generating $DATA_KIND $name failed ($rc): $*"
+        exit 1
+    fi
     local wall user sys rss
     read -r wall user sys rss < <(tail -n 1 "$tf")
     rm -f "$tf"
-    emit "{\"kind\":\"gen\",\"step\":\"$name\",\"wall\":$wall,\"user\":$user,\"sys\":$sys,\"maxrss_kib\":$rss,\"stats\":$(tail -n 1 "$LOGS/gen-$name.out")}"
+    emit "{\"kind\":\"gen\",\"step\":\"$name\",\"wall\":$wall,\"user\":$user,\"sys\":$sys,\"maxrss_kib\":$rss,\"stats\":$(last_json "$LOGS/gen-$name.out")}"
     say "  gen $name: $wall s wall ($user user, $sys sys)"
 }
-gen_step base "$BENCH" gen-image base "$DATA/base.img" --size "$SIZE" --seed 1 "${GEN_FLAGS[@]}"
-gen_step next "$BENCH" gen-image next "$DATA/base.img" "$DATA/next.img" --frac "$FRAC" --seed 2 \
-    --diff "$DATA/next.diff" "${GEN_FLAGS[@]}"
-"$BENCH" analyze "$DATA/base.img" "$DATA/next.img" >"$LOGS/analyze.out"
-emit "{\"kind\":\"data\",\"size\":$(jstr "$SIZE"),\"frac\":$FRAC,\"dense\":$([[ $DENSE == 1 ]] && echo true || echo false),\"base\":$(sed -n 1p "$LOGS/analyze.out"),\"next\":$(sed -n 2p "$LOGS/analyze.out")}"
-sync  # flush the generated data now, so that no timed step pays for it
-cat "$DATA/base.img" "$DATA/next.img" "$DATA/next.diff" >/dev/null  # warm the page cache
 
 versions=$(python3 - "$(restic version 2>/dev/null | head -1)" "$(borg --version 2>/dev/null)" \
     "$(casync --version 2>/dev/null | head -1)" "$(lz4 --version 2>/dev/null | head -1)" \
@@ -303,7 +342,44 @@ import json, sys
 print(json.dumps(dict(zip(["restic", "borg", "casync", "lz4", "cp", "stasis"], sys.argv[1:]))))
 PY
 )
-emit "{\"kind\":\"meta\",\"date\":\"$(date -Is)\",\"host\":$(jstr "$(uname -srm)"),\"cpus\":$(nproc),\"size\":$(jstr "$SIZE"),\"runs\":$RUNS,\"tools\":$(jstr "${TOOL_LIST[*]}"),\"versions\":$versions,\"stasis_skipped\":$(jstr "$STASIS_SKIP_REASON")}"
+
+make_data() {
+    local kind=$1
+    say "generating $kind data in $DATA (size $SIZE, frac $FRAC$([[ $DENSE == 1 ]] && echo ', dense'))"
+    rm -f "$DATA/base.img" "$DATA/base.img.layout.json" "$DATA/next.img" "$DATA/next.diff"
+    if [[ $kind == synthetic ]]; then
+        gen_step base "$BENCH" gen-image base "$DATA/base.img" --size "$SIZE" --seed 1 "${GEN_FLAGS[@]}"
+        gen_step next "$BENCH" gen-image next "$DATA/base.img" "$DATA/next.img" --frac "$FRAC" --seed 2 \
+            --diff "$DATA/next.diff" "${GEN_FLAGS[@]}"
+    else
+        gen_step base python3 "$GEN_REAL" base "$DATA/base.img" --size "$SIZE" --seed 1 \
+            "${ROOT_FLAGS[@]}" "${GEN_FLAGS[@]}"
+        gen_step next python3 "$GEN_REAL" next "$DATA/base.img" "$DATA/next.img" --frac "$FRAC" --seed 2 \
+            --diff "$DATA/next.diff" "${GEN_FLAGS[@]}"
+    fi
+    local abase=null anext=null
+    if [[ -n "$BENCH" ]]; then
+        "$BENCH" analyze "$DATA/base.img" "$DATA/next.img" >"$LOGS/analyze.out"
+        abase=$(sed -n 1p "$LOGS/analyze.out")
+        anext=$(sed -n 2p "$LOGS/analyze.out")
+    fi
+    emit "{\"kind\":\"data\",\"size\":$(jstr "$SIZE"),\"frac\":$FRAC,\"dense\":$([[ $DENSE == 1 ]] && echo true || echo false),\"base\":$abase,\"next\":$anext}"
+
+    # The ideal store: perfect 4 KiB dedup across both images, then `lz4 -1` of what is left as
+    # one stream (no per-chunk framing or index): what a page store with LZ4 is judged against.
+    # Not a floor for every tool: restic compresses with zstd and can store less.
+    python3 "$GEN_REAL" distinct "$DATA/base.img" "$DATA/next.img" --out "$DATA/distinct.pages" \
+        2>"$LOGS/distinct.out" || { tail -n 15 "$LOGS/distinct.out" >&2; loud "distinct pages failed"; exit 1; }
+    local lz
+    lz=$(lz4 -1 -q -c "$DATA/distinct.pages" | wc -c)
+    rm -f "$DATA/distinct.pages"
+    emit "{\"kind\":\"ideal\",\"lz4_bytes\":$lz,\"distinct\":$(last_json "$LOGS/distinct.out")}"
+    say "  ideal store: $(awk -v b="$lz" 'BEGIN { printf "%.1f", b / 1048576 }') MiB (distinct non-zero pages of both, lz4 -1)"
+
+    sync  # flush the generated data now, so that no timed step pays for it
+    cat "$DATA/base.img" "$DATA/next.img" "$DATA/next.diff" >/dev/null  # warm the page cache
+    emit "{\"kind\":\"meta\",\"date\":\"$(date -Is)\",\"host\":$(jstr "$(uname -srm)"),\"cpus\":$(nproc),\"size\":$(jstr "$SIZE"),\"runs\":$RUNS,\"tools\":$(jstr "${TOOL_LIST[*]}"),\"versions\":$versions,\"stasis_skipped\":$(jstr "$STASIS_SKIP_REASON")}"
+}
 
 # ---------------------------------------------------------------------------------------------
 # 4. Tools. Each does: init (untimed), full capture of base.img, incremental capture of
@@ -392,25 +468,35 @@ run_tool() {
     [[ $KEEP == 1 ]] || rm -rf "$S"
 }
 
-for ((run = 1; run <= RUNS; run++)); do
-    say "run $run/$RUNS"
-    for tool in "${TOOL_LIST[@]}"; do
-        run_tool "$tool" "$run"
+# One data kind after the other; the images of a kind are deleted once it is measured (unless
+# --keep), except the last kind's, which the fsync check below still reads.
+for DATA_KIND in "${KIND_LIST[@]}"; do
+    DATA="$DATA_ROOT/$DATA_KIND"
+    LOGS="$LOG_ROOT/$DATA_KIND"
+    mkdir -p "$DATA" "$LOGS"
+    make_data "$DATA_KIND"
+    for ((run = 1; run <= RUNS; run++)); do
+        say "$DATA_KIND data: run $run/$RUNS"
+        for tool in "${TOOL_LIST[@]}"; do
+            run_tool "$tool" "$run"
+        done
     done
+    [[ $KEEP == 1 || $DATA_KIND == "${KIND_LIST[-1]}" ]] || rm -rf "$DATA"
 done
 
 # ---------------------------------------------------------------------------------------------
 # 5. Optional: who fsyncs by themselves (strace; untimed extra capture + restore per tool).
+# It runs on the last data kind's images (still in $DATA): who fsyncs does not depend on the data.
 if [[ $FSYNC_CHECK == 1 ]]; then
-    say "fsync check (strace)"
+    say "fsync check (strace, on the $DATA_KIND images)"
     fsync_trace() {  # fsync_trace TOOL STEP TARGET CMD...: which files did CMD fsync?
         local tool=$1 step=$2 target=$3
         shift 3
         local tr="$LOGS/strace.$tool.$step"
         strace -f -y -qq -e trace=fsync,fdatasync,syncfs,sync,sync_file_range,msync -o "$tr" "$@" >"$tr.out" 2>&1 || true
-        python3 - "$tool" "$step" "$target" "$tr" >>"$RESULTS" <<'PY'
+        python3 - "$tool" "$step" "$target" "$tr" "$DATA_KIND" >>"$RESULTS" <<'PY'
 import json, re, sys
-tool, step, target, path = sys.argv[1:]
+tool, step, target, path, data = sys.argv[1:]
 calls, files, fs = 0, set(), False
 for line in open(path, errors="replace"):
     m = re.search(r"\b(fsync|fdatasync|syncfs|sync|sync_file_range|msync)\((\d+)?<?([^>,)]*)", line)
@@ -422,7 +508,7 @@ for line in open(path, errors="replace"):
     if m.group(3):
         files.add(m.group(3))
 hit = fs or any(f == target or f.startswith(target.rstrip("/") + "/") for f in files)
-print(json.dumps({"kind": "fsync_check", "tool": tool, "step": step, "calls": calls,
+print(json.dumps({"data": data, "kind": "fsync_check", "tool": tool, "step": step, "calls": calls,
                   "syncs_output": hit, "files": sorted(files)[:20]}))
 PY
         say "  $tool $step: $(tail -n 1 "$RESULTS" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["calls"], "sync calls; output durable by itself:", d["syncs_output"])')"
@@ -465,6 +551,8 @@ fi
 # ---------------------------------------------------------------------------------------------
 # 6. Optional: peak memory of `stasis image capture` on a large image.
 if [[ $MEMTEST == 1 ]]; then
+    DATA_KIND=synthetic  # stasis-bench gen-image makes its image
+    LOGS="$LOG_ROOT"
     say "memory test: stasis image capture of a $MEMSIZE image"
     M="$WORK/mem"
     rm -rf "$M"; mkdir -p "$M"
@@ -483,13 +571,13 @@ elif [[ ${MEMTEST_SKIPPED:-0} == 1 ]]; then
     say "memory test skipped: $STASIS_SKIP_REASON"
 fi
 
-[[ $KEEP == 1 ]] || rm -rf "$STORES" "$RESTORE" "$WORK/cache" "$WORK/home" "$DATA"
+[[ $KEEP == 1 ]] || rm -rf "$STORES" "$RESTORE" "$WORK/cache" "$WORK/home" "$DATA_ROOT"
 
 # ---------------------------------------------------------------------------------------------
 say ""
 say "results: $RESULTS"
 python3 "$REPO_ROOT/Tools/bench/report.py" "$RESULTS" || true  # exits 1 on a restore mismatch, reported below
 if [[ $FAILURES -gt 0 ]]; then
-    loud "$FAILURES FAILURE(S): see above and $LOGS"
+    loud "$FAILURES FAILURE(S): see above and $LOG_ROOT"
     exit 1
 fi

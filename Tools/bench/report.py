@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Summarise image-store.sh results (JSON lines) as markdown: medians per tool and step,
-then the team's Stasis targets, each MET / NOT MET (or n/a when the data is missing).
+"""Summarise image-store.sh results (JSON lines) as markdown: for each data kind (synthetic,
+real), medians per tool and step, each tool's store against the ideal store, then the team's
+Stasis targets, each MET / NOT MET (or n/a when the data is missing).
 
 usage: Tools/bench/report.py RESULTS.jsonl
 """
@@ -11,6 +12,12 @@ from collections import defaultdict
 
 MiB = 1048576.0
 IDEAL_1G_MIB = 272.0  # gen_image.py 1 GiB base + next: perfect 4 KiB dedup + lz4 -1 (notes)
+
+DATA_ORDER = ["synthetic", "real"]
+DATA_TITLE = {
+    "synthetic": "Synthetic images (`stasis-bench gen-image`)",
+    "real": "Real-data images (`gen_real_image.py`: this machine's files)",
+}
 
 TOOL_ORDER = ["restic", "borg", "borg-fixed", "casync", "lz4", "cp", "stasis", "stasis-nodirty"]
 TOOL_LABEL = {
@@ -52,10 +59,21 @@ def secs(x):
     return f"{x:.3f} s" if x < 1 else f"{x:.2f} s"
 
 
+def by_data_kind(recs):
+    """Records grouped by their "data" field; lines from before it existed are synthetic."""
+    groups = defaultdict(list)
+    for r in recs:
+        groups[r.get("data") or "synthetic"].append(r)
+    kinds = [k for k in DATA_ORDER if k in groups] + sorted(set(groups) - set(DATA_ORDER))
+    return [(k, groups[k]) for k in kinds]
+
+
 class Results:
-    def __init__(self, recs):
+    def __init__(self, recs, kind="synthetic", fsync_recs=None):
+        self.kind = kind
         self.meta = next((r for r in recs if r.get("kind") == "meta"), {})
         self.data = next((r for r in recs if r.get("kind") == "data"), None)
+        self.ideal = next((r for r in recs if r.get("kind") == "ideal"), None)
         self.gen = {r["step"]: r for r in recs if r.get("kind") == "gen"}
         self.steps = defaultdict(list)  # (tool, step) -> ok step records
         self.failed = defaultdict(int)
@@ -77,8 +95,9 @@ class Results:
         for r in recs:
             if r.get("kind") == "verify":
                 self.verify[r["tool"]].append(r["bit_exact"])
+        # Who fsyncs is a property of the tool, measured once on one data kind: shared by all.
         self.fsync_check = defaultdict(dict)
-        for r in recs:
+        for r in (recs if fsync_recs is None else fsync_recs):
             if r.get("kind") == "fsync_check":
                 self.fsync_check[r["tool"]][r["step"]] = r
         self.memory = [r for r in recs if r.get("kind") == "memory"]
@@ -101,6 +120,10 @@ class Results:
         return med([r[field] / MiB for r in self.stored.get(tool, [])])
 
     def ideal_mib(self):
+        """The ideal store for both images: every distinct non-zero page once, `lz4 -1` as one stream
+        (image-store.sh's "ideal" line); older results: the sum of analyze's per-image streams."""
+        if self.ideal and self.ideal.get("lz4_bytes"):
+            return self.ideal["lz4_bytes"] / MiB
         if not self.data:
             return None
         try:
@@ -129,9 +152,10 @@ def durability(res, tool):
 
 def table(res):
     out = []
-    out.append("| tool | full (wall / CPU s) | incremental | restore | stored MiB (du -sb) | on disk MiB "
-               "| max RSS MiB | restores bit-exact | durability |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+    ideal = res.ideal_mib()
+    out.append("| tool | full (wall / CPU s) | incremental | restore | stored MiB (du -sb) | stored / ideal "
+               "| on disk MiB | max RSS MiB | restores bit-exact | durability |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     for t in res.tools():
         cells = [TOOL_LABEL.get(t, t)]
         for step in ("full", "incr", "restore"):
@@ -140,7 +164,9 @@ def table(res):
             if res.failed.get((t, step)):
                 cell += f" ({res.failed[(t, step)]} failed)"
             cells.append(cell)
-        cells.append(fmt(res.stored_mib(t), 1))
+        st = res.stored_mib(t)
+        cells.append(fmt(st, 1))
+        cells.append(f"{st / ideal:.2f}x" if st and ideal else "–")
         cells.append(fmt(res.stored_mib(t, "allocated_bytes"), 1))
         cells.append(fmt(res.rss_mib(t), 0))
         v = res.verify.get(t, [])
@@ -150,7 +176,7 @@ def table(res):
     return "\n".join(out)
 
 
-def targets(res):
+def targets(res, show_memory=True):
     rows = []
 
     def add(name, goal, measured, ok):
@@ -215,11 +241,13 @@ def targets(res):
             f"{s_st / ideal:.3f}x ({s_st:.1f} MiB vs {ideal:.1f} MiB)", s_st <= 1.15 * ideal)
     else:
         add("stored after both vs ideal (distinct pages, lz4 -1, this data)", "≤ 1.15x", "missing data", None)
-    if s_st and str(res.meta.get("size", "")).upper() in ("1G", "1GIB", "1024M"):
+    if s_st and res.kind == "synthetic" and str(res.meta.get("size", "")).upper() in ("1G", "1GIB", "1024M"):
         add("stored after both vs 272 MiB (ideal of gen_image.py's 1 GiB data)", "≤ 1.15x",
             f"{s_st / IDEAL_1G_MIB:.3f}x ({s_st:.1f} MiB)", s_st <= 1.15 * IDEAL_1G_MIB)
     # 9. peak RSS on a 4 GiB image.
-    if res.memory:
+    if not show_memory:
+        pass
+    elif res.memory:
         m = max(r["maxrss_kib"] for r in res.memory) / 1024
         size = res.memory[0].get("size", "?")
         add(f"peak RSS of `stasis image capture`, {size} image", "< 256 MiB", f"{m:.1f} MiB",
@@ -232,27 +260,46 @@ def targets(res):
 
 def data_summary(res):
     lines = []
-    if res.data:
+    if res.data and res.data.get("base") and res.data.get("next"):
         b, n = res.data["base"]["analysis"], res.data["next"]["analysis"]
         lines.append(
             f"Data: base {b['bytes'] / MiB:.0f} MiB, {100 * b['zeroFraction']:.1f}% zero pages, "
             f"{b['distinctNonZeroPages'] * 4096 / MiB:.1f} MiB distinct non-zero pages "
-            f"({b['lz4DistinctStreamBytes'] / MiB:.1f} MiB after lz4 -1; whole image "
+            f"({b['lz4DistinctStreamBytes'] / MiB:.1f} MiB after lz4 -1 as a stream, "
+            f"{b['lz4DistinctPerPageBytes'] / MiB:.1f} MiB page by page; whole image "
             f"{b['lz4WholeBytes'] / MiB:.1f} MiB); next.img adds {n['distinctNonZeroPages'] * 4096 / MiB:.1f} MiB "
-            f"of new pages ({n['lz4DistinctStreamBytes'] / MiB:.1f} MiB after lz4). "
-            f"Ideal store for both: {res.ideal_mib():.1f} MiB.")
+            f"of new pages ({n['lz4DistinctStreamBytes'] / MiB:.1f} MiB after lz4).")
+    if res.ideal:
+        d = res.ideal.get("distinct") or {}
+        raw = f" of {d['bytes'] / MiB:.1f} MiB ({d['distinctPages']} pages)" if d.get("bytes") else ""
+        lines.append(f"Ideal store for both images: {res.ideal['lz4_bytes'] / MiB:.1f} MiB = `lz4 -1` of their "
+                     f"distinct non-zero 4 KiB pages{raw}, in image order, as one stream.")
+    elif res.ideal_mib():
+        lines.append(f"Ideal store for both images: {res.ideal_mib():.1f} MiB (analyze: distinct pages, lz4 -1).")
     for step in ("base", "next"):
         g = res.gen.get(step)
-        if g:
-            st = g.get("stats", {})
-            extra = ""
-            if step == "base" and st.get("pages"):
-                p = st["pages"]
-                extra = (f"; mix zero {st['zeroPages'] / p:.3f} dup {st['dupPages'] / p:.3f} "
-                         f"comp {st['compPages'] / p:.3f} rand {st['randPages'] / p:.3f}")
-            if step == "next":
-                extra = f"; {st.get('dirtyPages')} dirty pages in {st.get('dirtyRuns')} runs"
-            lines.append(f"Generated {step}: {g['wall']:.2f} s wall{extra}.")
+        if not g:
+            continue
+        st = g.get("stats") or {}
+        extra = ""
+        if "filesUsed" in st or "filesChanged" in st:  # gen_real_image.py's stats
+            p = st.get("pages") or 0
+            if step == "base" and p:
+                extra = (f"; {st['nonZeroPages'] / p:.3f} of {p} pages non-zero, "
+                         f"{st['distinctNonZeroPages']} distinct; {st['filesUsed']} files "
+                         f"({st['dupCopies']} placed twice) of {st['filesAvailable']}")
+            elif step == "next" and p:
+                extra = (f"; {st['changedPages']} pages changed ({st['changedPages'] / p:.3f}) in "
+                         f"{st['changedRuns']} runs, {st['newDistinctPages']} of them new distinct pages; "
+                         f"files deleted {st['filesDeleted']}, gzipped {st['filesGzipped']}, "
+                         f"lines sorted {st['filesSorted']}")
+        elif step == "base" and st.get("pages"):
+            p = st["pages"]
+            extra = (f"; mix zero {st['zeroPages'] / p:.3f} dup {st['dupPages'] / p:.3f} "
+                     f"comp {st['compPages'] / p:.3f} rand {st['randPages'] / p:.3f}")
+        elif step == "next":
+            extra = f"; {st.get('dirtyPages')} dirty pages in {st.get('dirtyRuns')} runs"
+        lines.append(f"Generated {step}: {g['wall']:.2f} s wall{extra}.")
     return "\n".join(lines)
 
 
@@ -260,27 +307,45 @@ def main():
     if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    res = Results(load(sys.argv[1]))
-    m = res.meta
+    recs = load(sys.argv[1])
+    fsync_recs = [r for r in recs if r.get("kind") == "fsync_check"]
+    # The memory test has its own image, whatever the data kinds: it is reported once, in the first
+    # section, and a kind with nothing but it gets no section.
+    memory = [r for r in recs if r.get("kind") == "memory"]
+    sections = []
+    for kind, krecs in by_data_kind(recs):
+        res = Results([r for r in krecs if r.get("kind") != "memory"], kind, fsync_recs)
+        if res.meta or res.gen or res.steps or res.stored:
+            sections.append(res)
+    if not sections:
+        print("no results", file=sys.stderr)
+        return 2
+    sections[0].memory = memory
+    m = sections[0].meta
     print(f"## Image store benchmark: {m.get('size', '?')} images, {m.get('runs', '?')} run(s), "
           f"{m.get('cpus', '?')} CPUs, {m.get('date', '?')}")
     print()
     if m.get("stasis_skipped"):
         print(f"Stasis skipped: {m['stasis_skipped']}.")
         print()
-    s = data_summary(res)
-    if s:
-        print(s)
-        print()
     print("Medians over runs; seconds wall / CPU (user+sys); warm page cache; "
-          "stored = `du -sb` of the store after both captures (on disk = allocated blocks).")
-    print()
-    print(table(res))
-    print()
-    print("### Stasis targets")
-    print()
-    print(targets(res))
-    bad = [t for t, v in res.verify.items() if not all(v)]
+          "stored = `du -sb` of the store after both captures (on disk = allocated blocks); "
+          "stored / ideal = stored against the ideal store of that data.")
+    bad = []
+    for res in sections:
+        print()
+        print(f"### {DATA_TITLE.get(res.kind, res.kind)}")
+        print()
+        s = data_summary(res)
+        if s:
+            print(s)
+            print()
+        print(table(res))
+        print()
+        print(f"#### Stasis targets ({res.kind} data)")
+        print()
+        print(targets(res, show_memory=res is sections[0]))
+        bad += [f"{t} ({res.kind})" for t, v in res.verify.items() if not all(v)]
     if bad:
         print()
         print(f"**RESTORE MISMATCH for: {', '.join(bad)}**")

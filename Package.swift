@@ -234,6 +234,7 @@ let package = Package(
             name: "StasisStoreTests",
             dependencies: [
                 "StasisStore", "StasisSynthetic", "StasisStoreTestSupport", "StasisObjectStorage", "StasisTestSupport", "StasisCatalog",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

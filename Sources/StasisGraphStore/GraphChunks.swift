@@ -12,7 +12,7 @@ enum GraphChunks {
     /// A chunk as stored: `data` is `encoding` applied to `rawLength` bytes whose SHA-256 is `id`.
     struct Stored {
         var id: ChunkID
-        var encoding: ChunkEncoding
+        var encoding: FrameCodec
         var rawLength: Int
         var data: [UInt8]
     }
@@ -42,7 +42,7 @@ enum GraphChunks {
             try db.forEachRow("SELECT id, encoding, raw_length, data FROM graph_chunks WHERE id IN \(idList)", batch) { row in
                 // A chunk whose id or encoding this code cannot read is damaged: left out.
                 guard let id = chunkID(try row.blob("id")),
-                      let encoding = UInt8(exactly: try row.int("encoding")).flatMap(ChunkEncoding.init(rawValue:)) else { return }
+                      let encoding = UInt8(exactly: try row.int("encoding")).flatMap(FrameCodec.init(rawValue:)) else { return }
                 let chunk = Stored(id: id, encoding: encoding, rawLength: Int(try row.int("raw_length")), data: try row.blob("data"))
                 out[id] = decode(chunk)
             }
@@ -74,9 +74,9 @@ enum GraphChunks {
     }
 
     /// A chunk stored LZ4-compressed when that saves space, raw otherwise. `scratch` holds at least
-    /// `ChunkCodec.scratchCapacity` bytes for the chunker's largest chunk.
+    /// `LZ4Block.scratchCapacity` bytes for the chunker's largest chunk.
     static func encode(_ raw: UnsafeRawBufferPointer, id: ChunkID, scratch: UnsafeMutableRawBufferPointer) -> Stored {
-        if let n = ChunkCodec.compress(raw, into: scratch) {
+        if let n = LZ4Block.compress(raw, into: scratch) {
             return Stored(id: id, encoding: .lz4, rawLength: raw.count, data: Array(UnsafeRawBufferPointer(rebasing: scratch[0..<n])))
         }
         return Stored(id: id, encoding: .raw, rawLength: raw.count, data: Array(raw))
@@ -89,7 +89,7 @@ enum GraphChunks {
         let ok: Bool = chunk.data.withUnsafeBytes { src in
             out.withUnsafeMutableBytes { dst in
                 switch chunk.encoding {
-                case .lz4: return ChunkCodec.decompress(src, into: dst)
+                case .lz4: return LZ4Block.decompress(src, into: dst)
                 case .raw:
                     guard src.count == dst.count else { return false }
                     dst.copyMemory(from: src)

@@ -204,7 +204,7 @@ extension GraphStore {
         let nodes = value.nodes.filter { missing.remove($0.id) != nil }
         var added: Int64 = 0
         let scratch = UnsafeMutableRawBufferPointer.allocate(
-            byteCount: ChunkCodec.scratchCapacity(forRawLength: ChunkedValue.chunker.maxSize), alignment: 16)
+            byteCount: LZ4Block.scratchCapacity(forRawLength: ChunkedValue.chunker.maxSize), alignment: 16)
         defer { scratch.deallocate() }
         try bytes.withUnsafeBytes { raw in
             for batch in pieces.batches(of: GraphChunks.insertShapes[0]) {

@@ -35,20 +35,24 @@ struct IntegrityTests {
         TestFiles.write(bytes, to: path)
     }
 
-    @Test("a flipped payload byte is named by verify --deep and refused by materialize")
+    @Test("a flipped payload byte is named by verify --deep (every chunk of its frame) and refused by materialize")
     func flippedByte() throws {
         let (dir, store, id, _) = try storeWithImage()
         #expect(try store.verify(deep: true).ok)
         let pack = try onlyPack(store)
-        let index = try PackIndex.read(packID: pack.id, path: pack.path)
+        let index = try PackIndex.read(packID: pack.id, path: pack.path, cipher: store.cipher)
         let victim = index.entries[index.entries.count / 2]
-        try flipByte(at: Int(victim.offset) + victim.storedLength / 2, in: pack.path)
+        let frame = index.frames[victim.frame]
+        try flipByte(at: Int(frame.offset) + frame.storedLength / 2, in: pack.path)
 
         #expect(try store.verify(deep: false).ok)            // structure is intact
         let report = try store.verify(deep: true)
         #expect(!report.ok)
-        let problem = try #require(report.problems.first { $0.kind == "corrupt-chunk" })
-        #expect(problem.subject == victim.id.hex)
+        // A frame is compressed (and sealed) whole: one flipped byte takes all its chunks.
+        let inFrame = Set(index.entries.filter { $0.frame == victim.frame }.map(\.id.hex))
+        let damaged = report.problems.filter { $0.kind == "corrupt-chunk" }
+        #expect(Set(damaged.map(\.subject)) == inFrame)
+        let problem = try #require(damaged.first { $0.subject == victim.id.hex })
         #expect(problem.message.contains(pack.id))
         #expect(problem.affectedImages == [id])
 
@@ -56,7 +60,7 @@ struct IntegrityTests {
             _ = try store.materialize(id, to: dir.file("out"))
         } throws: { error in
             guard case StoreError.corruptChunk(let chunk, let p, _, _) = error else { return false }
-            return chunk == victim.id && p == pack.id
+            return inFrame.contains(chunk.hex) && p == pack.id
         }
         #expect(!FileSystem.exists(dir.file("out")))
         #expect(try FileSystem.list(dir.path).filter { $0.contains(".stasis-") }.isEmpty)

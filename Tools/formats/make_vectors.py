@@ -59,6 +59,72 @@ if __name__ == "__main__":
     print("blob-manifest-v1 blob id %s (%d bytes):\n%s\n" % (bid, len(b), hexdump(b)))
 
 
+def pack_v2_frames():
+    """Two frames: chunks 1 and 2 compressed together as one LZ4 block, chunk 3 raw."""
+    c1 = b"stasis pack v2\n\n"
+    c2 = b"a" * 64
+    c3 = b"raw frame\n"
+    # LZ4 block over c1+c2 (80 bytes): 17 literals, a match at offset 1 of 58 bytes, 5 literals.
+    block = bytes([0xFF, 17 - 15]) + c1 + b"a" + struct.pack("<H", 1) + bytes([58 - 4 - 15]) + bytes([0x50]) + b"aaaaa"
+    return [(c1 + c2, block, 1, [c1, c2]), (c3, c3, 0, [c3])]
+
+
+def aes_gcm(key, nonce, plain, aad):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    return AESGCM(key).encrypt(nonce, plain, aad)
+
+
+VECTOR_DATA_KEY = bytes(range(32))
+VECTOR_MASTER_KEY = bytes(range(32, 64))
+VECTOR_PACK_ID = "00112233445566778899aabbccddeeff"
+
+
+def pack_v2_vector(encrypted):
+    """Formats/pack.md version 2; encrypted with data key 1 = bytes 0..31 and fixed nonces
+    (01 × 12 and 02 × 12 for the frames, 03 × 12 for the table)."""
+    flags, key_id = (1, 1) if encrypted else (0, 0)
+    header = b"STASPACK" + struct.pack("<HHI", 2, flags, key_id)
+    body, records, entries = b"", b"", b""
+    for n, (raw, stored, codec, chunks) in enumerate(pack_v2_frames()):
+        nonce = bytes([n + 1]) * 12 if encrypted else bytes(12)
+        if encrypted:
+            aad = b"stasis frame" + struct.pack("<BI", codec, len(raw))
+            stored = aes_gcm(VECTOR_DATA_KEY, nonce, stored, aad)
+        body += stored
+        records += struct.pack("<IIB", len(stored), len(raw), codec) + b"\0\0\0" + nonce
+        for c in chunks:
+            entries += hashlib.sha256(c).digest() + struct.pack("<II", len(c), n)
+    table = struct.pack("<II", 2, 3) + records + entries
+    if encrypted:
+        nonce = bytes([3]) * 12
+        table = nonce + aes_gcm(VECTOR_DATA_KEY, nonce, table, header + VECTOR_PACK_ID.encode() + b"table")
+    offset = len(header) + len(body)
+    trailer = struct.pack("<QIHH", offset, len(table), 2, flags) + hashlib.sha256(table).digest() + b"STASPEND"
+    return header + body + table + trailer
+
+
+def sealed_manifest_vector():
+    """Formats/encryption.md: the image-manifest-v1 vector sealed with data key 1, nonce 04 × 12."""
+    plain, image_id = manifest_vector()
+    head = b"STASSEAL" + struct.pack("<HHI", 1, 1, 1)
+    nonce = bytes([4]) * 12
+    return head + nonce + aes_gcm(VECTOR_DATA_KEY, nonce, plain, head + image_id.encode()), image_id
+
+
+def wrapped_data_key_vector():
+    """Data key 1 (bytes 0..31) wrapped by the master key bytes 32..63 with nonce 05 × 12."""
+    nonce = bytes([5]) * 12
+    return nonce + aes_gcm(VECTOR_MASTER_KEY, nonce, VECTOR_DATA_KEY, b"stasis data key" + struct.pack("<I", 1))
+
+
+if __name__ == "__main__":
+    print("pack-v2 (%d bytes):\n%s\n" % (len(pack_v2_vector(False)), hexdump(pack_v2_vector(False))))
+    print("pack-v2-encrypted (%d bytes):\n%s\n" % (len(pack_v2_vector(True)), hexdump(pack_v2_vector(True))))
+    sealed, image_id = sealed_manifest_vector()
+    print("sealed-manifest of %s (%d bytes):\n%s\n" % (image_id, len(sealed), hexdump(sealed)))
+    print("wrapped-data-key (%d bytes):\n%s\n" % (len(wrapped_data_key_vector()), hexdump(wrapped_data_key_vector())))
+
+
 # --- Session layer (Formats/canonical-json.md, history.md, checkpoint.md, bundle.md) ---------
 
 import json

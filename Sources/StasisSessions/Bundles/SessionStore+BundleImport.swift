@@ -40,7 +40,7 @@ extension SessionStore {
 
         // The pack, onto the store's file system, then into packs/.
         let tmp = store.temporaryPath(".bundle-pack.tmp")
-        var installed: (id: String, row: PackRow)?
+        var installed: [PackRow] = []
         do throws(HistoryError) {
             let fd: FileDescriptor
             do { fd = try FileDescriptor.open(tmp, .createExclusive, permissions: 0o444) } catch { throw .store(.io(error)) }
@@ -68,7 +68,7 @@ extension SessionStore {
         }
         try write { db in
             try Catalog.endImport(lease, db)
-            try Catalog.insert(packs: [installed!.row], images: images, blobs: blobs, db)
+            try Catalog.insert(packs: installed, images: images, blobs: blobs, db)
             let labels = JSONValue.object(v.manifest.labels.mapValues { .string($0) }).canonicalString
             let headSigner: String? = v.manifest.headSigner == storeKey ? nil : v.manifest.headSigner
             try db.execute("""

@@ -16,23 +16,16 @@ extension ContentStore {
 
     public func putBlob(_ bytes: UnsafeRawBufferPointer) throws(StoreError) -> BlobRecord {
         try withWriter(kind: "blob") { (index, lease) throws(StoreError) -> BlobRecord in
-            let writer = PackWriter(layout: layout)
+            let writer = PackWriter(layout: layout, cipher: cipher)
             var entries: [BlobManifest.Entry] = []
             var seen = Set<ChunkID>()
-            let scratch = UnsafeMutableRawBufferPointer.allocate(
-                byteCount: ChunkCodec.scratchCapacity(forRawLength: Self.blobChunker.maxSize), alignment: 64)
-            defer { scratch.deallocate() }
             do throws(StoreError) {
                 try Self.blobChunker.forEachChunk(in: bytes) { (range) throws(StoreError) in
                     let chunk = UnsafeRawBufferPointer(rebasing: bytes[range])
                     let id = ChunkHasher.id(of: chunk)
                     entries.append(.init(length: chunk.count, id: id))
                     guard index.location(of: id) == nil, seen.insert(id).inserted else { return }
-                    if let n = ChunkCodec.compress(chunk, into: scratch) {
-                        try writer.append(id: id, stored: UnsafeRawBufferPointer(rebasing: scratch[0..<n]), rawLength: chunk.count, encoding: .lz4)
-                    } else {
-                        try writer.append(id: id, stored: chunk, rawLength: chunk.count, encoding: .raw)
-                    }
+                    try writer.append(id: id, raw: chunk)
                 }
                 let sealed = try writer.finish()
                 let id = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
@@ -55,14 +48,12 @@ extension ContentStore {
             let index = try loadIndex()
             let files = PackFiles(layout: layout, objects: objects)
             defer { files.close() }
-            let reader = ChunkReader(index: index, packs: files)
+            let reader = ChunkReader(index: index, packs: files, cipher: cipher)
             var out = [UInt8](repeating: 0, count: Int(manifest.size))
-            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)
-            defer { scratch.deallocate() }
             try out.withMutableRawBytes { (raw) throws(StoreError) in
                 var at = 0
                 for e in manifest.entries {
-                    try reader.read(e.id, into: UnsafeMutableRawBufferPointer(rebasing: raw[at..<at + e.length]), scratch: scratch, image: "blob \(id)")
+                    try reader.read(e.id, into: UnsafeMutableRawBufferPointer(rebasing: raw[at..<at + e.length]), image: "blob \(id)")
                     at += e.length
                 }
             }

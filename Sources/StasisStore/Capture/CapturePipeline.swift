@@ -4,8 +4,9 @@ import Synchronization
 import StasisIO
 
 /// The parallel part of a capture: workers take blocks, read them, hash every chunk, look each up
-/// in the chunk index, compress the chunks nobody has stored yet and hand them to the one pack
-/// writer. Memory is bounded by workers × (block buffer + compressed staging), whatever the image.
+/// in the chunk index, gather the chunks nobody has stored yet into frames, compress and seal
+/// each frame, and hand the frames to the one pack writer. Memory is bounded by workers × (block
+/// buffer + one block's frames), whatever the image.
 final class CapturePipeline: @unchecked Sendable {
     // Inputs (immutable while running).
     private let source: FileDescriptor
@@ -13,7 +14,8 @@ final class CapturePipeline: @unchecked Sendable {
     private let chunkSize: Int
     private let index: ChunkIndex
     private let parent: (manifest: ImageManifest, id: String)?
-    private let parentReader: ChunkReader?
+    private let packFiles: PackFiles
+    private let cipher: StoreCipher?
     private let blocks: [CaptureBlock]
     private let progress: any ProgressReporter
 
@@ -30,14 +32,15 @@ final class CapturePipeline: @unchecked Sendable {
     let readBytes = Atomic<Int64>(0)
 
     init(source: FileDescriptor, imageSize: Int64, chunkSize: Int, index: ChunkIndex,
-         parent: (manifest: ImageManifest, id: String)?, parentReader: ChunkReader?,
+         parent: (manifest: ImageManifest, id: String)?, packFiles: PackFiles, cipher: StoreCipher?,
          blocks: [CaptureBlock], writer: PackWriter, progress: any ProgressReporter) {
         self.source = source
         self.imageSize = imageSize
         self.chunkSize = chunkSize
         self.index = index
         self.parent = parent
-        self.parentReader = parentReader
+        self.packFiles = packFiles
+        self.cipher = cipher
         self.blocks = blocks
         self.progress = progress
         self.writer = writer
@@ -70,10 +73,10 @@ final class CapturePipeline: @unchecked Sendable {
     private func work() {
         let perBlock = CapturePlan.blockChunks(chunkSize: chunkSize)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: perBlock * chunkSize, alignment: 4096)
-        let scratchPerChunk = ChunkCodec.scratchCapacity(forRawLength: chunkSize)
-        let staging = UnsafeMutableRawBufferPointer.allocate(byteCount: perBlock * scratchPerChunk, alignment: 64)
-        let readScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: scratchPerChunk, alignment: 64)
-        defer { buffer.deallocate(); staging.deallocate(); readScratch.deallocate() }
+        defer { buffer.deallocate() }
+        let frames = FrameBuilder(cipher: cipher)
+        // Partial chunks of an incremental capture come from the parent image's packs.
+        let parentReader = parent == nil ? nil : ChunkReader(index: index, packs: packFiles, cipher: cipher)
         var candidates: [(chunk: Int, id: ChunkID)] = []
         candidates.reserveCapacity(perBlock)
 
@@ -81,7 +84,7 @@ final class CapturePipeline: @unchecked Sendable {
             let b = nextBlock.wrappingAdd(1, ordering: .relaxed).oldValue
             guard b < blocks.count else { return }
             do throws(StoreError) {
-                try process(blocks[b], buffer: buffer, staging: staging, readScratch: readScratch, candidates: &candidates)
+                try process(blocks[b], buffer: buffer, frames: frames, parentReader: parentReader, candidates: &candidates)
             } catch {
                 failure.withLock { if $0 == nil { $0 = error } }
                 return
@@ -89,9 +92,8 @@ final class CapturePipeline: @unchecked Sendable {
         }
     }
 
-    private func process(_ block: CaptureBlock, buffer: UnsafeMutableRawBufferPointer,
-                         staging: UnsafeMutableRawBufferPointer, readScratch: UnsafeMutableRawBufferPointer,
-                         candidates: inout [(chunk: Int, id: ChunkID)]) throws(StoreError) {
+    private func process(_ block: CaptureBlock, buffer: UnsafeMutableRawBufferPointer, frames: FrameBuilder,
+                         parentReader: ChunkReader?, candidates: inout [(chunk: Int, id: ChunkID)]) throws(StoreError) {
         let cs = Int64(chunkSize)
         let base = Int64(block.window.lowerBound) * cs
         @inline(__always) func chunkBytes(_ c: Int) -> UnsafeMutableRawBufferPointer {
@@ -104,7 +106,7 @@ final class CapturePipeline: @unchecked Sendable {
         for c in block.partial {
             let dest = chunkBytes(c)
             if let parent, let parentReader, let id = parent.manifest.chunks[c] {
-                try parentReader.read(id, into: dest, scratch: readScratch, image: parent.id)
+                try parentReader.read(id, into: dest, image: parent.id)
             } else {
                 dest.initializeMemory(as: UInt8.self, repeating: 0)
             }
@@ -134,35 +136,25 @@ final class CapturePipeline: @unchecked Sendable {
         }
         if candidates.isEmpty { progress.advance(by: block.readBytes); return }
 
-        // 4. Claim them (a chunk twice in this image is stored once), then compress outside the lock.
+        // 4. Claim them (a chunk twice in this image is stored once), then frame, compress and
+        //    seal them outside the lock. A block's frames end with the block.
         let mine: [(chunk: Int, id: ChunkID)] = claimed.withLock { set in
             candidates.filter { set.insert($0.id).inserted }
         }
-        var staged: [(id: ChunkID, start: Int, length: Int, raw: Int, encoding: ChunkEncoding)] = []
-        staged.reserveCapacity(mine.count)
-        var cursor = 0
+        var sealed: [SealedFrame] = []
         var rawTotal: Int64 = 0, storedTotal: Int64 = 0
         for (c, id) in mine {
             let raw = UnsafeRawBufferPointer(chunkBytes(c))
-            let room = UnsafeMutableRawBufferPointer(rebasing: staging[cursor..<cursor + ChunkCodec.scratchCapacity(forRawLength: raw.count)])
-            if let n = ChunkCodec.compress(raw, into: room) {
-                staged.append((id, cursor, n, raw.count, .lz4))
-                cursor += n
-            } else {
-                UnsafeMutableRawBufferPointer(rebasing: staging[cursor..<cursor + raw.count]).copyMemory(from: raw)
-                staged.append((id, cursor, raw.count, raw.count, .raw))
-                cursor += raw.count
-            }
+            if frames.wouldOverflow(adding: raw.count) { sealed.append(frames.seal()) }
+            frames.add(id, raw)
             rawTotal += Int64(raw.count)
-            storedTotal += Int64(staged[staged.count - 1].length)
         }
+        if !frames.isEmpty { sealed.append(frames.seal()) }
+        for frame in sealed { storedTotal += Int64(frame.stored.count) }
 
         // 5. Append to the pack writer in one critical section.
         try withWriter { (w) throws(StoreError) in
-            for s in staged {
-                try w.append(id: s.id, stored: UnsafeRawBufferPointer(rebasing: staging[s.start..<s.start + s.length]),
-                             rawLength: s.raw, encoding: s.encoding)
-            }
+            for frame in sealed { try w.append(frame) }
         }
         newChunks.add(mine.count, ordering: .relaxed)
         newBytes.add(rawTotal, ordering: .relaxed)

@@ -78,11 +78,11 @@ extension ContentStore {
             let blocks = CapturePlan.blocks(ranges: ranges, imageSize: imageSize, chunkSize: chunkSize)
             let packFiles = PackFiles(layout: layout, objects: objects)
             defer { packFiles.close() }
-            let writer = PackWriter(layout: layout, targetSize: options.packTargetSize)
+            let writer = PackWriter(layout: layout, cipher: cipher, targetSize: options.packTargetSize)
             let pipeline = CapturePipeline(
                 source: source, imageSize: imageSize, chunkSize: chunkSize, index: index,
                 parent: options.dirtyPath != nil ? parent : nil,
-                parentReader: ChunkReader(index: index, packs: packFiles),
+                packFiles: packFiles, cipher: cipher,
                 blocks: blocks, writer: writer, progress: progress)
 
             progress.begin("capture", total: blocks.reduce(0) { $0 + $1.readBytes })
@@ -109,10 +109,10 @@ extension ContentStore {
             let existed = try catalog.image(id) != nil
             do throws(StoreError) {
                 trace.mark("manifest encoded")
-                try manifestFiles.write(encoded, id: id)
+                let storedManifest = try manifestFiles.write(encoded, id: id)
                 trace.mark("manifest durable")
                 if lease != nil {
-                    try publish(packs: sealed, manifest: (encoded, id), lease: lease)
+                    try publish(packs: sealed, manifest: (storedManifest, id), lease: lease)
                     trace.mark("objects uploaded")
                 }
                 CrashPoint.hit("capture.before-commit")

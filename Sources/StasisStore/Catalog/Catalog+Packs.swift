@@ -19,17 +19,19 @@ extension Catalog {
         let keepTables = db.engine == .postgres
         for p in packs {
             try db.execute("""
-                INSERT INTO packs(id, size, chunk_count, raw_bytes, stored_bytes, created_at, entry_table)
-                VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING
-                """, p.packID, p.size, p.chunkCount, p.rawBytes, p.storedBytes, now, keepTables ? p.entryTable : nil)
+                INSERT INTO packs(id, size, chunk_count, raw_bytes, stored_bytes, created_at, entry_table, header)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING
+                """, p.packID, p.size, p.chunkCount, p.rawBytes, p.storedBytes, now,
+                keepTables ? p.storedTable : nil, keepTables ? p.header : nil)
         }
     }
 
-    /// Each pack's id, size and entry table where the catalog keeps one, in id order.
-    func packTables() throws(StoreError) -> [(id: String, size: Int64, table: [UInt8]?)] {
+    /// Each pack's id, size, and header and stored table where the catalog keeps them, in id
+    /// order. (A row of a version-1 pack has a table and no header.)
+    func packTables() throws(StoreError) -> [(id: String, size: Int64, header: [UInt8]?, table: [UInt8]?)] {
         try read { db in
-            try db.query("SELECT id, size, entry_table FROM packs ORDER BY id", []).map { (row) throws(CatalogError) in
-                (try row.text("id"), try row.int("size"), row.optionalBlob("entry_table"))
+            try db.query("SELECT id, size, header, entry_table FROM packs ORDER BY id", []).map { (row) throws(CatalogError) in
+                (try row.text("id"), try row.int("size"), row.optionalBlob("header"), row.optionalBlob("entry_table"))
             }
         }
     }

@@ -129,5 +129,25 @@ public enum StoreSchema {
             );
             INSERT INTO store_meta(key, value) VALUES ('gc_epoch', '0') ON CONFLICT (key) DO NOTHING;
             """),
+        // Pack format 2 and encryption at rest: each pack row keeps its 16-byte header beside
+        // its table (format version, flags, data key), and the data keys live here wrapped by
+        // the master key, which never enters the catalog (Formats/encryption.md).
+        CatalogMigration("store:v4-pack-headers-data-keys", sqlite: """
+            ALTER TABLE packs ADD COLUMN header BLOB;
+            CREATE TABLE data_keys (
+                key_id              INTEGER PRIMARY KEY NOT NULL,
+                wrapped             BLOB NOT NULL,
+                master_fingerprint  TEXT NOT NULL,
+                created_at          REAL NOT NULL
+            );
+            """, postgres: """
+            ALTER TABLE packs ADD COLUMN header BYTEA;
+            CREATE TABLE data_keys (
+                key_id              BIGINT PRIMARY KEY NOT NULL,
+                wrapped             BYTEA NOT NULL,
+                master_fingerprint  TEXT NOT NULL,
+                created_at          DOUBLE PRECISION NOT NULL
+            );
+            """),
     ], legacyNames: ["v1-store-meta-packs-images-blobs"], ownsUnprefixedNames: true)
 }

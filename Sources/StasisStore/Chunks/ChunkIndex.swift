@@ -1,14 +1,15 @@
-/// Where a chunk's stored bytes are: a pack (by position in `ChunkIndex.packIDs`) and an entry.
+/// Where a chunk is: a pack (by position in `ChunkIndex.packIDs`), a frame of it, and the chunk's
+/// raw bytes inside the frame's.
 public struct ChunkLocation: Sendable, Equatable {
     public var pack: UInt32
-    public var encoding: ChunkEncoding
+    public var frame: UInt32
+    public var offsetInFrame: UInt32
     public var rawLength: UInt32
-    public var storedLength: UInt32
-    public var offset: Int64
 }
 
-/// The in-memory chunk index: chunk id → location, built straight from the catalog's encoded pack
-/// entry tables. Immutable once built, so capture and materialize workers read it without locks.
+/// The in-memory chunk index: chunk id → location, and each pack's header and frames. Built from
+/// the packs' decoded tables; immutable once built, so capture and materialize workers read it
+/// without locks.
 ///
 /// An open-addressing table with linear probing, hashed by the id's first word: ids are SHA-256
 /// outputs, already uniform, so no hash function is needed. Measured against `Dictionary` on
@@ -16,6 +17,8 @@ public struct ChunkLocation: Sendable, Equatable {
 /// foundation issue).
 public struct ChunkIndex: @unchecked Sendable {
     public let packIDs: [String]
+    public let headers: [PackFormat.Header]
+    let frames: [[PackFrame]]
     public let count: Int
     private let table: Table
 
@@ -69,39 +72,26 @@ public struct ChunkIndex: @unchecked Sendable {
         return c
     }
 
-    /// Builds the index from decoded pack indexes.
+    /// Builds the index from decoded pack tables.
     public init(packs: [PackIndex]) {
-        self.init(encoded: packs.map { ($0.packID, $0.encodedEntries) })
-    }
-
-    /// Builds the index from encoded entry tables (44 bytes an entry, Formats/pack.md), without
-    /// materializing `PackEntry` values. The tables must already have been validated.
-    init(encoded packs: [(packID: String, entries: [UInt8])]) {
         packIDs = packs.map(\.packID)
-        let total = packs.reduce(0) { $0 + $1.entries.count / PackFormat.entrySize }
-        let table = Table(capacity: Self.capacity(for: total))
+        headers = packs.map(\.header)
+        frames = packs.map(\.frames)
+        let table = Table(capacity: Self.capacity(for: packs.reduce(0) { $0 + $1.entries.count }))
         var inserted = 0
         for (ordinal, pack) in packs.enumerated() {
-            pack.entries.withUnsafeBytes { raw in
-                var offset = Int64(PackFormat.headerSize)
-                var at = 0
-                while at + PackFormat.entrySize <= raw.count {
-                    let id = ChunkID(bytes: UnsafeRawBufferPointer(rebasing: raw[at..<at + 32]))
-                    let rawLength = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at + 32, as: UInt32.self))
-                    let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at + 36, as: UInt32.self))
-                    let encoding = ChunkEncoding(rawValue: raw[at + 40]) ?? .raw
-                    if table.insert(id, ChunkLocation(pack: UInt32(ordinal), encoding: encoding, rawLength: rawLength,
-                                                      storedLength: stored, offset: offset)) {
-                        inserted += 1
-                    }
-                    offset += Int64(stored)
-                    at += PackFormat.entrySize
-                }
+            for e in pack.entries where table.insert(e.id, ChunkLocation(
+                pack: UInt32(ordinal), frame: UInt32(e.frame), offsetInFrame: UInt32(e.offsetInFrame), rawLength: UInt32(e.rawLength))) {
+                inserted += 1
             }
         }
         self.table = table
         self.count = inserted
     }
+
+    /// The frame a location is in.
+    @inline(__always)
+    public func frame(of location: ChunkLocation) -> PackFrame { frames[Int(location.pack)][Int(location.frame)] }
 
     @inline(__always)
     public func location(of id: ChunkID) -> ChunkLocation? { table.find(id) }

@@ -1,47 +1,71 @@
 import StasisIO
 
-/// Reads single chunks back, verified: decompressed to exactly their raw length and re-hashed.
-/// A chunk that fails either check is reported with its pack and offset and never returned.
-struct ChunkReader: Sendable {
+/// Reads single chunks back, verified: their frame opened and decompressed, the chunk's bytes
+/// re-hashed. A chunk that fails either is reported with its pack and frame and never returned.
+///
+/// Keeps the last frame it decoded, so that reading the chunks of a frame one after another
+/// decodes it once. One per thread: it owns its buffers.
+final class ChunkReader {
     let index: ChunkIndex
     let packs: PackFiles
+    private let decoder: FrameDecoder
+    private var cached: (pack: UInt32, frame: UInt32)?
+    private var frameBytes = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.defaultFrameSize, alignment: 64)
+    private var storedBytes = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.defaultFrameSize + 4096, alignment: 64)
+    private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.defaultFrameSize + 4096, alignment: 64)
 
-    /// Reads chunk `id` into `destination` (exactly its raw length). `scratch` holds the stored
-    /// bytes of a compressed chunk and must be at least as large as the stored length.
-    func read(_ id: ChunkID, into destination: UnsafeMutableRawBufferPointer,
-              scratch: UnsafeMutableRawBufferPointer, image: String) throws(StoreError) {
-        guard let loc = index.location(of: id) else { throw .missingChunk(chunk: id, image: image) }
-        let packID = index.packIDs[Int(loc.pack)]
-        guard Int(loc.rawLength) == destination.count else {
-            throw .corruptChunk(chunk: id, pack: packID, offset: loc.offset,
-                                reason: "its entry says \(loc.rawLength) bytes where \(destination.count) were expected")
-        }
-        let fd = try packs.descriptor(for: packID)
-        let stored = Int(loc.storedLength)
-        let target = loc.encoding == .raw ? destination : UnsafeMutableRawBufferPointer(rebasing: scratch[0..<stored])
-        let n = try StoreError.wrap { () throws(IOError) in try fd.read(into: target, at: loc.offset) }
-        guard n == stored else {
-            throw .corruptChunk(chunk: id, pack: packID, offset: loc.offset, reason: "the pack ends early (truncated)")
-        }
-        try Self.decodeAndVerify(id, stored: UnsafeRawBufferPointer(target), location: loc, packID: packID, into: destination)
+    init(index: ChunkIndex, packs: PackFiles, cipher: StoreCipher?) {
+        self.index = index
+        self.packs = packs
+        self.decoder = FrameDecoder(cipher: cipher)
     }
 
-    /// Turns stored bytes (already in memory) into verified raw bytes in `destination`.
-    @inline(__always)
-    static func decodeAndVerify(_ id: ChunkID, stored: UnsafeRawBufferPointer, location loc: ChunkLocation,
-                                packID: String, into destination: UnsafeMutableRawBufferPointer) throws(StoreError) {
-        switch loc.encoding {
-        case .raw:
-            if stored.baseAddress != UnsafeRawPointer(destination.baseAddress) {
-                destination.copyMemory(from: stored)
-            }
-        case .lz4:
-            guard ChunkCodec.decompress(stored, into: destination) else {
-                throw .corruptChunk(chunk: id, pack: packID, offset: loc.offset, reason: "its LZ4 data does not decode")
-            }
+    deinit { frameBytes.deallocate(); storedBytes.deallocate(); scratch.deallocate() }
+
+    /// Reads chunk `id` into `destination` (exactly its raw length).
+    func read(_ id: ChunkID, into destination: UnsafeMutableRawBufferPointer, image: String) throws(StoreError) {
+        guard let loc = index.location(of: id) else { throw .missingChunk(chunk: id, image: image) }
+        let packID = index.packIDs[Int(loc.pack)]
+        let frame = index.frame(of: loc)
+        guard Int(loc.rawLength) == destination.count else {
+            throw .corruptChunk(chunk: id, pack: packID, offset: frame.offset,
+                                reason: "its entry says \(loc.rawLength) bytes where \(destination.count) were expected")
         }
-        guard ChunkHasher.id(of: UnsafeRawBufferPointer(destination)) == id else {
-            throw .corruptChunk(chunk: id, pack: packID, offset: loc.offset, reason: "its bytes do not hash to its id")
+        if cached == nil || cached! != (loc.pack, loc.frame) {
+            cached = nil
+            try load(frame, pack: loc.pack, packID: packID, chunk: id)
+            cached = (loc.pack, loc.frame)
         }
+        let start = Int(loc.offsetInFrame)
+        let bytes = UnsafeRawBufferPointer(rebasing: frameBytes[start..<start + destination.count])
+        guard ChunkHasher.id(of: bytes) == id else {
+            throw .corruptChunk(chunk: id, pack: packID, offset: frame.offset, reason: "its bytes do not hash to its id")
+        }
+        destination.copyMemory(from: bytes)
+    }
+
+    private func load(_ frame: PackFrame, pack: UInt32, packID: String, chunk: ChunkID) throws(StoreError) {
+        Self.ensure(&frameBytes, frame.rawLength)
+        Self.ensure(&storedBytes, frame.storedLength)
+        Self.ensure(&scratch, frame.storedLength)
+        let fd = try packs.descriptor(for: packID)
+        let stored = UnsafeMutableRawBufferPointer(rebasing: storedBytes[0..<frame.storedLength])
+        let n = try StoreError.wrap { () throws(IOError) in try fd.read(into: stored, at: frame.offset) }
+        guard n == frame.storedLength else {
+            throw .corruptChunk(chunk: chunk, pack: packID, offset: frame.offset, reason: "the pack ends early (truncated)")
+        }
+        do throws(FrameDamage) {
+            try decoder.decode(UnsafeRawBufferPointer(stored), frame: frame, header: index.headers[Int(pack)],
+                               into: UnsafeMutableRawBufferPointer(rebasing: frameBytes[0..<frame.rawLength]), scratch: scratch)
+        } catch {
+            throw .corruptChunk(chunk: chunk, pack: packID, offset: frame.offset, reason: error.reason)
+        }
+    }
+
+    /// Grows a buffer to at least `count` bytes.
+    static func ensure(_ buffer: inout UnsafeMutableRawBufferPointer, _ count: Int) {
+        guard buffer.count < count else { return }
+        buffer.deallocate()
+        buffer = .allocate(byteCount: count, alignment: 64)
     }
 }

@@ -87,13 +87,13 @@ extension ContentStore {
     }
 
     /// Packs with nothing live (to delete) and packs whose live bytes are below `repackBelow` of
-    /// their payload (to repack).
+    /// their payload (to repack). Counted in raw bytes: chunks share their frame's compression.
     static func classify(_ packs: [PackIndex], live: Set<ChunkID>, repackBelow: Double) -> (delete: [PackIndex], repack: [PackIndex]) {
         var toDelete: [PackIndex] = []
         var toRepack: [PackIndex] = []
         for pack in packs {
-            let total = pack.entries.reduce(Int64(0)) { $0 + Int64($1.storedLength) }
-            let liveBytes = pack.entries.reduce(Int64(0)) { live.contains($1.id) ? $0 + Int64($1.storedLength) : $0 }
+            let total = pack.rawBytes
+            let liveBytes = pack.entries.reduce(Int64(0)) { live.contains($1.id) ? $0 + Int64($1.rawLength) : $0 }
             if liveBytes == 0 {
                 toDelete.append(pack)
             } else if Double(liveBytes) < Double(total) * repackBelow {
@@ -110,11 +110,10 @@ extension ContentStore {
         let index = ChunkIndex(packs: packs)
         let files = PackFiles(layout: layout, objects: objects)
         defer { files.close() }
-        let reader = ChunkReader(index: index, packs: files)
-        let writer = PackWriter(layout: layout)
+        let reader = ChunkReader(index: index, packs: files, cipher: cipher)
+        let writer = PackWriter(layout: layout, cipher: cipher)
         let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: ChunkCodec.scratchCapacity(forRawLength: PackFormat.maxChunkLength), alignment: 64)
-        defer { raw.deallocate(); scratch.deallocate() }
+        defer { raw.deallocate() }
         progress.begin("repack", total: Int64(toRepack.reduce(0) { $0 + $1.entries.filter { live.contains($0.id) }.count }))
         defer { progress.end() }
         do throws(StoreError) {
@@ -122,13 +121,8 @@ extension ContentStore {
             for pack in toRepack {
                 for e in pack.entries where live.contains(e.id) && seen.insert(e.id).inserted {
                     let dest = UnsafeMutableRawBufferPointer(rebasing: raw[0..<e.rawLength])
-                    try reader.read(e.id, into: dest, scratch: scratch, image: "(gc)")
-                    let out = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<ChunkCodec.scratchCapacity(forRawLength: e.rawLength)])
-                    if let n = ChunkCodec.compress(UnsafeRawBufferPointer(dest), into: out) {
-                        try writer.append(id: e.id, stored: UnsafeRawBufferPointer(rebasing: out[0..<n]), rawLength: e.rawLength, encoding: .lz4)
-                    } else {
-                        try writer.append(id: e.id, stored: UnsafeRawBufferPointer(dest), rawLength: e.rawLength, encoding: .raw)
-                    }
+                    try reader.read(e.id, into: dest, image: "(gc)")
+                    try writer.append(id: e.id, raw: UnsafeRawBufferPointer(dest))
                     progress.advance(by: 1)
                 }
             }

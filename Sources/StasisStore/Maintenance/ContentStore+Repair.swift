@@ -31,12 +31,9 @@ extension ContentStore {
                     let id = String(name.dropLast(5))
                     let path = layout.packsDirectory + "/" + fan + "/" + name
                     do throws(StoreError) {
-                        let index = try PackIndex.read(packID: id, path: path)
+                        let index = try PackIndex.read(packID: id, path: path, cipher: cipher)
                         let size = try StoreError.wrap { () throws(IOError) in try FileSystem.fileSize(path) }
-                        found.append(PackWriter.Sealed(
-                            packID: id, size: size, chunkCount: index.entries.count,
-                            rawBytes: index.entries.reduce(0) { $0 + Int64($1.rawLength) },
-                            storedBytes: index.entries.reduce(0) { $0 + Int64($1.storedLength) }, entryTable: index.encodedEntries))
+                        found.append(PackWriter.Sealed(index: index, size: size))
                         indexes.append(index)
                     } catch {
                         try StoreError.wrap { () throws(IOError) in

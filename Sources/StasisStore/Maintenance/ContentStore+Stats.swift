@@ -36,13 +36,16 @@ extension ContentStore {
             let images = try catalog.images()
             let blobs = try catalog.blobs()
             let live = try referencedChunks()
-            var unique: Int64 = 0, stored: Int64 = 0
+            // A chunk's stored bytes: its share of its frame's, by raw length.
+            var unique: Int64 = 0, stored: Double = 0
             for c in live {
                 guard let loc = index.location(of: c) else { continue }
+                let frame = index.frame(of: loc)
                 unique += Int64(loc.rawLength)
-                stored += Int64(loc.storedLength)
+                stored += Double(frame.storedLength) * Double(loc.rawLength) / Double(frame.rawLength)
             }
-            let allStored = packs.reduce(Int64(0)) { $0 + $1.entries.reduce(Int64(0)) { $0 + Int64($1.storedLength) } }
+            let storedLive = Int64(stored.rounded())
+            let allStored = packs.reduce(Int64(0)) { $0 + $1.storedBytes }
             let catalogBytes = ["", "-wal", "-shm"].reduce(Int64(0)) { $0 + ((try? FileSystem.allocatedSize(catalog.path + $1)) ?? 0) }
             let storeBytes = records.reduce(Int64(0)) { $0 + $1.size } + catalogBytes
             let logical = images.reduce(Int64(0)) { $0 + $1.size } + blobs.reduce(Int64(0)) { $0 + $1.size }
@@ -50,9 +53,9 @@ extension ContentStore {
             func ratio(_ a: Int64, _ b: Int64) -> Double { b == 0 ? 0 : (Double(a) / Double(b) * 1000).rounded() / 1000 }
             return StoreStats(
                 images: images.count, blobs: blobs.count, packs: packs.count, chunks: index.count,
-                logicalBytes: logical, dataBytes: data, uniqueBytes: unique, storedChunkBytes: stored,
-                storeBytes: storeBytes, dedupRatio: ratio(data, unique), compressionRatio: ratio(unique, stored),
-                overallRatio: ratio(logical, storeBytes), unreferencedBytes: allStored - stored)
+                logicalBytes: logical, dataBytes: data, uniqueBytes: unique, storedChunkBytes: storedLive,
+                storeBytes: storeBytes, dedupRatio: ratio(data, unique), compressionRatio: ratio(unique, storedLive),
+                overallRatio: ratio(logical, storeBytes), unreferencedBytes: max(0, allStored - storedLive))
         }
     }
 }

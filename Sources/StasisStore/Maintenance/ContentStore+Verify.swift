@@ -60,7 +60,7 @@ extension ContentStore {
                 let path = layout.packPath(for: record.id)
                 do throws(StoreError) {
                     _ = try cachedPackPath(record.id)
-                    let onDisk = try PackIndex.read(packID: record.id, path: path)
+                    let onDisk = try PackIndex.read(packID: record.id, path: path, cipher: cipher)
                     let size = try StoreError.wrap { () throws(IOError) in try FileSystem.fileSize(path) }
                     if size != record.size || onDisk.entries.count != record.chunkCount {
                         unusablePacks.insert(record.id)
@@ -125,10 +125,9 @@ extension ContentStore {
             report.blobs = blobs.count
             let files = PackFiles(layout: layout, objects: objects)
             defer { files.close() }
-            let reader = ChunkReader(index: index, packs: files)
-            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)
+            let reader = ChunkReader(index: index, packs: files, cipher: cipher)
             let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)
-            defer { scratch.deallocate(); raw.deallocate() }
+            defer { raw.deallocate() }
             for blob in blobs {
                 let manifest: BlobManifest
                 do throws(StoreError) { manifest = try BlobManifest.decode(blob.manifest, id: blob.id) } catch {
@@ -151,7 +150,7 @@ extension ContentStore {
                 do throws(StoreError) {
                     for e in manifest.entries {
                         let out = UnsafeMutableRawBufferPointer(rebasing: raw[0..<e.length])
-                        try reader.read(e.id, into: out, scratch: scratch, image: "blob \(blob.id)")
+                        try reader.read(e.id, into: out, image: "blob \(blob.id)")
                         hash.update(bufferPointer: UnsafeRawBufferPointer(out))
                     }
                     let digest = hash.finalize().map { String(format: "%02x", $0) }.joined()
@@ -189,48 +188,62 @@ extension ContentStore {
         }
     }
 
-    /// Reads a pack front to back in large blocks and checks every chunk. Returns counts.
+    /// Reads a pack front to back in large blocks, decodes every frame and checks every chunk.
+    /// Returns counts.
     private func verifyChunks(of pack: PackIndex, files: PackFiles, progress: any ProgressReporter,
                               damaged: (PackEntry, String) -> Void) throws(StoreError) -> (chunks: Int, bytes: Int64) {
         let fd = try files.descriptor(for: pack.packID)
         let blockSize = 8 << 20
-        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize + PackFormat.maxChunkLength, alignment: 4096)
-        let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)
-        defer { block.deallocate(); raw.deallocate() }
+        let largest = pack.frames.reduce((raw: 1, stored: 1)) { (max($0.raw, $1.rawLength), max($0.stored, $1.storedLength)) }
+        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: max(blockSize, largest.stored), alignment: 4096)
+        let frameBytes = UnsafeMutableRawBufferPointer.allocate(byteCount: largest.raw, alignment: 64)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: largest.stored, alignment: 64)
+        defer { block.deallocate(); frameBytes.deallocate(); scratch.deallocate() }
+        let decoder = FrameDecoder(cipher: cipher)
         var chunks = 0
         var bytes: Int64 = 0
-        var i = 0
-        while i < pack.entries.count {
-            let start = pack.entries[i].offset
-            var j = i
-            var end = start
-            while j < pack.entries.count && (j == i || end - start + Int64(pack.entries[j].storedLength) <= Int64(blockSize)) {
-                end = pack.entries[j].offset + Int64(pack.entries[j].storedLength)
-                j += 1
+        var f = 0, e = 0
+        while f < pack.frames.count {
+            // Frames f..<g, read with one pread.
+            let start = pack.frames[f].offset
+            var g = f, end = start
+            while g < pack.frames.count && (g == f || end - start + Int64(pack.frames[g].storedLength) <= Int64(blockSize)) {
+                end = pack.frames[g].offset + Int64(pack.frames[g].storedLength)
+                g += 1
             }
             let span = Int(end - start)
             let n = try StoreError.wrap { () throws(IOError) in
                 try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: block[0..<span]), at: start)
             }
-            for e in pack.entries[i..<j] {
-                let at = Int(e.offset - start)
-                let loc = ChunkLocation(pack: 0, encoding: e.encoding, rawLength: UInt32(e.rawLength), storedLength: UInt32(e.storedLength), offset: e.offset)
-                if at + e.storedLength > n {
-                    damaged(e, StoreError.corruptChunk(chunk: e.id, pack: pack.packID, offset: e.offset, reason: "the pack ends early (truncated)").description)
-                    continue
+            for k in f..<g {
+                let frame = pack.frames[k]
+                let first = e
+                while e < pack.entries.count && pack.entries[e].frame == k { e += 1 }
+                let members = pack.entries[first..<e]
+                let at = Int(frame.offset - start)
+                var failure: String?
+                if at + frame.storedLength > n {
+                    failure = "the pack ends early (truncated)"
+                } else {
+                    do throws(FrameDamage) {
+                        try decoder.decode(UnsafeRawBufferPointer(rebasing: block[at..<at + frame.storedLength]), frame: frame, header: pack.header,
+                                           into: UnsafeMutableRawBufferPointer(rebasing: frameBytes[0..<frame.rawLength]), scratch: scratch)
+                    } catch {
+                        failure = error.reason
+                    }
                 }
-                do throws(StoreError) {
-                    try ChunkReader.decodeAndVerify(e.id, stored: UnsafeRawBufferPointer(rebasing: block[at..<at + e.storedLength]),
-                                                    location: loc, packID: pack.packID,
-                                                    into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<e.rawLength]))
-                } catch {
-                    damaged(e, error.description)
+                for entry in members {
+                    if let failure {
+                        damaged(entry, StoreError.corruptChunk(chunk: entry.id, pack: pack.packID, offset: frame.offset, reason: failure).description)
+                    } else if ChunkHasher.id(of: UnsafeRawBufferPointer(rebasing: frameBytes[entry.offsetInFrame..<entry.offsetInFrame + entry.rawLength])) != entry.id {
+                        damaged(entry, StoreError.corruptChunk(chunk: entry.id, pack: pack.packID, offset: frame.offset, reason: "its bytes do not hash to its id").description)
+                    }
+                    chunks += 1
+                    bytes += Int64(entry.rawLength)
                 }
-                chunks += 1
-                bytes += Int64(e.rawLength)
             }
             progress.advance(by: Int64(span))
-            i = j
+            f = g
         }
         return (chunks, bytes)
     }

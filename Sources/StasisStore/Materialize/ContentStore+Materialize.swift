@@ -89,7 +89,8 @@ extension ContentStore {
             defer { packs.close() }
             progress.begin("materialize", total: dataBytes)
             defer { progress.end() }
-            try MaterializeWorkers(plan: plan, manifest: target, index: index, packs: packs, output: out, progress: progress)
+            try MaterializeWorkers(plan: plan, manifest: target, index: index, packs: packs, decoder: FrameDecoder(cipher: cipher),
+                                   output: out, progress: progress)
                 .run(workers: workers)
 
             try StoreError.wrap { () throws(IOError) in
@@ -104,22 +105,23 @@ extension ContentStore {
     }
 }
 
-/// The parallel part of materialize: workers take batches, read each with one pread, decode and
-/// verify every chunk, and write it to each place the manifest uses it.
+/// The parallel part of materialize: workers take batches, read each with one pread, decode each
+/// frame once, verify every chunk, and write it to each place the manifest uses it.
 private final class MaterializeWorkers: @unchecked Sendable {
     let plan: MaterializePlan
     let manifest: ImageManifest
     let index: ChunkIndex
     let packs: PackFiles
+    let decoder: FrameDecoder
     let output: FileDescriptor
     let progress: any ProgressReporter
     let next = Atomic<Int>(0)
     let failure = Mutex<StoreError?>(nil)
 
-    init(plan: MaterializePlan, manifest: ImageManifest, index: ChunkIndex, packs: PackFiles,
+    init(plan: MaterializePlan, manifest: ImageManifest, index: ChunkIndex, packs: PackFiles, decoder: FrameDecoder,
          output: FileDescriptor, progress: any ProgressReporter) {
         self.plan = plan; self.manifest = manifest; self.index = index
-        self.packs = packs; self.output = output; self.progress = progress
+        self.packs = packs; self.decoder = decoder; self.output = output; self.progress = progress
     }
 
     func run(workers: Int) throws(StoreError) {
@@ -127,17 +129,24 @@ private final class MaterializeWorkers: @unchecked Sendable {
         if let error = failure.withLock({ $0 }) { throw error }
     }
 
+    private struct Buffers {
+        let read: UnsafeMutableRawBufferPointer
+        let frame: UnsafeMutableRawBufferPointer
+        let scratch: UnsafeMutableRawBufferPointer
+    }
+
     private func work() {
-        let readBuffer = UnsafeMutableRawBufferPointer.allocate(
-            byteCount: Int(MaterializePlan.maxBatchSpan) + manifest.chunkSize, alignment: 4096)
-        let chunkBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(manifest.chunkSize, 1), alignment: 4096)
+        let buffers = Buffers(
+            read: .allocate(byteCount: max(Int(MaterializePlan.maxBatchSpan), plan.largestFrame.stored), alignment: 4096),
+            frame: .allocate(byteCount: max(plan.largestFrame.raw, 1), alignment: 4096),
+            scratch: .allocate(byteCount: max(plan.largestFrame.stored, 1), alignment: 64))
         var writer = CoalescingWriter(fd: output)
-        defer { readBuffer.deallocate(); chunkBuffer.deallocate(); writer.deallocate() }
+        defer { buffers.read.deallocate(); buffers.frame.deallocate(); buffers.scratch.deallocate(); writer.deallocate() }
         do throws(StoreError) {
             while failure.withLock({ $0 == nil }) {
                 let b = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard b < plan.batches.count else { break }
-                try process(plan.batches[b], readBuffer: readBuffer, chunkBuffer: chunkBuffer, writer: &writer)
+                try process(plan.batches[b], buffers: buffers, writer: &writer)
             }
             try StoreError.wrap { () throws(IOError) in try writer.flush() }
         } catch {
@@ -145,48 +154,59 @@ private final class MaterializeWorkers: @unchecked Sendable {
         }
     }
 
-    private func process(_ batch: MaterializePlan.Batch, readBuffer: UnsafeMutableRawBufferPointer,
-                         chunkBuffer: UnsafeMutableRawBufferPointer, writer: inout CoalescingWriter) throws(StoreError) {
+    private func process(_ batch: MaterializePlan.Batch, buffers: Buffers, writer: inout CoalescingWriter) throws(StoreError) {
         let packID = index.packIDs[Int(batch.pack)]
+        let header = index.headers[Int(batch.pack)]
         let fd = try packs.descriptor(for: packID)
         let span = Int(batch.readRange.count)
         let n = try StoreError.wrap { () throws(IOError) in
-            try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: readBuffer[0..<span]), at: batch.readRange.lowerBound)
+            try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffers.read[0..<span]), at: batch.readRange.lowerBound)
         }
         var written: Int64 = 0
-        var previousOffset: Int64 = -1
-        var decoded = UnsafeRawBufferPointer(start: nil, count: 0)
+        var currentFrame: UInt32 = .max
+        var frameBytes = UnsafeRawBufferPointer(start: nil, count: 0)
+        var previous: (frame: UInt32, offset: UInt32) = (.max, .max)
         for i in batch.items {
             let item = plan.items[i]
             let loc = item.location
-            if loc.offset != previousOffset {
-                let start = Int(loc.offset - batch.readRange.lowerBound)
-                let end = start + Int(loc.storedLength)
+            if loc.frame != currentFrame {
+                let frame = index.frame(of: loc)
+                let start = Int(frame.offset - batch.readRange.lowerBound)
+                let end = start + frame.storedLength
                 guard end <= n else {
-                    throw .corruptChunk(chunk: item.id, pack: packID, offset: loc.offset, reason: "the pack ends early (truncated)")
+                    throw .corruptChunk(chunk: item.id, pack: packID, offset: frame.offset, reason: "the pack ends early (truncated)")
                 }
-                let expected = manifest.length(ofChunk: item.chunk)
-                guard Int(loc.rawLength) == expected else {
-                    throw .corruptChunk(chunk: item.id, pack: packID, offset: loc.offset,
-                                        reason: "its entry says \(loc.rawLength) bytes where the image needs \(expected)")
-                }
-                let stored = UnsafeRawBufferPointer(rebasing: readBuffer[start..<end])
-                if loc.encoding == .raw {
-                    // Verify in place: no copy for incompressible chunks.
-                    guard ChunkHasher.id(of: stored) == item.id else {
-                        throw .corruptChunk(chunk: item.id, pack: packID, offset: loc.offset, reason: "its bytes do not hash to its id")
-                    }
-                    decoded = stored
+                let stored = UnsafeRawBufferPointer(rebasing: buffers.read[start..<end])
+                if frame.codec == .raw && !header.encrypted {
+                    frameBytes = stored   // used in place: no copy of incompressible frames
                 } else {
-                    let dest = UnsafeMutableRawBufferPointer(rebasing: chunkBuffer[0..<Int(loc.rawLength)])
-                    try ChunkReader.decodeAndVerify(item.id, stored: stored, location: loc, packID: packID, into: dest)
-                    decoded = UnsafeRawBufferPointer(dest)
+                    let dest = UnsafeMutableRawBufferPointer(rebasing: buffers.frame[0..<frame.rawLength])
+                    do throws(FrameDamage) {
+                        try decoder.decode(stored, frame: frame, header: header, into: dest, scratch: buffers.scratch)
+                    } catch {
+                        throw .corruptChunk(chunk: item.id, pack: packID, offset: frame.offset, reason: error.reason)
+                    }
+                    frameBytes = UnsafeRawBufferPointer(dest)
                 }
-                previousOffset = loc.offset
+                currentFrame = loc.frame
+            }
+            let expected = manifest.length(ofChunk: item.chunk)
+            guard Int(loc.rawLength) == expected else {
+                throw .corruptChunk(chunk: item.id, pack: packID, offset: index.frame(of: loc).offset,
+                                    reason: "its entry says \(loc.rawLength) bytes where the image needs \(expected)")
+            }
+            let start = Int(loc.offsetInFrame)
+            let bytes = UnsafeRawBufferPointer(rebasing: frameBytes[start..<start + expected])
+            if previous != (loc.frame, loc.offsetInFrame) {
+                // Each distinct chunk verified once, however many places use it.
+                guard ChunkHasher.id(of: bytes) == item.id else {
+                    throw .corruptChunk(chunk: item.id, pack: packID, offset: index.frame(of: loc).offset, reason: "its bytes do not hash to its id")
+                }
+                previous = (loc.frame, loc.offsetInFrame)
             }
             let at = Int64(item.chunk) * Int64(manifest.chunkSize)
-            try StoreError.wrap { () throws(IOError) in try writer.write(decoded, at: at) }
-            written += Int64(decoded.count)
+            try StoreError.wrap { () throws(IOError) in try writer.write(bytes, at: at) }
+            written += Int64(bytes.count)
         }
         progress.advance(by: written)
     }

@@ -1,30 +1,37 @@
 import StasisIO
 
-/// Appends chunks to pack files and seals them: entry table, trailer, fsync, atomic rename into
+/// Appends frames to pack files and seals them: table, trailer, fsync, atomic rename into
 /// `packs/`. Sealed packs are durable but not yet *referenced*: only the catalog commit that lists
 /// them makes them part of the store. Not thread-safe: the capture pipeline serialises appends.
 final class PackWriter {
-    /// A sealed pack's catalog row. Its entry table is in the file; a shared (PostgreSQL) catalog
-    /// keeps a copy too, so that a host that starts cold builds its chunk index without reading
-    /// every pack from object storage.
+    /// A sealed pack's catalog row. Its table is in the file; a shared (PostgreSQL) catalog
+    /// keeps a copy too (with its header), so that a host that starts cold builds its chunk
+    /// index without reading every pack from object storage.
     struct Sealed: Sendable {
         var packID: String
         var size: Int64
         var chunkCount: Int
         var rawBytes: Int64
         var storedBytes: Int64
-        var entryTable: [UInt8]? = nil
+        var header: [UInt8]? = nil
+        var storedTable: [UInt8]? = nil
     }
+
 
     private let layout: StoreLayout
     private let targetSize: Int
+    private let cipher: StoreCipher?
+    private let header: PackFormat.Header
     private var current: (fd: FileDescriptor, id: String, tmpPath: String)?
     private var buffer: [UInt8] = []
     private var bufferStart: Int64 = 0
     private var written: Int64 = 0          // bytes of the current pack so far (incl. buffer)
+    private var frames: [PackFrame] = []
     private var entries: [PackEntry] = []
     private var rawBytes: Int64 = 0
     private let writeBehind = WriteBehind(bufferCapacity: PackWriter.flushThreshold + (1 << 20))
+    /// Frames of chunks appended one by one (gc, blobs, imports); captures seal their own.
+    private lazy var builder = FrameBuilder(cipher: cipher)
     /// Packs complete on disk but not yet fsynced nor renamed into `packs/`: `finish` makes them
     /// durable together, so no worker ever waits for a disk flush in the middle of a capture.
     private var closed: [(fd: FileDescriptor, tmpPath: String, sealed: Sealed)] = []
@@ -32,31 +39,44 @@ final class PackWriter {
 
     private static let flushThreshold = 4 << 20
 
-    init(layout: StoreLayout, targetSize: Int = PackFormat.defaultTargetSize) {
+    init(layout: StoreLayout, cipher: StoreCipher?, targetSize: Int = PackFormat.defaultTargetSize) {
         self.layout = layout
+        self.cipher = cipher
+        self.header = PackFormat.Header(cipher: cipher)
         self.targetSize = targetSize
         buffer = writeBehind.emptyBuffer()
     }
 
-    /// Appends one chunk's stored bytes. Returns where it went (for lookups before the seal).
-    @discardableResult
-    func append(id: ChunkID, stored: UnsafeRawBufferPointer, rawLength: Int, encoding: ChunkEncoding) throws(StoreError) -> (packID: String, entry: PackEntry) {
+    /// Appends one sealed frame.
+    func append(_ frame: SealedFrame) throws(StoreError) {
         if current == nil { try open() }
-        let entry = PackEntry(id: id, offset: written, rawLength: rawLength, storedLength: stored.count, encoding: encoding)
-        buffer.append(contentsOf: stored)
-        written += Int64(stored.count)
-        rawBytes += Int64(rawLength)
-        entries.append(entry)
-        let packID = current!.id
+        let index = frames.count
+        frames.append(PackFrame(offset: written, storedLength: frame.stored.count, rawLength: frame.rawLength,
+                                codec: frame.codec, nonce: frame.nonce))
+        var inFrame = 0
+        for chunk in frame.chunks {
+            entries.append(PackEntry(id: chunk.id, frame: index, offsetInFrame: inFrame, rawLength: chunk.rawLength))
+            inFrame += chunk.rawLength
+        }
+        buffer.append(contentsOf: frame.stored)
+        written += Int64(frame.stored.count)
+        rawBytes += Int64(frame.rawLength)
         if buffer.count >= Self.flushThreshold { try flush() }
         CrashPoint.hit("capture.chunk-written")
         if written >= Int64(targetSize) { try seal() }
-        return (packID, entry)
+    }
+
+    /// Appends one chunk's raw bytes to this writer's own frame; the frame goes into the pack
+    /// when full, or at `finish`.
+    func append(id: ChunkID, raw: UnsafeRawBufferPointer) throws(StoreError) {
+        if builder.wouldOverflow(adding: raw.count) { try append(builder.seal()) }
+        builder.add(id, raw)
     }
 
     /// Seals the open pack, if any, makes every pack durable (fsync, rename into `packs/`, fsync
     /// of the directories) and returns them. Only then may a catalog commit reference them.
     func finish() throws(StoreError) -> [Sealed] {
+        if !builder.isEmpty { try append(builder.seal()) }
         if current != nil { try seal() }
         try StoreError.wrap { () throws(IOError) in try writeBehind.drain() }
         CrashPoint.hit("pack.before-fsync")
@@ -110,9 +130,10 @@ final class PackWriter {
         let fd = try StoreError.wrap { () throws(IOError) in try FileDescriptor.open(tmpPath, .createExclusive, permissions: 0o444) }
         current = (fd, id, tmpPath)
         buffer.removeAll(keepingCapacity: true)
-        buffer.append(contentsOf: PackFormat.header)
+        buffer.append(contentsOf: header.bytes)
         bufferStart = 0
         written = Int64(PackFormat.headerSize)
+        frames.removeAll(keepingCapacity: true)
         entries.removeAll(keepingCapacity: true)
         rawBytes = 0
     }
@@ -128,15 +149,17 @@ final class PackWriter {
 
     private func seal() throws(StoreError) {
         guard let current else { return }
-        let table = PackIndex.encode(entries)
-        let entriesOffset = written
+        let plain = PackIndex.encodeTable(frames: frames, entries: entries)
+        let table = cipher.map { $0.sealWithNonce(plain, authenticating: PackIndex.tableAAD(header: header, packID: current.id)) } ?? plain
+        let tableOffset = written
         buffer.append(contentsOf: table)
-        buffer.append(contentsOf: PackIndex.trailer(entriesOffset: entriesOffset, encodedEntries: table))
+        buffer.append(contentsOf: PackIndex.trailer(header: header, tableOffset: tableOffset, storedTable: table))
         written += Int64(table.count + PackFormat.trailerSize)
         try flush()
-        let storedBytes = entries.reduce(Int64(0)) { $0 + Int64($1.storedLength) }
+        let storedBytes = frames.reduce(Int64(0)) { $0 + Int64($1.storedLength) }
         closed.append((current.fd, current.tmpPath, Sealed(packID: current.id, size: written, chunkCount: entries.count,
-                                                           rawBytes: rawBytes, storedBytes: storedBytes, entryTable: table)))
+                                                           rawBytes: rawBytes, storedBytes: storedBytes,
+                                                           header: header.bytes, storedTable: table)))
         self.current = nil
     }
 
@@ -150,5 +173,14 @@ final class PackWriter {
             return String(repeating: "0", count: 16 - s.count) + s
         }
         return hex(a) + hex(b)
+    }
+}
+
+extension PackWriter.Sealed {
+    /// The catalog row of a pack file found on disk (repair).
+    init(index: PackIndex, size: Int64) {
+        self.init(packID: index.packID, size: size, chunkCount: index.entries.count, rawBytes: index.rawBytes,
+                  storedBytes: index.storedBytes, header: index.header.version == 1 ? nil : index.header.bytes,
+                  storedTable: index.storedTable)
     }
 }

@@ -19,16 +19,16 @@ extension ContentStore {
                 guard let loc = index.location(of: id) else { throw .missingChunk(chunk: id, image: context) }
                 located.append((id, loc))
             }
-            located.sort { ($0.1.pack, $0.1.offset) < ($1.1.pack, $1.1.offset) }
+            // Pack and frame order: the reader decodes each frame once.
+            located.sort { ($0.1.pack, $0.1.frame, $0.1.offsetInFrame) < ($1.1.pack, $1.1.frame, $1.1.offsetInFrame) }
             let files = PackFiles(layout: layout, objects: objects)
             defer { files.close() }
-            let reader = ChunkReader(index: index, packs: files)
+            let reader = ChunkReader(index: index, packs: files, cipher: cipher)
             let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)
-            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)
-            defer { raw.deallocate(); scratch.deallocate() }
+            defer { raw.deallocate() }
             for (id, loc) in located {
                 let dest = UnsafeMutableRawBufferPointer(rebasing: raw[0..<Int(loc.rawLength)])
-                try reader.read(id, into: dest, scratch: scratch, image: context)
+                try reader.read(id, into: dest, image: context)
                 try body(id, UnsafeRawBufferPointer(dest))
             }
         }
@@ -61,34 +61,57 @@ extension ContentStore {
     /// Makes a manifest durable under its id (before the catalog row that lists the image); in a
     /// fleet store uploaded under the import's lease.
     package func writeManifest(_ bytes: [UInt8], id: String, lease: WriterLease? = nil) throws(StoreError) {
-        try manifestFiles.write(bytes, id: id)
-        try publish(packs: [], manifest: (bytes, id), lease: lease)
+        let stored = try manifestFiles.write(bytes, id: id)
+        try publish(packs: [], manifest: (stored, id), lease: lease)
     }
 
-    /// Moves a complete pack file (already checked by `PackIndex.read`) into `packs/`, durably,
-    /// and returns its catalog row. The file must be on the store's file system.
-    package func installPack(at path: String, lease: WriterLease? = nil) throws(StoreError) -> (id: String, row: PackRow) {
-        let id = PackWriter.newPackID()
-        let index = try PackIndex.read(packID: id, path: path)
-        let size = try StoreError.wrap { () throws(IOError) in
-            let fd = try FileDescriptor.open(path, .readOnly)
-            defer { fd.close() }
-            try fd.sync()
-            let dir = layout.packDirectory(for: id)
-            if !FileSystem.isDirectory(dir) {
-                try FileSystem.createDirectory(dir)
-                try FileSystem.syncDirectory(containing: dir)
+    /// Adds the chunks of a received pack file (a bundle's, in any readable pack version, not
+    /// sealed) to the store: every chunk is decoded and verified, then written into new packs of
+    /// this store's own format (sealed with its keys when it is encrypted), durably. Returns
+    /// their catalog rows; the received file is removed.
+    package func installPack(at path: String, lease: WriterLease? = nil) throws(StoreError) -> [PackRow] {
+        let received = try PackIndex.read(packID: "received pack", path: path, cipher: nil)
+        let fd = try StoreError.wrap { () throws(IOError) in try FileDescriptor.open(path, .readOnly) }
+        defer { fd.close(); try? FileSystem.remove(path) }
+        let writer = PackWriter(layout: layout, cipher: cipher)
+        let decoder = FrameDecoder(cipher: nil)
+        var stored = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.defaultFrameSize, alignment: 64)
+        var frame = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.defaultFrameSize, alignment: 64)
+        var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.defaultFrameSize, alignment: 64)
+        defer { stored.deallocate(); frame.deallocate(); scratch.deallocate() }
+        let sealed: [PackWriter.Sealed]
+        do throws(StoreError) {
+            var e = 0
+            for (f, record) in received.frames.enumerated() {
+                ChunkReader.ensure(&stored, record.storedLength)
+                ChunkReader.ensure(&frame, record.rawLength)
+                ChunkReader.ensure(&scratch, record.storedLength)
+                let input = UnsafeMutableRawBufferPointer(rebasing: stored[0..<record.storedLength])
+                try StoreError.wrap { () throws(IOError) in try fd.readExactly(into: input, at: record.offset) }
+                let output = UnsafeMutableRawBufferPointer(rebasing: frame[0..<record.rawLength])
+                do throws(FrameDamage) {
+                    try decoder.decode(UnsafeRawBufferPointer(input), frame: record, header: received.header, into: output, scratch: scratch)
+                } catch {
+                    throw .corruptPack(pack: path, reason: error.reason)
+                }
+                while e < received.entries.count && received.entries[e].frame == f {
+                    let entry = received.entries[e]
+                    let bytes = UnsafeRawBufferPointer(rebasing: output[entry.offsetInFrame..<entry.offsetInFrame + entry.rawLength])
+                    guard ChunkHasher.id(of: bytes) == entry.id else {
+                        throw .corruptChunk(chunk: entry.id, pack: path, offset: record.offset, reason: "its bytes do not hash to its id")
+                    }
+                    try writer.append(id: entry.id, raw: bytes)
+                    e += 1
+                }
             }
-            try FileSystem.renameDurably(path, to: layout.packPath(for: id))
-            return try FileSystem.fileSize(layout.packPath(for: id))
+            sealed = try writer.finish()
+            // Durable in object storage, under the import's lease, before its commit names them.
+            try publish(packs: sealed, manifest: nil, lease: lease)
+        } catch {
+            writer.abandon()
+            throw error
         }
-        let sealed = PackWriter.Sealed(
-            packID: id, size: size, chunkCount: index.entries.count,
-            rawBytes: index.entries.reduce(0) { $0 + Int64($1.rawLength) },
-            storedBytes: index.entries.reduce(0) { $0 + Int64($1.storedLength) }, entryTable: index.encodedEntries)
-        // Durable in object storage, under the import's lease, before its commit names it.
-        try publish(packs: [sealed], manifest: nil, lease: lease)
-        return (id, PackRow(sealed: sealed))
+        return sealed.map { PackRow(sealed: $0) }
     }
 
     /// A temporary path on the store's file system (for a pack being received).
@@ -117,68 +140,92 @@ extension Catalog {
     }
 }
 
-/// Writes a pack (Formats/pack.md) into any byte sink, chunk by chunk: the bundle format embeds
-/// packs this way.
+/// Writes a version-1 pack (Formats/pack.md) into any byte sink, chunk by chunk: the bundle
+/// format embeds packs this way. Version 1 because a bundle leaves the store: its chunks are
+/// compressed one by one and never sealed, so any store (with its own keys) can take them in.
 package struct PackEncoder {
-    private var entries: [PackEntry] = []
+    private var entries: [UInt8] = []
     private var offset = Int64(PackFormat.headerSize)
     private let scratch: UnsafeMutableRawBufferPointer
 
     package init() {
-        scratch = .allocate(byteCount: ChunkCodec.scratchCapacity(forRawLength: PackFormat.maxChunkLength), alignment: 64)
+        scratch = .allocate(byteCount: LZ4Block.scratchCapacity(forRawLength: PackFormat.maxChunkLength), alignment: 64)
     }
 
     package func deallocate() { scratch.deallocate() }
 
-    package var header: [UInt8] { PackFormat.header }
+    package var header: [UInt8] { PackFormat.Header.v1.bytes }
 
     /// Encodes one raw chunk; `sink` receives its stored bytes.
     package mutating func append(id: ChunkID, raw: UnsafeRawBufferPointer, _ sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
-        let room = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<ChunkCodec.scratchCapacity(forRawLength: raw.count)])
-        if let n = ChunkCodec.compress(raw, into: room) {
+        let room = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<LZ4Block.scratchCapacity(forRawLength: raw.count)])
+        var w = LittleEndianWriter(capacity: PackFormat.v1EntrySize)
+        w.chunkID(id)
+        w.u32(UInt32(raw.count))
+        if let n = LZ4Block.compress(raw, into: room) {
             try sink(UnsafeRawBufferPointer(rebasing: room[0..<n]))
-            entries.append(PackEntry(id: id, offset: offset, rawLength: raw.count, storedLength: n, encoding: .lz4))
+            w.u32(UInt32(n))
+            w.u8(FrameCodec.lz4.rawValue)
             offset += Int64(n)
         } else {
             try sink(raw)
-            entries.append(PackEntry(id: id, offset: offset, rawLength: raw.count, storedLength: raw.count, encoding: .raw))
+            w.u32(UInt32(raw.count))
+            w.u8(FrameCodec.raw.rawValue)
             offset += Int64(raw.count)
         }
+        w.zeros(3)
+        entries.append(contentsOf: w.bytes)
     }
 
     /// The entry table and trailer that end the pack.
     package func footer() -> [UInt8] {
-        let table = PackIndex.encode(entries)
-        return table + PackIndex.trailer(entriesOffset: offset, encodedEntries: table)
+        entries + PackIndex.trailer(header: .v1, tableOffset: offset, storedTable: entries)
     }
 }
 
-/// A pack inside another file (a bundle): its checked entry table, and verified chunk decoding.
+/// A pack inside another file (a bundle): its checked table, and verified chunk decoding.
 package struct EmbeddedPack: Sendable {
     package struct Entry: Sendable {
         package var id: ChunkID
+        /// Where its frame is in the pack, and how long.
         package var offset: Int64
-        package var rawLength: Int
         package var storedLength: Int
-        var encoding: ChunkEncoding
+        package var rawLength: Int
+        let frame: PackFrame
+        let offsetInFrame: Int
     }
     package let entries: [Entry]
+    let header: PackFormat.Header
 
-    /// Parses the pack of `size` bytes that `read(offset, count)` returns.
+    /// Parses the pack of `size` bytes that `read(offset, count)` returns. Packs inside bundles
+    /// are never sealed.
     package static func parse(name: String, size: Int64, read: (Int64, Int) throws(StoreError) -> [UInt8]) throws(StoreError) -> EmbeddedPack {
-        let (table, entriesOffset) = try PackIndex.readTable(packID: name, size: size, read: read)
-        let index = try PackIndex.decode(packID: name, encodedEntries: table, entriesOffset: entriesOffset)
-        return EmbeddedPack(entries: index.entries.map { Entry(id: $0.id, offset: $0.offset, rawLength: $0.rawLength, storedLength: $0.storedLength, encoding: $0.encoding) })
+        let stored = try PackIndex.readTable(packID: name, size: size, read: read)
+        let index = try PackIndex.decode(packID: name, header: stored.header, storedTable: stored.table, tableOffset: stored.tableOffset, cipher: nil)
+        return EmbeddedPack(entries: index.entries.map { e in
+            let frame = index.frames[e.frame]
+            return Entry(id: e.id, offset: frame.offset, storedLength: frame.storedLength, rawLength: e.rawLength, frame: frame, offsetInFrame: e.offsetInFrame)
+        }, header: index.header)
     }
 
-    /// Raw bytes of `entry` from its stored bytes, verified against its id.
+    /// Raw bytes of `entry` from its frame's stored bytes, verified against its id.
     package func decode(_ entry: Entry, stored: [UInt8], pack: String) throws(StoreError) -> [UInt8] {
-        var raw = [UInt8](repeating: 0, count: entry.rawLength)
-        let loc = ChunkLocation(pack: 0, encoding: entry.encoding, rawLength: UInt32(entry.rawLength), storedLength: UInt32(entry.storedLength), offset: entry.offset)
-        try stored.withRawBytes { (s) throws(StoreError) in
-            try raw.withMutableRawBytes { (r) throws(StoreError) in
-                try ChunkReader.decodeAndVerify(entry.id, stored: s, location: loc, packID: pack, into: r)
+        var frame = [UInt8](repeating: 0, count: entry.frame.rawLength)
+        var scratch = [UInt8](repeating: 0, count: entry.frame.storedLength)
+        do throws(FrameDamage) {
+            try stored.withRawBytes { (s) throws(FrameDamage) in
+                try frame.withMutableRawBytes { (f) throws(FrameDamage) in
+                    try scratch.withMutableRawBytes { (t) throws(FrameDamage) in
+                        try FrameDecoder(cipher: nil).decode(s, frame: entry.frame, header: header, into: f, scratch: t)
+                    }
+                }
             }
+        } catch {
+            throw .corruptChunk(chunk: entry.id, pack: pack, offset: entry.offset, reason: error.reason)
+        }
+        let raw = Array(frame[entry.offsetInFrame..<entry.offsetInFrame + entry.rawLength])
+        guard ChunkHasher.id(of: raw) == entry.id else {
+            throw .corruptChunk(chunk: entry.id, pack: pack, offset: entry.offset, reason: "its bytes do not hash to its id")
         }
         return raw
     }

@@ -16,16 +16,23 @@ public final class ContentStore: Sendable {
     let objects: SharedObjects?
     /// What this host's directory says about shared backends (nil on one host).
     public let descriptor: StoreDescriptor?
+    /// The data keys packs and manifests are sealed with (nil in a store made without
+    /// encryption).
+    let cipher: StoreCipher?
+
+    /// Whether packs and manifests are encrypted at rest.
+    public var isEncrypted: Bool { cipher != nil }
 
     public static let defaultChunkSize = 4096
     public static let allowedChunkSizes = (12...21).map { 1 << $0 }   // 4 KiB … 2 MiB
 
-    private init(layout: StoreLayout, catalog: Catalog, chunkSize: Int, objects: SharedObjects?, descriptor: StoreDescriptor?) {
+    private init(layout: StoreLayout, catalog: Catalog, chunkSize: Int, objects: SharedObjects?, descriptor: StoreDescriptor?, cipher: StoreCipher?) {
         self.layout = layout
         self.catalog = catalog
         self.chunkSize = chunkSize
         self.objects = objects
         self.descriptor = descriptor
+        self.cipher = cipher
     }
 
     /// Where this store's objects are: this directory, or the shared object storage.
@@ -34,7 +41,11 @@ public final class ContentStore: Sendable {
     /// Creates a new, empty store at `root` (the directory may exist but must hold no store).
     /// With a PostgreSQL catalog, the directory holds this host's descriptor, key and cache, and
     /// the catalog (its database or schema) must hold no store yet.
+    ///
+    /// `encrypted` (the default) seals packs and manifests with AES-256-GCM under data keys that
+    /// a master key wraps: `STASIS_MASTER_KEY` from `environment`, or a new `keys/master.key`.
     public static func create(at root: String, chunkSize: Int = defaultChunkSize, backends: StoreBackends = .embedded,
+                              encrypted: Bool = true,
                               environment: [String: String] = ProcessInfo.processInfo.environment) throws(StoreError) -> ContentStore {
         guard allowedChunkSizes.contains(chunkSize) else {
             throw .invalidArgument(field: "--chunk-size", message: "\(chunkSize) is not a power of two between 4 KiB and 2 MiB")
@@ -42,7 +53,7 @@ public final class ContentStore: Sendable {
         let layout = StoreLayout(root: FileSystem.absolute(root))
         if FileSystem.exists(layout.catalogPath) || FileSystem.exists(layout.descriptorPath) { throw .storeExists(path: root) }
         let descriptor = backends.descriptor
-        let created = try createDirectories(layout, embeddedCatalog: descriptor == nil)
+        var created = try createDirectories(layout, embeddedCatalog: descriptor == nil)
         do throws(StoreError) {
             let database: any CatalogDatabase
             var objects: SharedObjects?
@@ -63,9 +74,10 @@ public final class ContentStore: Sendable {
             let key = try StoreKey.create(layout)
             try StoreError.wrap { () throws(IOError) in try Self.setMode(StoreLayout.fileMode, of: layout.keyPath) }
             let catalog = try Catalog.create(in: database, chunkSize: chunkSize, publicKey: key.publicKeyHex)
+            let cipher = encrypted ? try enableEncryption(catalog, layout: layout, environment: environment, created: &created) : nil
             // Written last: a directory with a descriptor is a store.
             try descriptor?.write(layout)
-            return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize, objects: objects, descriptor: descriptor)
+            return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize, objects: objects, descriptor: descriptor, cipher: cipher)
         } catch {
             created.undo()
             throw error
@@ -129,7 +141,8 @@ public final class ContentStore: Sendable {
             throw .catalog(path: catalog.location, message: "store_meta has no valid chunk_size; the catalog is damaged")
         }
         try StoreError.wrap { () throws(IOError) in try FileSystem.createDirectory(layout.temporaryDirectory) }
-        return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize, objects: objects, descriptor: descriptor)
+        let cipher = try loadCipher(catalog, layout: layout, environment: environment)
+        return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize, objects: objects, descriptor: descriptor, cipher: cipher)
     }
 
     /// Sets a mode exactly (chmod is not filtered by the umask, unlike mkdir and open).
@@ -137,27 +150,26 @@ public final class ContentStore: Sendable {
         guard chmod(path, mode) == 0 else { throw IOError(FileSystem.isDirectory(path) ? .mkdir : .open, path: path, errno: .current) }
     }
 
-    var manifestFiles: ManifestFiles { ManifestFiles(layout: layout, objects: objects) }
+    var manifestFiles: ManifestFiles { ManifestFiles(layout: layout, objects: objects, cipher: cipher) }
 
-    /// Loads the chunk index: the catalog lists the packs; each pack's entry table comes from its
+    /// Loads the chunk index: the catalog lists the packs; each pack's table comes from its
     /// catalog row where a shared catalog keeps it, else from the end of its pack file.
     func loadIndex(excluding excluded: Set<String> = []) throws(StoreError) -> ChunkIndex {
-        ChunkIndex(encoded: try packIndexSources().filter { !excluded.contains($0.packID) }.map { ($0.packID, $0.encodedEntries) })
+        ChunkIndex(packs: try packIndexes(excluding: excluded))
     }
 
-    /// Every listed pack's decoded entry table (gc, stats).
-    func packIndexes() throws(StoreError) -> [PackIndex] { try packIndexSources() }
-
-    private func packIndexSources() throws(StoreError) -> [PackIndex] {
+    /// Every listed pack's decoded table (gc, stats).
+    func packIndexes(excluding excluded: Set<String> = []) throws(StoreError) -> [PackIndex] {
         var result: [PackIndex] = []
-        for pack in try catalog.packTables() {
+        for pack in try catalog.packTables() where !excluded.contains(pack.id) {
             if let table = pack.table {
-                // Checked as a pack file's table is: whole entries whose payloads end exactly
-                // where the table starts in a pack of the listed size.
-                let entriesOffset = pack.size - Int64(table.count) - Int64(PackFormat.trailerSize)
-                result.append(try PackIndex.decode(packID: pack.id, encodedEntries: table, entriesOffset: entriesOffset))
+                // Checked as a pack file's table is: frames that end exactly where the table
+                // starts in a pack of the listed size.
+                let header = try pack.header.map { (bytes) throws(StoreError) in try PackFormat.Header.parse(bytes, pack: pack.id) } ?? .v1
+                let tableOffset = pack.size - Int64(table.count) - Int64(PackFormat.trailerSize)
+                result.append(try PackIndex.decode(packID: pack.id, header: header, storedTable: table, tableOffset: tableOffset, cipher: cipher))
             } else {
-                result.append(try PackIndex.read(packID: pack.id, path: try cachedPackPath(pack.id)))
+                result.append(try PackIndex.read(packID: pack.id, path: try cachedPackPath(pack.id), cipher: cipher))
             }
         }
         return result

@@ -32,6 +32,9 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case notEnoughSpace(path: String, needed: Int64, available: Int64)
     case blobNotFound(id: String)
     case heldByCheckpoint(target: String, checkpoint: String)
+    /// A key is missing, wrong or exposed, or sealed data does not open (changed, or another
+    /// store's). `subject` names the file, object or key.
+    case encryption(subject: String, message: String)
 
     public var description: String {
         switch self {
@@ -83,6 +86,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
             return "not enough space for '\(path)': \(needed) bytes needed, \(available) available; free space and try again"
         case .blobNotFound(let id):
             return "no blob '\(id)' in this store"
+        case .encryption(let subject, let message):
+            return "\(subject): \(message)"
         case .heldByCheckpoint(let target, let checkpoint):
             return "\(target) is held by checkpoint \(checkpoint): remove the checkpoint (`stasis checkpoint rm`) instead"
         }

@@ -64,12 +64,13 @@ echo "session $SESSION"
 host1 exec "$SESSION" --shell 'echo "written on host 1 at $(date -u +%T)" > /root/note; echo 1764 > /tmp/answer; sync; cat /root/note'
 host1 sandbox pause "$SESSION"
 cp "$WORK/host1/keys/store.ed25519" "$WORK/store-key"
+cp "$WORK/host1/keys/master.key" "$WORK/master.key"
 rm -rf "$WORK/host1"
 echo "host 1's directory is gone: nothing can come from it"
 
 echo
 echo "== host 2 (stasis-h2): join with the key, resume the sandbox"
-host2 init --catalog "$CATALOG" --objects "$OBJECTS" --key "$WORK/store-key"
+host2 init --catalog "$CATALOG" --objects "$OBJECTS" --key "$WORK/store-key" --master-key "$WORK/master.key"
 host2 sandbox ls
 START=$(date +%s.%N)
 host2 sandbox resume "$SESSION"

@@ -17,7 +17,7 @@ public enum CrashPoint {
     public static let all = [
         "capture.chunk-written", "pack.before-fsync", "pack.before-rename", "pack.after-rename",
         "capture.before-commit", "capture.after-commit", "gc.before-commit", "gc.after-commit",
-        "gc.pack-deleted", "rm.before-commit",
+        "gc.pack-deleted", "rm.before-commit", "key-rotate.before-commit", "key-rotate.after-commit",
     ]
 
     public static func hit(_ name: StaticString) {

@@ -25,6 +25,12 @@ struct InitCommand: ParsableCommand {
               stasis init --store /var/lib/stasis --catalog postgres://stasis@db/stasis \\
                   --objects s3://stasis/fleet --key /secure/store.ed25519
 
+            Packs and manifests are encrypted (AES-256-GCM) unless --no-encryption is given. The \
+            data keys are wrapped by a master key: $STASIS_MASTER_KEY (64 hex digits) when set, \
+            else a new keys/master.key (mode 0600). Keep a copy of it: without it nothing in the \
+            store can be read. Hosts joining a fleet store bring it with --master-key (default: \
+            master.key beside the --key file). `stasis key` shows, exports and rotates it.
+
             The chunk size is fixed for the life of the store: 4 KiB (the default) matches guest \
             page size, so an incremental capture stores only the pages that changed and zero pages \
             cost nothing.
@@ -50,6 +56,12 @@ struct InitCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Join the existing fleet store with this copy of its signing key.", valueName: "FILE"))
     var key: String?
 
+    @Option(name: .long, help: ArgumentHelp("Joining an encrypted fleet store: a copy of its master key (default: master.key beside --key, else $STASIS_MASTER_KEY).", valueName: "FILE"))
+    var masterKey: String?
+
+    @Flag(name: .long, help: "Store packs and manifests unencrypted (the default is AES-256-GCM at rest).")
+    var noEncryption = false
+
     func validate() throws {
         guard let size = ByteCount.parse(chunkSize), ContentStore.allowedChunkSizes.contains(size) else {
             throw ValidationError("--chunk-size '\(chunkSize)' must be a power of two from 4K to 2M (for example 4K, 64K, 1M)")
@@ -60,6 +72,12 @@ struct InitCommand: ParsableCommand {
         if catalog == nil, key != nil || objectsEndpoint != nil || objectsRegion != nil {
             throw ValidationError("--key, --objects-endpoint and --objects-region belong to a fleet store: give --catalog and --objects too")
         }
+        if masterKey != nil && key == nil {
+            throw ValidationError("--master-key is for joining a fleet store: give --key too (a new store makes its own master key, or takes $STASIS_MASTER_KEY)")
+        }
+        if noEncryption && key != nil {
+            throw ValidationError("--no-encryption is chosen when a store is created; a host joining a store follows the store")
+        }
     }
 
     func run() throws {
@@ -68,23 +86,29 @@ struct InitCommand: ParsableCommand {
             let backends = try backends(environment)
             let store: ContentStore
             if let key {
-                store = try ContentStore.join(at: options.storePath, backends: backends, keyFile: key, environment: environment)
+                store = try ContentStore.join(at: options.storePath, backends: backends, keyFile: key, masterKeyFile: masterKey, environment: environment)
             } else {
-                store = try ContentStore.create(at: options.storePath, chunkSize: ByteCount.parse(chunkSize)!, backends: backends, environment: environment)
+                store = try ContentStore.create(at: options.storePath, chunkSize: ByteCount.parse(chunkSize)!, backends: backends,
+                                                encrypted: !noEncryption, environment: environment)
             }
             let verb = key == nil ? "created" : "joined"
             if options.json {
                 var fields = ["store": store.layout.root, "chunkSize": String(store.chunkSize), "catalog": store.catalog.location,
-                              "objects": store.objectsLocation, "action": verb]
+                              "objects": store.objectsLocation, "action": verb, "encrypted": String(store.isEncrypted)]
                 if store.descriptor != nil { fields["descriptor"] = store.layout.descriptorPath }
                 CommandOutput.json(fields)
             } else if store.descriptor != nil {
                 CommandOutput.line("\(verb) fleet store \(store.layout.root) (chunk size \(ByteCount.format(Int64(store.chunkSize))))")
                 CommandOutput.line("  catalog  \(store.catalog.location)")
                 CommandOutput.line("  objects  \(store.objectsLocation)")
-                if key == nil { CommandOutput.line("  other hosts join with: stasis init --catalog … --objects … --key <a copy of \(store.layout.keyPath)>") }
+                if key == nil { CommandOutput.line("  other hosts join with: stasis init --catalog … --objects … --key <a copy of \(store.layout.keyPath)> --master-key <a copy of keys/master.key>") }
             } else {
                 CommandOutput.line("created store \(store.layout.root) (chunk size \(ByteCount.format(Int64(store.chunkSize))))")
+            }
+            if !options.json {
+                CommandOutput.line(store.isEncrypted
+                    ? "  encrypted at rest (AES-256-GCM); keep a copy of its master key (`stasis key export --master`): without it nothing in the store can be read"
+                    : "  not encrypted (--no-encryption)")
             }
         }
     }

@@ -75,6 +75,18 @@ struct CrashTests {
         try f.assertConsistent(point + " then gc again")
     }
 
+    @Test("key rotation killed before and after its catalog commit: the store opens with the key left in place",
+          arguments: ["key-rotate.before-commit", "key-rotate.after-commit"])
+    func keyRotationCrash(point: String) throws {
+        let f = try Fixture()
+        let crashed = try StasisProcess.run(["key", "rotate", "--store", f.store], environment: ["STASIS_CRASH_AT": point])
+        #expect(crashed.signaled && crashed.status == SIGKILL, "\(point) was not reached: \(crashed.stderr)")
+        try f.assertConsistent(point)
+        #expect(!FileManager.default.fileExists(atPath: f.store + "/keys/master.key.next"), "\(point): the pending key was not settled")
+        #expect(try StasisProcess.run(["key", "rotate", "--store", f.store]).status == 0)
+        try f.assertConsistent(point + " then rotate again")
+    }
+
     @Test("capture killed from outside while it runs")
     func externalKill() throws {
         let f = try Fixture()

@@ -25,9 +25,15 @@ struct FleetCommandTests {
         #expect(capture.status == 0, "\(capture.stderr)")
         let image = try #require(capture.json?["id"] as? String)
         try FileManager.default.copyItem(atPath: dir.file("a") + "/keys/store.ed25519", toPath: dir.file("key"))
+        try FileManager.default.copyItem(atPath: dir.file("a") + "/keys/master.key", toPath: dir.file("copied-master.key"))
         try FileManager.default.removeItem(atPath: dir.file("a"))
 
-        let joined = try StasisProcess.run(["init", "--store", dir.file("b"), "--catalog", catalog.description, "--objects", objects, "--key", dir.file("key"), "--json"])
+        // The store is encrypted: joining without its master key is refused, naming the option.
+        let keyless = try StasisProcess.run(["init", "--store", dir.file("b"), "--catalog", catalog.description, "--objects", objects, "--key", dir.file("key")])
+        #expect(keyless.status == 1 && keyless.stderr.contains("--master-key"), "\(keyless.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("b") + "/store.json"))
+        let joined = try StasisProcess.run(["init", "--store", dir.file("b"), "--catalog", catalog.description, "--objects", objects, "--key", dir.file("key"),
+                                            "--master-key", dir.file("copied-master.key"), "--json"])
         #expect(joined.status == 0, "\(joined.stderr)")
         #expect(joined.json?["action"] as? String == "joined")
         let out = try StasisProcess.run(["image", "materialize", image, dir.file("out"), "--store", dir.file("b")])

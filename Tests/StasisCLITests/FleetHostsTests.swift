@@ -63,6 +63,7 @@ struct FleetHostsTests {
         let checkpoint = try h1.run(["checkpoint", "create", session, "--memory", dir.file("mem"), "--json"])
         #expect(checkpoint.status == 0, "\(checkpoint.stderr)")
         try FileManager.default.copyItem(atPath: h1.store + "/keys/store.ed25519", toPath: dir.file("key"))
+        try FileManager.default.copyItem(atPath: h1.store + "/keys/master.key", toPath: dir.file("master.key"))
         try FileManager.default.removeItem(atPath: h1.store)
 
         let h2 = hosts[1]
@@ -99,6 +100,7 @@ struct FleetHostsTests {
         let paused = try h1.run(["sandbox", "pause", session, "--json"])
         #expect(paused.status == 0, "\(paused.stderr)")
         try FileManager.default.copyItem(atPath: h1.store + "/keys/store.ed25519", toPath: dir.file("key"))
+        try FileManager.default.copyItem(atPath: h1.store + "/keys/master.key", toPath: dir.file("master.key"))
         try FileManager.default.removeItem(atPath: h1.store)
 
         #expect(try h2.run(["init"] + fleet + ["--key", dir.file("key")]).status == 0)

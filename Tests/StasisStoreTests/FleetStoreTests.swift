@@ -27,12 +27,17 @@ struct FleetStoreTests {
         let base = gen.bytes(pages: 300)
         TestFiles.write(base, to: dir.file("mem0"))
         let first = try a.capture(dir.file("mem0")).image
-        let keyCopy = dir.file("store.ed25519")
+        let keyCopy = dir.file("store.ed25519"), masterCopy = dir.file("copied-master.key")
         TestFiles.write(TestFiles.read(a.layout.keyPath), to: keyCopy)
+        TestFiles.write(TestFiles.read(a.layout.keysDirectory + "/master.key"), to: masterCopy)
         chmod(keyCopy, 0o600)
+        chmod(masterCopy, 0o600)
         try FileManager.default.removeItem(atPath: dir.file("host-a"))
 
-        let b = try ContentStore.join(at: dir.file("host-b"), backends: backends, keyFile: keyCopy)
+        // An encrypted store: joining without its master key is refused before anything is written.
+        #expect(throws: StoreError.self) { _ = try ContentStore.join(at: dir.file("host-b"), backends: backends, keyFile: keyCopy) }
+        #expect(!FileSystem.exists(dir.file("host-b") + "/store.json"))
+        let b = try ContentStore.join(at: dir.file("host-b"), backends: backends, keyFile: keyCopy, masterKeyFile: masterCopy)
         #expect(!FileSystem.exists(b.layout.catalogPath))
         _ = try b.materialize(first.id, to: dir.file("out0"))
         #expect(TestFiles.read(dir.file("out0")) == base)
@@ -43,7 +48,7 @@ struct FleetStoreTests {
         let second = try b.capture(dir.file("mem1")).image
         #expect(second.newChunks > 0 && second.newChunks <= 30)   // dedup against A's chunks: only changed pages are new
 
-        let a2 = try ContentStore.join(at: dir.file("host-a2"), backends: backends, keyFile: keyCopy)
+        let a2 = try ContentStore.join(at: dir.file("host-a2"), backends: backends, keyFile: keyCopy, masterKeyFile: masterCopy)
         _ = try a2.materialize(second.id, to: dir.file("out1"))
         #expect(TestFiles.read(dir.file("out1")) == next)
         #expect(try a2.verify(deep: true).ok)
@@ -95,7 +100,7 @@ struct FleetStoreTests {
         #expect(try a.catalog.packs().map(\.id) == [pack])
 
         // B commits an image made of the same chunks (as a capture that deduplicated would).
-        try b.publish(packs: [], manifest: (manifest, image.id), lease: lease)
+        try b.publish(packs: [], manifest: (b.manifestFiles.stored(manifest, id: image.id), image.id), lease: lease)
         try b.catalog.commitCapture(packs: [], image: image, lease: lease)
         let second = try a.gc()
         #expect(second.packsDeleted.isEmpty && second.packsWaiting.isEmpty)
@@ -204,10 +209,10 @@ struct FleetStoreTests {
         let backends = try TestStores.fleetBackends()
         let a = try ContentStore.create(at: dir.file("a"), backends: backends)
         var gen = TestImage(seed: 53)
-        let bytes = gen.bytes(pages: 1024)
+        let bytes = gen.bytes(pages: 3072)
         TestFiles.write(bytes, to: dir.file("mem"))
         var options = CaptureOptions()
-        options.packTargetSize = 64 << 10
+        options.packTargetSize = 32 << 10
         let captured = try a.capture(dir.file("mem"), options: options)
         #expect(captured.packs.count > 20)
         for round in 0..<3 {

@@ -47,12 +47,15 @@ extension ContentStore {
         guard var master = try MasterKey.load(layout, environment: environment) else {
             throw .encryption(subject: MasterKey.path(layout), message: "the store is encrypted and its master key is missing: copy keys/master.key from a host of this store (mode 0600), or set \(MasterKey.environmentVariable)")
         }
-        if wrapped.first?.masterFingerprint != master.fingerprint, master.source == MasterKey.path(layout),
-           FileSystem.exists(MasterKey.pendingPath(layout)) {
+        if master.source == MasterKey.path(layout), FileSystem.exists(MasterKey.pendingPath(layout)) {
             let pending = try MasterKey.load(path: MasterKey.pendingPath(layout))
             if wrapped.first?.masterFingerprint == pending.fingerprint {
+                // Cut after the commit: the pending key is the store's now.
                 try StoreError.wrap { () throws(IOError) in try FileSystem.renameDurably(MasterKey.pendingPath(layout), to: MasterKey.path(layout)) }
                 master = MasterKey(key: pending.key, source: MasterKey.path(layout))
+            } else if wrapped.first?.masterFingerprint == master.fingerprint {
+                // Cut before the commit: the rotation did not happen.
+                try? FileSystem.remove(MasterKey.pendingPath(layout))
             }
         }
         var keys: [UInt32: SymmetricKey] = [:]
@@ -68,6 +71,16 @@ extension ContentStore {
         guard let key = try MasterKey.load(layout, environment: environment) else {
             throw .encryption(subject: MasterKey.path(layout), message: "the master key is missing")
         }
+        return key
+    }
+
+    /// Writes the master key to a new file `path` (mode 0600); refuses an existing file.
+    public func exportMasterKey(to path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(StoreError) -> MasterKey {
+        let key = try masterKey(environment: environment)
+        guard !FileSystem.exists(path) else {
+            throw .outputExists(path: path)
+        }
+        try key.write(to: path)
         return key
     }
 

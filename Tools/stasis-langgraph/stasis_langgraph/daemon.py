@@ -54,11 +54,14 @@ def init_store(
     catalog: str | None = None,
     objects: str | None = None,
     key: str | os.PathLike[str] | None = None,
+    master_key: str | os.PathLike[str] | None = None,
 ) -> None:
     """`stasis init --store PATH`; raises DaemonError with stasis's message when it fails.
 
     With `catalog` (postgres://…) and `objects` (s3://BUCKET/PREFIX) the store is a fleet store
-    shared by several hosts; `key` (a copy of its keys/store.ed25519) joins an existing one.
+    shared by several hosts; `key` (a copy of its keys/store.ed25519) joins an existing one, and
+    `master_key` (a copy of its keys/master.key; default: master.key beside `key`) opens an
+    encrypted one.
     Credentials come from the environment (PGPASSWORD, AWS_ACCESS_KEY_ID, …), never arguments.
     """
     exe = find_stasis_binary(binary)
@@ -67,6 +70,8 @@ def init_store(
         args += ["--catalog", catalog or "", "--objects", objects or ""]
     if key is not None:
         args += ["--key", os.fspath(key)]
+    if master_key is not None:
+        args += ["--master-key", os.fspath(master_key)]
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise DaemonError(

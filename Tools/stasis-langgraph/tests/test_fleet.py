@@ -29,7 +29,10 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
             key = os.path.join(str(tmp_path_factory.getbasetemp()), f"key-{os.getpid()}-{len(created)}")
             shutil.copyfile(os.path.join(created[0], "keys", "store.ed25519"), key)
             os.chmod(key, 0o600)
-            init_store(store, key=key, **backends)
+            master = key + ".master"
+            shutil.copyfile(os.path.join(created[0], "keys", "master.key"), master)
+            os.chmod(master, 0o600)
+            init_store(store, key=key, master_key=master, **backends)
         else:
             init_store(store, **backends)
         created.append(store)

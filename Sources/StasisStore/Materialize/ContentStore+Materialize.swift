@@ -38,6 +38,7 @@ extension ContentStore {
         if FileSystem.exists(path) && !overwrite { throw .outputExists(path: path) }
         if FileSystem.isDirectory(path) { throw .outputExists(path: path) }
         return try withLock(.shared) { () throws(StoreError) -> MaterializeResult in
+            var trace = PhaseTrace("materialize")
             let id = try catalog.resolveImage(idOrPrefix)
             let manifest = try manifest(of: id)
             let index = try loadIndex()
@@ -55,7 +56,9 @@ extension ContentStore {
                     if target.chunks[i] == b.chunks[i] { target.chunks[i] = nil } else if target.chunks[i] == nil { holes.append(i) }
                 }
             }
+            trace.mark("manifest and index (\(index.count) chunks)")
             let plan = try MaterializePlan.make(manifest: target, index: index, imageID: id)
+            trace.mark("plan (\(plan.batches.count) batches)")
             let dataBytes = baseManifest == nil ? manifest.dataBytes : target.dataBytes
             let directory = FileSystem.parent(of: FileSystem.absolute(path))
             if let free = FileSystem.availableSpace(at: directory), free < dataBytes {
@@ -92,9 +95,11 @@ extension ContentStore {
             try MaterializeWorkers(plan: plan, manifest: target, index: index, packs: packs, decoder: FrameDecoder(cipher: cipher),
                                    output: out, progress: progress)
                 .run(workers: workers)
+            trace.mark("read, decode, verify, write")
 
             try StoreError.wrap { () throws(IOError) in
                 try out.sync()
+                trace.mark("fsync")
                 try FileSystem.renameDurably(tmpPath, to: path)
             }
             committed = true

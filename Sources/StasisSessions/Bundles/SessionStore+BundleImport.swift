@@ -27,7 +27,10 @@ extension SessionStore {
         // another host leaves them alone until the commit below names them.
         let lease = try HistoryError.wrap { () throws(StoreError) in try store.beginImport() }
         do throws(HistoryError) {
-            return try importVerified(v, from: reader, path: path, session: session, key: key, lease: lease)
+            // On one host, the store lock keeps gc from taking the import's files for leftovers.
+            return try store.withSharedLock({ HistoryError.store($0) }) { () throws(HistoryError) in
+                try importVerified(v, from: reader, path: path, session: session, key: key, lease: lease)
+            }
         } catch {
             store.abandonImport(lease)
             throw error

@@ -50,7 +50,12 @@ extension ContentStore {
             var parent: (manifest: ImageManifest, id: String)?
             if let p = options.parent {
                 let id = try catalog.resolveImage(p)
-                parent = (try manifest(of: id), id)
+                let m = try manifest(of: id)
+                // An incremental capture takes the parent's chunks slot for slot.
+                guard m.chunkSize == chunkSize else {
+                    throw .invalidArgument(field: "--parent", message: "image \(id) has \(m.chunkSize)-byte chunks and this store captures \(chunkSize)-byte chunks (it was imported from another store): capture without --parent")
+                }
+                parent = (m, id)
             }
 
             // What to read: the source's allocated ranges, or the diff's.

@@ -114,6 +114,16 @@ extension ContentStore {
         return sealed.map { PackRow(sealed: $0) }
     }
 
+    /// Runs `body` holding the store lock shared, as captures do: a local `gc` (which holds it
+    /// exclusively) cannot remove an import's packs and manifests between their writing and the
+    /// commit that lists them. `failed` turns a lock failure into the caller's error.
+    package func withSharedLock<T, E: Error>(_ failed: (StoreError) -> E, _ body: () throws(E) -> T) throws(E) -> T {
+        let lock: FileLock
+        do { lock = try FileLock(path: layout.lockPath, kind: .shared) } catch { throw failed(.io(error)) }
+        defer { lock.unlock() }
+        return try body()
+    }
+
     /// A temporary path on the store's file system (for a pack being received).
     package func temporaryPath(_ suffix: String) -> String {
         layout.temporaryDirectory + "/" + PackWriter.newPackID() + suffix

@@ -43,7 +43,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case .storeExists(let path):
             return "a Stasis store already exists at '\(path)': use it, or choose another --store directory"
         case .catalogInUse(let location):
-            return "the catalog at \(location) already holds a store: join it with `stasis init --join` on this host, or name an empty database or schema"
+            return "the catalog at \(location) already holds a store: join it with `stasis init --catalog … --objects … --key FILE` on this host, or name an empty database or schema"
         case .newerFormat(let path, let found, let supported):
             return "the store at '\(path)' has format version \(found), but this stasis reads versions up to \(supported): upgrade stasis to open it (nothing was changed)"
         case .unknownMigrations(let path, let names):

@@ -4,6 +4,7 @@ import StasisIO
 /// whose chunks were stored in image order becomes a few MiB-sized writes instead of one per chunk.
 struct CoalescingWriter {
     private let fd: FileDescriptor
+    private let pacer: DurabilityPacer?
     private let buffer: UnsafeMutableRawBufferPointer
     private var start: Int64 = 0
     private var length = 0
@@ -11,8 +12,9 @@ struct CoalescingWriter {
     /// The span written since the last writeback was started.
     private var dirty: (low: Int64, high: Int64) = (.max, .min)
 
-    init(fd: FileDescriptor, capacity: Int = 2 << 20) {
+    init(fd: FileDescriptor, pacer: DurabilityPacer? = nil, capacity: Int = 2 << 20) {
         self.fd = fd
+        self.pacer = pacer
         buffer = .allocate(byteCount: capacity, alignment: 4096)
     }
 
@@ -38,6 +40,7 @@ struct CoalescingWriter {
     mutating func flush() throws(IOError) {
         guard length > 0 else { return }
         try fd.write(UnsafeRawBufferPointer(rebasing: buffer[0..<length]), at: start)
+        pacer?.wrote(length)
         // Every few MiB, let the disk start on the span this worker wrote (one call, not one
         // per write), so that the final fsync waits for little.
         sinceWriteback += length

@@ -92,9 +92,12 @@ extension ContentStore {
             defer { packs.close() }
             progress.begin("materialize", total: dataBytes)
             defer { progress.end() }
+            let pacer = DurabilityPacer(out)
+            defer { pacer.drain() }
             try MaterializeWorkers(plan: plan, manifest: target, index: index, packs: packs, decoder: FrameDecoder(cipher: cipher),
-                                   output: out, progress: progress)
+                                   output: out, pacer: pacer, progress: progress)
                 .run(workers: workers)
+            pacer.drain()
             trace.mark("read, decode, verify, write")
 
             try StoreError.wrap { () throws(IOError) in
@@ -119,14 +122,15 @@ private final class MaterializeWorkers: @unchecked Sendable {
     let packs: PackFiles
     let decoder: FrameDecoder
     let output: FileDescriptor
+    let pacer: DurabilityPacer
     let progress: any ProgressReporter
     let next = Atomic<Int>(0)
     let failure = Mutex<StoreError?>(nil)
 
     init(plan: MaterializePlan, manifest: ImageManifest, index: ChunkIndex, packs: PackFiles, decoder: FrameDecoder,
-         output: FileDescriptor, progress: any ProgressReporter) {
+         output: FileDescriptor, pacer: DurabilityPacer, progress: any ProgressReporter) {
         self.plan = plan; self.manifest = manifest; self.index = index
-        self.packs = packs; self.decoder = decoder; self.output = output; self.progress = progress
+        self.packs = packs; self.decoder = decoder; self.output = output; self.pacer = pacer; self.progress = progress
     }
 
     func run(workers: Int) throws(StoreError) {
@@ -145,7 +149,7 @@ private final class MaterializeWorkers: @unchecked Sendable {
             read: .allocate(byteCount: max(Int(MaterializePlan.maxBatchSpan), plan.largestFrame.stored), alignment: 4096),
             frame: .allocate(byteCount: max(plan.largestFrame.raw, 1), alignment: 4096),
             scratch: .allocate(byteCount: max(plan.largestFrame.stored, 1), alignment: 64))
-        var writer = CoalescingWriter(fd: output)
+        var writer = CoalescingWriter(fd: output, pacer: pacer)
         defer { buffers.read.deallocate(); buffers.frame.deallocate(); buffers.scratch.deallocate(); writer.deallocate() }
         do throws(StoreError) {
             while failure.withLock({ $0 == nil }) {

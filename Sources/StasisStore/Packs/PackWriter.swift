@@ -156,6 +156,7 @@ final class PackWriter {
         buffer.append(contentsOf: PackIndex.trailer(header: header, tableOffset: tableOffset, storedTable: table))
         written += Int64(table.count + PackFormat.trailerSize)
         try flush()
+        writeBehind.flushWhenWritten(current.fd)
         let storedBytes = frames.reduce(Int64(0)) { $0 + Int64($1.storedLength) }
         closed.append((current.fd, current.tmpPath, Sealed(packID: current.id, size: written, chunkCount: entries.count,
                                                            rawBytes: rawBytes, storedBytes: storedBytes,

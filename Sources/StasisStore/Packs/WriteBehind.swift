@@ -45,9 +45,18 @@ final class WriteBehind: @unchecked Sendable {
         }
     }
 
-    /// Waits for every queued write; throws the first error any of them met.
+    /// Once the writes queued so far are done, flushes `fd` to stable storage in the background
+    /// (a sealed pack), so that flushing overlaps the rest of the capture (see `DurabilityPacer`
+    /// for why this matters). Advisory: the final `sync` in `PackWriter.finish` reports errors.
+    func flushWhenWritten(_ fd: FileDescriptor) {
+        queue.async { self.flushes.async { try? fd.syncData() } }
+    }
+    private let flushes = DispatchQueue(label: "stasis.pack-flush")
+
+    /// Waits for every queued write and background flush; throws the first write error.
     func drain() throws(IOError) {
         queue.sync {}
+        flushes.sync {}
         if let error = failure.withLock({ $0 }) { throw error }
     }
 }

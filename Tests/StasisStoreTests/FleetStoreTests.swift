@@ -225,4 +225,37 @@ struct FleetStoreTests {
             #expect(try FileSystem.list(b.layout.temporaryDirectory).isEmpty)
         }
     }
+
+    @Test("a plain verify on a host with an empty cache downloads nothing, and still finds a missing or resized pack object")
+    func verifyWithoutDownloading() throws {
+        let dir = TemporaryDirectory()
+        let backends = try TestStores.fleetBackends()
+        let a = try ContentStore.create(at: dir.file("a"), backends: backends)
+        var gen = TestImage(seed: 59)
+        TestFiles.write(gen.bytes(pages: 600), to: dir.file("mem"))
+        var options = CaptureOptions()
+        options.packTargetSize = 64 << 10
+        let captured = try a.capture(dir.file("mem"), options: options)
+        #expect(captured.packs.count >= 3)
+        let b = try ContentStore.join(at: dir.file("b"), backends: backends, keyFile: a.layout.keyPath)
+        #expect(try b.verify().ok)
+        let cached = try FileSystem.list(b.layout.packsDirectory).filter { $0.count == 2 }
+        #expect(cached.isEmpty, "a plain verify downloaded packs: \(cached)")
+
+        // One object gone, another replaced by a shorter one: both named, still nothing cached.
+        let storage = try #require(a.objects?.storage)
+        let (gone, cut) = (captured.packs[0], captured.packs[1])
+        let original = try BlockingAsync.run { () async throws(ObjectStorageError) in try await storage.get(.pack(id: cut)) }
+        try BlockingAsync.run { () async throws(ObjectStorageError) in
+            try await storage.delete(.pack(id: gone))
+            try await storage.put(.pack(id: cut), bytes: Array(original.dropLast(100)))
+        }
+        let report = try b.verify()
+        #expect(report.problems.contains { $0.kind == "missing-pack" && $0.subject == gone })
+        #expect(report.problems.contains { $0.subject == cut && ($0.kind == "pack-mismatch" || $0.kind == "corrupt-pack") })
+        #expect(try FileSystem.list(b.layout.packsDirectory).filter { $0.count == 2 }.isEmpty)
+        // Deep reads what is left, and names the same two.
+        let deep = try b.verify(deep: true)
+        #expect(!deep.ok && deep.problems.contains { $0.subject == gone })
+    }
 }

@@ -86,6 +86,17 @@ final class SharedObjects: Sendable {
         evictIfOverBudget()
     }
 
+    /// A pack object's size in object storage (a HEAD request: nothing is downloaded), or nil
+    /// when it is missing.
+    func size(ofPack id: String) throws(StoreError) -> Int64? {
+        let storage = self.storage
+        do {
+            return try BlockingAsync.run { () async throws(ObjectStorageError) in try await storage.head(.pack(id: id)) }?.size
+        } catch {
+            throw .objects(error)
+        }
+    }
+
     /// Downloads one pack into the cache (the caller found it missing); waits instead if this
     /// process is downloading it already.
     func fetch(pack id: String) throws(StoreError) {

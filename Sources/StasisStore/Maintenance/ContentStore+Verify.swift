@@ -55,13 +55,27 @@ extension ContentStore {
             var unusablePacks = Set<String>()
             var damagedChunks: [ChunkID: String] = [:]   // chunk → message
 
-            // 1. Every listed pack file: present, a well-formed pack, of the size committed.
+            // 1. Every listed pack file: present, a well-formed pack, of the size committed. In a
+            //    fleet store a plain verify does not download what this host has not cached: the
+            //    object's size comes from a HEAD request and its table from the catalog's copy
+            //    (checked as a pack file's is); `deep` downloads and reads everything.
+            let catalogTables = objects == nil ? [:] : Dictionary(try catalog.packTables().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             for record in records {
                 let path = layout.packPath(for: record.id)
                 do throws(StoreError) {
-                    _ = try cachedPackPath(record.id)
-                    let onDisk = try PackIndex.read(packID: record.id, path: path, cipher: cipher)
-                    let size = try StoreError.wrap { () throws(IOError) in try FileSystem.fileSize(path) }
+                    let onDisk: PackIndex
+                    let size: Int64
+                    if let objects, !deep, !FileSystem.exists(path), let row = catalogTables[record.id], let table = row.table {
+                        guard let objectSize = try objects.size(ofPack: record.id) else { throw .missingPack(pack: record.id) }
+                        let header = try row.header.map { (bytes) throws(StoreError) in try PackFormat.Header.parse(bytes, pack: record.id) } ?? .v1
+                        onDisk = try PackIndex.decode(packID: record.id, header: header, storedTable: table,
+                                                      tableOffset: objectSize - Int64(table.count) - Int64(PackFormat.trailerSize), cipher: cipher)
+                        size = objectSize
+                    } else {
+                        _ = try cachedPackPath(record.id)
+                        onDisk = try PackIndex.read(packID: record.id, path: path, cipher: cipher)
+                        size = try StoreError.wrap { () throws(IOError) in try FileSystem.fileSize(path) }
+                    }
                     if size != record.size || onDisk.entries.count != record.chunkCount {
                         unusablePacks.insert(record.id)
                         report.problems.append(.init(kind: "pack-mismatch", subject: record.id,

@@ -1,4 +1,5 @@
 import Foundation
+import StasisStore
 
 /// What a restore will do, before it does it: explainable (`--explain`), machine-readable
 /// (`--json`), and executed exactly as planned.
@@ -17,6 +18,9 @@ public struct RestorePlan: Sendable, Codable {
         public var chunksToWrite: Int
         public var bytesToWrite: Int64
         public var packs: Int
+        /// Where those packs come from on this host: its directory, whole downloads, or ranged
+        /// GETs of only the frames needed (a fleet store).
+        public var sources: PackSources
         public var writable: Bool
     }
     public struct Blob: Sendable, Codable {
@@ -53,6 +57,7 @@ public struct RestorePlan: Sendable, Codable {
             let how = i.base.map { "patch a copy of local base \($0.prefix(12)) (from checkpoint \(i.baseCheckpoint?.prefix(12) ?? "?")): \(i.chunksToWrite) chunks to write" }
                 ?? "write \(i.chunksToWrite) chunks from \(i.packs) pack(s)"
             lines.append("image \(i.name) \(i.image.prefix(12)) → \(i.file) (\(i.size) bytes, private, writable): \(how), \(i.bytesToWrite) bytes")
+            lines.append("  packs: " + Self.describe(i.sources))
         }
         for b in blobs {
             lines.append("blob \(b.name) \(b.blob.prefix(12)) → \(b.file) (\(b.writable ? "private, writable" : "private, read-only"))")
@@ -61,5 +66,22 @@ public struct RestorePlan: Sendable, Codable {
         lines.append("checks before start:")
         lines += isolationChecks.map { "  - " + $0 }
         return lines.joined(separator: "\n")
+    }
+
+    static func describe(_ s: PackSources) -> String {
+        var parts: [String] = []
+        if s.cachedPacks > 0 || (s.wholePacks == 0 && s.rangedPacks == 0) {
+            parts.append("\(s.cachedPacks) on this host (\(mebibytes(s.cachedBytes)) read)")
+        }
+        if s.wholePacks > 0 { parts.append("\(s.wholePacks) downloaded whole into the cache (\(mebibytes(s.wholeBytes)))") }
+        if s.rangedPacks > 0 {
+            parts.append("\(s.rangedRequests) ranged GET(s) of only the frames needed from \(s.rangedPacks) more (\(mebibytes(s.rangedBytes)))")
+        }
+        let from = s.objects.map { s.fetchedBytes > 0 ? "; from \($0)" : "" } ?? ""
+        return parts.joined(separator: ", ") + from
+    }
+
+    static func mebibytes(_ bytes: Int64) -> String {
+        String(format: "%.1f MiB", Double(bytes) / 1_048_576)
     }
 }

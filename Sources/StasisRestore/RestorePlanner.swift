@@ -60,9 +60,11 @@ public struct RestorePlanner: Sendable {
                 chunks += 1
                 bytes += Int64(manifest.length(ofChunk: i))
             }
+            let sources: PackSources
+            do { sources = try sessions.store.packSources(of: imageID, baseImage: base?.image) } catch { throw .store(error.description, cause: error) }
             images.append(RestorePlan.Image(name: name, image: imageID, file: file, size: manifest.imageSize, dataBytes: manifest.dataBytes,
                                             base: base?.image, baseCheckpoint: base?.checkpoint, chunksToWrite: chunks, bytesToWrite: bytes,
-                                            packs: 0, writable: true))
+                                            packs: sources.cachedPacks + sources.wholePacks + sources.rangedPacks, sources: sources, writable: true))
         }
         var blobs: [RestorePlan.Blob] = []
         for (name, blobID) in record.blobs.sorted(by: { $0.key < $1.key }) {

@@ -33,6 +33,10 @@ struct ImageMaterializeCommand: ParsableCommand {
                 CommandOutput.json(Report(result: result, seconds: Date().timeIntervalSince(started)))
             } else {
                 CommandOutput.line("wrote \(result.path): \(ByteCount.format(result.size)) (\(ByteCount.format(result.dataBytes)) data, the rest holes)")
+                if let sources = result.sources, let from = sources.objects, sources.fetchedBytes > 0 {
+                    CommandOutput.line("fetched \(ByteCount.format(sources.fetchedBytes)) from \(from): \(sources.wholePacks) pack(s) whole, "
+                                       + "\(sources.rangedRequests) ranged GET(s) from \(sources.rangedPacks) more")
+                }
             }
         }
     }

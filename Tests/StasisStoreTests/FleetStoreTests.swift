@@ -258,4 +258,53 @@ struct FleetStoreTests {
         let deep = try b.verify(deep: true)
         #expect(!deep.ok && deep.problems.contains { $0.subject == gone })
     }
+
+    @Test("an image that reads a small part of packs this host lacks fetches only those frames, with ranged GETs; damage in them is still caught")
+    func rangedReads() throws {
+        let dir = TemporaryDirectory()
+        let backends = try TestStores.fleetBackends()
+        let a = try ContentStore.create(at: dir.file("a"), backends: backends)
+        var gen = TestImage(seed: 61)
+        let big = gen.bytes(pages: 4000)   // one pack of about 16 MiB
+        TestFiles.write(big, to: dir.file("big"))
+        _ = try a.capture(dir.file("big"))
+        // A small image made of two distant pieces of it: pages 0..<10 and page 3000.
+        var small = [UInt8](repeating: 0, count: 64 * 4096)
+        small.replaceSubrange(0..<10 * 4096, with: big[0..<10 * 4096])
+        small.replaceSubrange(20 * 4096..<21 * 4096, with: big[3000 * 4096..<3001 * 4096])
+        TestFiles.write(small, to: dir.file("small"))
+        let captured = try a.capture(dir.file("small")).image
+        #expect(captured.newChunks == 0)
+
+        let b = try ContentStore.join(at: dir.file("b"), backends: backends, keyFile: a.layout.keyPath)
+        let planned = try b.packSources(of: captured.id)
+        #expect(planned.rangedPacks >= 1 && planned.wholePacks == 0 && planned.cachedPacks == 0 && planned.rangedRequests >= planned.rangedPacks)
+        #expect(planned.rangedBytes > 0 && planned.rangedBytes < 2 << 20, "\(planned)")
+        let result = try b.materialize(captured.id, to: dir.file("out"))
+        #expect(TestFiles.read(dir.file("out")) == small)
+        #expect(result.sources == planned)
+        // Nothing cached under a pack's name, nothing left in tmp/.
+        #expect(try FileSystem.list(b.layout.packsDirectory).filter { $0.count == 2 }.allSatisfy {
+            try FileSystem.list(b.layout.packsDirectory + "/" + $0).isEmpty
+        })
+        #expect(try FileSystem.list(b.layout.temporaryDirectory).isEmpty)
+
+        // A flipped byte inside a frame the ranged GETs read: refused, no output, nothing left.
+        let storage = try #require(a.objects?.storage)
+        let index = try a.loadIndex()
+        let firstPage = big[0..<4096].withUnsafeBytes { ChunkHasher.id(of: $0) }
+        let location = try #require(index.location(of: firstPage))
+        let pack = index.packIDs[Int(location.pack)]
+        var object = try BlockingAsync.run { () async throws(ObjectStorageError) in try await storage.get(.pack(id: pack)) }
+        object[Int(index.frame(of: location).offset) + 20] ^= 0x40
+        let damaged = object
+        try BlockingAsync.run { () async throws(ObjectStorageError) in try await storage.put(.pack(id: pack), bytes: damaged) }
+        let c = try ContentStore.join(at: dir.file("c"), backends: backends, keyFile: a.layout.keyPath)
+        #expect { _ = try c.materialize(captured.id, to: dir.file("out2")) } throws: { error in
+            if case StoreError.corruptChunk(_, let p, _, _) = error { return p == pack }
+            return false
+        }
+        #expect(!FileSystem.exists(dir.file("out2")))
+        #expect(try FileSystem.list(c.layout.temporaryDirectory).isEmpty)
+    }
 }

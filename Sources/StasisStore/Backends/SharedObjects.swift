@@ -208,7 +208,7 @@ final class SharedObjects: Sendable {
     // MARK: -
 
     /// Runs `body` for every element, at most `limit` at once; the first error cancels the rest.
-    static func forEach(_ items: [String], limit: Int, _ body: @escaping @Sendable (String) async throws(StoreError) -> Void) async throws(StoreError) {
+    static func forEach<Item: Sendable>(_ items: [Item], limit: Int, _ body: @escaping @Sendable (Item) async throws(StoreError) -> Void) async throws(StoreError) {
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 var next = 0

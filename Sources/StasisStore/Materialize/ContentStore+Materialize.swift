@@ -15,6 +15,8 @@ public struct MaterializeResult: Sendable, Codable {
     /// The already-materialized image it was patched from, if any, and the bytes that differed.
     public var base: String? = nil
     public var patchedBytes: Int64? = nil
+    /// Where the packs it read came from (this host, whole downloads, ranged GETs).
+    public var sources: PackSources? = nil
 }
 
 /// An image already materialized on this host (a read-only file), to copy and patch.
@@ -48,14 +50,7 @@ extension ContentStore {
                 let size = try StoreError.wrap { () throws(IOError) in try FileSystem.fileSize(base.path) }
                 if m.imageSize == manifest.imageSize && m.chunkSize == manifest.chunkSize && size == m.imageSize { baseManifest = m }
             }
-            var target = manifest
-            var holes: [Int] = []
-            if let b = baseManifest {
-                // Only chunks that differ from the base; chunks that became zero are punched out.
-                for i in target.chunks.indices {
-                    if target.chunks[i] == b.chunks[i] { target.chunks[i] = nil } else if target.chunks[i] == nil { holes.append(i) }
-                }
-            }
+            let (target, holes) = Self.patchTarget(manifest, base: baseManifest)
             trace.mark("manifest and index (\(index.count) chunks)")
             let plan = try MaterializePlan.make(manifest: target, index: index, imageID: id)
             trace.mark("plan (\(plan.batches.count) batches)")
@@ -84,11 +79,20 @@ extension ContentStore {
                 }
             }
 
-            // A fleet store: the packs this image needs and this host lacks come down first, in
-            // parallel. (Overlapping the downloads with the workers was measured slower on this
-            // two-core machine: both are CPU-bound, with SeaweedFS, on the same cores.)
-            try objects?.prefetch(packs: plan.batches.map { index.packIDs[Int($0.pack)] })
-            let packs = PackFiles(layout: layout, objects: objects)
+            // A fleet store: what this image needs and this host lacks comes down first, in
+            // parallel: packs it reads most of whole (into the cache), the rest as ranged GETs
+            // of only the frames it reads. (Overlapping the downloads with the workers was
+            // measured slower on this two-core machine: both are CPU-bound, with SeaweedFS, on
+            // the same cores.)
+            let fetch = fetchPlan(for: plan, index: index)
+            var partial = SharedObjects.PartialPacks()
+            defer { partial.remove() }
+            if let objects {
+                try objects.prefetch(packs: fetch.wholePackIDs(index))
+                partial = try objects.fetchRanges(fetch.rangedSpans(index))
+                trace.mark("fetch \(fetch.summary.fetchedBytes) bytes")
+            }
+            let packs = PackFiles(layout: layout, objects: objects, partial: partial)
             defer { packs.close() }
             progress.begin("materialize", total: dataBytes)
             defer { progress.end() }
@@ -108,7 +112,54 @@ extension ContentStore {
             committed = true
             return MaterializeResult(image: id, path: path, size: manifest.imageSize, dataBytes: manifest.dataBytes, readBytes: plan.storedBytes,
                                      base: baseManifest == nil ? nil : base?.imageID,
-                                     patchedBytes: baseManifest == nil ? nil : dataBytes + Int64(holes.count * manifest.chunkSize))
+                                     patchedBytes: baseManifest == nil ? nil : dataBytes + Int64(holes.count * manifest.chunkSize),
+                                     sources: fetch.summary)
+        }
+    }
+}
+
+extension ContentStore {
+    /// Where the packs that materializing image `idOrPrefix` would read come from on this host:
+    /// what `restore plan --explain` reports. With `baseImage` (an image materialized on this
+    /// host, patched instead of written whole), only the chunks that differ count.
+    public func packSources(of idOrPrefix: String, baseImage: String? = nil) throws(StoreError) -> PackSources {
+        try withLock(.shared) { () throws(StoreError) -> PackSources in
+            let id = try catalog.resolveImage(idOrPrefix)
+            let manifest = try manifest(of: id)
+            let baseManifest = try baseImage.map { (b) throws(StoreError) in try self.manifest(of: b) }
+                .flatMap { $0.imageSize == manifest.imageSize && $0.chunkSize == manifest.chunkSize ? $0 : nil }
+            let index = try loadIndex()
+            let plan = try MaterializePlan.make(manifest: Self.patchTarget(manifest, base: baseManifest).target, index: index, imageID: id)
+            return fetchPlan(for: plan, index: index).summary
+        }
+    }
+
+    /// With a base of the same geometry, only the chunks that differ from it are written, and
+    /// chunks that became zero are punched out (`holes`).
+    static func patchTarget(_ manifest: ImageManifest, base: ImageManifest?) -> (target: ImageManifest, holes: [Int]) {
+        guard let base else { return (manifest, []) }
+        var target = manifest
+        var holes: [Int] = []
+        for i in target.chunks.indices {
+            if target.chunks[i] == base.chunks[i] { target.chunks[i] = nil } else if target.chunks[i] == nil { holes.append(i) }
+        }
+        return (target, holes)
+    }
+
+    func fetchPlan(for plan: MaterializePlan, index: ChunkIndex) -> PackFetchPlan {
+        PackFetchPlan.make(plan: plan, index: index, objects: objects?.location) { [layout] in FileSystem.exists(layout.packPath(for: $0)) }
+    }
+}
+
+extension PackFetchPlan {
+    func wholePackIDs(_ index: ChunkIndex) -> [String] {
+        sources.filter { $0.value == .whole }.keys.sorted().map { index.packIDs[Int($0)] }
+    }
+
+    func rangedSpans(_ index: ChunkIndex) -> [(pack: String, ranges: [Range<Int64>])] {
+        sources.sorted { $0.key < $1.key }.compactMap { pack, source in
+            if case .ranges(let r) = source { return (index.packIDs[Int(pack)], r) }
+            return nil
         }
     }
 }

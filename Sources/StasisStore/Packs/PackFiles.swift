@@ -7,16 +7,19 @@ import StasisIO
 final class PackFiles: Sendable {
     private let layout: StoreLayout
     private let objects: SharedObjects?
+    /// Packs read from a partial download instead (only the spans this reader needs).
+    private let partial: [String: String]
     private let open = Mutex<[String: FileDescriptor]>([:])
 
-    init(layout: StoreLayout, objects: SharedObjects?) {
+    init(layout: StoreLayout, objects: SharedObjects?, partial: SharedObjects.PartialPacks = .init()) {
         self.layout = layout
         self.objects = objects
+        self.partial = partial.files
     }
 
     func descriptor(for packID: String) throws(StoreError) -> FileDescriptor {
         if let fd = open.withLock({ $0[packID] }) { return fd }
-        let path = layout.packPath(for: packID)
+        let path = partial[packID] ?? layout.packPath(for: packID)
         let fd: FileDescriptor
         do { fd = try FileDescriptor.open(path, .readOnly) } catch {
             guard error.errno == .noEntry else { throw .io(error) }
@@ -25,7 +28,7 @@ final class PackFiles: Sendable {
             fd = try StoreError.wrap { () throws(IOError) in try FileDescriptor.open(path, .readOnly) }
         }
         // Its last use, for the cache's eviction order.
-        if objects != nil { SharedObjects.touch(path) }
+        if objects != nil && partial[packID] == nil { SharedObjects.touch(path) }
         return open.withLock { table in
             if let existing = table[packID] { fd.close(); return existing }
             table[packID] = fd

@@ -170,26 +170,36 @@ struct FleetStoreTests {
         let a = try ContentStore.create(at: dir.file("a"), backends: .shared(catalog: catalog, objects: objects))
         let endpoint = try #require(URL(string: ProcessInfo.processInfo.environment["AWS_ENDPOINT_URL"] ?? ""))
         var gen = TestImage(seed: 47)
-        let bytes = gen.bytes(pages: 32)
+        let bytes = gen.bytes(pages: 400)
         TestFiles.write(bytes, to: dir.file("mem"))
+        // Many packs, each uploaded in the background as soon as it is written.
+        var smallPacks = CaptureOptions()
+        smallPacks.packTargetSize = 64 << 10
 
         let down = try FaultProxy(upstreamHost: endpoint.host!, upstreamPort: endpoint.port ?? 80, mode: .status503, count: 1_000_000)
         defer { down.stop() }
         let b = try joined(dir.file("b"), catalog: catalog, objects: objects, key: a.layout.keyPath, endpoint: "http://127.0.0.1:\(down.port)")
         #expect {
-            _ = try b.capture(dir.file("mem"))
+            _ = try b.capture(dir.file("mem"), options: smallPacks)
         } throws: { error in
             guard case StoreError.objects = error else { return false }
             return "\(error)".contains("127.0.0.1:\(down.port)")
         }
         #expect(try a.catalog.images().isEmpty && a.catalog.packs().isEmpty)
         #expect(try a.catalog.read { db in try db.query("SELECT id FROM writer_leases", []) }.isEmpty)
+        #expect(try FileSystem.list(b.layout.temporaryDirectory).isEmpty, "an upload link or a pack was left in tmp/")
 
         let flaky = try FaultProxy(upstreamHost: endpoint.host!, upstreamPort: endpoint.port ?? 80, mode: .status503, count: 2)
         defer { flaky.stop() }
         let c = try joined(dir.file("c"), catalog: catalog, objects: objects, key: a.layout.keyPath, endpoint: "http://127.0.0.1:\(flaky.port)")
-        let image = try c.capture(dir.file("mem")).image
-        _ = try a.materialize(image.id, to: dir.file("out"))
+        let captured = try c.capture(dir.file("mem"), options: smallPacks)
+        #expect(captured.packs.count >= 3)
+        #expect(try FileSystem.list(c.layout.temporaryDirectory).isEmpty)
+        // Every pack the commit names is in the bucket.
+        for pack in captured.packs {
+            #expect(try BlockingAsync.run { () async throws(ObjectStorageError) in try await a.objects!.storage.head(.pack(id: pack)) } != nil)
+        }
+        _ = try a.materialize(captured.image.id, to: dir.file("out"))
         #expect(TestFiles.read(dir.file("out")) == bytes)
     }
 

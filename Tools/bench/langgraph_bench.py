@@ -1,8 +1,15 @@
 #!/usr/bin/env python3
-"""LangGraph checkpointer benchmark: StasisSaver vs AsyncSqliteSaver vs InMemorySaver.
+"""LangGraph checkpointer benchmark: StasisSaver vs AsyncSqliteSaver vs InMemorySaver, and
+StasisSaver on a fleet store (two daemons on two hosts) vs AsyncPostgresSaver.
 
 Run through Tools/bench/langgraph.sh (it installs the pinned packages, builds and starts the
-daemon). Every saver runs the same workloads in the same process, side by side:
+daemons, makes the fleet store). Savers: stasis (one daemon, one-host store), stasis-fleet (a
+fleet store: catalog in PostgreSQL, objects in SeaweedFS; one daemon per host, the hosts being
+network namespaces), postgres (AsyncPostgresSaver on an AsyncConnectionPool to the same
+PostgreSQL, a fresh schema per measurement), postgres-2 (two AsyncPostgresSaver instances, each
+with its own pool, as two application hosts would have; threads split between them like
+stasis-fleet's), sqlite, memory. Every saver runs the same workloads in the same process, side
+by side:
 
 1. raw API: aput, aget_tuple, alist (limit 10), aput_writes; --ops calls each
    (a) sequentially from one task: p50/p99 latency and ops/s,
@@ -25,14 +32,29 @@ daemon). Every saver runs the same workloads in the same process, side by side:
 3. many threads: --threads runs of the same graph at once (asyncio.gather), --thread-steps
    steps each: wall time and steps/s.
 
+With two daemons (stasis-fleet) or two saver instances (postgres-2), thread k of the many-threads
+run goes to daemon k mod 2 (half the threads to each host, each thread staying on its host); the
+agent loop's three segments (ainvoke calls) alternate hosts, so the thread continues on the other
+host; raw-API lane k uses daemon k mod 2 (the read threads are seeded through the first).
+
 Each timed measurement is repeated --repeats times; the table shows medians. Raw records go to
 --out as JSON lines; `--report FILE` prints the table of an earlier run again.
-Storage: Stasis = Health.store_bytes, the store directory on disk (du) and the catalog's
+Storage: stasis-fleet = pg_total_relation_size of every table of its catalog schema + the bytes
+under its bucket prefix (listed with the S3 API); postgres = pg_total_relation_size of every
+table of its schema (checkpoints, checkpoint_blobs, checkpoint_writes, checkpoint_migrations:
+heap, TOAST and indexes); Stasis = Health.store_bytes, the store directory on disk (du) and the catalog's
 -wal, before and after a `PRAGMA wal_checkpoint(TRUNCATE)` issued on the catalog from this
 process (the daemon has no call for it); AsyncSqliteSaver = database + -wal after
 `PRAGMA wal_checkpoint(TRUNCATE)` on its own connection; InMemorySaver = pickled size of its dicts.
 CPU: for Stasis the client's CPU time (this process, all threads) and the daemon's
 (/proc/PID/stat of --stasis-pid) are recorded per measurement, to see which side dominates.
+For the savers on the services also the CPU time of the whole PostgreSQL cluster and of
+SeaweedFS (from /proc; anything else using them at the time counts too), and per TCP connection
+to PostgreSQL and to S3 the data segments and bytes each way (`ss -ti` in the namespace of the
+daemons, or of this process for AsyncPostgresSaver): with request/response protocols the data
+segments received from PostgreSQL approximate its round trips (a reply longer than one MSS,
+1448 B on the hosts' veth, 64 KiB on loopback, counts more than once). For AsyncPostgresSaver
+the SQL statements it executes (cursor execute/executemany calls) are counted as well.
 """
 
 from __future__ import annotations
@@ -66,12 +88,20 @@ TARGET_MULTI_RATIO = 3.0
 TARGET_LOOP_VS_MEMORY = 1.3
 #: Stasis storage after the full agent loop (Health.store_bytes and du after a WAL checkpoint).
 TARGET_STORAGE_BYTES = 5_000_000
+#: Many hosts: steps/s of the many-threads run, stasis-fleet (two daemons on two hosts) at least
+#: this many times AsyncPostgresSaver's.
+TARGET_FLEET_MULTI_VS_POSTGRES = 2.0
+#: AsyncPostgresSaver's storage after the agent loop at least this many times Stasis's (the
+#: one-host store and the fleet store each).
+TARGET_STORAGE_VS_POSTGRES = 30.0
 #: Linear growth: bytes/step over the second half (steps/2 -> steps) at most this many times
 #: bytes/step over the second quarter (steps/4 -> steps/2). Quadratic growth gives 2.0.
 TARGET_GROWTH_RATIO = 1.25
 
 OPS = ("aput", "aget_tuple", "alist", "aput_writes")
-SAVERS = ("stasis", "sqlite", "memory")
+SAVERS = ("stasis", "stasis-fleet", "postgres", "postgres-2", "sqlite", "memory")
+#: Savers whose data is in the services (PostgreSQL, SeaweedFS).
+SERVICE_SAVERS = ("stasis-fleet", "postgres", "postgres-2")
 READ_THREAD_LEN = 50
 
 WORDS = (
@@ -128,32 +158,63 @@ def median(values: list[float]) -> float:
 # ------------------------------------------------------------------ CPU accounting
 
 class Cpu:
-    """Client CPU (this process) and daemon CPU (from /proc) between start() and stop()."""
+    """What a measurement cost, between start(target) and stop(): the client's CPU (this
+    process), the target's daemons' (from /proc), and for savers on the services the CPU of
+    PostgreSQL and SeaweedFS and the traffic of the target's connections to them."""
 
-    def __init__(self, daemon_pid: int | None) -> None:
-        self.pid = daemon_pid
+    def __init__(self) -> None:
         self.tick = os.sysconf("SC_CLK_TCK")
 
-    def _daemon(self) -> float | None:
-        if not self.pid:
-            return None
-        try:
-            with open(f"/proc/{self.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / self.tick
-        except (OSError, IndexError, ValueError):
-            return None
+    def _daemons(self, pids: list[int]) -> float | None:
+        total = 0.0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / self.tick
+            except (OSError, IndexError, ValueError):
+                return None
+        return total
 
-    def start(self) -> None:
+    def _services(self) -> dict[str, Any]:
+        import langgraph_services as svc
+
+        out: dict[str, Any] = {"pg_cpu": svc.postgres_cpu(), "s3_cpu": svc.seaweed_cpu(), "net": {}}
+        for label, netns_pid, address, owner in self.target.endpoints():
+            out["net"][label] = svc.connections(netns_pid, address, owner)
+        out["sql"] = PG_STATEMENTS[0]
+        return out
+
+    def start(self, target: "Target") -> None:
+        self.target = target
+        self.services = target.name in SERVICE_SAVERS
+        self.s0 = self._services() if self.services else None
         self.c0 = time.process_time()
-        self.d0 = self._daemon()
+        self.d0 = self._daemons(target.daemon_pids) if target.daemon_pids else None
 
-    def stop(self) -> dict[str, float | None]:
-        d1 = self._daemon()
-        return {
-            "client_cpu_s": time.process_time() - self.c0,
-            "daemon_cpu_s": (d1 - self.d0) if (d1 is not None and self.d0 is not None) else None,
-        }
+    def stop(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"client_cpu_s": time.process_time() - self.c0}
+        if self.target.daemon_pids:
+            d1 = self._daemons(self.target.daemon_pids)
+            out["daemon_cpu_s"] = (d1 - self.d0) if (d1 is not None and self.d0 is not None) else None
+        if self.services:
+            import langgraph_services as svc
+
+            s1 = self._services()
+            for k in ("pg_cpu", "s3_cpu"):
+                out[f"{k}_s"] = (s1[k] - self.s0[k]) if (s1[k] is not None and self.s0[k] is not None) else None
+            for label in s1["net"]:
+                d = svc.connections_delta(self.s0["net"].get(label, {}), s1["net"][label])
+                for f, v in d.items():
+                    out[f"{label}_{f}"] = out.get(f"{label}_{f}", 0) + v
+            if self.target.name.startswith("postgres"):
+                out["sql_statements"] = s1["sql"] - self.s0["sql"]
+        return out
+
+
+#: SQL statements AsyncPostgresSaver executed (psycopg's AsyncCursor.execute and executemany
+#: calls, counted by a wrapper PostgresTarget installs).
+PG_STATEMENTS = [0]
 
 
 # ------------------------------------------------------------------ savers
@@ -183,8 +244,23 @@ def fsize(path: str) -> int:
 
 class Target:
     name = ""
+    #: the daemons serving this saver (their CPU is measured)
+    daemon_pids: list[int] = []
 
     async def open(self) -> None: ...
+
+    def savers(self) -> list[Any]:
+        """One saver per host (two for stasis-fleet and postgres-2)."""
+        return [self.saver]
+
+    def saver_for(self, k: int) -> Any:
+        all_ = self.savers()
+        return all_[k % len(all_)]
+
+    def endpoints(self) -> list[tuple[str, int | None, tuple[str, int], int | None]]:
+        """(label, pid whose network namespace, address, owning pid) of the connections to the
+        services whose traffic is measured."""
+        return []
 
     async def storage(self) -> dict[str, Any]:
         return {}
@@ -197,6 +273,7 @@ class StasisTarget(Target):
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
+        self.daemon_pids = [args.stasis_pid] if args.stasis_pid else []
 
     async def open(self) -> None:
         from stasis_langgraph import StasisSaver
@@ -261,6 +338,161 @@ def graph_breakdown(catalog: str) -> dict[str, Any]:
         return {"error": str(error)}
 
 
+class FleetTarget(Target):
+    """StasisSaver on a fleet store: one daemon per host (network namespace), all on one
+    catalog schema in PostgreSQL and one prefix of the bucket."""
+
+    name = "stasis-fleet"
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.addresses = args.fleet_address.split(",")
+        self.stores = args.fleet_store.split(",") if args.fleet_store else []
+        self.daemon_pids = [int(x) for x in args.fleet_pid.split(",")] if args.fleet_pid else []
+
+    async def open(self) -> None:
+        from stasis_langgraph import StasisSaver
+
+        self._savers = [StasisSaver(a) for a in self.addresses]
+        for saver in self._savers:
+            await saver.ahealth()
+        self.saver = self._savers[0]
+
+    def savers(self) -> list[Any]:
+        return self._savers
+
+    def endpoints(self) -> list[tuple[str, int | None, tuple[str, int], int | None]]:
+        import langgraph_services as svc
+
+        out = []
+        for pid in self.daemon_pids:
+            out.append(("pg", pid, svc.pg_address(), pid))
+            out.append(("s3", pid, svc.s3_address(), pid))
+        return out
+
+    async def storage(self) -> dict[str, Any]:
+        import langgraph_services as svc
+
+        h = await self.saver.ahealth()
+        out: dict[str, Any] = {
+            "store_bytes": h.store_bytes,
+            "graph_checkpoints": h.graph_checkpoints,
+            "threads": h.threads,
+            "chunks": h.chunks,
+        }
+        schema = self.args.fleet_schema
+        if schema:
+            sizes = await asyncio.to_thread(svc.schema_sizes, schema)
+            out["catalog_bytes"] = sizes["total_bytes"]
+            out["catalog_tables"] = sizes["tables"]
+            out["breakdown"] = await asyncio.to_thread(pg_graph_breakdown, schema)
+        if self.args.fleet_objects:
+            usage = await asyncio.to_thread(svc.prefix_usage, self.args.fleet_objects)
+            out["objects_bytes"], out["objects"] = usage["bytes"], usage["objects"]
+        if "catalog_bytes" in out and "objects_bytes" in out:
+            out["total_bytes"] = out["catalog_bytes"] + out["objects_bytes"]
+        out["host_dirs_du_bytes"] = sum(dir_usage(d)[0] for d in self.stores)
+        return out
+
+    async def close(self) -> None:
+        for saver in self._savers:
+            await saver.aclose()
+
+
+def pg_graph_breakdown(schema: str) -> dict[str, Any]:
+    """BREAKDOWN_SQL on the fleet catalog (the same tables, in PostgreSQL)."""
+    import langgraph_services as svc
+
+    try:
+        with svc.connect() as con:
+            con.execute(f"SET search_path TO {svc.check_schema(schema)}")
+            return {k: int(con.execute(q.replace("IFNULL", "COALESCE")).fetchone()[0]) for k, q in BREAKDOWN_SQL.items()}
+    except Exception as error:  # a diagnostic only
+        return {"error": describe(error)}
+
+
+def count_pg_statements() -> None:
+    """Wraps psycopg's AsyncCursor.execute/executemany to count the statements AsyncPostgresSaver runs."""
+    from psycopg import AsyncCursor
+
+    if getattr(AsyncCursor, "_bench_counted", False):
+        return
+    execute, executemany = AsyncCursor.execute, AsyncCursor.executemany
+
+    async def counted_execute(self: Any, *a: Any, **k: Any) -> Any:
+        PG_STATEMENTS[0] += 1
+        return await execute(self, *a, **k)
+
+    async def counted_executemany(self: Any, query: Any, params_seq: Any, *a: Any, **k: Any) -> Any:
+        params_seq = list(params_seq)
+        PG_STATEMENTS[0] += len(params_seq)
+        return await executemany(self, query, params_seq, *a, **k)
+
+    AsyncCursor.execute, AsyncCursor.executemany = counted_execute, counted_executemany
+    AsyncCursor._bench_counted = True
+
+
+class PostgresTarget(Target):
+    """LangGraph's AsyncPostgresSaver on an AsyncConnectionPool (autocommit, no prepared
+    statements, dict rows: langgraph-checkpoint-postgres's documented setup), in a fresh schema
+    of the services' PostgreSQL (search_path set per connection), dropped on close. With
+    instances=2, two savers with a pool each, as two application hosts would have."""
+
+    def __init__(self, args: argparse.Namespace, instances: int = 1) -> None:
+        self.args = args
+        self.instances = instances
+        self.name = "postgres" if instances == 1 else f"postgres-{instances}"
+        self.schema = f"lgpg_{uuid.uuid4().hex[:12]}"
+        self.pools: list[Any] = []
+
+    async def open(self) -> None:
+        import langgraph_services as svc
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg.conninfo import make_conninfo
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
+
+        count_pg_statements()
+        await asyncio.to_thread(svc.create_schema, self.schema)
+        try:
+            conninfo = make_conninfo(svc.pg_url(), options=f"-csearch_path={self.schema}")
+            self._savers = []
+            for _ in range(self.instances):
+                pool = AsyncConnectionPool(
+                    conninfo, min_size=1, max_size=self.args.pg_pool, open=False,
+                    kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+                )
+                self.pools.append(pool)
+                await pool.open(wait=True)
+                self._savers.append(AsyncPostgresSaver(pool))
+            await self._savers[0].setup()
+            self.saver = self._savers[0]
+        except BaseException:
+            await self.close()
+            raise
+
+    def savers(self) -> list[Any]:
+        return self._savers
+
+    def endpoints(self) -> list[tuple[str, int | None, tuple[str, int], int | None]]:
+        import langgraph_services as svc
+
+        return [("pg", None, svc.pg_address(), os.getpid())]
+
+    async def storage(self) -> dict[str, Any]:
+        import langgraph_services as svc
+
+        sizes = await asyncio.to_thread(svc.schema_sizes, self.schema)
+        return {"total_bytes": sizes["total_bytes"], "tables": sizes["tables"]}
+
+    async def close(self) -> None:
+        import langgraph_services as svc
+
+        for pool in self.pools:
+            await pool.close()
+        await asyncio.to_thread(svc.drop_schema, self.schema)
+
+
 class SqliteTarget(Target):
     name = "sqlite"
 
@@ -318,6 +550,12 @@ class MemoryTarget(Target):
 def make_target(name: str, args: argparse.Namespace, label: str) -> Target:
     if name == "stasis":
         return StasisTarget(args)
+    if name == "stasis-fleet":
+        return FleetTarget(args)
+    if name == "postgres":
+        return PostgresTarget(args)
+    if name == "postgres-2":
+        return PostgresTarget(args, instances=2)
     if name == "sqlite":
         return SqliteTarget(os.path.join(args.sqlite_dir, f"{label}.sqlite"))
     if name == "memory":
@@ -440,17 +678,18 @@ async def bench_raw(target: Target, args: argparse.Namespace, cpu: Cpu, emit: An
     }
     # warm-up: every op a few times
     for op in OPS:
-        await run_lane(make_ops(op, saver, 10, 0, "warm", ctx), [])
+        for k in range(len(target.savers())):
+            await run_lane(make_ops(op, target.saver_for(k), 10, k, "warm", ctx), [])
     per_lane = max(1, args.ops // lanes)
     for rep in range(args.repeats):
         for op in OPS:
             for mode in ("seq", "conc"):
                 if mode == "seq":
-                    lane_calls = [make_ops(op, saver, args.ops, 0, f"s{rep}", ctx)]
+                    lane_calls = [make_ops(op, target.saver_for(0), args.ops, 0, f"s{rep}", ctx)]
                 else:
-                    lane_calls = [make_ops(op, saver, per_lane, k, f"c{rep}", ctx) for k in range(lanes)]
+                    lane_calls = [make_ops(op, target.saver_for(k), per_lane, k, f"c{rep}", ctx) for k in range(lanes)]
                 lats: list[list[float]] = [[] for _ in lane_calls]
-                cpu.start()
+                cpu.start(target)
                 t0 = time.perf_counter()
                 try:
                     await gather_or_cancel(run_lane(c, l) for c, l in zip(lane_calls, lats))
@@ -460,7 +699,7 @@ async def bench_raw(target: Target, args: argparse.Namespace, cpu: Cpu, emit: An
                           "repeat": rep, "done": sum(map(len, lats)), "error": describe(error)})
                     continue
                 wall = time.perf_counter() - t0
-                usage = cpu.stop() if target.name == "stasis" else {"client_cpu_s": cpu.stop()["client_cpu_s"]}
+                usage = cpu.stop()
                 allv = [v for l in lats for v in l]
                 emit({
                     "kind": "raw", "saver": target.name, "op": op, "mode": mode, "repeat": rep,
@@ -528,7 +767,7 @@ async def run_thread(graph: Any, tid: str, seed: int, target: int, first: bool, 
 
 async def bench_loop(target: Target, args: argparse.Namespace, durability: str, rep: int, cpu: Cpu, emit: Any) -> None:
     marks: dict[str, list[float]] = defaultdict(list)
-    graph = build_graph(target.saver, marks)
+    graphs = [build_graph(saver, marks) for saver in target.savers()]
     tid = f"loop-{durability}-{rep}"
     steps = args.steps
     points = sorted({max(1, steps // 4), max(1, steps // 2), steps})
@@ -538,14 +777,16 @@ async def bench_loop(target: Target, args: argparse.Namespace, durability: str, 
     step_times: list[float] = []
     done = 0
     cpu_total: dict[str, float] = defaultdict(float)
-    for point in points:
-        cpu.start()
+    for segment, point in enumerate(points):
+        cpu.start(target)
         t0 = time.perf_counter()
-        await run_thread(graph, tid, 7 + rep, point, done == 0, durability, done)
+        await run_thread(graphs[segment % len(graphs)], tid, 7 + rep, point, done == 0, durability, done)
         t1 = time.perf_counter()
         for k, v in cpu.stop().items():
             if v is not None:
                 cpu_total[k] += v
+            elif k == "daemon_cpu_s":
+                cpu_total[k] = float("nan")
         wall += t1 - t0
         seg = marks[tid][done:] + [t1]
         step_times += [b - a for a, b in zip(seg, seg[1:])]
@@ -555,31 +796,51 @@ async def bench_loop(target: Target, args: argparse.Namespace, durability: str, 
     emit({
         "kind": "loop", "saver": target.name, "repeat": rep, "steps": steps, "wall_s": wall,
         "step_median_ms": median(step_times) * 1e3, "step_p99_ms": pct(step_times, 0.99) * 1e3,
-        "durability": durability, **({k: v for k, v in cpu_total.items()} if target.name == "stasis"
-                                          else {"client_cpu_s": cpu_total["client_cpu_s"]}),
+        "durability": durability, "hosts": len(graphs),
+        **{k: (None if v != v else v) for k, v in cpu_total.items()},
     })
 
 
 async def bench_multi(target: Target, args: argparse.Namespace, durability: str, rep: int, cpu: Cpu, emit: Any) -> None:
     marks: dict[str, list[float]] = defaultdict(list)
-    graph = build_graph(target.saver, marks)
+    graphs = [build_graph(saver, marks) for saver in target.savers()]
     n, steps = args.threads, args.thread_steps
-    cpu.start()
+    cpu.start(target)
     t0 = time.perf_counter()
     await gather_or_cancel(
-        run_thread(graph, f"multi-{durability}-{rep}-{k}", 1000 + k, steps, True, durability, 0) for k in range(n)
+        run_thread(graphs[k % len(graphs)], f"multi-{durability}-{rep}-{k}", 1000 + k, steps, True, durability, 0)
+        for k in range(n)
     )
     wall = time.perf_counter() - t0
     usage = cpu.stop()
-    if target.name != "stasis":
-        usage = {"client_cpu_s": usage["client_cpu_s"]}
     emit({
-        "kind": "multi", "saver": target.name, "repeat": rep, "threads": n, "steps": steps,
+        "kind": "multi", "saver": target.name, "repeat": rep, "threads": n, "steps": steps, "hosts": len(graphs),
         "wall_s": wall, "steps_s": n * steps / wall, "durability": durability, **usage,
     })
 
 
 # ------------------------------------------------------------------ summary and table
+
+#: What a loop or many-threads measurement cost besides wall time (medians kept per saver).
+COST_FIELDS = ("client_cpu_s", "daemon_cpu_s", "pg_cpu_s", "s3_cpu_s", "pg_data_segs_out", "pg_data_segs_in",
+               "pg_bytes_sent", "pg_bytes_received", "s3_data_segs_out", "s3_data_segs_in", "s3_bytes_sent",
+               "s3_bytes_received", "sql_statements")
+
+
+def final_storage(saver: str, rec: dict[str, Any]) -> int | None:
+    """The storage figure a saver is judged by: Stasis the larger of Health.store_bytes and du
+    after a WAL checkpoint; fleet store and AsyncPostgresSaver catalog/schema relations (+ the
+    bucket prefix for the fleet store); AsyncSqliteSaver db + wal after a checkpoint;
+    InMemorySaver the pickled dicts."""
+    if saver == "stasis":
+        vals = [rec.get(f) for f in ("store_bytes", "du_after_ckpt_bytes") if rec.get(f) is not None]
+        return max(vals) if vals else None
+    if saver in SERVICE_SAVERS:
+        return rec.get("total_bytes")
+    if saver == "sqlite":
+        return rec.get("du_after_ckpt_bytes")
+    return rec.get("pickle_bytes")
+
 
 def summarize(records: list[dict]) -> dict[str, Any]:
     by: dict[tuple, list[dict]] = defaultdict(list)
@@ -604,9 +865,9 @@ def summarize(records: list[dict]) -> dict[str, Any]:
     multi: dict[str, dict[str, dict]] = defaultdict(dict)
     for k in by:
         if k[0] == "loop":
-            loop[k[2]][k[1]] = {f: med(k, f) for f in ("wall_s", "step_median_ms", "step_p99_ms", "client_cpu_s", "daemon_cpu_s", "steps")}
+            loop[k[2]][k[1]] = {f: med(k, f) for f in ("wall_s", "step_median_ms", "step_p99_ms", "steps", "hosts") + COST_FIELDS}
         elif k[0] == "multi":
-            multi[k[2]][k[1]] = {f: med(k, f) for f in ("wall_s", "steps_s", "client_cpu_s", "daemon_cpu_s", "threads", "steps")}
+            multi[k[2]][k[1]] = {f: med(k, f) for f in ("wall_s", "steps_s", "threads", "steps", "hosts") + COST_FIELDS}
     # storage: the first repeat of the first durability mode (for Stasis the loop is then the
     # first thing on its fresh store)
     first_mode = next((r["durability"] for r in records if r.get("kind") == "loop_storage"), None)
@@ -653,8 +914,8 @@ def summarize(records: list[dict]) -> dict[str, Any]:
             continue
         a, b, c = steps[-3:]
         g: dict[str, Any] = {"points": [a, b, c]}
-        for field in ("store_bytes", "du_after_ckpt_bytes", "pickle_bytes"):
-            if field in pts[c]:
+        for field in ("store_bytes", "du_after_ckpt_bytes", "pickle_bytes", "total_bytes"):
+            if all(pts[q].get(field) is not None for q in (a, b, c)):
                 x, y, z = pts[a][field], pts[b][field], pts[c][field]
                 first, second = (y - x) / (b - a), (z - y) / (c - b)
                 g[field] = {"at": [x, y, z], "per_step_first": first, "per_step_second": second,
@@ -671,8 +932,35 @@ def summarize(records: list[dict]) -> dict[str, Any]:
         checks.append({"check": "Stasis growth linear (bytes/step 2nd half / 2nd quarter, worst of both)",
                        "value": worst, "target": f"<= {TARGET_GROWTH_RATIO}",
                        "pass": worst is not None and worst <= TARGET_GROWTH_RATIO})
+    # Many hosts, one store: stasis-fleet vs AsyncPostgresSaver.
+    for mode, m in multi.items():
+        if "postgres" in m and "stasis-fleet" in savers_seen:
+            r = ratio(m.get("stasis-fleet", {}).get("steps_s"), m["postgres"]["steps_s"])
+            bad = ("multi", "stasis-fleet", mode) in failed
+            checks.append({"check": f"many-threads steps/s stasis-fleet (2 daemons, 2 hosts) / AsyncPostgresSaver (durability={mode})", "unit": "x",
+                           "value": r, "target": f">= {TARGET_FLEET_MULTI_VS_POSTGRES}x", "error": bad,
+                           "pass": r is not None and r >= TARGET_FLEET_MULTI_VS_POSTGRES and not bad})
+        for other, label in (("stasis", "stasis (1 daemon)"), ("stasis-fleet", None)):
+            for pg in ("postgres", "postgres-2"):
+                if other in m and pg in m and not (other == "stasis-fleet" and pg == "postgres"):
+                    r = ratio(m[other].get("steps_s"), m[pg].get("steps_s"))
+                    checks.append({"check": f"many-threads steps/s {label or other} / {pg} (durability={mode}; information)", "unit": "x",
+                                   "value": r, "target": "-", "pass": None})
+    finals: dict[str, dict[str, Any]] = {}
+    for saver, pts in storage.items():
+        last = max(pts)
+        if last > 0:
+            finals[saver] = {"step": last, "bytes": final_storage(saver, pts[last])}
+    if "postgres" in finals:
+        pg = finals["postgres"]["bytes"]
+        for saver in ("stasis", "stasis-fleet"):
+            if saver in finals and finals[saver]["step"] == finals["postgres"]["step"]:
+                r = ratio(pg, finals[saver]["bytes"])
+                checks.append({"check": f"storage after {finals[saver]['step']} steps, AsyncPostgresSaver / {saver}", "unit": "x",
+                               "value": r, "target": f">= {TARGET_STORAGE_VS_POSTGRES}x",
+                               "pass": r is not None and r >= TARGET_STORAGE_VS_POSTGRES})
     return {"raw": raw, "loop": loop, "multi": multi, "storage": {k: {str(s): v for s, v in d.items()} for k, d in storage.items()},
-            "growth": growth, "checks": checks, "errors": errors}
+            "growth": growth, "finals": finals, "checks": checks, "errors": errors}
 
 
 def fmt(v: Any, spec: str = ".1f") -> str:
@@ -685,6 +973,42 @@ def mb(v: Any) -> str:
     return "-" if v is None else f"{v / 1e6:.2f} MB"
 
 
+def per_step(v: Any, steps: Any, scale: float = 1.0, spec: str = ".1f") -> str:
+    return fmt(v * scale / steps, spec) if (v is not None and steps) else "-"
+
+
+def cost_table(p: Any, title: str, rows: dict[str, dict[str, dict]], steps_of: Any) -> None:
+    """Where the time goes, per step: CPU of each side, and the traffic to the services."""
+    lines = []
+    for mode in rows:
+        for saver in SAVERS:
+            r = rows[mode].get(saver)
+            if not r:
+                continue
+            steps = steps_of(r)
+            wall = r.get("wall_s")
+            cpu = [r.get(f) for f in ("client_cpu_s", "daemon_cpu_s", "pg_cpu_s", "s3_cpu_s")]
+            total = sum(c for c in cpu if c is not None)
+            lines.append(
+                f"{mode:<10} {saver:<12} {per_step(wall, steps, 1e3, '.2f'):>8} {per_step(cpu[0], steps, 1e3, '.2f'):>8} "
+                f"{per_step(cpu[1], steps, 1e3, '.2f'):>8} {per_step(cpu[2], steps, 1e3, '.2f'):>8} {per_step(cpu[3], steps, 1e3, '.2f'):>8} "
+                f"{fmt(total / wall if wall else None, '.2f'):>6} "
+                f"{per_step(r.get('pg_data_segs_in'), steps, 1, '.1f'):>8} {per_step(r.get('pg_data_segs_out'), steps, 1, '.1f'):>8} "
+                f"{per_step(r.get('pg_bytes_sent'), steps, 1e-3, '.1f'):>8} {per_step(r.get('pg_bytes_received'), steps, 1e-3, '.1f'):>8} "
+                f"{per_step(r.get('sql_statements'), steps, 1, '.1f'):>7} "
+                f"{per_step(r.get('s3_data_segs_in'), steps, 1, '.2f'):>7} {per_step(r.get('s3_bytes_sent'), steps, 1e-3, '.1f'):>8}")
+    if not lines:
+        return
+    p("")
+    p(title)
+    p(f"{'durability':<10} {'saver':<12} {'wall ms':>8} {'client':>8} {'daemons':>8} {'postgres':>8} {'s3':>8} "
+      f"{'cores':>6} {'pg segs':>8} {'pg segs':>8} {'pg KB':>8} {'pg KB':>8} {'SQL':>7} {'s3 segs':>7} {'s3 KB':>8}")
+    p(f"{'':<10} {'':<12} {'':>8} {'cpu ms':>8} {'cpu ms':>8} {'cpu ms':>8} {'cpu ms':>8} "
+      f"{'busy':>6} {'from pg':>8} {'to pg':>8} {'to pg':>8} {'from pg':>8} {'stmts':>7} {'from s3':>7} {'to s3':>8}")
+    for line in lines:
+        p(line)
+
+
 def render(summary: dict[str, Any], meta: dict[str, Any] | None) -> str:
     out: list[str] = []
     p = out.append
@@ -694,11 +1018,16 @@ def render(summary: dict[str, Any], meta: dict[str, Any] | None) -> str:
           f"steps={a.get('steps')} threads={a.get('threads')}x{a.get('thread_steps')} repeats={a.get('repeats')} "
           f"durability={a.get('durability')}; langgraph {meta.get('langgraph')}, sqlite saver "
           f"{meta.get('langgraph_checkpoint_sqlite')} (synchronous={meta.get('sqlite_synchronous')}), {meta.get('cpus')} CPUs")
+        if meta.get("postgres"):
+            pg = meta["postgres"]
+            p(f"PostgreSQL {pg.get('server_version')} (fsync={pg.get('fsync')}, synchronous_commit={pg.get('synchronous_commit')}); "
+              f"langgraph-checkpoint-postgres {meta.get('langgraph_checkpoint_postgres')}, psycopg {meta.get('psycopg')}, "
+              f"pool max_size {a.get('pg_pool')}; fleet hosts {a.get('fleet_hosts')}")
     raw = summary["raw"]
     if raw:
         p("")
         p("Raw API (medians over repeats). seq = one task; conc = concurrent tasks on different threads.")
-        p(f"{'op':<12} {'saver':<7} {'seq p50 ms':>10} {'seq p99 ms':>10} {'seq ops/s':>10} {'conc ops/s':>10} "
+        p(f"{'op':<12} {'saver':<12} {'seq p50 ms':>10} {'seq p99 ms':>10} {'seq ops/s':>10} {'conc ops/s':>10} "
           f"{'conc p50':>9} {'conc p99':>9} {'cpu/op client':>13} {'cpu/op daemon':>13}")
         for op in OPS:
             for saver in SAVERS:
@@ -708,7 +1037,7 @@ def render(summary: dict[str, Any], meta: dict[str, Any] | None) -> str:
                 n = r.get("conc_n") or 0
                 cc = r.get("conc_client_cpu_s")
                 dc = r.get("conc_daemon_cpu_s")
-                p(f"{op:<12} {saver:<7} {fmt(r.get('seq_p50_ms'), '.3f'):>10} {fmt(r.get('seq_p99_ms'), '.3f'):>10} "
+                p(f"{op:<12} {saver:<12} {fmt(r.get('seq_p50_ms'), '.3f'):>10} {fmt(r.get('seq_p99_ms'), '.3f'):>10} "
                   f"{fmt(r.get('seq_ops_s'), '.0f'):>10} {fmt(r.get('conc_ops_s'), '.0f'):>10} "
                   f"{fmt(r.get('conc_p50_ms'), '.2f'):>9} {fmt(r.get('conc_p99_ms'), '.2f'):>9} "
                   f"{(fmt(cc / n * 1e6, '.0f') + ' us') if cc and n else '-':>13} "
@@ -716,14 +1045,15 @@ def render(summary: dict[str, Any], meta: dict[str, Any] | None) -> str:
     loop = summary["loop"]
     if loop:
         p("")
-        p("Agent loop, one thread (a step = agent node + tools node = 2 checkpoints):")
-        p(f"{'durability':<10} {'saver':<7} {'steps':>6} {'wall s':>8} {'step p50 ms':>11} {'step p99 ms':>11} {'client cpu s':>12} {'daemon cpu s':>12}")
+        p("Agent loop, one thread (a step = agent node + tools node = 2 checkpoints; with 2 hosts its 3 segments alternate hosts):")
+        p(f"{'durability':<10} {'saver':<12} {'steps':>6} {'wall s':>8} {'step p50 ms':>11} {'step p99 ms':>11} {'client cpu s':>12} {'daemon cpu s':>12} {'pg cpu s':>8}")
         for mode in loop:
           for saver in SAVERS:
             r = loop[mode].get(saver)
             if r:
-                p(f"{mode:<10} {saver:<7} {fmt(r['steps'], '.0f'):>6} {fmt(r['wall_s'], '.3f'):>8} {fmt(r['step_median_ms'], '.2f'):>11} "
-                  f"{fmt(r['step_p99_ms'], '.2f'):>11} {fmt(r.get('client_cpu_s'), '.2f'):>12} {fmt(r.get('daemon_cpu_s'), '.2f'):>12}")
+                p(f"{mode:<10} {saver:<12} {fmt(r['steps'], '.0f'):>6} {fmt(r['wall_s'], '.3f'):>8} {fmt(r['step_median_ms'], '.2f'):>11} "
+                  f"{fmt(r['step_p99_ms'], '.2f'):>11} {fmt(r.get('client_cpu_s'), '.2f'):>12} {fmt(r.get('daemon_cpu_s'), '.2f'):>12} "
+                  f"{fmt(r.get('pg_cpu_s'), '.2f'):>8}")
     storage = summary["storage"]
     if storage:
         p("")
@@ -740,34 +1070,64 @@ def render(summary: dict[str, Any], meta: dict[str, Any] | None) -> str:
                       f"(catalog {mb(s.get('catalog_bytes'))} + wal {mb(s.get('wal_bytes'))}); after WAL checkpoint "
                       f"du {mb(s.get('du_after_ckpt_bytes'))} (catalog {mb(s.get('catalog_after_ckpt_bytes'))}, "
                       f"wal {mb(s.get('wal_after_ckpt_bytes'))}{', busy' if ck.get('busy') else ''})")
-                    b = s.get("breakdown") or {}
-                    if b.get("chunks"):
-                        p(f"              of which: chunk data {mb(b['chunk_data'])} ({b['chunks']} chunks, {mb(b['chunk_raw'])} raw), "
-                          f"chunk lists {mb(b['chunk_lists'])} ({b['values']} values, largest list {b['largest_chunk_list']} B), "
-                          f"checkpoint rows {mb(b['checkpoint_rows'])}")
+                elif saver == "stasis-fleet":
+                    tables = s.get("catalog_tables") or {}
+                    big = sorted(tables.items(), key=lambda kv: -kv[1]["total"])[:3]
+                    p(f"  stasis-fleet step {step:>4}: {mb(s.get('total_bytes'))} = catalog schema {mb(s.get('catalog_bytes'))} "
+                      f"({len(tables)} tables; largest " + ", ".join(f"{k} {mb(v['total'])}" for k, v in big) + ") "
+                      f"+ bucket prefix {mb(s.get('objects_bytes'))} ({s.get('objects')} objects); store_bytes {mb(s.get('store_bytes'))}; "
+                      f"host directories {mb(s.get('host_dirs_du_bytes'))}")
+                elif saver in ("postgres", "postgres-2"):
+                    tables = s.get("tables") or {}
+                    p(f"  {saver} step {step:>4}: {mb(s.get('total_bytes'))} = " + " + ".join(
+                        f"{k} {mb(v['total'])} ({v['live']} rows{', %d dead' % v['dead'] if v.get('dead') else ''})"
+                        for k, v in sorted(tables.items(), key=lambda kv: -kv[1]["total"])))
                 elif saver == "sqlite":
                     p(f"  sqlite step {step:>4}: db {mb(s.get('db_bytes'))} + wal {mb(s.get('wal_bytes'))}; after "
                       f"wal_checkpoint(TRUNCATE) db {mb(s.get('db_after_ckpt_bytes'))} + wal {mb(s.get('wal_after_ckpt_bytes'))}")
                 else:
                     p(f"  memory step {step:>4}: pickled dicts {mb(s.get('pickle_bytes'))}")
+                b = s.get("breakdown") or {}
+                if saver.startswith("stasis") and b.get("chunks"):
+                    p(f"              of which: chunk data {mb(b['chunk_data'])} ({b['chunks']} chunks, {mb(b['chunk_raw'])} raw), "
+                      f"chunk lists {mb(b['chunk_lists'])} ({b['values']} values, largest list {b['largest_chunk_list']} B), "
+                      f"checkpoint rows {mb(b['checkpoint_rows'])}")
         for saver, g in summary["growth"].items():
             a, b, c = g["points"]
-            for field in ("store_bytes", "du_after_ckpt_bytes", "pickle_bytes"):
+            for field in ("store_bytes", "du_after_ckpt_bytes", "pickle_bytes", "total_bytes"):
                 if field in g:
                     x = g[field]
-                    p(f"  growth {saver:<6} {field:<20} bytes/step {a}->{b}: {fmt(x['per_step_first'], '.0f'):>8}   "
+                    p(f"  growth {saver:<12} {field:<20} bytes/step {a}->{b}: {fmt(x['per_step_first'], '.0f'):>8}   "
                       f"{b}->{c}: {fmt(x['per_step_second'], '.0f'):>8}   ratio {fmt(x['ratio'], '.2f')}")
+        finals = summary.get("finals") or {}
+        if finals:
+            pg = (finals.get("postgres") or {}).get("bytes")
+            p("")
+            p("Storage after the agent loop (stasis: max of store_bytes and du after a WAL checkpoint; stasis-fleet: catalog "
+              "schema relations + bucket prefix; postgres: schema relations; sqlite: db + wal; memory: pickled):")
+            p(f"  {'saver':<12} {'steps':>5} {'bytes':>12} {'MB':>9} {'postgres / this':>16}")
+            for saver in SAVERS:
+                f = finals.get(saver)
+                if f:
+                    p(f"  {saver:<12} {f['step']:>5} {fmt(f['bytes'], '.0f'):>12} {fmt(f['bytes'] / 1e6 if f['bytes'] is not None else None, '.2f'):>9} "
+                      f"{(fmt(pg / f['bytes'], '.1f') + 'x') if pg and f['bytes'] else '-':>16}")
     multi = summary["multi"]
     if multi:
         p("")
-        p("Many threads at once (asyncio.gather of graph runs):")
-        p(f"{'durability':<10} {'saver':<7} {'threads x steps':>15} {'wall s':>8} {'steps/s':>9} {'client cpu s':>12} {'daemon cpu s':>12}")
+        p("Many threads at once (asyncio.gather of graph runs; with 2 hosts half the threads go to each):")
+        p(f"{'durability':<10} {'saver':<12} {'threads x steps':>15} {'wall s':>8} {'steps/s':>9} {'client cpu s':>12} {'daemon cpu s':>12} {'pg cpu s':>8} {'s3 cpu s':>8}")
         for mode in multi:
           for saver in SAVERS:
             r = multi[mode].get(saver)
             if r:
-                p(f"{mode:<10} {saver:<7} {fmt(r['threads'], '.0f') + ' x ' + fmt(r['steps'], '.0f'):>15} {fmt(r['wall_s'], '.3f'):>8} "
-                  f"{fmt(r['steps_s'], '.0f'):>9} {fmt(r.get('client_cpu_s'), '.2f'):>12} {fmt(r.get('daemon_cpu_s'), '.2f'):>12}")
+                p(f"{mode:<10} {saver:<12} {fmt(r['threads'], '.0f') + ' x ' + fmt(r['steps'], '.0f'):>15} {fmt(r['wall_s'], '.3f'):>8} "
+                  f"{fmt(r['steps_s'], '.0f'):>9} {fmt(r.get('client_cpu_s'), '.2f'):>12} {fmt(r.get('daemon_cpu_s'), '.2f'):>12} "
+                  f"{fmt(r.get('pg_cpu_s'), '.2f'):>8} {fmt(r.get('s3_cpu_s'), '.2f'):>8}")
+        cost_table(p, "Where the time goes, many threads, per step (medians; wall ms = wall / steps; cores busy = all CPU listed / wall;\n"
+                      "pg segs = TCP data segments, from pg ~ PostgreSQL round trips; SQL stmts counted in psycopg, AsyncPostgresSaver only):",
+                   multi, lambda r: (r.get("threads") or 0) * (r.get("steps") or 0))
+    if loop:
+        cost_table(p, "Where the time goes, agent loop, per step (same columns):", loop, lambda r: r.get("steps"))
     if summary.get("errors"):
         p("")
         p("Errors (a failed measurement is left out of the medians; its target fails):")
@@ -779,11 +1139,16 @@ def render(summary: dict[str, Any], meta: dict[str, Any] | None) -> str:
         p("Targets:")
         for c in summary["checks"]:
             v = c["value"]
-            shown = mb(v) if "storage" in c["check"] else (fmt(v, ".2f") + ("x" if "ratio" not in c["check"] and "linear" not in c["check"] else ""))
+            if c.get("unit") == "x":
+                shown = fmt(v, ".2f") + ("x" if v is not None else "")
+            else:
+                shown = mb(v) if "storage" in c["check"] else (fmt(v, ".2f") + ("x" if "ratio" not in c["check"] and "linear" not in c["check"] else ""))
             extra = f" (sequential {fmt(c['seq_ratio'], '.2f')}x)" if c.get("seq_ratio") is not None else ""
             if c.get("error"):
                 extra += " [Stasis errors, see above]"
             verdict = "info" if c["pass"] is None else ("PASS" if c["pass"] else "FAIL")
+            if c["pass"] is not None and c.get("unit") == "x":
+                verdict = "MET " if c["pass"] else "NOT MET"
             p(f"  {verdict}  {c['check']}: {shown}{extra}  target {c['target']}")
     return "\n".join(out)
 
@@ -794,7 +1159,8 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for pkg in ("langgraph", "langgraph-checkpoint", "langgraph-checkpoint-sqlite", "aiosqlite", "grpcio", "stasis-langgraph"):
+    for pkg in ("langgraph", "langgraph-checkpoint", "langgraph-checkpoint-sqlite", "aiosqlite", "grpcio", "stasis-langgraph",
+                "langgraph-checkpoint-postgres", "psycopg", "psycopg-pool"):
         try:
             out[pkg.replace("-", "_")] = version(pkg)
         except PackageNotFoundError:
@@ -809,6 +1175,10 @@ async def amain(args: argparse.Namespace) -> int:
             raise SystemExit(f"unknown saver {s!r}: use {','.join(SAVERS)}")
     if "stasis" in savers and not args.stasis_address:
         raise SystemExit("--stasis-address is required for the stasis saver")
+    if "stasis-fleet" in savers and not args.fleet_address:
+        raise SystemExit("--fleet-address is required for the stasis-fleet saver (langgraph.sh makes the fleet store)")
+    if args.services_dir:
+        os.environ["STASIS_SERVICES_DIR"] = args.services_dir
     os.makedirs(args.sqlite_dir, exist_ok=True)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     records: list[dict] = []
@@ -818,13 +1188,13 @@ async def amain(args: argparse.Namespace) -> int:
     def emit(rec: dict) -> None:
         rec = {"run": run_id, **rec}
         records.append(rec)
-        out.write(json.dumps(rec) + "\n")
+        out.write(json.dumps(rec, default=str) + "\n")
         out.flush()
         if args.verbose:
             print("  " + json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rec.items()
                                      if not isinstance(v, dict)}), file=sys.stderr)
 
-    cpu = Cpu(args.stasis_pid)
+    cpu = Cpu()
     workloads = [w.strip() for w in args.workloads.split(",")]
     meta = {
         "kind": "meta", "time": time.strftime("%Y-%m-%d %H:%M:%S"), "args": vars(args), "savers": savers,
@@ -836,10 +1206,38 @@ async def amain(args: argparse.Namespace) -> int:
         await t.open()
         meta["sqlite_synchronous"] = t.synchronous
         await t.close()
+    if any(s in SERVICE_SAVERS for s in savers):
+        import langgraph_services as svc
+
+        def pg_settings() -> dict[str, Any]:
+            with svc.connect() as con:
+                return dict(con.execute("SELECT name, setting FROM pg_settings WHERE name IN "
+                                        "('server_version', 'fsync', 'synchronous_commit', 'shared_buffers')").fetchall())
+        meta["postgres"] = await asyncio.to_thread(pg_settings)
     emit(meta)
 
     def log(msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    async def measure(name: str, label: str, body: Any, where: dict[str, Any]) -> None:
+        """Opens a fresh target, runs body(target), closes it; a failure is recorded, not fatal."""
+        target = make_target(name, args, label)
+        try:
+            await target.open()
+        except Exception as error:
+            emit({"kind": "error", **where, "saver": name, "error": "open: " + describe(error)})
+            log(f"  FAILED to open: {describe(error)}")
+            return
+        try:
+            await body(target)
+        except Exception as error:
+            emit({"kind": "error", **where, "saver": name, "error": describe(error)})
+            log(f"  FAILED: {describe(error)}")
+        finally:
+            try:
+                await target.close()
+            except Exception as error:
+                log(f"  closing {name} failed: {describe(error)}")
 
     # The agent loop goes first: on Stasis it is then alone on the fresh store.
     modes = [m.strip() for m in args.durability.split(",") if m.strip()]
@@ -848,43 +1246,21 @@ async def amain(args: argparse.Namespace) -> int:
           for rep in range(args.repeats):
             for name in savers:
                 log(f"agent loop: {name}, {args.steps} steps, durability={mode}, repeat {rep + 1}/{args.repeats}")
-                target = make_target(name, args, f"loop-{mode}-{rep}")
-                await target.open()
-                try:
-                    await bench_loop(target, args, mode, rep, cpu, emit)
-                except Exception as error:
-                    emit({"kind": "error", "workload": "loop", "saver": name, "durability": mode, "repeat": rep,
-                          "error": describe(error)})
-                    log(f"  FAILED: {describe(error)}")
-                finally:
-                    await target.close()
+                await measure(name, f"loop-{mode}-{rep}",
+                              lambda t, mode=mode, rep=rep: bench_loop(t, args, mode, rep, cpu, emit),
+                              {"workload": "loop", "durability": mode, "repeat": rep})
     if "raw" in workloads:
         for name in savers:
             log(f"raw API: {name}, {args.ops} ops x {len(OPS)} ops x {args.repeats} repeats")
-            target = make_target(name, args, "raw")
-            await target.open()
-            try:
-                await bench_raw(target, args, cpu, emit)
-            except Exception as error:
-                emit({"kind": "error", "workload": "raw", "saver": name, "error": describe(error)})
-                log(f"  FAILED: {describe(error)}")
-            finally:
-                await target.close()
+            await measure(name, "raw", lambda t: bench_raw(t, args, cpu, emit), {"workload": "raw"})
     if "multi" in workloads:
         for mode in modes:
           for rep in range(args.repeats):
             for name in savers:
                 log(f"many threads: {name}, {args.threads} x {args.thread_steps} steps, durability={mode}, repeat {rep + 1}/{args.repeats}")
-                target = make_target(name, args, f"multi-{mode}-{rep}")
-                await target.open()
-                try:
-                    await bench_multi(target, args, mode, rep, cpu, emit)
-                except Exception as error:
-                    emit({"kind": "error", "workload": "multi", "saver": name, "durability": mode, "repeat": rep,
-                          "error": describe(error)})
-                    log(f"  FAILED: {describe(error)}")
-                finally:
-                    await target.close()
+                await measure(name, f"multi-{mode}-{rep}",
+                              lambda t, mode=mode, rep=rep: bench_multi(t, args, mode, rep, cpu, emit),
+                              {"workload": "multi", "durability": mode, "repeat": rep})
     summary = summarize(records)
     emit({"kind": "summary", **summary})
     out.close()
@@ -908,6 +1284,14 @@ def main() -> int:
     ap.add_argument("--stasis-address", help="unix:///.../stasis.sock")
     ap.add_argument("--stasis-store", help="the daemon's store directory (for du and WAL sizes)")
     ap.add_argument("--stasis-pid", type=int, help="the daemon's pid (for its CPU time)")
+    ap.add_argument("--fleet-address", help="the fleet store's daemons, one per host: unix:///…/stasis.sock,unix:///…")
+    ap.add_argument("--fleet-store", help="their host directories, comma-separated (for du)")
+    ap.add_argument("--fleet-pid", help="their pids, comma-separated (for their CPU time and connections)")
+    ap.add_argument("--fleet-hosts", help="the hosts' names (network namespaces), for the report")
+    ap.add_argument("--fleet-schema", help="the fleet catalog's PostgreSQL schema (for its relation sizes)")
+    ap.add_argument("--fleet-objects", help="the fleet store's s3://BUCKET/PREFIX (for the bytes under it)")
+    ap.add_argument("--pg-pool", type=int, default=20, help="AsyncPostgresSaver's AsyncConnectionPool max_size")
+    ap.add_argument("--services-dir", help="Tools/services/start.sh's state directory (pid files; default $STASIS_SERVICES_DIR)")
     ap.add_argument("--sqlite-dir", default="/tmp/langgraph-bench-sqlite", help="where AsyncSqliteSaver's files go")
     ap.add_argument("--out", default=f"bench-data/langgraph-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
     ap.add_argument("--report", metavar="JSONL", help="print the table of an earlier run and exit")

@@ -84,6 +84,9 @@ extension ContentStore {
             let packFiles = PackFiles(layout: layout, objects: objects)
             defer { packFiles.close() }
             let writer = PackWriter(layout: layout, cipher: cipher, targetSize: options.packTargetSize)
+            // A fleet store: each pack goes up as soon as it is written, overlapping the rest.
+            let uploads = objects.flatMap { objects in lease.map { BackgroundUploads(objects: objects, catalog: catalog, lease: $0) } }
+            if let uploads { writer.whenPackWritten = { uploads.start(packID: $0, path: $1) } }
             let pipeline = CapturePipeline(
                 source: source, imageSize: imageSize, chunkSize: chunkSize, index: index,
                 parent: options.dirtyPath != nil ? parent : nil,
@@ -99,6 +102,7 @@ extension ContentStore {
                 sealed = try pipeline.withWriter { (w) throws(StoreError) in try w.finish() }
                 trace.mark("packs durable")
             } catch {
+                uploads?.cancel()
                 _ = try? pipeline.withWriter { (w) throws(StoreError) in w.abandon() }
                 throw error
             }
@@ -117,13 +121,16 @@ extension ContentStore {
                 let storedManifest = try manifestFiles.write(encoded, id: id)
                 trace.mark("manifest durable")
                 if lease != nil {
-                    try publish(packs: sealed, manifest: (storedManifest, id), lease: lease)
+                    let uploaded = try uploads?.finish() ?? []
+                    trace.mark("background uploads (\(uploaded.count) packs) done")
+                    try publish(packs: sealed, manifest: (storedManifest, id), lease: lease, uploaded: uploaded)
                     trace.mark("objects uploaded")
                 }
                 CrashPoint.hit("capture.before-commit")
                 try catalog.commitCapture(packs: sealed, image: record, lease: lease)
                 trace.mark("catalog commit")
             } catch {
+                uploads?.cancel()
                 _ = try? pipeline.withWriter { (w) throws(StoreError) in w.abandon() }
                 throw error
             }

@@ -3,6 +3,7 @@ import GRPCCore
 import StasisAPI
 import StasisGraphStore
 import StasisStore
+import StasisStoreTestSupport
 import Synchronization
 import Testing
 
@@ -178,6 +179,55 @@ struct DaemonLifecycleTests {
         }
         daemon.kill(SIGTERM)
         #expect(daemon.wait().0 == 0)
+    }
+
+    @Test("two daemons on two hosts of one fleet store: a second writer on a thread through the other daemon gets ABORTED, and both read the winner",
+          .enabled(if: !TestStores.servicesSkipped, "STASIS_TEST_NO_SERVICES=1"), .timeLimit(.minutes(2)))
+    func racingWritersOnTwoHosts() async throws {
+        guard case .shared(let catalog, let objects, _, _) = try TestStores.fleetBackends() else { return }
+        let shared = ["--catalog", catalog.description, "--objects", objects]
+        let storeA = try DaemonProcess.newStore(initArguments: shared)
+        let storeB = try DaemonProcess.newStore(initArguments: shared + ["--key", storeA + "/keys/store.ed25519"])
+        defer { for s in [storeA, storeB] { try? FileManager.default.removeItem(atPath: s) } }
+        let a = try DaemonProcess(store: storeA), b = try DaemonProcess(store: storeB)
+        try await a.withCheckpointer { cpA in
+            try await b.withCheckpointer { cpB in
+                _ = try await cpA.put(Requests.put(thread: "t", id: "1", parent: nil, value: Requests.bytes(10, seed: 1)))
+                _ = try await cpA.put(Requests.put(thread: "t", id: "2", parent: "1", value: Requests.bytes(5000, seed: 2)))
+                do {
+                    _ = try await cpB.put(Requests.put(thread: "t", id: "2", parent: "0", value: Requests.bytes(5000, seed: 3)))
+                    Issue.record("the second writer, on the other host, was not refused")
+                } catch let error as RPCError {
+                    #expect(error.code == .aborted)
+                    #expect(error.message.contains("checkpoint 2 of thread t already exists with parent 1"))
+                }
+                // Both hosts write checkpoint 3 at once with different values: one wins, the
+                // other is refused, and both daemons then read the winner's value.
+                async let viaA: Bool = Self.accepted { _ = try await cpA.put(Requests.put(thread: "t", id: "3", parent: "2", value: Requests.bytes(70_000, seed: 4))) }
+                async let viaB: Bool = Self.accepted { _ = try await cpB.put(Requests.put(thread: "t", id: "3", parent: "1", value: Requests.bytes(70_000, seed: 5))) }
+                let (wonA, wonB) = try await (viaA, viaB)
+                #expect(wonA != wonB, "exactly one of two racing writers must win (A: \(wonA), B: \(wonB))")
+                var get = Stasis_V1_GetTupleRequest()
+                get.key.threadID = "t"
+                let expected = Requests.bytes(70_000, seed: wonA ? 4 : 5)
+                #expect(try await cpA.getTuple(get).tuple.values.first?.value.data == expected)
+                #expect(try await cpB.getTuple(get).tuple.values.first?.value.data == expected)
+            }
+        }
+        for d in [a, b] {
+            d.kill(SIGTERM)
+            #expect(d.wait().0 == 0)
+        }
+    }
+
+    /// Whether a write was accepted (false: refused with ABORTED; anything else is rethrown).
+    static func accepted(_ write: () async throws -> Void) async throws -> Bool {
+        do {
+            try await write()
+            return true
+        } catch let error as RPCError where error.code == .aborted {
+            return false
+        }
     }
 
     @Test("one daemon per store; TCP needs a token")

@@ -23,11 +23,12 @@ final class DaemonProcess: @unchecked Sendable {
         return "stasis"
     }
 
-    static func newStore() throws -> String {
+    /// A new store on this run's backends, or with `initArguments` (a fleet store, a join).
+    static func newStore(initArguments: [String]? = nil) throws -> String {
         let path = NSTemporaryDirectory() + "stasis-serve-" + UUID().uuidString.prefix(8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["init", "--store", path] + (try TestStores.initArguments())
+        p.arguments = ["init", "--store", path] + (try initArguments ?? TestStores.initArguments())
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         p.waitUntilExit()

@@ -183,6 +183,7 @@ class Cpu:
         for label, netns_pid, address, owner in self.target.endpoints():
             out["net"][label] = svc.connections(netns_pid, address, owner)
         out["sql"] = PG_STATEMENTS[0]
+        out["pos"] = svc.pg_position()
         return out
 
     def start(self, target: "Target") -> None:
@@ -209,6 +210,9 @@ class Cpu:
                     out[f"{label}_{f}"] = out.get(f"{label}_{f}", 0) + v
             if self.target.name.startswith("postgres"):
                 out["sql_statements"] = s1["sql"] - self.s0["sql"]
+            if s1["pos"] and self.s0["pos"]:
+                out["pg_wal_bytes"] = s1["pos"]["wal"] - self.s0["pos"]["wal"]
+                out["pg_write_xacts"] = s1["pos"]["xid"] - self.s0["pos"]["xid"]
         return out
 
 
@@ -824,7 +828,7 @@ async def bench_multi(target: Target, args: argparse.Namespace, durability: str,
 #: What a loop or many-threads measurement cost besides wall time (medians kept per saver).
 COST_FIELDS = ("client_cpu_s", "daemon_cpu_s", "pg_cpu_s", "s3_cpu_s", "pg_data_segs_out", "pg_data_segs_in",
                "pg_bytes_sent", "pg_bytes_received", "s3_data_segs_out", "s3_data_segs_in", "s3_bytes_sent",
-               "s3_bytes_received", "sql_statements")
+               "s3_bytes_received", "sql_statements", "pg_wal_bytes", "pg_write_xacts")
 
 
 def final_storage(saver: str, rec: dict[str, Any]) -> int | None:
@@ -993,18 +997,18 @@ def cost_table(p: Any, title: str, rows: dict[str, dict[str, dict]], steps_of: A
                 f"{mode:<10} {saver:<12} {per_step(wall, steps, 1e3, '.2f'):>8} {per_step(cpu[0], steps, 1e3, '.2f'):>8} "
                 f"{per_step(cpu[1], steps, 1e3, '.2f'):>8} {per_step(cpu[2], steps, 1e3, '.2f'):>8} {per_step(cpu[3], steps, 1e3, '.2f'):>8} "
                 f"{fmt(total / wall if wall else None, '.2f'):>6} "
-                f"{per_step(r.get('pg_data_segs_in'), steps, 1, '.1f'):>8} {per_step(r.get('pg_data_segs_out'), steps, 1, '.1f'):>8} "
-                f"{per_step(r.get('pg_bytes_sent'), steps, 1e-3, '.1f'):>8} {per_step(r.get('pg_bytes_received'), steps, 1e-3, '.1f'):>8} "
-                f"{per_step(r.get('sql_statements'), steps, 1, '.1f'):>7} "
-                f"{per_step(r.get('s3_data_segs_in'), steps, 1, '.2f'):>7} {per_step(r.get('s3_bytes_sent'), steps, 1e-3, '.1f'):>8}")
+                f"{per_step(r.get('pg_data_segs_in'), steps, 1, '.1f'):>8} {per_step(r.get('pg_bytes_sent'), steps, 1e-3, '.1f'):>8} "
+                f"{per_step(r.get('pg_bytes_received'), steps, 1e-3, '.1f'):>8} {per_step(r.get('sql_statements'), steps, 1, '.1f'):>7} "
+                f"{per_step(r.get('pg_write_xacts'), steps, 1, '.2f'):>7} {per_step(r.get('pg_wal_bytes'), steps, 1e-3, '.1f'):>8} "
+                f"{per_step(r.get('s3_data_segs_out'), steps, 1, '.2f'):>7} {per_step(r.get('s3_bytes_sent'), steps, 1e-3, '.1f'):>8}")
     if not lines:
         return
     p("")
     p(title)
     p(f"{'durability':<10} {'saver':<12} {'wall ms':>8} {'client':>8} {'daemons':>8} {'postgres':>8} {'s3':>8} "
-      f"{'cores':>6} {'pg segs':>8} {'pg segs':>8} {'pg KB':>8} {'pg KB':>8} {'SQL':>7} {'s3 segs':>7} {'s3 KB':>8}")
+      f"{'cores':>6} {'pg segs':>8} {'pg KB':>8} {'pg KB':>8} {'SQL':>7} {'pg':>7} {'pg WAL':>8} {'s3 segs':>7} {'s3 KB':>8}")
     p(f"{'':<10} {'':<12} {'':>8} {'cpu ms':>8} {'cpu ms':>8} {'cpu ms':>8} {'cpu ms':>8} "
-      f"{'busy':>6} {'from pg':>8} {'to pg':>8} {'to pg':>8} {'from pg':>8} {'stmts':>7} {'from s3':>7} {'to s3':>8}")
+      f"{'busy':>6} {'from pg':>8} {'to pg':>8} {'from pg':>8} {'stmts':>7} {'xids':>7} {'KB':>8} {'to s3':>7} {'to s3':>8}")
     for line in lines:
         p(line)
 
@@ -1017,7 +1021,9 @@ def render(summary: dict[str, Any], meta: dict[str, Any] | None) -> str:
         p(f"LangGraph checkpointers, {meta.get('time', '')}: ops={a.get('ops')} concurrency={a.get('concurrency')} "
           f"steps={a.get('steps')} threads={a.get('threads')}x{a.get('thread_steps')} repeats={a.get('repeats')} "
           f"durability={a.get('durability')}; langgraph {meta.get('langgraph')}, sqlite saver "
-          f"{meta.get('langgraph_checkpoint_sqlite')} (synchronous={meta.get('sqlite_synchronous')}), {meta.get('cpus')} CPUs")
+          f"{meta.get('langgraph_checkpoint_sqlite')} (synchronous={meta.get('sqlite_synchronous')}), {meta.get('cpus')} CPUs"
+          + (f"; load average {meta['loadavg_start'][0]:.1f} at the start" if meta.get("loadavg_start") else "")
+          + (f", {meta['loadavg_end'][0]:.1f} at the end" if meta.get("loadavg_end") else ""))
         if meta.get("postgres"):
             pg = meta["postgres"]
             p(f"PostgreSQL {pg.get('server_version')} (fsync={pg.get('fsync')}, synchronous_commit={pg.get('synchronous_commit')}); "
@@ -1080,7 +1086,7 @@ def render(summary: dict[str, Any], meta: dict[str, Any] | None) -> str:
                 elif saver in ("postgres", "postgres-2"):
                     tables = s.get("tables") or {}
                     p(f"  {saver} step {step:>4}: {mb(s.get('total_bytes'))} = " + " + ".join(
-                        f"{k} {mb(v['total'])} ({v['live']} rows{', %d dead' % v['dead'] if v.get('dead') else ''})"
+                        f"{k} {mb(v['total'])} ({v.get('rows')} rows)"
                         for k, v in sorted(tables.items(), key=lambda kv: -kv[1]["total"])))
                 elif saver == "sqlite":
                     p(f"  sqlite step {step:>4}: db {mb(s.get('db_bytes'))} + wal {mb(s.get('wal_bytes'))}; after "
@@ -1124,7 +1130,9 @@ def render(summary: dict[str, Any], meta: dict[str, Any] | None) -> str:
                   f"{fmt(r['steps_s'], '.0f'):>9} {fmt(r.get('client_cpu_s'), '.2f'):>12} {fmt(r.get('daemon_cpu_s'), '.2f'):>12} "
                   f"{fmt(r.get('pg_cpu_s'), '.2f'):>8} {fmt(r.get('s3_cpu_s'), '.2f'):>8}")
         cost_table(p, "Where the time goes, many threads, per step (medians; wall ms = wall / steps; cores busy = all CPU listed / wall;\n"
-                      "pg segs = TCP data segments, from pg ~ PostgreSQL round trips; SQL stmts counted in psycopg, AsyncPostgresSaver only):",
+                      "pg segs from pg = TCP data segments PostgreSQL sent these connections, ~ round trips; SQL stmts counted in psycopg\n"
+                      "(AsyncPostgresSaver only); pg xids = transaction ids assigned (transactions and savepoints that wrote) and pg WAL =\n"
+                      "WAL written, both cluster-wide, so anything else using PostgreSQL meanwhile counts too):",
                    multi, lambda r: (r.get("threads") or 0) * (r.get("steps") or 0))
     if loop:
         cost_table(p, "Where the time goes, agent loop, per step (same columns):", loop, lambda r: r.get("steps"))
@@ -1199,7 +1207,7 @@ async def amain(args: argparse.Namespace) -> int:
     meta = {
         "kind": "meta", "time": time.strftime("%Y-%m-%d %H:%M:%S"), "args": vars(args), "savers": savers,
         "cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-        **versions(),
+        "loadavg_start": os.getloadavg(), **versions(),
     }
     if "sqlite" in savers:
         t = SqliteTarget(os.path.join(args.sqlite_dir, "probe.sqlite"))
@@ -1262,7 +1270,8 @@ async def amain(args: argparse.Namespace) -> int:
                               lambda t, mode=mode, rep=rep: bench_multi(t, args, mode, rep, cpu, emit),
                               {"workload": "multi", "durability": mode, "repeat": rep})
     summary = summarize(records)
-    emit({"kind": "summary", **summary})
+    meta["loadavg_end"] = os.getloadavg()
+    emit({"kind": "summary", **summary, "loadavg_end": meta["loadavg_end"]})
     out.close()
     print(render(summary, meta))
     print(f"\nraw results: {args.out}")

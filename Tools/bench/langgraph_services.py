@@ -70,18 +70,42 @@ def drop_schema(name: str) -> None:
 
 def schema_sizes(name: str) -> dict[str, Any]:
     """pg_total_relation_size (heap + TOAST + indexes + FSM/VM) of every table of the schema,
-    with live and dead row counts."""
+    with its heap size and row count."""
+    schema = check_schema(name)
     with connect() as con:
         rows = con.execute(
-            """SELECT c.relname, pg_total_relation_size(c.oid), pg_relation_size(c.oid),
-                      COALESCE(s.n_live_tup, 0), COALESCE(s.n_dead_tup, 0)
+            """SELECT c.relname, pg_total_relation_size(c.oid), pg_relation_size(c.oid)
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-               LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
                WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'm')""",
-            (check_schema(name),),
+            (schema,),
         ).fetchall()
-    tables = {r[0]: {"total": r[1], "heap": r[2], "live": r[3], "dead": r[4]} for r in rows}
+        tables = {}
+        for relname, total, heap in rows:
+            count = con.execute(f'SELECT count(*) FROM {schema}."{relname}"').fetchone()[0]
+            tables[relname] = {"total": total, "heap": heap, "rows": count}
     return {"total_bytes": sum(t["total"] for t in tables.values()), "tables": tables}
+
+
+_position_con: Any = None
+
+
+def pg_position() -> dict[str, int] | None:
+    """Where the cluster's WAL ends (bytes) and the next transaction id: their differences over
+    a measurement are the WAL written and the write transactions begun (in the whole cluster;
+    reading them takes no transaction id)."""
+    global _position_con
+    for _ in range(2):
+        try:
+            if _position_con is None or _position_con.closed:
+                _position_con = connect()
+            lsn, xmax = _position_con.execute(
+                "SELECT pg_current_wal_insert_lsn()::text, pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+            ).fetchone()
+            hi, lo = lsn.split("/")
+            return {"wal": (int(hi, 16) << 32) | int(lo, 16), "xid": int(xmax)}
+        except Exception:
+            _position_con = None
+    return None
 
 
 # ------------------------------------------------------------------ S3

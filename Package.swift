@@ -43,6 +43,11 @@ let package = Package(
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"])]
         ),
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
         .target(name: "CStasisSystem"),
 
         // Syscall wrappers: typed errno, EINTR retry, fault-injection seam.
@@ -55,7 +60,7 @@ let package = Package(
         .target(
             name: "StasisStore",
             dependencies: [
-                "StasisIO", "StasisChunking", "StasisCatalog", "StasisObjectStorage", "CLZ4",
+                "StasisIO", "StasisChunking", "StasisCatalog", "StasisObjectStorage", "CLZ4", "CZstd",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

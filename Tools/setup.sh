@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing Stasis needs on Debian 12, if missing:
-# the C libraries Stasis links (liblz4, SQLite) and the tools the tests use.
+# the C libraries Stasis links (liblz4, libzstd, SQLite) and the tools the tests use.
 # Needs root (or sudo) only when something is missing.
 set -euo pipefail
-packages=(liblz4-dev libsqlite3-dev libext2fs-dev e2fsprogs pkg-config util-linux openssl)
+packages=(liblz4-dev libzstd-dev libsqlite3-dev libext2fs-dev e2fsprogs pkg-config util-linux openssl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

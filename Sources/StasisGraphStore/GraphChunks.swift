@@ -90,6 +90,7 @@ enum GraphChunks {
             out.withUnsafeMutableBytes { dst in
                 switch chunk.encoding {
                 case .lz4: return LZ4Block.decompress(src, into: dst)
+                case .zstd: return false   // graph chunks are only ever written LZ4 or raw: damage
                 case .raw:
                     guard src.count == dst.count else { return false }
                     dst.copyMemory(from: src)

@@ -15,7 +15,7 @@ struct StatsCommand: ParsableCommand {
                 images:       \(s.images)   blobs: \(s.blobs)   packs: \(s.packs)   chunks: \(s.chunks)
                 logical:      \(ByteCount.format(s.logicalBytes)) (\(ByteCount.format(s.dataBytes)) non-zero)
                 unique:       \(ByteCount.format(s.uniqueBytes))   dedup \(s.dedupRatio)x
-                stored:       \(ByteCount.format(s.storedChunkBytes))   compression \(s.compressionRatio)x
+                stored:       \(ByteCount.format(s.storedChunkBytes))   compression \(s.compressionRatio)x (new data: \(s.compression)\(s.encrypted ? ", encrypted" : ""))
                 on disk:      \(ByteCount.format(s.storeBytes)) (packs + catalog)   overall \(s.overallRatio)x
                 reclaimable:  \(ByteCount.format(s.unreferencedBytes)) (run `stasis gc`)
                 """)

@@ -16,7 +16,7 @@ extension ContentStore {
 
     public func putBlob(_ bytes: UnsafeRawBufferPointer) throws(StoreError) -> BlobRecord {
         try withWriter(kind: "blob") { (index, lease) throws(StoreError) -> BlobRecord in
-            let writer = PackWriter(layout: layout, cipher: cipher)
+            let writer = newPackWriter()
             var entries: [BlobManifest.Entry] = []
             var seen = Set<ChunkID>()
             do throws(StoreError) {

@@ -16,6 +16,7 @@ final class CapturePipeline: @unchecked Sendable {
     private let parent: (manifest: ImageManifest, id: String)?
     private let packFiles: PackFiles
     private let cipher: StoreCipher?
+    private let compression: FrameCompression
     private let blocks: [CaptureBlock]
     private let progress: any ProgressReporter
 
@@ -32,7 +33,7 @@ final class CapturePipeline: @unchecked Sendable {
     let readBytes = Atomic<Int64>(0)
 
     init(source: FileDescriptor, imageSize: Int64, chunkSize: Int, index: ChunkIndex,
-         parent: (manifest: ImageManifest, id: String)?, packFiles: PackFiles, cipher: StoreCipher?,
+         parent: (manifest: ImageManifest, id: String)?, packFiles: PackFiles, cipher: StoreCipher?, compression: FrameCompression,
          blocks: [CaptureBlock], writer: PackWriter, progress: any ProgressReporter) {
         self.source = source
         self.imageSize = imageSize
@@ -41,6 +42,7 @@ final class CapturePipeline: @unchecked Sendable {
         self.parent = parent
         self.packFiles = packFiles
         self.cipher = cipher
+        self.compression = compression
         self.blocks = blocks
         self.progress = progress
         self.writer = writer
@@ -74,7 +76,7 @@ final class CapturePipeline: @unchecked Sendable {
         let perBlock = CapturePlan.blockChunks(chunkSize: chunkSize)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: perBlock * chunkSize, alignment: 4096)
         defer { buffer.deallocate() }
-        let frames = FrameBuilder(cipher: cipher)
+        let frames = FrameBuilder(cipher: cipher, compression: compression)
         // Partial chunks of an incremental capture come from the parent image's packs.
         let parentReader = parent == nil ? nil : ChunkReader(index: index, packs: packFiles, cipher: cipher)
         var candidates: [(chunk: Int, id: ChunkID)] = []

@@ -83,14 +83,14 @@ extension ContentStore {
             let blocks = CapturePlan.blocks(ranges: ranges, imageSize: imageSize, chunkSize: chunkSize)
             let packFiles = PackFiles(layout: layout, objects: objects)
             defer { packFiles.close() }
-            let writer = PackWriter(layout: layout, cipher: cipher, targetSize: options.packTargetSize)
+            let writer = newPackWriter(targetSize: options.packTargetSize)
             // A fleet store: each pack goes up as soon as it is written, overlapping the rest.
             let uploads = objects.flatMap { objects in lease.map { BackgroundUploads(objects: objects, catalog: catalog, lease: $0) } }
             if let uploads { writer.whenPackWritten = { uploads.start(packID: $0, path: $1) } }
             let pipeline = CapturePipeline(
                 source: source, imageSize: imageSize, chunkSize: chunkSize, index: index,
                 parent: options.dirtyPath != nil ? parent : nil,
-                packFiles: packFiles, cipher: cipher,
+                packFiles: packFiles, cipher: cipher, compression: compression,
                 blocks: blocks, writer: writer, progress: progress)
 
             progress.begin("capture", total: blocks.reduce(0) { $0 + $1.readBytes })

@@ -24,7 +24,7 @@ public final class Catalog: Sendable {
     }
 
     /// Initializes an empty catalog with the store layer's schema and the store's settings.
-    static func create(in database: any CatalogDatabase, chunkSize: Int, publicKey: String) throws(StoreError) -> Catalog {
+    static func create(in database: any CatalogDatabase, chunkSize: Int, publicKey: String, compression: FrameCompression) throws(StoreError) -> Catalog {
         do {
             let existing = try database.read { db in try CatalogMigrator.applied(db) }
             if !existing.isEmpty { throw StoreError.catalogInUse(location: database.location) }
@@ -33,7 +33,7 @@ public final class Catalog: Sendable {
                 let settings: [(String, String)] = [
                     ("format_version", String(formatVersion)), ("chunk_size", String(chunkSize)),
                     ("created_at", String(Date().timeIntervalSince1970)), ("store_id", UUID().uuidString.lowercased()),
-                    ("public_key", publicKey),
+                    ("public_key", publicKey), ("compression", compression.description),
                 ]
                 for (key, value) in settings {
                     try db.execute("INSERT INTO store_meta(key, value) VALUES (?, ?)", key, value)

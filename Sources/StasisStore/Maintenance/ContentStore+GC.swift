@@ -111,7 +111,7 @@ extension ContentStore {
         let files = PackFiles(layout: layout, objects: objects)
         defer { files.close() }
         let reader = ChunkReader(index: index, packs: files, cipher: cipher)
-        let writer = PackWriter(layout: layout, cipher: cipher)
+        let writer = newPackWriter()
         let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxChunkLength, alignment: 64)
         defer { raw.deallocate() }
         progress.begin("repack", total: Int64(toRepack.reduce(0) { $0 + $1.entries.filter { live.contains($0.id) }.count }))

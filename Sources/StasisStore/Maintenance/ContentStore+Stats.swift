@@ -13,7 +13,7 @@ public struct StoreStats: Sendable, Codable {
     public var dataBytes: Int64
     /// Raw bytes of the distinct chunks that images and blobs reference.
     public var uniqueBytes: Int64
-    /// Bytes of those chunks as stored (after LZ4).
+    /// Bytes of those chunks as stored (after compression).
     public var storedChunkBytes: Int64
     /// Pack files plus catalog, on disk.
     public var storeBytes: Int64
@@ -25,6 +25,9 @@ public struct StoreStats: Sendable, Codable {
     public var overallRatio: Double
     /// Bytes in packs that nothing references (what `gc` can reclaim, before repacking).
     public var unreferencedBytes: Int64
+    /// What new data is compressed with (`stasis init --compression`).
+    public var compression: String
+    public var encrypted: Bool
 }
 
 extension ContentStore {
@@ -55,7 +58,8 @@ extension ContentStore {
                 images: images.count, blobs: blobs.count, packs: packs.count, chunks: index.count,
                 logicalBytes: logical, dataBytes: data, uniqueBytes: unique, storedChunkBytes: storedLive,
                 storeBytes: storeBytes, dedupRatio: ratio(data, unique), compressionRatio: ratio(unique, storedLive),
-                overallRatio: ratio(logical, storeBytes), unreferencedBytes: max(0, allStored - storedLive))
+                overallRatio: ratio(logical, storeBytes), unreferencedBytes: max(0, allStored - storedLive),
+                compression: compression.description, encrypted: isEncrypted)
         }
     }
 }

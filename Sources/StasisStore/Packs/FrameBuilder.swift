@@ -8,22 +8,29 @@ struct SealedFrame: Sendable {
     var chunks: [(id: ChunkID, rawLength: Int)]
 }
 
-/// Gathers new chunks into a frame, then compresses the frame as one LZ4 block and seals it.
+/// Gathers new chunks into a frame, then compresses the frame (LZ4 or zstd, the store's setting)
+/// and seals it.
 /// One per worker, so that compression and encryption run in parallel and only appending a
 /// finished frame to the pack writer is serialised.
 final class FrameBuilder {
     let target: Int
     private let cipher: StoreCipher?
+    private let zstd: ZstdCompressor?
     private var raw: UnsafeMutableRawBufferPointer
     private var compressed: UnsafeMutableRawBufferPointer
     private var length = 0
     private var chunks: [(id: ChunkID, rawLength: Int)] = []
 
-    init(target: Int = PackFormat.defaultFrameSize, cipher: StoreCipher?) {
+    init(target: Int = PackFormat.defaultFrameSize, cipher: StoreCipher?, compression: FrameCompression = .default) {
         self.target = target
         self.cipher = cipher
+        if case .zstd(let level) = compression { zstd = ZstdCompressor(level: level) } else { zstd = nil }
         raw = .allocate(byteCount: target, alignment: 64)
-        compressed = .allocate(byteCount: LZ4Block.scratchCapacity(forRawLength: target), alignment: 64)
+        compressed = .allocate(byteCount: Self.scratchCapacity(forRawLength: target), alignment: 64)
+    }
+
+    static func scratchCapacity(forRawLength length: Int) -> Int {
+        max(LZ4Block.scratchCapacity(forRawLength: length), ZstdBlock.scratchCapacity(forRawLength: length))
     }
 
     deinit { raw.deallocate(); compressed.deallocate() }
@@ -41,7 +48,7 @@ final class FrameBuilder {
             raw.deallocate()
             raw = grown
             compressed.deallocate()
-            compressed = .allocate(byteCount: LZ4Block.scratchCapacity(forRawLength: grown.count), alignment: 64)
+            compressed = .allocate(byteCount: Self.scratchCapacity(forRawLength: grown.count), alignment: 64)
         }
         UnsafeMutableRawBufferPointer(rebasing: raw[length..<length + bytes.count]).copyMemory(from: bytes)
         length += bytes.count
@@ -54,7 +61,12 @@ final class FrameBuilder {
         let source = UnsafeRawBufferPointer(rebasing: raw[0..<length])
         var codec = FrameCodec.raw
         var payload = source
-        if let n = LZ4Block.compress(source, into: compressed) {
+        if let zstd {
+            if let n = zstd.compress(source, into: compressed) {
+                codec = .zstd
+                payload = UnsafeRawBufferPointer(rebasing: compressed[0..<n])
+            }
+        } else if let n = LZ4Block.compress(source, into: compressed) {
             codec = .lz4
             payload = UnsafeRawBufferPointer(rebasing: compressed[0..<n])
         }
@@ -72,7 +84,7 @@ final class FrameBuilder {
         if raw.count > target {
             raw.deallocate(); compressed.deallocate()
             raw = .allocate(byteCount: target, alignment: 64)
-            compressed = .allocate(byteCount: LZ4Block.scratchCapacity(forRawLength: target), alignment: 64)
+            compressed = .allocate(byteCount: Self.scratchCapacity(forRawLength: target), alignment: 64)
         }
         return frame
     }

@@ -6,6 +6,8 @@ public enum FrameCodec: UInt8, Sendable {
     case raw = 0
     /// liblz4's block format (no LZ4 frame header), one block per frame.
     case lz4 = 1
+    /// One zstd frame (RFC 8878) per frame, no dictionary.
+    case zstd = 2
 }
 
 /// LZ4 block compression. A frame is stored compressed only when that saves at least 1/32 of it:

@@ -36,6 +36,10 @@ struct FrameDecoder: Sendable {
             guard LZ4Block.decompress(payload, into: destination) else {
                 throw FrameDamage(reason: "its frame at \(frame.offset) holds LZ4 data that does not decode")
             }
+        case .zstd:
+            guard ZstdBlock.decompress(payload, into: destination) else {
+                throw FrameDamage(reason: "its frame at \(frame.offset) holds zstd data that does not decode")
+            }
         }
     }
 }

@@ -106,7 +106,7 @@ public struct PackIndex: Sendable {
                     guard let codec = FrameCodec(rawValue: code) else { return .failure(damaged("frame \(i) has unknown codec \(code)")) }
                     let payload = stored - (header.encrypted ? StoreCipher.tagSize : 0)
                     guard rawLength > 0, rawLength <= PackFormat.maxFrameLength, payload > 0,
-                          codec == .lz4 || payload == rawLength else {
+                          codec != .raw || payload == rawLength else {
                         return .failure(damaged("frame \(i) has impossible lengths (raw \(rawLength), stored \(stored))"))
                     }
                     guard header.encrypted || nonce == .zero else { return .failure(damaged("frame \(i) of a plain pack has a nonce")) }
@@ -171,7 +171,8 @@ public struct PackIndex: Sendable {
                     guard try r.raw(3, "reserved").allSatisfy({ $0 == 0 }) else {
                         return .failure(.corruptPack(pack: packID, reason: "entry \(entries.count) has non-zero reserved bytes"))
                     }
-                    guard let codec = FrameCodec(rawValue: code) else {
+                    // Version 1 knew raw and LZ4 only.
+                    guard let codec = FrameCodec(rawValue: code), codec != .zstd else {
                         return .failure(.corruptPack(pack: packID, reason: "entry \(entries.count) has unknown encoding \(code)"))
                     }
                     guard rawLength > 0, rawLength <= PackFormat.maxChunkLength, storedLength > 0,

@@ -21,6 +21,7 @@ final class PackWriter {
     private let layout: StoreLayout
     private let targetSize: Int
     private let cipher: StoreCipher?
+    private let compression: FrameCompression
     private let header: PackFormat.Header
     private var current: (fd: FileDescriptor, id: String, tmpPath: String)?
     private var buffer: [UInt8] = []
@@ -31,7 +32,7 @@ final class PackWriter {
     private var rawBytes: Int64 = 0
     private let writeBehind = WriteBehind(bufferCapacity: PackWriter.flushThreshold + (1 << 20))
     /// Frames of chunks appended one by one (gc, blobs, imports); captures seal their own.
-    private lazy var builder = FrameBuilder(cipher: cipher)
+    private lazy var builder = FrameBuilder(cipher: cipher, compression: compression)
     /// Packs complete on disk but not yet fsynced nor renamed into `packs/`: `finish` makes them
     /// durable together, so no worker ever waits for a disk flush in the middle of a capture.
     private var closed: [(fd: FileDescriptor, tmpPath: String, sealed: Sealed)] = []
@@ -44,9 +45,10 @@ final class PackWriter {
     /// write-behind queue, so it must not block.
     var whenPackWritten: (@Sendable (_ packID: String, _ path: String) -> Void)?
 
-    init(layout: StoreLayout, cipher: StoreCipher?, targetSize: Int = PackFormat.defaultTargetSize) {
+    init(layout: StoreLayout, cipher: StoreCipher?, compression: FrameCompression = .default, targetSize: Int = PackFormat.defaultTargetSize) {
         self.layout = layout
         self.cipher = cipher
+        self.compression = compression
         self.header = PackFormat.Header(cipher: cipher)
         self.targetSize = targetSize
         buffer = writeBehind.emptyBuffer()

@@ -73,7 +73,7 @@ extension ContentStore {
         let received = try PackIndex.read(packID: "received pack", path: path, cipher: nil)
         let fd = try StoreError.wrap { () throws(IOError) in try FileDescriptor.open(path, .readOnly) }
         defer { fd.close(); try? FileSystem.remove(path) }
-        let writer = PackWriter(layout: layout, cipher: cipher)
+        let writer = newPackWriter()
         let decoder = FrameDecoder(cipher: nil)
         var stored = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.defaultFrameSize, alignment: 64)
         var frame = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.defaultFrameSize, alignment: 64)

@@ -20,19 +20,24 @@ public final class ContentStore: Sendable {
     /// encryption).
     let cipher: StoreCipher?
 
+    /// What new frames are compressed with (`store_meta.compression`; LZ4 when absent).
+    public let compression: FrameCompression
+
     /// Whether packs and manifests are encrypted at rest.
     public var isEncrypted: Bool { cipher != nil }
 
     public static let defaultChunkSize = 4096
     public static let allowedChunkSizes = (12...21).map { 1 << $0 }   // 4 KiB … 2 MiB
 
-    private init(layout: StoreLayout, catalog: Catalog, chunkSize: Int, objects: SharedObjects?, descriptor: StoreDescriptor?, cipher: StoreCipher?) {
+    private init(layout: StoreLayout, catalog: Catalog, chunkSize: Int, objects: SharedObjects?, descriptor: StoreDescriptor?, cipher: StoreCipher?,
+                 compression: FrameCompression) {
         self.layout = layout
         self.catalog = catalog
         self.chunkSize = chunkSize
         self.objects = objects
         self.descriptor = descriptor
         self.cipher = cipher
+        self.compression = compression
     }
 
     /// Where this store's objects are: this directory, or the shared object storage.
@@ -44,8 +49,9 @@ public final class ContentStore: Sendable {
     ///
     /// `encrypted` (the default) seals packs and manifests with AES-256-GCM under data keys that
     /// a master key wraps: `STASIS_MASTER_KEY` from `environment`, or a new `keys/master.key`.
+    /// `compression` is what new frames are compressed with, for the store's life.
     public static func create(at root: String, chunkSize: Int = defaultChunkSize, backends: StoreBackends = .embedded,
-                              encrypted: Bool = true,
+                              encrypted: Bool = true, compression: FrameCompression = .default,
                               environment: [String: String] = ProcessInfo.processInfo.environment) throws(StoreError) -> ContentStore {
         guard allowedChunkSizes.contains(chunkSize) else {
             throw .invalidArgument(field: "--chunk-size", message: "\(chunkSize) is not a power of two between 4 KiB and 2 MiB")
@@ -73,11 +79,12 @@ public final class ContentStore: Sendable {
             }
             let key = try StoreKey.create(layout)
             try StoreError.wrap { () throws(IOError) in try Self.setMode(StoreLayout.fileMode, of: layout.keyPath) }
-            let catalog = try Catalog.create(in: database, chunkSize: chunkSize, publicKey: key.publicKeyHex)
+            let catalog = try Catalog.create(in: database, chunkSize: chunkSize, publicKey: key.publicKeyHex, compression: compression)
             let cipher = encrypted ? try enableEncryption(catalog, layout: layout, environment: environment, created: &created) : nil
             // Written last: a directory with a descriptor is a store.
             try descriptor?.write(layout)
-            return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize, objects: objects, descriptor: descriptor, cipher: cipher)
+            return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize, objects: objects, descriptor: descriptor, cipher: cipher,
+                                compression: compression)
         } catch {
             created.undo()
             throw error
@@ -142,12 +149,25 @@ public final class ContentStore: Sendable {
         }
         try StoreError.wrap { () throws(IOError) in try FileSystem.createDirectory(layout.temporaryDirectory) }
         let cipher = try loadCipher(catalog, layout: layout, environment: environment)
-        return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize, objects: objects, descriptor: descriptor, cipher: cipher)
+        var compression = FrameCompression.default
+        if let raw = try catalog.meta("compression") {
+            guard let parsed = FrameCompression(raw) else {
+                throw .catalog(path: catalog.location, message: "store_meta.compression is \"\(raw)\", which this stasis does not know; upgrade stasis")
+            }
+            compression = parsed
+        }
+        return ContentStore(layout: layout, catalog: catalog, chunkSize: chunkSize, objects: objects, descriptor: descriptor, cipher: cipher,
+                            compression: compression)
     }
 
     /// Sets a mode exactly (chmod is not filtered by the umask, unlike mkdir and open).
     static func setMode(_ mode: mode_t, of path: String) throws(IOError) {
         guard chmod(path, mode) == 0 else { throw IOError(FileSystem.isDirectory(path) ? .mkdir : .open, path: path, errno: .current) }
+    }
+
+    /// A pack writer with this store's keys and compression.
+    func newPackWriter(targetSize: Int = PackFormat.defaultTargetSize) -> PackWriter {
+        PackWriter(layout: layout, cipher: cipher, compression: compression, targetSize: targetSize)
     }
 
     var manifestFiles: ManifestFiles { ManifestFiles(layout: layout, objects: objects, cipher: cipher) }

@@ -79,13 +79,24 @@ VECTOR_MASTER_KEY = bytes(range(32, 64))
 VECTOR_PACK_ID = "00112233445566778899aabbccddeeff"
 
 
-def pack_v2_vector(encrypted):
+def pack_v2_zstd_frames():
+    """One zstd frame (codec 2) holding 200 bytes of text and 300 × `z` (python-zstandard, which
+    wraps libzstd: the decoder, not the compressor, is what the vector checks)."""
+    import zstandard
+    c1 = (b"stasis keeps agent sandboxes whole; " * 6)[:200]
+    c2 = b"z" * 300
+    block = zstandard.ZstdCompressor(level=3, write_content_size=True, write_checksum=False).compress(c1 + c2)
+    return [(c1 + c2, block, 2, [c1, c2])]
+
+
+def pack_v2_vector(encrypted, frames=None):
     """Formats/pack.md version 2; encrypted with data key 1 = bytes 0..31 and fixed nonces
     (01 × 12 and 02 × 12 for the frames, 03 × 12 for the table)."""
+    frames = frames or pack_v2_frames()
     flags, key_id = (1, 1) if encrypted else (0, 0)
     header = b"STASPACK" + struct.pack("<HHI", 2, flags, key_id)
     body, records, entries = b"", b"", b""
-    for n, (raw, stored, codec, chunks) in enumerate(pack_v2_frames()):
+    for n, (raw, stored, codec, chunks) in enumerate(frames):
         nonce = bytes([n + 1]) * 12 if encrypted else bytes(12)
         if encrypted:
             aad = b"stasis frame" + struct.pack("<BI", codec, len(raw))
@@ -94,7 +105,7 @@ def pack_v2_vector(encrypted):
         records += struct.pack("<IIB", len(stored), len(raw), codec) + b"\0\0\0" + nonce
         for c in chunks:
             entries += hashlib.sha256(c).digest() + struct.pack("<II", len(c), n)
-    table = struct.pack("<II", 2, 3) + records + entries
+    table = struct.pack("<II", len(frames), sum(len(f[3]) for f in frames)) + records + entries
     if encrypted:
         nonce = bytes([3]) * 12
         table = nonce + aes_gcm(VECTOR_DATA_KEY, nonce, table, header + VECTOR_PACK_ID.encode() + b"table")
@@ -120,6 +131,8 @@ def wrapped_data_key_vector():
 if __name__ == "__main__":
     print("pack-v2 (%d bytes):\n%s\n" % (len(pack_v2_vector(False)), hexdump(pack_v2_vector(False))))
     print("pack-v2-encrypted (%d bytes):\n%s\n" % (len(pack_v2_vector(True)), hexdump(pack_v2_vector(True))))
+    zstd = pack_v2_vector(False, pack_v2_zstd_frames())
+    print("pack-v2-zstd (%d bytes):\n%s\n" % (len(zstd), hexdump(zstd)))
     sealed, image_id = sealed_manifest_vector()
     print("sealed-manifest of %s (%d bytes):\n%s\n" % (image_id, len(sealed), hexdump(sealed)))
     print("wrapped-data-key (%d bytes):\n%s\n" % (len(wrapped_data_key_vector()), hexdump(wrapped_data_key_vector())))

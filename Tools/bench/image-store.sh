@@ -40,8 +40,9 @@ usage: Tools/bench/image-store.sh [options]
                       (default: gen_real_image.py's: python3.*, shared libraries, docs, ...)
   --work DIR          work directory (default: <repo>/bench-data)
   --tools LIST        comma-separated subset of:
-                      restic,borg,borg-fixed,casync,lz4,cp,stasis,stasis-nodirty,stasis-plain
-                      (stasis-plain: a store made with --no-encryption; default: all)
+                      restic,borg,borg-fixed,casync,lz4,cp,stasis,stasis-nodirty,stasis-plain,stasis-zstd
+                      (stasis-plain: a store made with --no-encryption; stasis-zstd: one made
+                      with --compression zstd; default: all)
   --frac F            dirty fraction of next.img, both data kinds (default 0.05)
   --dense             write the images' zero pages as zeros (default: holes)
   --memory-test       also measure peak RSS of `stasis image capture` on a generated image
@@ -61,7 +62,7 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SIZE=1G
 RUNS=5
 WORK="$REPO_ROOT/bench-data"
-ALL_TOOLS="restic,borg,borg-fixed,casync,lz4,cp,stasis,stasis-nodirty,stasis-plain"
+ALL_TOOLS="restic,borg,borg-fixed,casync,lz4,cp,stasis,stasis-nodirty,stasis-plain,stasis-zstd"
 TOOLS="$ALL_TOOLS"
 FRAC=0.05
 DENSE=0
@@ -175,7 +176,7 @@ if [[ $BUILD == 1 ]]; then
             BENCH=""
         fi
     fi
-    if [[ -z "$STASIS" ]] && { has_tool stasis || has_tool stasis-nodirty || has_tool stasis-plain || [[ $MEMTEST == 1 ]]; }; then
+    if [[ -z "$STASIS" ]] && { has_tool stasis || has_tool stasis-nodirty || has_tool stasis-plain || has_tool stasis-zstd || [[ $MEMTEST == 1 ]]; }; then
         say "building stasis (release; log: $LOGS/build-stasis.log)"
         if (cd "$REPO_ROOT" && swift build -c release --product stasis) >"$LOGS/build-stasis.log" 2>&1; then
             STASIS="$BIN_DIR/stasis"
@@ -205,7 +206,7 @@ if [[ -z "$STASIS_SKIP_REASON" ]]; then
     fi
 fi
 if [[ -n "$STASIS_SKIP_REASON" ]]; then
-    if has_tool stasis || has_tool stasis-nodirty || has_tool stasis-plain || [[ $MEMTEST == 1 ]]; then
+    if has_tool stasis || has_tool stasis-nodirty || has_tool stasis-plain || has_tool stasis-zstd || [[ $MEMTEST == 1 ]]; then
         say ""
         say "NOTE: skipping Stasis: $STASIS_SKIP_REASON."
         say "      The other tools are measured; rerun when the stasis CLI exists."
@@ -443,9 +444,10 @@ run_tool() {
         out="$O/next.img"
         stored cp "$run" "$S"
         ;;
-    stasis|stasis-nodirty|stasis-plain)
+    stasis|stasis-nodirty|stasis-plain|stasis-zstd)
         local plain=()
         [[ $tool == stasis-plain ]] && plain=(--no-encryption)
+        [[ $tool == stasis-zstd ]] && plain=(--compression zstd)
         "$STASIS" init --store "$S/store" "${plain[@]}" >"$LOGS/$tool.init.$run.out" 2>&1 || {
             FAILURES=$((FAILURES + 1)); loud "stasis init failed (see $LOGS/$tool.init.$run.out)"; return 0; }
         timed "$tool" full "$run" self "$STASIS" image capture "$DATA/base.img" --store "$S/store" --json || return 0
@@ -539,8 +541,9 @@ PY
         cp)
             fsync_trace cp capture "$S" cp --sparse=always "$DATA/next.img" "$S/next.img"
             fsync_trace cp restore "$O" cp --sparse=always "$S/next.img" "$O/next.img" ;;
-        stasis|stasis-nodirty|stasis-plain)
-            "$STASIS" init --store "$S/store" $([[ $tool == stasis-plain ]] && echo --no-encryption) >/dev/null 2>&1 || true
+        stasis|stasis-nodirty|stasis-plain|stasis-zstd)
+            "$STASIS" init --store "$S/store" $([[ $tool == stasis-plain ]] && echo --no-encryption) \
+                $([[ $tool == stasis-zstd ]] && echo --compression zstd) >/dev/null 2>&1 || true
             fsync_trace "$tool" capture "$S/store" "$STASIS" image capture "$DATA/next.img" --store "$S/store" --json
             id=$(json_field id "$LOGS/strace.$tool.capture.out")
             if [[ -n "$id" ]]; then

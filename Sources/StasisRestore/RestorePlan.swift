@@ -19,8 +19,9 @@ public struct RestorePlan: Sendable, Codable {
         public var bytesToWrite: Int64
         public var packs: Int
         /// Where those packs come from on this host: its directory, whole downloads, or ranged
-        /// GETs of only the frames needed (a fleet store).
-        public var sources: PackSources
+        /// GETs of only the frames needed (a fleet store). Worked out for `restore plan`; a
+        /// restore itself decides the same way as it reads, without loading the index twice.
+        public var sources: PackSources?
         public var writable: Bool
     }
     public struct Blob: Sendable, Codable {
@@ -57,7 +58,7 @@ public struct RestorePlan: Sendable, Codable {
             let how = i.base.map { "patch a copy of local base \($0.prefix(12)) (from checkpoint \(i.baseCheckpoint?.prefix(12) ?? "?")): \(i.chunksToWrite) chunks to write" }
                 ?? "write \(i.chunksToWrite) chunks from \(i.packs) pack(s)"
             lines.append("image \(i.name) \(i.image.prefix(12)) → \(i.file) (\(i.size) bytes, private, writable): \(how), \(i.bytesToWrite) bytes")
-            lines.append("  packs: " + Self.describe(i.sources))
+            if let sources = i.sources { lines.append("  packs: " + Self.describe(sources)) }
         }
         for b in blobs {
             lines.append("blob \(b.name) \(b.blob.prefix(12)) → \(b.file) (\(b.writable ? "private, writable" : "private, read-only"))")

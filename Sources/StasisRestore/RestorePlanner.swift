@@ -15,7 +15,10 @@ public struct RestorePlanner: Sendable {
         self.sandboxesDirectory = sandboxesDirectory
     }
 
-    public func plan(_ checkpointIDOrPrefix: String, accelerator: String, directory: String? = nil) throws(SandboxError) -> RestorePlan {
+    /// `withSources` works out where each image's packs come from (for `restore plan`; it loads
+    /// the chunk index).
+    public func plan(_ checkpointIDOrPrefix: String, accelerator: String, directory: String? = nil,
+                     withSources: Bool = false) throws(SandboxError) -> RestorePlan {
         // The catalog is not trusted: the record must hash to its id and carry a valid signature,
         // and everything it names must be there, before anything is planned from it. (Ancestors,
         // below, only offer bases; a base is used chunk by chunk where its manifest equals this
@@ -60,11 +63,13 @@ public struct RestorePlanner: Sendable {
                 chunks += 1
                 bytes += Int64(manifest.length(ofChunk: i))
             }
-            let sources: PackSources
-            do { sources = try sessions.store.packSources(of: imageID, baseImage: base?.image) } catch { throw .store(error.description, cause: error) }
+            var sources: PackSources?
+            if withSources {
+                do { sources = try sessions.store.packSources(of: imageID, baseImage: base?.image) } catch { throw .store(error.description, cause: error) }
+            }
             images.append(RestorePlan.Image(name: name, image: imageID, file: file, size: manifest.imageSize, dataBytes: manifest.dataBytes,
                                             base: base?.image, baseCheckpoint: base?.checkpoint, chunksToWrite: chunks, bytesToWrite: bytes,
-                                            packs: sources.cachedPacks + sources.wholePacks + sources.rangedPacks, sources: sources, writable: true))
+                                            packs: sources.map { $0.cachedPacks + $0.wholePacks + $0.rangedPacks } ?? 0, sources: sources, writable: true))
         }
         var blobs: [RestorePlan.Blob] = []
         for (name, blobID) in record.blobs.sorted(by: { $0.key < $1.key }) {

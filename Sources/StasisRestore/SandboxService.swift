@@ -318,7 +318,7 @@ public final class SandboxService: Sendable {
 
     public func plan(_ checkpoint: String) throws(SandboxError) -> RestorePlan {
         let guest = try? GuestImage.locate(cache: guestCache)
-        return try planner.plan(checkpoint, accelerator: guest.map { Accelerator.detect(guest: $0, cache: guestCache) } ?? "tcg")
+        return try planner.plan(checkpoint, accelerator: guest.map { Accelerator.detect(guest: $0, cache: guestCache) } ?? "tcg", withSources: true)
     }
 
     /// Stops a session's sandbox and removes its directory (its checkpoints stay). A sandbox

@@ -93,6 +93,13 @@ struct SandboxEndToEndTests {
         #expect(plan.images.allSatisfy { $0.writable } && plan.blobs.filter { ["kernel", "initrd", "state"].contains($0.name) }.allSatisfy { !$0.writable })
         #expect(plan.identity.sandbox != plan.previousIdentity?.sandbox && plan.identity.mac != plan.previousIdentity?.mac)
         #expect(plan.images.first { $0.name == "memory" }?.base != nil)   // the paused copy is a local base
+        // Where the packs come from: this host's directory on one host, nothing to fetch when a
+        // fleet host paused it here (its packs are in this host's cache).
+        for image in plan.images {
+            let sources = try #require(image.sources)
+            #expect(sources.fetchedBytes == 0 && sources.cachedPacks == image.packs)
+        }
+        #expect(plan.explanation.contains("packs: "))
 
         let resumed = try f.service.resume(s)
         #expect(resumed.started && resumed.patchedFromBase["memory"] != nil)

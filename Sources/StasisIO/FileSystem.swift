@@ -52,11 +52,6 @@ public enum FileSystem {
         guard Glibc.rename(from, to) == 0 else { throw IOError(.rename, path: from, errno: .current) }
     }
 
-    /// A second name for the file at `from` (same file system); fails if `to` exists.
-    public static func link(_ from: String, to: String) throws(IOError) {
-        guard Glibc.link(from, to) == 0 else { throw IOError(.link, path: from, errno: .current) }
-    }
-
     public static func syncDirectory(containing path: String) throws(IOError) {
         let dir = parent(of: path)
         let fd = try FileDescriptor.open(dir, .directory)

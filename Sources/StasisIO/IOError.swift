@@ -1,7 +1,7 @@
 /// A failed system call, with the path it was about, so that a message can name the file.
 public struct IOError: Error, Sendable, CustomStringConvertible {
     public enum Operation: String, Sendable {
-        case open, close, read, write, seek, sync, truncate, stat, rename, unlink, mkdir, lock, list, punchHole, link
+        case open, close, read, write, seek, sync, truncate, stat, rename, unlink, mkdir, lock, list, punchHole
     }
     public let operation: Operation
     public let path: String
@@ -44,7 +44,6 @@ extension IOError.Operation {
         case .lock: "lock"
         case .list: "list"
         case .punchHole: "punch a hole in"
-        case .link: "link"
         }
     }
 }

@@ -20,15 +20,12 @@ extension ContentStore {
     /// Makes a writer's new objects durable in a fleet store's object storage (nothing on one
     /// host, where they are durable files already): first registered under the lease, so that
     /// gc leaves them alone until the commit names them, then uploaded.
-    /// Packs in `uploaded` are durable there already (`BackgroundUploads`).
-    func publish(packs: [PackWriter.Sealed], manifest: (bytes: [UInt8], id: String)?, lease: WriterLease?,
-                 uploaded: Set<String> = []) throws(StoreError) {
+    func publish(packs: [PackWriter.Sealed], manifest: (bytes: [UInt8], id: String)?, lease: WriterLease?) throws(StoreError) {
         guard let objects, let lease else { return }
-        let remaining = packs.filter { !uploaded.contains($0.packID) }
-        var keys = remaining.map { ObjectKey.pack(id: $0.packID).rawValue }
+        var keys = packs.map { ObjectKey.pack(id: $0.packID).rawValue }
         if let manifest { keys.append(ObjectKey.manifest(id: manifest.id).rawValue) }
         try catalog.registerUploads(keys, lease: lease)
-        try objects.upload(packs: remaining)
+        try objects.upload(packs: packs)
         if let manifest { try objects.upload(manifest: manifest.bytes, id: manifest.id) }
     }
 }

@@ -40,11 +40,6 @@ final class PackWriter {
 
     private static let flushThreshold = 4 << 20
 
-    /// Called with each pack's id and file once every byte of it is written (before `finish`
-    /// makes it durable and renames it): a fleet capture starts its upload there. Runs on the
-    /// write-behind queue, so it must not block.
-    var whenPackWritten: (@Sendable (_ packID: String, _ path: String) -> Void)?
-
     init(layout: StoreLayout, cipher: StoreCipher?, compression: FrameCompression = .default, targetSize: Int = PackFormat.defaultTargetSize) {
         self.layout = layout
         self.cipher = cipher
@@ -164,10 +159,6 @@ final class PackWriter {
         written += Int64(table.count + PackFormat.trailerSize)
         try flush()
         writeBehind.flushWhenWritten(current.fd)
-        if let whenPackWritten {
-            let (id, path) = (current.id, current.tmpPath)
-            writeBehind.whenWritten { whenPackWritten(id, path) }
-        }
         let storedBytes = frames.reduce(Int64(0)) { $0 + Int64($1.storedLength) }
         closed.append((current.fd, current.tmpPath, Sealed(packID: current.id, size: written, chunkCount: entries.count,
                                                            rawBytes: rawBytes, storedBytes: storedBytes,

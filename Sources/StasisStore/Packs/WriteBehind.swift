@@ -53,14 +53,6 @@ final class WriteBehind: @unchecked Sendable {
     }
     private let flushes = DispatchQueue(label: "stasis.pack-flush")
 
-    /// Runs `work` once the writes queued so far are done (on the writer's queue: it must not
-    /// block).
-    func whenWritten(_ work: @escaping @Sendable () -> Void) {
-        queue.async {
-            guard self.failure.withLock({ $0 == nil }) else { return }
-            work()
-        }
-    }
 
     /// Waits for every queued write and background flush; throws the first write error.
     func drain() throws(IOError) {

@@ -166,7 +166,7 @@ let package = Package(
         .executableTarget(
             name: "stasis-bench",
             dependencies: [
-                "StasisStore", "StasisSessions", "StasisJSON", "StasisSynthetic", "StasisSandbox", "StasisRestore", "CLZ4",
+                "StasisStore", "StasisSessions", "StasisCatalog", "StasisJSON", "StasisSynthetic", "StasisSandbox", "StasisRestore", "CLZ4",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -241,7 +241,7 @@ let package = Package(
         .testTarget(
             name: "StasisCLITests",
             // Depends on the executable so that `swift test` builds the binary these tests run.
-            dependencies: ["stasis", "StasisStore", "StasisIO", "StasisStoreTestSupport"]
+            dependencies: ["stasis", "StasisStore", "StasisIO", "StasisCatalog", "StasisStoreTestSupport", "StasisTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

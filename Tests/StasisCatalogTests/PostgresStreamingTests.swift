@@ -97,4 +97,16 @@ struct PostgresStreamingTests {
         }
         #expect(ids.sorted() == Array(1...300))
     }
+
+    @Test("a pooled connection that died while idle is replaced, not reported")
+    func deadIdleConnection() throws {
+        let db = try catalog(), other = try catalog()
+        defer { db.close(); other.close() }
+        let pid = try #require(try db.read { c in try c.scalar("SELECT pg_backend_pid()") })
+        #expect(try other.read { c in try c.scalar("SELECT pg_terminate_backend(?::int)", pid) } == .int(1))
+        // The pool's only idle connection is the dead one: the next transaction gets a new one.
+        let again = try db.read { c in try c.scalar("SELECT pg_backend_pid()") }
+        #expect(again != nil && again != pid)
+        #expect(try db.write { c in try c.scalar("SELECT 40 + 2") } == .int(42))
+    }
 }

@@ -171,7 +171,7 @@ let package = Package(
         .executableTarget(
             name: "stasis-bench",
             dependencies: [
-                "StasisStore", "StasisSessions", "StasisJSON", "StasisSynthetic", "StasisSandbox", "StasisRestore", "CLZ4",
+                "StasisStore", "StasisSessions", "StasisCatalog", "StasisJSON", "StasisSynthetic", "StasisSandbox", "StasisRestore", "CLZ4",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -246,7 +246,7 @@ let package = Package(
         .testTarget(
             name: "StasisCLITests",
             // Depends on the executable so that `swift test` builds the binary these tests run.
-            dependencies: ["stasis", "StasisStore", "StasisIO", "StasisStoreTestSupport"]
+            dependencies: ["stasis", "StasisStore", "StasisIO", "StasisCatalog", "StasisStoreTestSupport", "StasisTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -19,8 +19,12 @@ public protocol CatalogConnection {
     /// Runs one statement and returns its rows.
     func query(_ sql: String, _ arguments: [CatalogValue]) throws(CatalogError) -> [CatalogRow]
 
-    /// Runs one statement and hands each row to `body` as it arrives (for scans too large to hold).
-    /// Errors thrown by `body` stop the scan and come out unchanged; the engine's as `CatalogError`.
+    /// Runs one statement and hands each row to `body` as it arrives, holding a bounded number of
+    /// rows whatever the statement returns (for scans too large to hold): SQLite steps its
+    /// statement; PostgreSQL reads a `SELECT` through a cursor, a batch at a time, each batch a
+    /// round trip (so `query` suits a few rows better). `body` may run other statements on this
+    /// connection, scans included. Errors thrown by `body` stop the scan and come out unchanged,
+    /// and the transaction goes on; the engine's errors come out as `CatalogError`.
     func forEachRow(_ sql: String, _ arguments: [CatalogValue], _ body: (CatalogRow) throws -> Void) throws
 
     /// Runs several statements without arguments (a migration).

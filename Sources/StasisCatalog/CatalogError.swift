@@ -3,6 +3,11 @@
 public enum CatalogError: Error, Sendable, CustomStringConvertible {
     /// The database could not be reached or opened.
     case unavailable(catalog: String, detail: String, cause: (any Error)?)
+    /// The connection was lost while a write transaction committed, and asking the server
+    /// afterwards (`txid_status`) did not settle whether it did: its changes may or may not be
+    /// in the catalog. Never reported as a plain failure, which a caller would take for "nothing
+    /// was written", nor as success.
+    case commitUnknown(catalog: String, detail: String, cause: (any Error)?)
     /// A statement failed.
     case statement(catalog: String, sql: String, detail: String, cause: (any Error)?)
     /// Another writer changed what this transaction read (PostgreSQL serialization failure):
@@ -21,6 +26,8 @@ public enum CatalogError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .unavailable(let catalog, let detail, _):
             return "cannot reach the catalog at \(catalog): \(detail)"
+        case .commitUnknown(let catalog, let detail, _):
+            return "the connection to the catalog at \(catalog) was lost while a transaction committed, and whether it was committed is unknown (\(detail)): the operation may or may not have taken effect; look before repeating it"
         case .statement(let catalog, let sql, let detail, _):
             let short = sql.count > 120 ? String(sql.prefix(117)) + "..." : sql
             return "the catalog at \(catalog) refused a statement (\(short.replacingOccurrences(of: "\n", with: " "))): \(detail)"

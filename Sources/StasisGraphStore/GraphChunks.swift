@@ -27,7 +27,7 @@ enum GraphChunks {
     static func missing(_ ids: some Sequence<ChunkID>, _ db: any CatalogConnection) throws -> Set<ChunkID> {
         var missing = Set<ChunkID>()
         for batch in idBatches(Array(Set(ids))) {
-            try db.forEachRow(missingStatement, batch) { row in
+            for row in try db.query(missingStatement, batch) {
                 if let id = chunkID(try row.blob("id")) { missing.insert(id) }
             }
         }
@@ -39,10 +39,10 @@ enum GraphChunks {
     static func load(_ ids: some Sequence<ChunkID>, _ db: any CatalogConnection) throws -> [ChunkID: [UInt8]] {
         var out: [ChunkID: [UInt8]] = [:]
         for batch in idBatches(Array(Set(ids))) {
-            try db.forEachRow("SELECT id, encoding, raw_length, data FROM graph_chunks WHERE id IN \(idList)", batch) { row in
+            for row in try db.query("SELECT id, encoding, raw_length, data FROM graph_chunks WHERE id IN \(idList)", batch) {
                 // A chunk whose id or encoding this code cannot read is damaged: left out.
                 guard let id = chunkID(try row.blob("id")),
-                      let encoding = UInt8(exactly: try row.int("encoding")).flatMap(FrameCodec.init(rawValue:)) else { return }
+                      let encoding = UInt8(exactly: try row.int("encoding")).flatMap(FrameCodec.init(rawValue:)) else { continue }
                 let chunk = Stored(id: id, encoding: encoding, rawLength: Int(try row.int("raw_length")), data: try row.blob("data"))
                 out[id] = decode(chunk)
             }
@@ -61,7 +61,7 @@ enum GraphChunks {
             let rows = rest.prefix(n)
             rest = rest.dropFirst(n)
             let values = rows.flatMap { c -> [CatalogValue] in [.blob(c.id.bytes), .int(Int64(c.encoding.rawValue)), .int(Int64(c.rawLength)), .blob(c.data)] }
-            try db.forEachRow(insertStatements[n]!, values) { row in
+            for row in try db.query(insertStatements[n]!, values) {
                 if let id = chunkID(try row.blob("id")) { inserted.insert(id) }
             }
         }

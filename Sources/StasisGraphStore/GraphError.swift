@@ -14,6 +14,10 @@ public enum GraphError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The catalog failed (disk full, I/O error, a lost connection); nothing was written.
     /// `cause` is the catalog's own error, kept for logs and callers that look deeper.
     case storage(String, cause: (any Error)? = nil)
+    /// The catalog's connection was lost while a write committed, and whether it was committed
+    /// could not be found out: the write may or may not be stored (a put of the same checkpoint
+    /// again is harmless: puts are idempotent).
+    case outcomeUnknown(String, cause: (any Error)? = nil)
 
     public var description: String {
         switch self {
@@ -22,6 +26,7 @@ public enum GraphError: Error, Sendable, Equatable, CustomStringConvertible {
         case .missingBase(let message): "delta base \(message) is not stored here; send the whole value"
         case .corrupt(let message): "damaged checkpoint data: \(message) — run `stasis verify --deep` on the store"
         case .storage(let message, _): "the store could not complete the write: \(message); nothing was written"
+        case .outcomeUnknown(let message, _): "the write may or may not have been stored: \(message)"
         }
     }
 
@@ -30,7 +35,7 @@ public enum GraphError: Error, Sendable, Equatable, CustomStringConvertible {
         switch (a, b) {
         case let (.invalidArgument(f1, r1), .invalidArgument(f2, r2)): f1 == f2 && r1 == r2
         case let (.conflict(x), .conflict(y)), let (.missingBase(x), .missingBase(y)), let (.corrupt(x), .corrupt(y)): x == y
-        case let (.storage(x, _), .storage(y, _)): x == y
+        case let (.storage(x, _), .storage(y, _)), let (.outcomeUnknown(x, _), .outcomeUnknown(y, _)): x == y
         default: false
         }
     }
@@ -43,6 +48,7 @@ public enum GraphError: Error, Sendable, Equatable, CustomStringConvertible {
         case let error as GraphError: error
         case CatalogError.body(let inner): from(inner)
         case CatalogError.badValue: .corrupt("\(error)")
+        case CatalogError.commitUnknown: .outcomeUnknown("\(error)", cause: error)
         default: .storage("\(error)", cause: error)
         }
     }

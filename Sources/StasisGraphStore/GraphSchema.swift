@@ -131,5 +131,36 @@ public enum GraphSchema {
                 data        BYTEA NOT NULL
             );
             """),
+        // PostgreSQL compares and sorts text by the database's collation, which need not be C: on
+        // an en-US database `ORDER BY id` puts 'a' before 'B' and '_' before '-', where SQLite
+        // (BINARY) and every reader of the specs compare bytes. Every text column is made
+        // COLLATE "C", so both engines order ids the same and indexes compare with memcmp. No
+        // table is rewritten; the indexes on these columns are rebuilt (on a large catalog this
+        // takes a while, under the write lock). Nothing to do on SQLite.
+        CatalogMigration("graph:v4-text-collate-c", sqlite: "", postgres: """
+            ALTER TABLE graph_checkpoints
+                ALTER COLUMN thread_id TYPE TEXT COLLATE "C",
+                ALTER COLUMN checkpoint_ns TYPE TEXT COLLATE "C",
+                ALTER COLUMN checkpoint_id TYPE TEXT COLLATE "C",
+                ALTER COLUMN parent_id TYPE TEXT COLLATE "C",
+                ALTER COLUMN run_id TYPE TEXT COLLATE "C",
+                ALTER COLUMN checkpoint_type TYPE TEXT COLLATE "C",
+                ALTER COLUMN metadata_type TYPE TEXT COLLATE "C",
+                ALTER COLUMN metadata_json TYPE TEXT COLLATE "C";
+            ALTER TABLE graph_channel_values
+                ALTER COLUMN thread_id TYPE TEXT COLLATE "C",
+                ALTER COLUMN checkpoint_ns TYPE TEXT COLLATE "C",
+                ALTER COLUMN channel TYPE TEXT COLLATE "C",
+                ALTER COLUMN version TYPE TEXT COLLATE "C",
+                ALTER COLUMN value_type TYPE TEXT COLLATE "C";
+            ALTER TABLE graph_writes
+                ALTER COLUMN thread_id TYPE TEXT COLLATE "C",
+                ALTER COLUMN checkpoint_ns TYPE TEXT COLLATE "C",
+                ALTER COLUMN checkpoint_id TYPE TEXT COLLATE "C",
+                ALTER COLUMN task_id TYPE TEXT COLLATE "C",
+                ALTER COLUMN channel TYPE TEXT COLLATE "C",
+                ALTER COLUMN task_path TYPE TEXT COLLATE "C",
+                ALTER COLUMN value_type TYPE TEXT COLLATE "C";
+            """),
     ], legacyNames: ["v3-langgraph-checkpoints"])
 }

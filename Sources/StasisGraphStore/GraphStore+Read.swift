@@ -101,10 +101,12 @@ extension GraphStore {
             values.append(ChannelUpdate(channel: channel, version: version, value: GraphValue(type: type, bytes: bytes)))
         }
         var writes: [PendingWrite] = []
-        try db.forEachRow("""
+        // One checkpoint's pending writes are few (their large values are chunks, loaded one by
+        // one): read whole, in one round trip.
+        for w in try db.query("""
             SELECT task_id, idx, channel, task_path, value_type, inline_value, value_id FROM graph_writes
             WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? ORDER BY task_id, idx
-            """, [.text(key.thread), .text(key.namespace), .text(key.checkpoint)]) { w in
+            """, key.thread, key.namespace, key.checkpoint) {
             let bytes = try loadValue(inline: w.optionalBlob("inline_value"), id: w.optionalBlob("value_id"), db, what: "a write of \(key)")
             writes.append(PendingWrite(taskID: try w.text("task_id"), index: try w.int("idx"), channel: try w.text("channel"),
                                        value: GraphValue(type: try w.text("value_type"), bytes: bytes), taskPath: try w.text("task_path")))

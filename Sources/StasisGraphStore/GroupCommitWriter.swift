@@ -115,8 +115,13 @@ final class GroupCommitWriter: Sendable {
         } catch is JobFailed {
             // results[0] holds the job's own error
         } catch {
-            // The transaction failed as a whole (its commit, the connection): no job's work is stored.
-            let failure = GraphError.storage("\(error)", cause: error)
+            // The transaction failed as a whole (its commit, the connection): no job's work is
+            // stored — unless the connection was lost in its COMMIT and the outcome is unknown.
+            let failure: GraphError = if case CatalogError.commitUnknown = error {
+                .outcomeUnknown("\(error)", cause: error)
+            } else {
+                .storage("\(error)", cause: error)
+            }
             for i in results.indices {
                 if case .success = results[i] { results[i] = .failure(failure) }
                 if results[i] == nil { results[i] = .failure(failure) }

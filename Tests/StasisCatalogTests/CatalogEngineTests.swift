@@ -118,6 +118,27 @@ struct CatalogEngineTests {
         #expect(try f.database.read { db in try db.scalar("SELECT count(*) FROM \(f.table) WHERE id = 'dup'") } == .int(0))
     }
 
+    @Test("a scan's body may run statements and scan again between rows", arguments: engines)
+    func nestedScans(engine: String) throws {
+        let f = try Fixture(engine)
+        try CatalogMigrator.migrate(f.database, f.schema)
+        try f.database.write { db in
+            for i in 0..<1000 { try db.execute("INSERT INTO \(f.table) (id, n) VALUES (?, ?)", String(format: "%04d", i), i) }
+        }
+        let (rows, lookups, inner) = try f.database.read { db in
+            var rows = 0, lookups: Int64 = 0, inner = 0
+            try db.forEachRow("SELECT id, n FROM \(f.table) WHERE n >= ? ORDER BY id", [.int(100)]) { row in
+                rows += 1
+                lookups += try db.queryOne("SELECT n FROM \(f.table) WHERE id = ?", try row.text("id"))!.int("n")
+                if rows % 100 == 0 {
+                    try db.forEachRow("SELECT id FROM \(f.table) WHERE n < ? ORDER BY id", [.int(5)]) { _ in inner += 1 }
+                }
+            }
+            return (rows, lookups, inner)
+        }
+        #expect(rows == 900 && lookups == (100..<1000).reduce(0, +) && inner == 9 * 5)
+    }
+
     @Test("writers on many threads lose no update", arguments: engines)
     func serializedWriters(engine: String) throws {
         let f = try Fixture(engine)

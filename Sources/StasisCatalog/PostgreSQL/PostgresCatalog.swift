@@ -11,8 +11,14 @@ import PostgresNIO
 /// snapshot; a write takes a transaction-scoped advisory lock first, so writers queue one at a
 /// time across hosts as SQLite's writers do on one host, and "read, decide, write" inside one
 /// `write` cannot interleave with another writer. Connections are pooled; one that broke is
-/// dropped and replaced by the next call. Calls block the calling thread (the library is
-/// synchronous); the I/O runs on NIO's shared event loops.
+/// dropped, and one found dead when a transaction begins is replaced at once. Calls block the
+/// calling thread (the library is synchronous); the I/O runs on event loops of the catalog's own.
+///
+/// A write whose COMMIT gets no answer (the connection dropped, the server went away) is not
+/// reported as failed, which would tell the caller that nothing was written: the transaction's
+/// id, taken when it began, is looked up on a new connection (`txid_status`). Committed, the
+/// write returns as if nothing happened; rolled back, it fails saying so; if the server cannot
+/// say within `settleTimeout`, the error is `CatalogError.commitUnknown`.
 public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
     public let engine = CatalogEngine.postgres
     public let configuration: PostgresCatalogConfiguration
@@ -74,17 +80,10 @@ public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
     public func close() { closeAll() }
 
     private func transaction<T>(begin: String, lock: Bool, _ body: (any CatalogConnection) throws -> T) throws -> T {
-        let raw = try acquire()
+        let (raw, xid) = try start(begin: begin, lock: lock)
         let connection = PostgresCatalogConnection(connection: raw, location: location)
         var broken = false
         defer { release(raw, broken: broken) }
-        do {
-            try connection.execute(begin, [])
-            if lock { try connection.execute("SELECT pg_advisory_xact_lock(?)", [.int(writeLock)]) }
-        } catch {
-            broken = true
-            throw error
-        }
         let result: T
         do {
             result = try body(connection)
@@ -93,11 +92,95 @@ public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
             throw error
         }
         do { try connection.execute("COMMIT", []) } catch {
-            // The outcome of a COMMIT whose answer was lost is unknown: the connection is dropped.
             broken = true
-            throw error
+            // A read-only transaction wrote nothing: what it read stands.
+            guard lock else { return result }
+            guard let xid else {
+                throw CatalogError.commitUnknown(catalog: location, detail: "\(Self.reason(error)); the transaction's id was not known", cause: error)
+            }
+            switch settle(xid) {
+            case .committed:
+                return result
+            case .rolledBack:
+                guard PostgresCatalogConnection.isConnectionLoss(error) else { throw error }   // the server's own refusal
+                throw CatalogError.unavailable(catalog: location, detail: "the connection was lost while the transaction committed; the server rolled it back, so none of it was written", cause: error)
+            case .unknown(let why):
+                throw CatalogError.commitUnknown(catalog: location, detail: "\(Self.reason(error)); asked afterwards: \(why)", cause: error)
+            }
         }
         return result
+    }
+
+    /// A connection with its transaction begun, and for a write the transaction's id (taken
+    /// with the write lock, in the same round trip). A pooled connection found dead here (the
+    /// server restarted, something between dropped it while idle) is replaced once: nothing of
+    /// the transaction had been done.
+    private func start(begin: String, lock: Bool) throws(CatalogError) -> (PostgresConnection, xid: Int64?) {
+        var retried = false
+        while true {
+            let raw = try acquire()
+            let connection = PostgresCatalogConnection(connection: raw, location: location)
+            do throws(CatalogError) {
+                try connection.execute(begin, [])
+                guard lock else { return (raw, nil) }
+                let row = try connection.queryOne("SELECT txid_current() AS xid FROM pg_advisory_xact_lock(?)", [.int(writeLock)])
+                return (raw, row?.optionalInt("xid"))
+            } catch {
+                release(raw, broken: true)
+                guard !retried, PostgresCatalogConnection.isConnectionLoss(error) else { throw error }
+                retried = true
+            }
+        }
+    }
+
+    // MARK: - A COMMIT without an answer
+
+    enum CommitOutcome: Equatable {
+        case committed, rolledBack
+        case unknown(String)
+    }
+
+    /// What became of transaction `xid`, asked on new connections until `settleTimeout`. The
+    /// server finishes a COMMIT it received whatever became of its client, and rolls back a
+    /// transaction whose client went away without one, so the answer is final once the old
+    /// session has ended ("in progress" until then).
+    func settle(_ xid: Int64) -> CommitOutcome {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(configuration.settleTimeout * 1000))
+        var last = "no answer"
+        while true {
+            do throws(CatalogError) {
+                let raw = try connect()
+                var broken = false
+                defer { release(raw, broken: broken) }
+                do throws(CatalogError) {
+                    let status = try PostgresCatalogConnection(connection: raw, location: location)
+                        .queryOne("SELECT txid_status(?) AS status", [.int(xid)])?.optionalText("status")
+                    switch status {
+                    case "committed": return .committed
+                    case "aborted": return .rolledBack
+                    case "in progress": last = "the transaction was still in progress"
+                    default: return .unknown("the server no longer knows transaction \(xid)")
+                    }
+                } catch {
+                    broken = true
+                    throw error
+                }
+            } catch {
+                last = Self.reason(error)
+            }
+            if ContinuousClock.now >= deadline { return .unknown(last) }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+    }
+
+    /// What an error says, without the catalog's location (the message around it names it).
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case CatalogError.unavailable(_, let detail, _), CatalogError.statement(_, _, let detail, _), CatalogError.conflict(_, let detail):
+            return detail
+        default:
+            return PostgresCatalogConnection.explain(error, connecting: false)
+        }
     }
 
     // MARK: - The pool
@@ -128,7 +211,8 @@ public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
         if broken || closed || connection.isClosed {
             openConnections -= 1
             condition.unlock()
-            _ = connection.close() as EventLoopFuture<Void>
+            // Waited for: postgres-nio requires a connection to be closed before it goes away.
+            _ = try? (connection.close() as EventLoopFuture<Void>).blockingWait()
         } else {
             idle.append(connection)
             condition.unlock()
@@ -174,121 +258,5 @@ public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
         for c in all { _ = try? (c.close() as EventLoopFuture<Void>).blockingWait() }
-    }
-}
-
-/// One pooled connection inside a transaction.
-struct PostgresCatalogConnection: CatalogConnection {
-    let engine = CatalogEngine.postgres
-    let connection: PostgresConnection
-    let location: String
-
-    @discardableResult
-    func execute(_ sql: String, _ arguments: [CatalogValue]) throws(CatalogError) -> Int {
-        do {
-            let result = try connection.query(PostgresPlaceholders.rewrite(sql), arguments.map(Self.postgresData)).blockingWait()
-            return result.metadata.rows ?? 0
-        } catch { throw wrap(error, sql) }
-    }
-
-    func query(_ sql: String, _ arguments: [CatalogValue]) throws(CatalogError) -> [CatalogRow] {
-        let result: PostgresQueryResult
-        do { result = try connection.query(PostgresPlaceholders.rewrite(sql), arguments.map(Self.postgresData)).blockingWait() } catch {
-            throw wrap(error, sql)
-        }
-        return try result.rows.map { (row) throws(CatalogError) in try Self.catalogRow(row) }
-    }
-
-    func forEachRow(_ sql: String, _ arguments: [CatalogValue], _ body: (CatalogRow) throws -> Void) throws {
-        // Rows arrive on an event loop; the body runs here, on the caller's thread.
-        for row in try query(sql, arguments) { try body(row) }
-    }
-
-    func executeScript(_ sql: String) throws(CatalogError) {
-        for statement in PostgresPlaceholders.statements(sql) { try execute(statement, []) }
-    }
-
-    private func wrap(_ error: any Error, _ sql: String) -> CatalogError {
-        if let e = error as? CatalogError { return e }
-        if let p = error as? PSQLError {
-            let state = p.serverInfo?[.sqlState]
-            if state == "40001" || state == "40P01" { return .conflict(catalog: location, detail: Self.explain(p, connecting: false)) }
-            if p.serverInfo == nil { return .unavailable(catalog: location, detail: Self.explain(p, connecting: false), cause: p) }
-        }
-        return .statement(catalog: location, sql: sql, detail: Self.explain(error, connecting: false), cause: error)
-    }
-
-    /// PostgreSQL's own message (and SQLSTATE) where it sent one; else what failed on the way.
-    static func explain(_ error: any Error, connecting: Bool) -> String {
-        if let p = error as? PSQLError {
-            if let info = p.serverInfo, let message = info[.message] {
-                let state = info[.sqlState] ?? "?"
-                if state == "28P01" || state == "28000" { return "the server refused the credentials (\(message)): check the user and PGPASSWORD" }
-                if state == "3D000" { return "\(message): create the database or name another one" }
-                return "\(message) (SQLSTATE \(state))"
-            }
-            switch p.code {
-            case .connectionError, .uncleanShutdown, .serverClosedConnection, .clientClosedConnection:
-                return connecting ? "no PostgreSQL answers there (is it running, and is the host and port right?)" : "the connection was lost"
-            default:
-                return "\(p.code)" + (p.underlying.map { ": \($0)" } ?? "")
-            }
-        }
-        if let channel = error as? ChannelError { return "connection failed: \(channel)" }
-        return "\(error)"
-    }
-
-    static func postgresData(_ value: CatalogValue) -> PostgresData {
-        switch value {
-        case .null: return .null
-        case .int(let v): return PostgresData(int64: v)
-        case .double(let d): return PostgresData(double: d)
-        case .text(let s): return PostgresData(string: s)
-        case .blob(let b): return PostgresData(bytes: b)
-        }
-    }
-
-    static func catalogRow(_ row: PostgresRow) throws(CatalogError) -> CatalogRow {
-        var columns: [String] = []
-        var values: [CatalogValue] = []
-        for cell in row {
-            columns.append(cell.columnName)
-            values.append(try catalogValue(cell))
-        }
-        return CatalogRow(columns: columns, values: values)
-    }
-
-    static func catalogValue(_ cell: PostgresCell) throws(CatalogError) -> CatalogValue {
-        guard cell.bytes != nil else { return .null }
-        do {
-            switch cell.dataType {
-            case .int2, .int4, .int8, .oid: return .int(try cell.decode(Int64.self))
-            case .float4, .float8: return .double(try cell.decode(Double.self))
-            case .bool: return .int(try cell.decode(Bool.self) ? 1 : 0)
-            case .bytea where cell.format == .binary: return .blob(Array(cell.bytes!.readableBytesView))
-            case .numeric:
-                let d = try cell.decode(Decimal.self)
-                if let i = Int64(exactly: NSDecimalNumber(decimal: d).doubleValue), Decimal(i) == d { return .int(i) }
-                return .double(NSDecimalNumber(decimal: d).doubleValue)
-            default: return .text(try cell.decode(String.self))
-            }
-        } catch {
-            throw .badValue(column: cell.columnName, expected: "a value of type \(cell.dataType)", found: .null)
-        }
-    }
-}
-
-extension EventLoopFuture {
-    /// `wait()` without its ban on being called from any event loop thread: the catalog's futures
-    /// complete on its own loops, so a caller on another group's loop (the daemon's) may block.
-    func blockingWait() throws -> Value {
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var outcome: Result<Value, any Error>?
-        whenComplete { result in
-            outcome = result
-            done.signal()
-        }
-        done.wait()
-        return try outcome!.get()
     }
 }

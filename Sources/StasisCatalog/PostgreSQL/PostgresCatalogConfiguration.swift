@@ -20,6 +20,9 @@ public struct PostgresCatalogConfiguration: Sendable, Equatable, CustomStringCon
     public var maxConnections: Int
     /// The PostgreSQL schema holding the tables (nil: the user's default search path).
     public var schema: String?
+    /// How long a write whose COMMIT got no answer keeps asking the server whether it committed
+    /// (seconds) before it reports the outcome as unknown.
+    public var settleTimeout: Double = 10
 
     public init(host: String, port: Int = 5432, user: String, password: String?, database: String, tls: TLSMode = .disable,
                 maxConnections: Int = 8, schema: String? = nil) {

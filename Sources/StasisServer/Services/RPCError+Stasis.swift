@@ -16,6 +16,7 @@ extension GraphError: RPCErrorConvertible {
         case .missingBase: .failedPrecondition
         case .corrupt: .dataLoss
         case .storage: .unavailable
+        case .outcomeUnknown: .unknown
         }
     }
     public var rpcErrorMessage: String { description }

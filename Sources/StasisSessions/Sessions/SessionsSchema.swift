@@ -144,5 +144,37 @@ public enum SessionsSchema {
                 claimed_at  DOUBLE PRECISION NOT NULL
             );
             """),
+        // PostgreSQL compares and sorts text by the database's collation, which need not be C: on
+        // an en-US database `ORDER BY id` puts 'a' before 'B' and '_' before '-', where SQLite
+        // (BINARY) and every reader of the specs compare bytes. Every text column is made
+        // COLLATE "C", so both engines order ids the same and indexes compare with memcmp. No
+        // table is rewritten; the indexes on these columns are rebuilt (on a large catalog this
+        // takes a while, under the write lock). Nothing to do on SQLite.
+        CatalogMigration("sessions:v4-text-collate-c", sqlite: "", postgres: """
+            ALTER TABLE sessions
+                ALTER COLUMN id TYPE TEXT COLLATE "C",
+                ALTER COLUMN labels TYPE TEXT COLLATE "C",
+                ALTER COLUMN retention TYPE TEXT COLLATE "C",
+                ALTER COLUMN head_signer TYPE TEXT COLLATE "C";
+            ALTER TABLE checkpoints
+                ALTER COLUMN id TYPE TEXT COLLATE "C",
+                ALTER COLUMN session_id TYPE TEXT COLLATE "C",
+                ALTER COLUMN parent_id TYPE TEXT COLLATE "C",
+                ALTER COLUMN signer_key TYPE TEXT COLLATE "C";
+            ALTER TABLE checkpoint_refs
+                ALTER COLUMN checkpoint_id TYPE TEXT COLLATE "C",
+                ALTER COLUMN name TYPE TEXT COLLATE "C",
+                ALTER COLUMN kind TYPE TEXT COLLATE "C",
+                ALTER COLUMN target TYPE TEXT COLLATE "C";
+            ALTER TABLE events
+                ALTER COLUMN session_id TYPE TEXT COLLATE "C",
+                ALTER COLUMN kind TYPE TEXT COLLATE "C";
+            ALTER TABLE merkle_tiles
+                ALTER COLUMN session_id TYPE TEXT COLLATE "C";
+            ALTER TABLE sandbox_claims
+                ALTER COLUMN session_id TYPE TEXT COLLATE "C",
+                ALTER COLUMN sandbox_id TYPE TEXT COLLATE "C",
+                ALTER COLUMN host TYPE TEXT COLLATE "C";
+            """),
     ], legacyNames: ["v2-sessions-checkpoints-history"])
 }

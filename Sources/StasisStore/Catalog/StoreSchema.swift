@@ -149,5 +149,35 @@ public enum StoreSchema {
                 created_at          DOUBLE PRECISION NOT NULL
             );
             """),
+        // PostgreSQL compares and sorts text by the database's collation, which need not be C: on
+        // an en-US database `ORDER BY id` puts 'a' before 'B' and '_' before '-', where SQLite
+        // (BINARY) and every reader of the specs compare bytes. Every text column is made
+        // COLLATE "C", so both engines order ids the same and indexes compare with memcmp. No
+        // table is rewritten; the indexes on these columns are rebuilt (on a large catalog this
+        // takes a while, under the write lock). Nothing to do on SQLite.
+        CatalogMigration("store:v5-text-collate-c", sqlite: "", postgres: """
+            ALTER TABLE store_meta
+                ALTER COLUMN key TYPE TEXT COLLATE "C",
+                ALTER COLUMN value TYPE TEXT COLLATE "C";
+            ALTER TABLE packs
+                ALTER COLUMN id TYPE TEXT COLLATE "C";
+            ALTER TABLE images
+                ALTER COLUMN id TYPE TEXT COLLATE "C",
+                ALTER COLUMN parent_id TYPE TEXT COLLATE "C",
+                ALTER COLUMN source TYPE TEXT COLLATE "C";
+            ALTER TABLE blobs
+                ALTER COLUMN id TYPE TEXT COLLATE "C";
+            ALTER TABLE writer_leases
+                ALTER COLUMN id TYPE TEXT COLLATE "C",
+                ALTER COLUMN host TYPE TEXT COLLATE "C",
+                ALTER COLUMN kind TYPE TEXT COLLATE "C";
+            ALTER TABLE writer_uploads
+                ALTER COLUMN lease_id TYPE TEXT COLLATE "C",
+                ALTER COLUMN object_key TYPE TEXT COLLATE "C";
+            ALTER TABLE condemned_packs
+                ALTER COLUMN pack_id TYPE TEXT COLLATE "C";
+            ALTER TABLE data_keys
+                ALTER COLUMN master_fingerprint TYPE TEXT COLLATE "C";
+            """),
     ], legacyNames: ["v1-store-meta-packs-images-blobs"], ownsUnprefixedNames: true)
 }

@@ -26,7 +26,7 @@ struct StasisProcess {
         return "stasis"
     }
 
-    static func start(_ arguments: [String], environment: [String: String] = [:], executable: String? = nil) throws -> (Process, Pipe, Pipe) {
+    static func start(_ arguments: [String], environment: [String: String] = [:], executable: String? = nil, input: Data? = nil) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable ?? binary)
         // On a fleet run (STASIS_TEST_CATALOG=postgres) every store the tests create is a fleet
@@ -43,8 +43,13 @@ struct StasisProcess {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        let stdin = input.map { _ in Pipe() }
+        process.standardInput = stdin ?? FileHandle.nullDevice
         try process.run()
+        if let stdin, let input {
+            stdin.fileHandleForWriting.write(input)
+            try? stdin.fileHandleForWriting.close()
+        }
         return (process, out, err)
     }
 
@@ -63,8 +68,8 @@ struct StasisProcess {
     }
 
     @discardableResult
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
-        finish(try start(arguments, environment: environment))
+    static func run(_ arguments: [String], environment: [String: String] = [:], input: Data? = nil) throws -> Result {
+        finish(try start(arguments, environment: environment, input: input))
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import StasisCatalog
 import StasisJSON
 import StasisSessions
 import StasisStore
@@ -8,7 +9,14 @@ import StasisStore
 /// `stasis-bench history`: the history log's speed, through the library API the CLI and daemon use.
 /// Appends N small events with one writer in batches, M events from W concurrent writers (each with
 /// its own store handle, like separate processes) to one session, then times `last 100`, a full
-/// `verifyHistory`, and inclusion proofs. Prints one JSON line per measurement and a summary.
+/// `verifyHistory`, and inclusion proofs. Prints one JSON line per measurement, each with the
+/// catalog engine it ran on.
+///
+/// With `--catalog postgres://…?schema=NAME --objects s3://…` the store is a fleet store (the
+/// credentials from `PGPASSWORD` and `AWS_*`, as `stasis init` takes them); its schema is dropped
+/// afterwards. There the verify is also taken apart: the server's own time for the statement
+/// (`EXPLAIN ANALYZE`), and the same rows fetched and decoded through the catalog with nothing
+/// checked, so that the rest is the verifier's own work.
 struct HistoryBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "history", abstract: "History append / show / verify / prove benchmark.")
 
@@ -18,11 +26,33 @@ struct HistoryBench: ParsableCommand {
     @Option(help: "Concurrent writers.") var writers = 8
     @Option(help: "Repetitions of the short measurements (medians are printed).") var repeats = 21
     @Option(help: "Work directory (default: a temporary one, removed afterwards).") var work: String?
+    @Option(help: "A PostgreSQL catalog URL with ?schema=NAME (a fleet store; the schema is dropped afterwards).") var catalog: String?
+    @Option(help: "The fleet store's objects (s3://BUCKET/PREFIX or file:///DIR), with --catalog.") var objects: String?
 
     func run() throws {
         let dir = work ?? NSTemporaryDirectory() + "stasis-history-bench-" + UUID().uuidString.prefix(8)
         defer { if work == nil { try? FileManager.default.removeItem(atPath: dir) } }
-        let store = try ContentStore.create(at: dir + "/store")
+        let backends: StoreBackends
+        var schema: String?
+        if let catalog {
+            guard let objects else { throw ValidationError("--catalog needs --objects") }
+            let configuration = try PostgresCatalogConfiguration.parse(catalog, environment: ProcessInfo.processInfo.environment)
+            guard configuration.schema != nil else { throw ValidationError("--catalog needs ?schema=NAME: the benchmark drops it afterwards") }
+            schema = configuration.schema
+            backends = .shared(catalog: configuration, objects: objects)
+        } else {
+            backends = .embedded
+        }
+        let store = try ContentStore.create(at: dir + "/store", backends: backends)
+        defer {
+            if let schema { _ = try? store.catalog.database.write { db in try db.execute("DROP SCHEMA \(schema) CASCADE", []) } }
+        }
+        let engine = store.catalog.database.engine
+        func emit(_ o: [String: JSONValue]) throws {
+            var o = o
+            o["engine"] = .string(engine.rawValue)
+            try self.emit(o)
+        }
         let sessions = SessionStore(store: store)
         let s = try sessions.createSession().id
 
@@ -90,6 +120,7 @@ struct HistoryBench: ParsableCommand {
         let verifySeconds = Date().timeIntervalSince(t0)
         try emit(["measure": "verify", "events": .int(v.events), "ok": .bool(v.ok), "seconds": .double(verifySeconds),
                   "events_per_s": .double(Double(v.events) / verifySeconds)])
+        if engine == .postgres { try verifyBreakdown(store, session: s, verifySeconds: verifySeconds, emit: emit) }
         let vc = try sessions.verifyHistory(shared)
         try emit(["measure": "verify-concurrent-session", "events": .int(vc.events), "ok": .bool(vc.ok)])
 
@@ -108,6 +139,36 @@ struct HistoryBench: ParsableCommand {
         }
         try emit(["measure": "prove", "events": .int(Int64(events)), "median_ms": .double(median(proofTimes) * 1000),
                   "path_hashes": .int(Int64(pathLength)), "proof_bytes": .int(Int64(proofBytes))])
+    }
+
+    /// Where a verify's time goes on PostgreSQL: the server executing the statement, then the
+    /// rows crossing the network and decoded into catalog rows (a scan doing nothing with them,
+    /// the way the verifier reads them), and what is left: the verifier's own checks and hashes.
+    func verifyBreakdown(_ store: ContentStore, session: String, verifySeconds: Double,
+                         emit: ([String: JSONValue]) throws -> Void) throws {
+        let sql = "SELECT seq, time_ns, kind, body, leaf, chain FROM events WHERE session_id = ? ORDER BY seq"
+        let plan = try store.catalog.database.read { db in
+            try db.query("EXPLAIN (ANALYZE, TIMING OFF) " + sql, [.text(session)]).compactMap { $0.values.first.flatMap { v -> String? in
+                if case .text(let t) = v { return t } else { return nil }
+            } }
+        }
+        let serverMs = plan.lazy.compactMap { line -> Double? in
+            guard let r = line.range(of: "Execution Time: ") else { return nil }
+            return Double(line[r.upperBound...].prefix { $0.isNumber || $0 == "." })
+        }.first ?? 0
+        var rows = 0, bytes = 0
+        let t0 = Date()
+        try store.catalog.database.read { db in
+            try db.forEachRow(sql, [.text(session)]) { row in
+                rows += 1
+                for value in row.values { if case .blob(let b) = value { bytes += b.count } }
+            }
+        }
+        let scanSeconds = Date().timeIntervalSince(t0)
+        try emit(["measure": "verify-breakdown", "events": .int(Int64(rows)), "row_bytes": .int(Int64(bytes)),
+                  "verify_s": .double(verifySeconds), "server_execution_s": .double(serverMs / 1000),
+                  "scan_s": .double(scanSeconds), "scan_events_per_s": .double(Double(rows) / scanSeconds),
+                  "verifier_s": .double(max(0, verifySeconds - scanSeconds))])
     }
 
     func median(_ xs: [Double]) -> Double {

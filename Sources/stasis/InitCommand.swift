@@ -35,9 +35,9 @@ struct InitCommand: ParsableCommand {
             page size, so an incremental capture stores only the pages that changed and zero pages \
             cost nothing.
 
-            New data is compressed with LZ4 (the default: the fastest captures and restores) or, \
-            with --compression zstd, zstd: about a fifth less stored on real guest memory, at \
-            about two thirds of LZ4's capture speed and a slower restore.
+            New data is compressed with zstd at level 1 (the default: about a fifth less stored \
+            than LZ4 on real guest memory, for about 10% more capture time) or, with \
+            --compression lz4, LZ4 (the least CPU). zstd:LEVEL trades more CPU for less storage.
             """)
 
     @OptionGroup var options: StoreOptions
@@ -66,7 +66,7 @@ struct InitCommand: ParsableCommand {
     @Flag(name: .long, help: "Store packs and manifests unencrypted (the default is AES-256-GCM at rest).")
     var noEncryption = false
 
-    @Option(name: .long, help: ArgumentHelp("What new data is compressed with: lz4 (default, fastest), zstd, or zstd:LEVEL (1-19).", valueName: "CODEC"))
+    @Option(name: .long, help: ArgumentHelp("What new data is compressed with: zstd (default, level 1), zstd:LEVEL (1-19), or lz4 (least CPU).", valueName: "CODEC"))
     var compression: String?
 
     func validate() throws {

@@ -7,7 +7,7 @@ struct Stasis: ParsableCommand {
         abstract: "Checkpoint/restore and persistent state store for AI-agent sandboxes.",
         discussion: """
             Stasis keeps VM images (guest memory files, disk images) in a content-addressed store: \
-            cut into fixed chunks, deduplicated by SHA-256, compressed with LZ4, packed into \
+            cut into fixed chunks, deduplicated by SHA-256, compressed (zstd or LZ4), packed into \
             immutable files and listed in an SQLite catalog. Sessions add signed checkpoints and a \
             tamper-evident history (replay, diff, proofs, bundles); sandboxes run QEMU microVMs \
             that are checkpointed, paused and resumed into fresh, isolated sandboxes. \

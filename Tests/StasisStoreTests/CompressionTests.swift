@@ -32,7 +32,7 @@ struct CompressionTests {
     func zstdRoundTrip(encrypted: Bool) throws {
         let dir = TemporaryDirectory()
         let zstd = try ContentStore.create(at: dir.file("zstd"), encrypted: encrypted, compression: .zstd(level: 3))
-        let lz4 = try ContentStore.create(at: dir.file("lz4"), encrypted: encrypted)
+        let lz4 = try ContentStore.create(at: dir.file("lz4"), encrypted: encrypted, compression: .lz4)
         let first = image(seed: 7, pages: 600)
         TestFiles.write(first, to: dir.file("m0"))
         let a = try zstd.capture(dir.file("m0")).image
@@ -70,7 +70,8 @@ struct CompressionTests {
     @Test("one store reads LZ4 and zstd packs side by side")
     func mixedCodecs() throws {
         let dir = TemporaryDirectory()
-        let store = try ContentStore.create(at: dir.file("s"), encrypted: false)
+        let store = try ContentStore.create(at: dir.file("s"), encrypted: false, compression: .lz4)
+        #expect(try ContentStore.create(at: dir.file("default")).compression == .zstd(level: 1))
         let first = image(seed: 8, pages: 200)
         TestFiles.write(first, to: dir.file("m0"))
         let a = try store.capture(dir.file("m0")).image

@@ -40,9 +40,9 @@ usage: Tools/bench/image-store.sh [options]
                       (default: gen_real_image.py's: python3.*, shared libraries, docs, ...)
   --work DIR          work directory (default: <repo>/bench-data)
   --tools LIST        comma-separated subset of:
-                      restic,borg,borg-fixed,casync,lz4,cp,stasis,stasis-nodirty,stasis-plain,stasis-zstd
-                      (stasis-plain: a store made with --no-encryption; stasis-zstd: one made
-                      with --compression zstd; default: all)
+                      restic,borg,borg-fixed,casync,lz4,cp,stasis,stasis-nodirty,stasis-plain,stasis-lz4
+                      (stasis-plain: a store made with --no-encryption; stasis-lz4: one made
+                      with --compression lz4; default: all)
   --frac F            dirty fraction of next.img, both data kinds (default 0.05)
   --dense             write the images' zero pages as zeros (default: holes)
   --memory-test       also measure peak RSS of `stasis image capture` on a generated image
@@ -62,7 +62,7 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SIZE=1G
 RUNS=5
 WORK="$REPO_ROOT/bench-data"
-ALL_TOOLS="restic,borg,borg-fixed,casync,lz4,cp,stasis,stasis-nodirty,stasis-plain,stasis-zstd"
+ALL_TOOLS="restic,borg,borg-fixed,casync,lz4,cp,stasis,stasis-nodirty,stasis-plain,stasis-lz4"
 TOOLS="$ALL_TOOLS"
 FRAC=0.05
 DENSE=0
@@ -176,7 +176,7 @@ if [[ $BUILD == 1 ]]; then
             BENCH=""
         fi
     fi
-    if [[ -z "$STASIS" ]] && { has_tool stasis || has_tool stasis-nodirty || has_tool stasis-plain || has_tool stasis-zstd || [[ $MEMTEST == 1 ]]; }; then
+    if [[ -z "$STASIS" ]] && { has_tool stasis || has_tool stasis-nodirty || has_tool stasis-plain || has_tool stasis-lz4 || [[ $MEMTEST == 1 ]]; }; then
         say "building stasis (release; log: $LOGS/build-stasis.log)"
         if (cd "$REPO_ROOT" && swift build -c release --product stasis) >"$LOGS/build-stasis.log" 2>&1; then
             STASIS="$BIN_DIR/stasis"
@@ -206,7 +206,7 @@ if [[ -z "$STASIS_SKIP_REASON" ]]; then
     fi
 fi
 if [[ -n "$STASIS_SKIP_REASON" ]]; then
-    if has_tool stasis || has_tool stasis-nodirty || has_tool stasis-plain || has_tool stasis-zstd || [[ $MEMTEST == 1 ]]; then
+    if has_tool stasis || has_tool stasis-nodirty || has_tool stasis-plain || has_tool stasis-lz4 || [[ $MEMTEST == 1 ]]; then
         say ""
         say "NOTE: skipping Stasis: $STASIS_SKIP_REASON."
         say "      The other tools are measured; rerun when the stasis CLI exists."
@@ -444,10 +444,10 @@ run_tool() {
         out="$O/next.img"
         stored cp "$run" "$S"
         ;;
-    stasis|stasis-nodirty|stasis-plain|stasis-zstd)
+    stasis|stasis-nodirty|stasis-plain|stasis-lz4)
         local plain=()
         [[ $tool == stasis-plain ]] && plain=(--no-encryption)
-        [[ $tool == stasis-zstd ]] && plain=(--compression zstd)
+        [[ $tool == stasis-lz4 ]] && plain=(--compression lz4)
         "$STASIS" init --store "$S/store" "${plain[@]}" >"$LOGS/$tool.init.$run.out" 2>&1 || {
             FAILURES=$((FAILURES + 1)); loud "stasis init failed (see $LOGS/$tool.init.$run.out)"; return 0; }
         timed "$tool" full "$run" self "$STASIS" image capture "$DATA/base.img" --store "$S/store" --json || return 0
@@ -541,9 +541,9 @@ PY
         cp)
             fsync_trace cp capture "$S" cp --sparse=always "$DATA/next.img" "$S/next.img"
             fsync_trace cp restore "$O" cp --sparse=always "$S/next.img" "$O/next.img" ;;
-        stasis|stasis-nodirty|stasis-plain|stasis-zstd)
+        stasis|stasis-nodirty|stasis-plain|stasis-lz4)
             "$STASIS" init --store "$S/store" $([[ $tool == stasis-plain ]] && echo --no-encryption) \
-                $([[ $tool == stasis-zstd ]] && echo --compression zstd) >/dev/null 2>&1 || true
+                $([[ $tool == stasis-lz4 ]] && echo --compression lz4) >/dev/null 2>&1 || true
             fsync_trace "$tool" capture "$S/store" "$STASIS" image capture "$DATA/next.img" --store "$S/store" --json
             id=$(json_field id "$LOGS/strace.$tool.capture.out")
             if [[ -n "$id" ]]; then

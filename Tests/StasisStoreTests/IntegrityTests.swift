@@ -131,6 +131,38 @@ struct IntegrityTests {
         #expect(try store.verify(deep: true).ok)
     }
 
+    @Test("a pack from a newer stasis is not damage: verify says so, reindex stops before changing anything")
+    func newerPack() throws {
+        let (dir, store, id, bytes) = try storeWithImage()
+        guard store.objects == nil else { return }   // reindex is refused on a fleet store (above)
+        let pack = try #require(try store.catalog.packs().first).id
+        let path = store.layout.packPath(for: pack)
+        let original = TestFiles.read(path)
+        chmod(path, 0o644)
+        var newer = original
+        newer[8] = 3   // header: format version 3
+        TestFiles.write(newer, to: path)
+        // A junk pack beside it, which reindex would quarantine were it to go on.
+        let junkDir = store.layout.packsDirectory + "/ab"
+        try FileSystem.createDirectory(junkDir)
+        TestFiles.write(Array("not a pack".utf8), to: junkDir + "/ab00.pack")
+
+        let report = try store.verify()
+        #expect(report.problems.contains { $0.kind == "newer-pack" && $0.subject == pack && $0.message.contains("upgrade stasis") })
+        let packsBefore = try store.catalog.packs().map(\.id)
+        #expect { _ = try store.reindex() } throws: { error in
+            if case StoreError.newerPack(let p, 3, _) = error { return p == pack }
+            return false
+        }
+        #expect(try store.catalog.packs().map(\.id) == packsBefore)
+        #expect(FileSystem.exists(path) && FileSystem.exists(junkDir + "/ab00.pack"))
+        #expect(!FileSystem.exists(store.layout.packsDirectory + "/quarantine"))
+        // Put back, everything reads again.
+        TestFiles.write(original, to: path)
+        _ = try store.materialize(id, to: dir.file("out"))
+        #expect(TestFiles.read(dir.file("out")) == bytes)
+    }
+
     @Test("a damaged manifest is refused")
     func damagedManifest() throws {
         let (dir, store, id, _) = try storeWithImage()

@@ -23,6 +23,7 @@ extension ContentStore {
             var found: [PackWriter.Sealed] = []
             var indexes: [PackIndex] = []
             var quarantined: [String] = []
+            var unreadable: [(path: String, name: String)] = []
             let quarantine = layout.packsDirectory + "/quarantine"
             let fans = try StoreError.wrap { () throws(IOError) in try FileSystem.list(layout.packsDirectory) }
             for fan in fans where fan.count == 2 {
@@ -36,12 +37,17 @@ extension ContentStore {
                         found.append(PackWriter.Sealed(index: index, size: size))
                         indexes.append(index)
                     } catch {
-                        try StoreError.wrap { () throws(IOError) in
-                            try FileSystem.createDirectory(quarantine, permissions: StoreLayout.directoryMode)
-                            try FileSystem.renameDurably(path, to: quarantine + "/" + name)
-                        }
+                        // A pack from a newer stasis is not damage: stop before changing anything.
+                        if case .newerPack = error { throw error }
+                        unreadable.append((path, name))
                         quarantined.append(id)
                     }
+                }
+            }
+            for (path, name) in unreadable {
+                try StoreError.wrap { () throws(IOError) in
+                    try FileSystem.createDirectory(quarantine, permissions: StoreLayout.directoryMode)
+                    try FileSystem.renameDurably(path, to: quarantine + "/" + name)
                 }
             }
             try catalog.resetPacks(to: found)

@@ -5,7 +5,7 @@ import StasisIO
 /// What `verify` found.
 public struct VerifyReport: Sendable, Codable {
     public struct Problem: Sendable, Codable {
-        /// `missing-pack`, `corrupt-pack`, `pack-mismatch`, `corrupt-manifest`, `image-mismatch`,
+        /// `missing-pack`, `corrupt-pack`, `newer-pack`, `pack-mismatch`, `corrupt-manifest`, `image-mismatch`,
         /// `missing-chunk`, `corrupt-chunk`, `corrupt-blob-manifest`, `corrupt-blob`; the session
         /// layer adds `damaged-checkpoint`, `orphan-reference`, `damaged-history`, `store-key`.
         public var kind: String
@@ -86,7 +86,11 @@ extension ContentStore {
                 } catch {
                     unusablePacks.insert(record.id)
                     let kind: String
-                    if case .missingPack = error { kind = "missing-pack" } else { kind = "corrupt-pack" }
+                    switch error {
+                    case .missingPack: kind = "missing-pack"
+                    case .newerPack: kind = "newer-pack"   // unreadable here, not damaged
+                    default: kind = "corrupt-pack"
+                    }
                     report.problems.append(.init(kind: kind, subject: record.id, message: error.description, affectedImages: []))
                 }
             }

@@ -70,18 +70,14 @@ public enum PackFormat {
             let version = UInt16(bytes[8]) | UInt16(bytes[9]) << 8
             let flags = UInt16(bytes[10]) | UInt16(bytes[11]) << 8
             let keyID = UInt32(bytes[12]) | UInt32(bytes[13]) << 8 | UInt32(bytes[14]) << 16 | UInt32(bytes[15]) << 24
-            guard version <= PackFormat.version else {
-                throw .corruptPack(pack: pack, reason: "pack format version \(version) is newer than this stasis reads (\(PackFormat.version)); upgrade stasis")
-            }
+            guard version <= PackFormat.version else { throw .newerPack(pack: pack, version: version, flags: flags) }
             guard PackFormat.readableVersions.contains(version) else {
                 throw .corruptPack(pack: pack, reason: "pack format version \(version) does not exist")
             }
             if version == 1 {
                 guard flags == 0, keyID == 0 else { throw .corruptPack(pack: pack, reason: "a version-1 header has non-zero flags or reserved bytes") }
             } else {
-                guard flags & ~PackFormat.encryptedFlag == 0 else {
-                    throw .corruptPack(pack: pack, reason: "header flags \(flags) include bits this stasis does not know; upgrade stasis")
-                }
+                guard flags & ~PackFormat.encryptedFlag == 0 else { throw .newerPack(pack: pack, version: version, flags: flags) }
                 guard (keyID != 0) == (flags & PackFormat.encryptedFlag != 0) else {
                     throw .corruptPack(pack: pack, reason: "header names data key \(keyID) but its encrypted flag is \(flags & 1)")
                 }

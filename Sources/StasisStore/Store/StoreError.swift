@@ -26,6 +26,9 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case missingChunk(chunk: ChunkID, image: String)
     case corruptChunk(chunk: ChunkID, pack: String, offset: Int64, reason: String)
     case corruptPack(pack: String, reason: String)
+    /// A pack written by a newer stasis (a higher format version, or header flags this one does
+    /// not know): not damage, and never quarantined.
+    case newerPack(pack: String, version: UInt16, flags: UInt16)
     case missingPack(pack: String)
     case corruptManifest(id: String, reason: String)
     case outputExists(path: String)
@@ -76,6 +79,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
             return "chunk \(chunk) in pack \(pack) at offset \(offset) is damaged (\(reason)): nothing was written; restore pack \(pack) from a copy, then run `stasis verify --deep`"
         case .corruptPack(let pack, let reason):
             return "pack \(pack) is damaged: \(reason); restore it from a copy, or run `stasis repair --reindex` to drop it from the index"
+        case .newerPack(let pack, let version, let flags):
+            return "pack \(pack) was written by a newer stasis (pack format version \(version), header flags \(flags); this stasis reads versions \(PackFormat.readableVersions.lowerBound)–\(PackFormat.readableVersions.upperBound)): upgrade stasis to read it; nothing was changed"
         case .missingPack(let pack):
             return "pack \(pack) is listed in the catalog but its file is missing: restore it from a copy, or run `stasis repair --reindex`"
         case .corruptManifest(let id, let reason):

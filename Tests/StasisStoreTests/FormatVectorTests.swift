@@ -183,6 +183,11 @@ struct FormatVectorTests {
         #expect(throws: StoreError.self) { try ImageManifest.decode(wrongVersion, id: "v") }
         var tooManyChunks = bytes; tooManyChunks[36] = 3   // data run claims 3 chunks
         #expect(throws: StoreError.self) { try ImageManifest.decode(tooManyChunks, id: "c") }
+        // Flags (bytes 10–11) and the reserved field (28–31) must be zero.
+        for i in [10, 11, 28, 31] {
+            var set = bytes; set[i] = 1
+            #expect { try ImageManifest.decode(set, id: "r") } throws: { "\($0)".contains(i < 12 ? "upgrade stasis" : "reserved") }
+        }
     }
 
     @Test("blob manifest v1 vector decodes and re-encodes byte for byte")
@@ -195,6 +200,11 @@ struct FormatVectorTests {
         #expect(m.encoded() == bytes)
         for length in 0..<bytes.count {
             #expect(throws: StoreError.self) { try BlobManifest.decode(Array(bytes[0..<length]), id: "t") }
+        }
+        // Flags (bytes 10–11) and the reserved field (24–27) must be zero.
+        for i in [10, 11, 24, 27] {
+            var set = bytes; set[i] = 1
+            #expect { try BlobManifest.decode(set, id: "r") } throws: { "\($0)".contains(i < 12 ? "upgrade stasis" : "reserved") }
         }
     }
 }

@@ -44,10 +44,16 @@ public struct BlobManifest: Sendable, Equatable {
                 guard version == formatVersion else {
                     return .failure(.corruptManifest(id: id, reason: "blob manifest version \(version) is not one this stasis reads; upgrade stasis"))
                 }
-                _ = try r.u16("flags")
+                let flags = try r.u16("flags")
                 let size = Int64(bitPattern: try r.u64("size"))
                 let count = Int(try r.u32("count"))
-                _ = try r.u32("reserved")
+                let reserved = try r.u32("reserved")
+                // No flag means anything in version 1: a set bit is a newer writer's, a non-zero
+                // reserved field damage (Formats/store-layout.md, section 4).
+                guard flags == 0 else {
+                    return .failure(.corruptManifest(id: id, reason: "it has flags \(flags), which this stasis does not know; upgrade stasis"))
+                }
+                guard reserved == 0 else { return .failure(.corruptManifest(id: id, reason: "its reserved field is not zero")) }
                 guard count * Self.entrySize == r.remaining else {
                     return .failure(.corruptManifest(id: id, reason: "\(count) entries do not match its length"))
                 }

@@ -59,11 +59,17 @@ extension ImageManifest {
                 guard version == formatVersion else {
                     return .failure(.corruptManifest(id: id, reason: "format version \(version) is not one this stasis reads (\(formatVersion)); upgrade stasis"))
                 }
-                _ = try r.u16("flags")
+                let flags = try r.u16("flags")
                 let chunkSize = Int(try r.u32("chunk size"))
                 let imageSize = Int64(bitPattern: try r.u64("image size"))
                 let runCount = Int(try r.u32("run count"))
-                _ = try r.u32("reserved")
+                let reserved = try r.u32("reserved")
+                // No flag means anything in version 1: a set bit is a newer writer's, a non-zero
+                // reserved field damage (Formats/store-layout.md, section 4).
+                guard flags == 0 else {
+                    return .failure(.corruptManifest(id: id, reason: "it has flags \(flags), which this stasis does not know; upgrade stasis"))
+                }
+                guard reserved == 0 else { return .failure(.corruptManifest(id: id, reason: "its reserved field is not zero")) }
                 guard chunkSize >= 512, chunkSize <= 64 << 20, chunkSize & (chunkSize - 1) == 0, imageSize >= 0 else {
                     return .failure(.corruptManifest(id: id, reason: "chunk size \(chunkSize) or image size \(imageSize) is impossible"))
                 }

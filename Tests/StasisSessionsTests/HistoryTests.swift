@@ -163,6 +163,26 @@ struct HistoryTests {
         #expect(r.problems.contains { $0.contains(c.id) && $0.contains("rewritten") })
     }
 
+    @Test("an event that does not decode (an unknown kind, an edited body) is an error naming its position, never a silent gap")
+    func unreadableEventsAreNamed() throws {
+        let t = try TemporaryStore()
+        let s = try t.sessions.createSession().id
+        var rng = Rng(state: 11)
+        try t.sessions.append(s, randomEvents(12, &rng))
+        #expect(try t.sessions.events(s).count == 12)
+        try t.sessions.store.catalog.database.write { db in
+            let body = Array(#"{"data":{},"kind":"teleport","seq":7,"time":7}"#.utf8)
+            try db.execute("UPDATE events SET body = ?, kind = 'teleport' WHERE session_id = ? AND seq = 7", body, s)
+        }
+        #expect { _ = try t.sessions.events(s) } throws: { error in
+            guard case HistoryError.unreadableEvent(_, let seq) = error else { return false }
+            return seq == 7 && "\(error)".contains("history verify")
+        }
+        // Queries that do not reach it still answer.
+        #expect(try t.sessions.events(s, EventQuery(last: 3)).map(\.seq) == [9, 10, 11])
+        #expect(!(try t.sessions.verifyHistory(s)).ok)
+    }
+
     @Test("the row scan that other engines' verify uses reads what SQLite's fast scan reads")
     func rowScan() throws {
         let t = try TemporaryStore()

@@ -28,6 +28,7 @@ extension HistoryError: RPCErrorConvertible {
         case .sessionNotFound, .checkpointNotFound, .eventNotFound: .notFound
         case .badEvent, .ambiguous, .badArgument, .badBundle: .invalidArgument
         case .hasDescendants: .failedPrecondition
+        case .unreadableEvent: .dataLoss
         case .store: .unavailable
         }
     }

@@ -12,6 +12,9 @@ public enum HistoryError: Error, Sendable, CustomStringConvertible {
     case eventNotFound(session: String, seq: Int64, size: Int64)
     case hasDescendants(checkpoint: String, children: [String])
     case badBundle(path: String, message: String)
+    /// A stored event that does not decode (an unknown kind from a newer stasis, or an edited
+    /// row): shown as an error, never left out of what is listed.
+    case unreadableEvent(session: String, seq: Int64?)
 
     public var description: String {
         switch self {
@@ -27,6 +30,8 @@ public enum HistoryError: Error, Sendable, CustomStringConvertible {
         case .hasDescendants(let checkpoint, let children):
             return "checkpoint \(checkpoint) has \(children.count) checkpoint(s) built on it (\(children.prefix(3).joined(separator: ", "))): remove them first, or pass --cascade"
         case .badBundle(let path, let message): return "bundle '\(path)': \(message)"
+        case .unreadableEvent(let session, let seq):
+            return "event \(seq.map { "at position \($0)" } ?? "") of session \(session) cannot be read (an unknown kind, from a newer stasis, or an edited row): nothing is shown rather than a history with a gap; run `stasis history verify \(session)`"
         }
     }
 }

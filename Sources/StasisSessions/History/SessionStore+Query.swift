@@ -19,7 +19,7 @@ extension SessionStore {
     /// Events of a session in order, decoded. Reads only the rows asked for (an index range scan).
     public func events(_ sessionIDOrPrefix: String, _ query: EventQuery = EventQuery()) throws(HistoryError) -> [HistoryEvent] {
         let session = try resolveSession(sessionIDOrPrefix)
-        var sql = "SELECT body FROM events WHERE session_id = ?"
+        var sql = "SELECT seq, body FROM events WHERE session_id = ?"
         var args: [CatalogValue] = [.text(session)]
         if let since = query.since { sql += " AND seq >= ?"; args.append(.int(since)) }
         if let kinds = query.kinds, !kinds.isEmpty {
@@ -32,8 +32,13 @@ extension SessionStore {
             sql += " ORDER BY seq"
             if let limit = query.limit { sql += " LIMIT \(max(0, limit))" }
         }
-        let bodies = try read { db in try db.query(sql, args).map { try $0.blob("body") } }
-        var events = bodies.compactMap { HistoryEvent.decode(body: $0) }
+        let rows = try read { db in try db.query(sql, args).map { (try $0.int("seq"), try $0.blob("body")) } }
+        var events: [HistoryEvent] = []
+        events.reserveCapacity(rows.count)
+        for (seq, body) in rows {
+            guard let event = HistoryEvent.decode(body: body), event.seq == seq else { throw .unreadableEvent(session: session, seq: seq) }
+            events.append(event)
+        }
         if query.last != nil { events.reverse() }
         return events
     }

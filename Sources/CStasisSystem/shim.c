@@ -25,3 +25,9 @@ int64_t stasis_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *
     if (n > 0) { *off_in = a; *off_out = b; }
     return n;
 }
+
+int stasis_pipe(int fds[2], int capacity) {
+    if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+    if (capacity > 0) (void)fcntl(fds[0], F_SETPIPE_SZ, capacity);
+    return 0;
+}

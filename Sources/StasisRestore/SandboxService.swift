@@ -245,7 +245,8 @@ public final class SandboxService: Sendable {
                                     labels: labels,
                                     meta: ["downtime_ms": .double((captured.downtimeMs * 100).rounded() / 100), "accelerator": .string(spec.accelerator),
                                            "driver": .string(driver.name), "sandbox": .string(spec.id), "memory_bytes": .int(spec.memoryBytes),
-                                           "guest_sync": .string(captured.guestSync)])
+                                           "guest_sync": .string(captured.guestSync),
+                                           "memory_capture": .string(captured.memoryCapture.recordValue)].merging(Self.liveMeta(captured.memoryCapture)) { a, _ in a })
         let checkpoint: Checkpoint
         let statsBefore = (try? sessions.store.stats().storeBytes) ?? 0
         do { checkpoint = try sessions.createCheckpoint(spec.session, cpSpec, progress: progress) } catch {
@@ -336,6 +337,13 @@ public final class SandboxService: Sendable {
     /// Stops a sandbox and removes its directory; the session's checkpoints stay. A running
     /// sandbox whose session recorded events after its last checkpoint is refused unless
     /// `unsaved` says to checkpoint or discard.
+    /// What a live checkpoint adds to the record: how long the guest ran while its memory was
+    /// copied, and how many pages the dirty tracking missed (copied while it was stopped).
+    static func liveMeta(_ capture: MemoryCapture) -> [String: JSONValue] {
+        guard case .live(let precopyMs, _, let patched) = capture else { return [:] }
+        return ["live_precopy_ms": .double((precopyMs * 10).rounded() / 10), "live_pages_patched": .int(Int64(patched))]
+    }
+
     public func stop(_ sessionOrSandbox: String, unsaved: UnsavedWork = .refuse) throws(SandboxError) -> String {
         let found: (SandboxSpec, SandboxDirectory)
         if let live = try? running(sessionOrSandbox) {

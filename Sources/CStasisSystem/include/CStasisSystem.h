@@ -16,3 +16,7 @@ int64_t stasis_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *
 /// open(path, flags, mode) without the variadic form.
 int stasis_open(const char *path, int flags, mode_t mode);
 #endif
+
+/// pipe2(fds, O_CLOEXEC), then asks for `capacity` bytes of pipe buffer (F_SETPIPE_SZ; a refusal
+/// leaves the default). 0, or -1 with errno.
+int stasis_pipe(int fds[2], int capacity);

@@ -4,8 +4,9 @@ import StasisJSON
 
 /// The QEMU microvm driver: QMP for the machine, the virtio serial agent for commands, QEMU
 /// confined (`VMMConfinement`).
-/// Checkpoints use a migration stream without RAM (`x-ignore-shared`: RAM is the shared
-/// memory-backend file), so one pause yields `state.bin` plus copies of `guest.mem` and the disks.
+/// A checkpoint keeps a migration stream without RAM (`x-ignore-shared`: RAM is the shared
+/// memory-backend file) plus images of `guest.mem` and the disks from one instant. A running
+/// sandbox is checkpointed live (`+LiveCapture`); a pause stops the guest and copies.
 public struct QEMUMicrovmDriver: SandboxDriver {
     public let name = "qemu-microvm"
     public var bootTimeout: TimeInterval = 120
@@ -71,6 +72,17 @@ public struct QEMUMicrovmDriver: SandboxDriver {
         // page cache: otherwise the disk alone (diff, file views, forensics) shows them missing.
         let guestSync = Self.syncGuest(dir)
         let qmp = try QMPClient(path: dir.qmp)
+        // A sandbox that keeps running is checkpointed live; one that stops after gains nothing
+        // from it. Where QEMU's stream is not one the splitter takes apart, a stopped copy.
+        var liveRefused: String?
+        if !stopAfter {
+            switch try captureLive(spec, dir, qmp, into: scratch, guestSync: guestSync) {
+            case .captured(let state): return state
+            case .refused(let reason):
+                liveRefused = reason
+                for partial in ["guest.mem", "state.bin"] { try? FileManager.default.removeItem(atPath: scratch + "/" + partial) }
+            }
+        }
         let state = scratch + "/state.bin"
         let stoppedAt = Date()
         try qmp.execute("stop")
@@ -107,7 +119,7 @@ public struct QEMUMicrovmDriver: SandboxDriver {
             dir.process?.limits?.remove()
         }
         return CapturedState(memory: scratch + "/guest.mem", disks: disks, state: state, downtimeMs: downtime, bytesCopied: copied,
-                             guestSync: guestSync)
+                             guestSync: guestSync, memoryCapture: .stopped(reason: liveRefused))
     }
 
     /// Asks QEMU to quit, then kills it if it has not after two seconds. Signals go only to the

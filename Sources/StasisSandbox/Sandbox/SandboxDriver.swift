@@ -37,4 +37,25 @@ public struct CapturedState: Sendable {
     /// What the guest did to make its disks consistent before the pause: "sync" (every file
     /// written before the checkpoint is on the disk image), or "none: REASON".
     public var guestSync: String = "none"
+    /// How the memory image was taken.
+    public var memoryCapture: MemoryCapture = .stopped(reason: nil)
+}
+
+/// How a checkpoint's memory image was taken: while the guest ran (only the last pages and the
+/// device state in the pause), or with the guest stopped for the whole copy.
+public enum MemoryCapture: Sendable, Equatable {
+    /// `pagesPatchedAtStop`: pages the accelerator's dirty tracking missed, found and copied
+    /// while the guest was stopped (see `MemoryImageReconciler`).
+    case live(precopyMs: Double, pageRecords: Int, pagesPatchedAtStop: Int)
+    /// `reason` says why a live copy was not used, where one was tried.
+    case stopped(reason: String?)
+
+    /// The checkpoint record's `memory_capture` value.
+    public var recordValue: String {
+        switch self {
+        case .live: "live"
+        case .stopped(nil): "stopped"
+        case .stopped(let reason?): "stopped: \(reason)"
+        }
+    }
 }

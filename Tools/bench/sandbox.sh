@@ -3,7 +3,7 @@
 # per guest size, downtime (stop → cont), time until the checkpoint is durable, bytes stored by a
 # second checkpoint after the guest dirties ~5% of its memory, restore until the guest answers
 # (cold, and patching a local ancestor), and cold boot for comparison. Medians over --runs.
-#   Tools/bench/sandbox.sh [--memory 256,1024] [--runs 3]
+#   Tools/bench/sandbox.sh [--memory 256,1024] [--runs 3] [--fill-percent 50] [--capture live,stopped]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 Tools/setup.sh

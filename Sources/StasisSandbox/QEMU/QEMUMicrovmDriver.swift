@@ -13,9 +13,13 @@ public struct QEMUMicrovmDriver: SandboxDriver {
     /// Test seam: called at named points ("capture.paused", "resume.incoming") with the sandbox
     /// directory, so a test can kill QEMU exactly there.
     public var faultHook: (@Sendable (String, SandboxDirectory) -> Void)?
+    /// Checkpoints of running sandboxes copy memory while the guest runs (`+LiveCapture`);
+    /// false stops the guest for the whole copy (for comparison in benchmarks).
+    public var liveCheckpoints: Bool
 
-    public init(bootTimeout: TimeInterval = 120, faultHook: (@Sendable (String, SandboxDirectory) -> Void)? = nil) {
+    public init(bootTimeout: TimeInterval = 120, liveCheckpoints: Bool = true, faultHook: (@Sendable (String, SandboxDirectory) -> Void)? = nil) {
         self.bootTimeout = bootTimeout
+        self.liveCheckpoints = liveCheckpoints
         self.faultHook = faultHook
     }
 
@@ -75,7 +79,7 @@ public struct QEMUMicrovmDriver: SandboxDriver {
         // A sandbox that keeps running is checkpointed live; one that stops after gains nothing
         // from it. Where QEMU's stream is not one the splitter takes apart, a stopped copy.
         var liveRefused: String?
-        if !stopAfter {
+        if !stopAfter && liveCheckpoints {
             switch try captureLive(spec, dir, qmp, into: scratch, guestSync: guestSync) {
             case .captured(let state): return state
             case .refused(let reason):

@@ -7,22 +7,30 @@ import StasisSessions
 import StasisStore
 
 /// `stasis-bench sandbox`: checkpoint and restore of real QEMU microVMs, per guest memory size:
-/// cold boot, checkpoint downtime (stop → cont) and time until durable, bytes stored by a second
-/// checkpoint after the guest dirties ~5% of its memory, and restore until the guest answers —
-/// cold (no local base) and patching a local ancestor. One JSON line per measurement.
+/// cold boot, checkpoint downtime (every pause of the guest, summed) and time until durable,
+/// bytes stored by a second checkpoint after the guest dirties ~5% of its memory, and restore
+/// until the guest answers — cold (no local base) and patching a local ancestor. With
+/// `--fill-percent`, the guest first holds that share of its memory in tmpfs (half random
+/// bytes, half text) while a writer keeps dirtying memory. `--capture live,stopped` measures
+/// both checkpoint methods side by side. One JSON line per measurement.
 struct SandboxBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sandbox", abstract: "MicroVM checkpoint/restore benchmark.")
 
     @Option(help: "Guest memory sizes in MiB, comma-separated.") var memory = "256,1024"
     @Option(help: "Repetitions per size.") var runs = 3
     @Option(help: "Work directory (default: a temporary one, removed afterwards).") var work: String?
+    @Option(help: "Share of guest memory to fill with data (in tmpfs) before the first checkpoint, in percent.") var fillPercent = 0
+    @Option(help: "Checkpoint methods to measure, comma-separated: live (the guest runs while memory is copied), stopped.") var capture = "live"
 
     func run() throws {
         let dir = work ?? NSTemporaryDirectory() + "stasis-sandbox-bench-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         defer { if work == nil { try? FileManager.default.removeItem(atPath: dir) } }
         for mib in memory.split(separator: ",").compactMap({ Int64($0.trimmingCharacters(in: .whitespaces)) }) {
             for run in 1...runs {
-                try measure(mib: mib, run: run, dir: dir + "/\(mib)-\(run)")
+                for method in capture.split(separator: ",").map(String.init) {
+                    guard ["live", "stopped"].contains(method) else { throw ValidationError("--capture: unknown method '\(method)' (live, stopped)") }
+                    try measure(mib: mib, run: run, live: method == "live", dir: dir + "/\(mib)-\(run)-\(method)")
+                }
             }
         }
     }
@@ -32,9 +40,10 @@ struct SandboxBench: ParsableCommand {
         fflush(nil)
     }
 
-    func measure(mib: Int64, run: Int, dir: String) throws {
+    func measure(mib: Int64, run: Int, live: Bool, dir: String) throws {
         let store = try ContentStore.create(at: dir + "/store")
-        let service = SandboxService(sessions: SessionStore(store: store), sandboxesDirectory: dir + "/sandboxes")
+        let service = SandboxService(sessions: SessionStore(store: store), driver: QEMUMicrovmDriver(liveCheckpoints: live),
+                                     sandboxesDirectory: dir + "/sandboxes")
         defer { for r in service.list() { try? service.driver.stop(SandboxDirectory(path: r.directory)) } }
         func ms(_ since: Date) -> Double { (Date().timeIntervalSince(since) * 100_000).rounded() / 100 }
 
@@ -44,11 +53,18 @@ struct SandboxBench: ParsableCommand {
         let s = started.session
         // Some state: a busy process and files in RAM (tmpfs) and on disk.
         _ = try service.exec(s, "(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.2; done) >/dev/null 2>&1 & dd if=/dev/urandom of=/tmp/warm bs=1M count=8 2>/dev/null; echo w > /mnt/disk/w; sync")
+        let fillMiB = mib * Int64(fillPercent) / 100
+        if fillMiB > 0 {
+            // Half random bytes, half text (numbers, one per line); tmpfs pages are guest RAM.
+            _ = try service.exec(s, "mkdir -p /tmp/fill && dd if=/dev/urandom of=/tmp/fill/random bs=1M count=\(fillMiB / 2) 2>/dev/null; "
+                                  + "seq 1 \(fillMiB / 2 * 1024 * 1024 / 8) > /tmp/fill/text; echo filled", timeout: 1800)
+        }
         let first = try service.checkpoint(s)
         // Dirty about 5% of guest memory (tmpfs pages are guest RAM), then checkpoint again.
         let dirtyMiB = max(1, mib * 5 / 100)
         _ = try service.exec(s, "dd if=/dev/urandom of=/tmp/dirty bs=1M count=\(dirtyMiB) 2>/dev/null; echo done")
-        let second = try service.checkpoint(s, stop: true)
+        let second = try service.checkpoint(s)
+        _ = try service.checkpoint(s, stop: true)
 
         // Restore patching the local ancestor (the paused copies are bases on this host).
         t = Date()
@@ -64,6 +80,7 @@ struct SandboxBench: ParsableCommand {
         _ = try service.stop(s, unsaved: .discard)
 
         emit(["memory_mib": .int(mib), "run": .int(Int64(run)), "accelerator": .string(started.accelerator),
+              "capture": .string(live ? "live" : "stopped"), "fill_mib": .int(fillMiB),
               "cold_boot_ms": .double(boot),
               "checkpoint1_downtime_ms": .double(first.downtimeMs), "checkpoint1_durable_ms": .double(first.durableMs),
               "checkpoint1_stored_bytes": .int(first.storedBytes),

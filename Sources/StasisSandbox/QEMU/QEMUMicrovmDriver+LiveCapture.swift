@@ -45,18 +45,9 @@ extension QEMUMicrovmDriver {
         }
         split.start()
         let started = Date()
-        // The guest is stopped while QEMU sets up (starts dirty logging, takes its first
-        // bitmap): under TCG, a vCPU that runs between those two steps keeps translation
-        // entries that write without marking pages dirty, and measured here 30–40 pages of a
-        // busy guest were missed on a first live copy. Setting up takes a few milliseconds.
-        try qmp.execute("stop")
         do {
             try qmp.execute("migrate", ["uri": "fd:state"])
-            try Self.waitSetup(qmp)
-            try qmp.execute("cont")
         } catch {
-            _ = try? qmp.execute("migrate_cancel")
-            _ = try? qmp.execute("cont")
             if case .qmp = error { return .refused("\(error); \(split.wait().failure.map { "\($0)" } ?? "")") }
             throw error
         }
@@ -105,7 +96,6 @@ extension QEMUMicrovmDriver {
             throw error
         }
         try qmp.execute("cont")
-        // Both pauses count: the one around the setup and the one at the end.
         let downtime = Self.pausedMilliseconds(qmp.events) ?? (migration["downtime"]?.doubleValue ?? 0) + Date().timeIntervalSince(completed) * 1000
         return .captured(CapturedState(memory: scratch + "/guest.mem", disks: disks, state: scratch + "/state.bin", downtimeMs: downtime,
                                        bytesCopied: copied, guestSync: guestSync,
@@ -141,21 +131,6 @@ extension QEMUMicrovmDriver {
                 usleep(2_000)
             }
         }
-    }
-
-    /// Waits until QEMU has left the setup phase of a migration (its first dirty bitmap taken).
-    static func waitSetup(_ qmp: QMPClient, timeout: TimeInterval = 30) throws(SandboxError) {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let s = try qmp.execute("query-migrate")
-            switch s["status"]?.stringValue {
-            case "setup", nil: usleep(500)
-            case "failed", "cancelled":
-                throw .qmp(command: "migrate", message: "live copy \(s["status"]!.stringValue!): \(s["error-desc"]?.stringValue ?? "no detail")")
-            default: return
-            }
-        }
-        throw .timeout("setting up the live copy")
     }
 
     /// The time the guest spent stopped, from QEMU's own STOP and RESUME event timestamps: the

@@ -10,6 +10,7 @@ the daemon.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterable, Sequence
@@ -36,6 +37,7 @@ from langgraph.store.base import (
 
 from ._proto import stasis_pb2 as pb
 from ._proto import stasis_pb2_grpc as rpc
+from .errors import StasisError, UnavailableError
 from .transport import DEFAULT_CONNECT_GRACE, Connection
 
 __all__ = ["StasisStore"]
@@ -90,6 +92,9 @@ class StasisStore(BaseStore):
             self._fields = [(p, tokenize_path(p) if p != "$" else p) for p in (index.get("fields") or ["$"])]
         self._sweeper: threading.Thread | None = None
         self._stop_sweeper = threading.Event()
+        #: Single async ops waiting to be sent together, per event loop (see `abatch`).
+        self._queues: dict[asyncio.AbstractEventLoop, list[tuple[Op, asyncio.Future[Result]]]] = {}
+        self._flushes: set[asyncio.Task[None]] = set()
 
     @property
     def address(self) -> str:
@@ -111,8 +116,60 @@ class StasisStore(BaseStore):
         return self._results(ops, response)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
-        """Async `batch`: embeddings through the embedding function's async form."""
+        """Async `batch`: embeddings through the embedding function's async form.
+
+        A single op (what `aget`, `aput`, `asearch`, `adelete` and `alist_namespaces` send) is
+        sent together with the single ops other tasks of the event loop issue in the same loop
+        iteration: one call and one transaction for many concurrent tasks. Such ops are
+        concurrent, so no order among them is promised; if the shared call is refused, each op
+        is sent again on its own, so that one task's bad op fails only that task.
+        """
         ops = list(ops)
+        if len(ops) == 1:
+            return [await self._coalesced(ops[0])]
+        return await self._abatch_now(ops)
+
+    async def _coalesced(self, op: Op) -> Result:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        queue = self._queues.get(loop)
+        if queue is None:
+            queue = self._queues[loop] = []
+            task = loop.create_task(self._flush(loop))
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+        queue.append((op, future))
+        return await future
+
+    async def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Runs one iteration after the first op was queued: every task that issued an op in
+        # between has queued it by now.
+        queue = self._queues.pop(loop, [])
+        if not queue:
+            return
+        try:
+            results = await self._abatch_now([op for op, _ in queue])
+        except Exception as error:
+            if len(queue) == 1 or not isinstance(error, (StasisError, TypeError, ValueError)) or isinstance(error, UnavailableError):
+                for _, future in queue:
+                    if not future.done():
+                        future.set_exception(error)
+                return
+            for op, future in queue:
+                try:
+                    result = (await self._abatch_now([op]))[0]
+                except Exception as own:
+                    if not future.done():
+                        future.set_exception(own)
+                else:
+                    if not future.done():
+                        future.set_result(result)
+            return
+        for (_, future), result in zip(queue, results):
+            if not future.done():
+                future.set_result(result)
+
+    async def _abatch_now(self, ops: list[Op]) -> list[Result]:
         texts, where = self._texts_to_embed(ops)
         vectors = await self._embeddings.aembed_documents(texts) if texts else []
         query_vectors = {q: await self._embeddings.aembed_query(q) for q in self._queries(ops)}

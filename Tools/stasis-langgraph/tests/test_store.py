@@ -201,6 +201,24 @@ def test_async_batches_match_sync(store: StasisStore) -> None:
     assert [i.key for i in store.search((top,))] == ["k"]
 
 
+def test_concurrent_single_ops_share_calls_but_fail_alone(store: StasisStore) -> None:
+    """aput/aget from many tasks go out together; one task's bad op fails that task only."""
+    top = root()
+
+    async def run() -> list[Any]:
+        async def put(i: int) -> None:
+            await store.aput((top, "c"), f"k{i}", {"i": i}, ttl=0 if i == 7 else None)
+
+        outcomes = await asyncio.gather(*(put(i) for i in range(16)), return_exceptions=True)
+        got = await asyncio.gather(*(store.aget((top, "c"), f"k{i}") for i in range(16)))
+        return [outcomes, got]
+
+    outcomes, got = asyncio.run(run())
+    assert [type(o).__name__ for o in outcomes] == ["NoneType"] * 7 + ["InvalidArgumentError"] + ["NoneType"] * 8
+    assert "ttl_minutes" in str(outcomes[7])
+    assert [g.value["i"] if g else None for g in got] == [*range(7), None, *range(8, 16)]
+
+
 # ---------------------------------------------------------------- embeddings
 
 

@@ -135,7 +135,8 @@ extension GraphStore {
         let removed = try db.execute("""
             DELETE FROM graph_values WHERE
                 NOT EXISTS (SELECT 1 FROM graph_channel_values c WHERE c.value_id = graph_values.id) AND
-                NOT EXISTS (SELECT 1 FROM graph_writes w WHERE w.value_id = graph_values.id)
+                NOT EXISTS (SELECT 1 FROM graph_writes w WHERE w.value_id = graph_values.id) AND
+                NOT EXISTS (SELECT 1 FROM memory_items m WHERE m.value_id = graph_values.id)
             """)
         guard removed > 0 else { return }
         var nodes = Set<ChunkID>()

@@ -35,6 +35,13 @@ extension GraphStore {
                     result.problems.append((subject: try r.blob("value_id").hex, message: "\(what) of thread \(try r.text("thread_id")) names a value that is not stored"))
                 }
             }
+            for r in try db.query("""
+                SELECT namespace, key, value_id FROM memory_items m WHERE value_id IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM graph_values v WHERE v.id = m.value_id)
+                """, []) {
+                result.problems.append((subject: try r.blob("value_id").hex,
+                                        message: "memory \(try r.text("key")) in namespace \(try r.text("namespace")) names a value that is not stored"))
+            }
             return result
         }
     }

@@ -20,8 +20,12 @@ public final class GraphStore: Sendable {
 
     public init(store: ContentStore) throws(GraphError) {
         self.store = store
-        // The graph store owns its tables and creates them on first use of a catalog.
-        do { try CatalogMigrator.migrate(store.catalog.database, GraphSchema.schema) } catch {
+        // The graph store owns its tables and creates them on first use of a catalog; the memory
+        // store's too, because its items hold graph values that the sweep must keep.
+        do {
+            try CatalogMigrator.migrate(store.catalog.database, GraphSchema.schema)
+            try CatalogMigrator.migrate(store.catalog.database, MemorySchema.schema)
+        } catch {
             throw .storage("prepare the graph tables in \(store.catalog.database.location): \(error)", cause: error)
         }
         writer = GroupCommitWriter(database: store.catalog.database)

@@ -22,6 +22,7 @@ enum EventText {
         case .checkpoint: text = f("checkpoint")
         case .restore: text = f("checkpoint") + (e.data["sandbox"] != nil ? " → " + f("sandbox") : "")
         case .note: text = f("text")
+        default: text = e.data.keys.sorted().map { "\($0)=\(f($0))" }.joined(separator: " ")  // a namespaced kind
         }
         let flat = text.replacingOccurrences(of: "\n", with: "⏎")
         return flat.count > 160 ? String(flat.prefix(160)) + "…" : flat

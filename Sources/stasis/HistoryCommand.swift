@@ -62,7 +62,7 @@ struct HistoryShowCommand: ParsableCommand {
 
     func validate() throws {
         for k in kind where EventKind(rawValue: k) == nil {
-            throw ValidationError("--kind '\(k)' is not one of \(EventKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError("--kind '\(k)' is not one of \(EventKind.accepted)")
         }
         if let last, last < 0 { throw ValidationError("--last must be 0 or more") }
     }
@@ -82,7 +82,7 @@ struct HistoryShowCommand: ParsableCommand {
             let f = ISO8601DateFormatter()
             f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             for e in events {
-                CommandOutput.line("\(String(e.seq).padding(toLength: 6, withPad: " ", startingAt: 0)) \(f.string(from: e.date))  \(e.kind.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)) \(EventText.summary(e))")
+                CommandOutput.line("\(String(e.seq).padding(toLength: 6, withPad: " ", startingAt: 0)) \(f.string(from: e.date))  \(Self.column(e.kind.rawValue, 15)) \(EventText.summary(e))")
             }
         }
     }
@@ -155,5 +155,12 @@ struct HistoryProveCommand: ParsableCommand {
             for h in p.path { CommandOutput.line("  \(h)") }
             CommandOutput.line(p.verified ? "verified" : "NOT VERIFIED")
         }
+    }
+}
+
+extension HistoryShowCommand {
+    /// `text` padded to `width`; a longer text (a namespaced kind) whole, then one space.
+    static func column(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text.padding(toLength: width, withPad: " ", startingAt: 0)
     }
 }

@@ -90,6 +90,25 @@ struct SessionCommandTests {
         #expect(verify.json?["firstBadSeq"] as? Int == 1)
     }
 
+    @Test("namespaced kinds: history append takes x-NAME.kind, show, replay and verify cover them; a malformed one exits 1")
+    func namespacedKinds() throws {
+        let dir = Scratch()
+        let store = dir.file("store")
+        _ = try StasisProcess.run(["init", "--store", store])
+        let env = ["STASIS_STORE": store]
+        let session = out(try StasisProcess.run(["session", "new"], environment: env))
+        let append = try StasisProcess.runShell("printf '%s\\n' '{\"kind\":\"note\",\"text\":\"start\"}' '{\"kind\":\"x-langgraph.step\",\"node\":\"agent\",\"step\":1}' | \(StasisProcess.binary) history append \(session)", environment: env)
+        #expect(append.status == 0, "\(append.stderr)")
+        let shown = try StasisProcess.run(["history", "show", session, "--kind", "x-langgraph.step"], environment: env)
+        #expect(shown.status == 0 && shown.stdout.contains("x-langgraph.step") && shown.stdout.contains("node=agent step=1") && !shown.stdout.contains("start"))
+        let replay = try StasisProcess.run(["replay", session], environment: env)
+        #expect(replay.status == 0 && replay.stdout.contains("[x-langgraph.step] node=agent step=1"), "\(replay.stdout)\(replay.stderr)")
+        #expect(try StasisProcess.run(["history", "verify", session], environment: env).status == 0)
+        let bad = try StasisProcess.runShell("printf '%s\\n' '{\"kind\":\"x-LangGraph.step\"}' | \(StasisProcess.binary) history append \(session)", environment: env)
+        #expect(bad.status == 1 && bad.stderr.contains("line 1") && bad.stderr.contains("x-NAME.kind"))
+        #expect(try StasisProcess.run(["history", "show", session, "--kind", "x-Bad"], environment: env).status == 64)
+    }
+
     @Test("bad input: exit codes, messages, nothing added")
     func badInput() throws {
         let dir = Scratch()

@@ -9,7 +9,11 @@
 #
 #   Tools/bench/langgraph.sh [--quick] [--ops N] [--steps N] [--repeats N]
 #                            [--savers stasis,stasis-fleet,postgres,sqlite,memory]
-#                            [--workloads loop,raw,multi] [--durability async,sync] [--keep] [-v]
+#                            [--workloads loop,raw,multi,store] [--durability async,sync] [--keep] [-v]
+#
+# --workloads store measures LangGraph's memory store instead: StasisStore vs AsyncPostgresStore
+# (postgres) vs InMemoryStore (memory), put/get/search from 16 tasks at once, e.g.
+#   Tools/bench/langgraph.sh --savers stasis,postgres,memory --workloads store
 #
 # Savers (default: stasis,sqlite,memory; the two below need the services):
 #   stasis        one daemon on a fresh one-host store (SQLite catalog, packs on local disk)

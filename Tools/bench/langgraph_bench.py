@@ -31,6 +31,9 @@ by side:
    checkpoint, so the checkpointer's latency is all on the critical path).
 3. many threads: --threads runs of the same graph at once (asyncio.gather), --thread-steps
    steps each: wall time and steps/s.
+4. memory store (--workloads store; stasis, postgres and memory only): StasisStore vs
+   AsyncPostgresStore vs InMemoryStore, aput/aget/asearch from --concurrency tasks (see
+   langgraph_store_bench.py).
 
 With two daemons (stasis-fleet) or two saver instances (postgres-2), thread k of the many-threads
 run goes to daemon k mod 2 (half the threads to each host, each thread staying on its host); the
@@ -1269,11 +1272,21 @@ async def amain(args: argparse.Namespace) -> int:
                 await measure(name, f"multi-{mode}-{rep}",
                               lambda t, mode=mode, rep=rep: bench_multi(t, args, mode, rep, cpu, emit),
                               {"workload": "multi", "durability": mode, "repeat": rep})
+    store_table = None
+    if "store" in workloads:
+        import langgraph_store_bench as store_bench
+
+        stores = [s for s in savers if s in store_bench.STORES]
+        medians = await store_bench.bench(args, stores, emit, log)
+        emit({"kind": "store_summary", "medians": medians})
+        store_table = store_bench.render(medians, args.concurrency)
     summary = summarize(records)
     meta["loadavg_end"] = os.getloadavg()
     emit({"kind": "summary", **summary, "loadavg_end": meta["loadavg_end"]})
     out.close()
     print(render(summary, meta))
+    if store_table:
+        print("\n" + store_table)
     print(f"\nraw results: {args.out}")
     return 0
 
@@ -1281,7 +1294,7 @@ async def amain(args: argparse.Namespace) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--savers", default="stasis,sqlite,memory")
-    ap.add_argument("--workloads", default="loop,raw,multi", help="any of loop,raw,multi")
+    ap.add_argument("--workloads", default="loop,raw,multi", help="any of loop,raw,multi,store (store: see langgraph_store_bench.py)")
     ap.add_argument("--ops", type=int, default=2000, help="calls per raw op and mode")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--steps", type=int, default=200, help="agent loop steps (storage at 1/4, 1/2, all)")

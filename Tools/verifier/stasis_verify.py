@@ -50,6 +50,9 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "note": ("text",),
 }
 
+#: Kinds other tools define (Formats/history.md, "Namespaced kinds"): any fields.
+NAMESPACED_KIND = re.compile(r"x-[a-z0-9-]+\.[a-z0-9.-]*[a-z0-9-]")
+
 
 class UsageError(Exception):
     """Bad arguments or unreadable input: exit 1, nothing was verified."""
@@ -368,6 +371,8 @@ def check_event(seq: int, body: bytes, report: Report) -> Optional[dict[str, Any
     data, kind = event["data"], event["kind"]
     if not isinstance(data, dict):
         report.damage(where, "data is not an object")
+    elif isinstance(kind, str) and len(kind.encode()) <= 128 and NAMESPACED_KIND.fullmatch(kind):
+        pass
     elif kind not in REQUIRED_FIELDS:
         report.damage(where, f"unknown kind {kind!r}")
     else:

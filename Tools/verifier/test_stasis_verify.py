@@ -98,6 +98,18 @@ class FormatVectors(unittest.TestCase):
         self.assertIsNone(sv.root_from_path(1, 2, leaves[1], path))   # too long for the tree
         self.assertIsNone(sv.root_from_path(3, 3, leaves[1], path))   # not a position in it
 
+    def test_namespaced_kinds(self) -> None:
+        def problems(kind: str, data: str = "{}") -> list[str]:
+            report = sv.Report(bundle="b")
+            sv.check_event(0, f'{{"data":{data},"kind":"{kind}","seq":0,"time":1}}'.encode(), report)
+            return report.problems
+
+        self.assertEqual(problems("x-langgraph.step", '{"checkpoint_id":"1"}'), [])
+        self.assertEqual(problems("x-a-1.b.c-d"), [])
+        for bad in ("x-langgraph", "x-.step", "x-LangGraph.step", "x-a.b.", "x-a.", "langgraph.step", "x-" + "a" * 125 + ".step"):
+            self.assertEqual(len(problems(bad)), 1, bad)
+        self.assertEqual(len(problems("note")), 1)  # a built-in kind still needs its fields
+
     def test_checkpoint_record_id(self) -> None:
         record = vector("checkpoint.md", "checkpoint-record").strip().encode()
         sv.parse_canonical(record)

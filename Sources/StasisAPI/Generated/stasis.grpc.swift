@@ -2307,6 +2307,614 @@ extension Stasis_V1_Checkpointer.ClientProtocol {
     }
 }
 
+// MARK: - stasis.v1.MemoryStore
+
+/// Namespace containing generated types for the "stasis.v1.MemoryStore" service.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+public enum Stasis_V1_MemoryStore: Sendable {
+    /// Service descriptor for the "stasis.v1.MemoryStore" service.
+    public static let descriptor = GRPCCore.ServiceDescriptor(fullyQualifiedService: "stasis.v1.MemoryStore")
+    /// Namespace for method metadata.
+    public enum Method: Sendable {
+        /// Namespace for "Batch" metadata.
+        public enum Batch: Sendable {
+            /// Request type for "Batch".
+            public typealias Input = Stasis_V1_MemoryBatchRequest
+            /// Response type for "Batch".
+            public typealias Output = Stasis_V1_MemoryBatchResponse
+            /// Descriptor for "Batch".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "stasis.v1.MemoryStore"),
+                method: "Batch",
+                type: .unary
+            )
+        }
+        /// Namespace for "SweepExpired" metadata.
+        public enum SweepExpired: Sendable {
+            /// Request type for "SweepExpired".
+            public typealias Input = Stasis_V1_MemorySweepRequest
+            /// Response type for "SweepExpired".
+            public typealias Output = Stasis_V1_MemorySweepResponse
+            /// Descriptor for "SweepExpired".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "stasis.v1.MemoryStore"),
+                method: "SweepExpired",
+                type: .unary
+            )
+        }
+        /// Descriptors for all methods in the "stasis.v1.MemoryStore" service.
+        public static let descriptors: [GRPCCore.MethodDescriptor] = [
+            Batch.descriptor,
+            SweepExpired.descriptor
+        ]
+    }
+}
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension GRPCCore.ServiceDescriptor {
+    /// Service descriptor for the "stasis.v1.MemoryStore" service.
+    public static let stasis_v1_MemoryStore = GRPCCore.ServiceDescriptor(fullyQualifiedService: "stasis.v1.MemoryStore")
+}
+
+// MARK: stasis.v1.MemoryStore (server)
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Stasis_V1_MemoryStore {
+    /// Streaming variant of the service protocol for the "stasis.v1.MemoryStore" service.
+    ///
+    /// This protocol is the lowest-level of the service protocols generated for this service
+    /// giving you the most flexibility over the implementation of your service. This comes at
+    /// the cost of more verbose and less strict APIs. Each RPC requires you to implement it in
+    /// terms of a request stream and response stream. Where the RPC expects only a single
+    /// request or response message, you are responsible for ensuring your implementation
+    /// maintains this invariant.
+    ///
+    /// Where possible, prefer using the stricter, less-verbose ``ServiceProtocol``
+    /// or ``SimpleServiceProtocol`` instead.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > LangGraph's BaseStore: JSON documents under (namespace, key), with filters, TTLs and an
+    /// > optional vector index whose embeddings the client computes (Formats/langgraph.md, "Memory
+    /// > store"). A namespace is a list of labels, each non-empty and without '.' or NUL.
+    public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
+        /// Handle the "Batch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Runs the operations in one transaction and answers one result per operation, in order.
+        /// > Reads (get, search, list_namespaces) see the store as it was before this batch's puts;
+        /// > when several puts name one key, the last one counts. A batch with a bad operation fails
+        /// > whole (INVALID_ARGUMENT naming ops[i] and the field) and changes nothing.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Stasis_V1_MemoryBatchRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Stasis_V1_MemoryBatchResponse` messages.
+        func batch(
+            request: GRPCCore.StreamingServerRequest<Stasis_V1_MemoryBatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Stasis_V1_MemoryBatchResponse>
+
+        /// Handle the "SweepExpired" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Deletes the items whose TTL has run out (they are invisible already) and the values only
+        /// > they used.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Stasis_V1_MemorySweepRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Stasis_V1_MemorySweepResponse` messages.
+        func sweepExpired(
+            request: GRPCCore.StreamingServerRequest<Stasis_V1_MemorySweepRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Stasis_V1_MemorySweepResponse>
+    }
+
+    /// Service protocol for the "stasis.v1.MemoryStore" service.
+    ///
+    /// This protocol is higher level than ``StreamingServiceProtocol`` but lower level than
+    /// the ``SimpleServiceProtocol``, it provides access to request and response metadata and
+    /// trailing response metadata. If you don't need these then consider using
+    /// the ``SimpleServiceProtocol``. If you need fine grained control over your RPCs then
+    /// use ``StreamingServiceProtocol``.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > LangGraph's BaseStore: JSON documents under (namespace, key), with filters, TTLs and an
+    /// > optional vector index whose embeddings the client computes (Formats/langgraph.md, "Memory
+    /// > store"). A namespace is a list of labels, each non-empty and without '.' or NUL.
+    public protocol ServiceProtocol: Stasis_V1_MemoryStore.StreamingServiceProtocol {
+        /// Handle the "Batch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Runs the operations in one transaction and answers one result per operation, in order.
+        /// > Reads (get, search, list_namespaces) see the store as it was before this batch's puts;
+        /// > when several puts name one key, the last one counts. A batch with a bad operation fails
+        /// > whole (INVALID_ARGUMENT naming ops[i] and the field) and changes nothing.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Stasis_V1_MemoryBatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Stasis_V1_MemoryBatchResponse` message.
+        func batch(
+            request: GRPCCore.ServerRequest<Stasis_V1_MemoryBatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Stasis_V1_MemoryBatchResponse>
+
+        /// Handle the "SweepExpired" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Deletes the items whose TTL has run out (they are invisible already) and the values only
+        /// > they used.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Stasis_V1_MemorySweepRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Stasis_V1_MemorySweepResponse` message.
+        func sweepExpired(
+            request: GRPCCore.ServerRequest<Stasis_V1_MemorySweepRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Stasis_V1_MemorySweepResponse>
+    }
+
+    /// Simple service protocol for the "stasis.v1.MemoryStore" service.
+    ///
+    /// This is the highest level protocol for the service. The API is the easiest to use but
+    /// doesn't provide access to request or response metadata. If you need access to these
+    /// then use ``ServiceProtocol`` instead.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > LangGraph's BaseStore: JSON documents under (namespace, key), with filters, TTLs and an
+    /// > optional vector index whose embeddings the client computes (Formats/langgraph.md, "Memory
+    /// > store"). A namespace is a list of labels, each non-empty and without '.' or NUL.
+    public protocol SimpleServiceProtocol: Stasis_V1_MemoryStore.ServiceProtocol {
+        /// Handle the "Batch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Runs the operations in one transaction and answers one result per operation, in order.
+        /// > Reads (get, search, list_namespaces) see the store as it was before this batch's puts;
+        /// > when several puts name one key, the last one counts. A batch with a bad operation fails
+        /// > whole (INVALID_ARGUMENT naming ops[i] and the field) and changes nothing.
+        ///
+        /// - Parameters:
+        ///   - request: A `Stasis_V1_MemoryBatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Stasis_V1_MemoryBatchResponse` to respond with.
+        func batch(
+            request: Stasis_V1_MemoryBatchRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Stasis_V1_MemoryBatchResponse
+
+        /// Handle the "SweepExpired" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Deletes the items whose TTL has run out (they are invisible already) and the values only
+        /// > they used.
+        ///
+        /// - Parameters:
+        ///   - request: A `Stasis_V1_MemorySweepRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Stasis_V1_MemorySweepResponse` to respond with.
+        func sweepExpired(
+            request: Stasis_V1_MemorySweepRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Stasis_V1_MemorySweepResponse
+    }
+}
+
+// Default implementation of 'registerMethods(with:)'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Stasis_V1_MemoryStore.StreamingServiceProtocol {
+    public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
+        router.registerHandler(
+            forMethod: Stasis_V1_MemoryStore.Method.Batch.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Stasis_V1_MemoryBatchRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Stasis_V1_MemoryBatchResponse>(),
+            handler: { request, context in
+                try await self.batch(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Stasis_V1_MemoryStore.Method.SweepExpired.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Stasis_V1_MemorySweepRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Stasis_V1_MemorySweepResponse>(),
+            handler: { request, context in
+                try await self.sweepExpired(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+    }
+}
+
+// Default implementation of streaming methods from 'StreamingServiceProtocol'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Stasis_V1_MemoryStore.ServiceProtocol {
+    public func batch(
+        request: GRPCCore.StreamingServerRequest<Stasis_V1_MemoryBatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Stasis_V1_MemoryBatchResponse> {
+        let response = try await self.batch(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func sweepExpired(
+        request: GRPCCore.StreamingServerRequest<Stasis_V1_MemorySweepRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Stasis_V1_MemorySweepResponse> {
+        let response = try await self.sweepExpired(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+}
+
+// Default implementation of methods from 'ServiceProtocol'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Stasis_V1_MemoryStore.SimpleServiceProtocol {
+    public func batch(
+        request: GRPCCore.ServerRequest<Stasis_V1_MemoryBatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Stasis_V1_MemoryBatchResponse> {
+        return GRPCCore.ServerResponse<Stasis_V1_MemoryBatchResponse>(
+            message: try await self.batch(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func sweepExpired(
+        request: GRPCCore.ServerRequest<Stasis_V1_MemorySweepRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Stasis_V1_MemorySweepResponse> {
+        return GRPCCore.ServerResponse<Stasis_V1_MemorySweepResponse>(
+            message: try await self.sweepExpired(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+}
+
+// MARK: stasis.v1.MemoryStore (client)
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Stasis_V1_MemoryStore {
+    /// Generated client protocol for the "stasis.v1.MemoryStore" service.
+    ///
+    /// You don't need to implement this protocol directly, use the generated
+    /// implementation, ``Client``.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > LangGraph's BaseStore: JSON documents under (namespace, key), with filters, TTLs and an
+    /// > optional vector index whose embeddings the client computes (Formats/langgraph.md, "Memory
+    /// > store"). A namespace is a list of labels, each non-empty and without '.' or NUL.
+    public protocol ClientProtocol: Sendable {
+        /// Call the "Batch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Runs the operations in one transaction and answers one result per operation, in order.
+        /// > Reads (get, search, list_namespaces) see the store as it was before this batch's puts;
+        /// > when several puts name one key, the last one counts. A batch with a bad operation fails
+        /// > whole (INVALID_ARGUMENT naming ops[i] and the field) and changes nothing.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Stasis_V1_MemoryBatchRequest` message.
+        ///   - serializer: A serializer for `Stasis_V1_MemoryBatchRequest` messages.
+        ///   - deserializer: A deserializer for `Stasis_V1_MemoryBatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func batch<Result>(
+            request: GRPCCore.ClientRequest<Stasis_V1_MemoryBatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Stasis_V1_MemoryBatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Stasis_V1_MemoryBatchResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Stasis_V1_MemoryBatchResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "SweepExpired" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Deletes the items whose TTL has run out (they are invisible already) and the values only
+        /// > they used.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Stasis_V1_MemorySweepRequest` message.
+        ///   - serializer: A serializer for `Stasis_V1_MemorySweepRequest` messages.
+        ///   - deserializer: A deserializer for `Stasis_V1_MemorySweepResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func sweepExpired<Result>(
+            request: GRPCCore.ClientRequest<Stasis_V1_MemorySweepRequest>,
+            serializer: some GRPCCore.MessageSerializer<Stasis_V1_MemorySweepRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Stasis_V1_MemorySweepResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Stasis_V1_MemorySweepResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+    }
+
+    /// Generated client for the "stasis.v1.MemoryStore" service.
+    ///
+    /// The ``Client`` provides an implementation of ``ClientProtocol`` which wraps
+    /// a `GRPCCore.GRPCCClient`. The underlying `GRPCClient` provides the long-lived
+    /// means of communication with the remote peer.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > LangGraph's BaseStore: JSON documents under (namespace, key), with filters, TTLs and an
+    /// > optional vector index whose embeddings the client computes (Formats/langgraph.md, "Memory
+    /// > store"). A namespace is a list of labels, each non-empty and without '.' or NUL.
+    public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
+        private let client: GRPCCore.GRPCClient<Transport>
+
+        /// Creates a new client wrapping the provided `GRPCCore.GRPCClient`.
+        ///
+        /// - Parameters:
+        ///   - client: A `GRPCCore.GRPCClient` providing a communication channel to the service.
+        public init(wrapping client: GRPCCore.GRPCClient<Transport>) {
+            self.client = client
+        }
+
+        /// Call the "Batch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Runs the operations in one transaction and answers one result per operation, in order.
+        /// > Reads (get, search, list_namespaces) see the store as it was before this batch's puts;
+        /// > when several puts name one key, the last one counts. A batch with a bad operation fails
+        /// > whole (INVALID_ARGUMENT naming ops[i] and the field) and changes nothing.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Stasis_V1_MemoryBatchRequest` message.
+        ///   - serializer: A serializer for `Stasis_V1_MemoryBatchRequest` messages.
+        ///   - deserializer: A deserializer for `Stasis_V1_MemoryBatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func batch<Result>(
+            request: GRPCCore.ClientRequest<Stasis_V1_MemoryBatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Stasis_V1_MemoryBatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Stasis_V1_MemoryBatchResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Stasis_V1_MemoryBatchResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Stasis_V1_MemoryStore.Method.Batch.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "SweepExpired" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Deletes the items whose TTL has run out (they are invisible already) and the values only
+        /// > they used.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Stasis_V1_MemorySweepRequest` message.
+        ///   - serializer: A serializer for `Stasis_V1_MemorySweepRequest` messages.
+        ///   - deserializer: A deserializer for `Stasis_V1_MemorySweepResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func sweepExpired<Result>(
+            request: GRPCCore.ClientRequest<Stasis_V1_MemorySweepRequest>,
+            serializer: some GRPCCore.MessageSerializer<Stasis_V1_MemorySweepRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Stasis_V1_MemorySweepResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Stasis_V1_MemorySweepResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Stasis_V1_MemoryStore.Method.SweepExpired.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+    }
+}
+
+// Helpers providing default arguments to 'ClientProtocol' methods.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Stasis_V1_MemoryStore.ClientProtocol {
+    /// Call the "Batch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Runs the operations in one transaction and answers one result per operation, in order.
+    /// > Reads (get, search, list_namespaces) see the store as it was before this batch's puts;
+    /// > when several puts name one key, the last one counts. A batch with a bad operation fails
+    /// > whole (INVALID_ARGUMENT naming ops[i] and the field) and changes nothing.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Stasis_V1_MemoryBatchRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func batch<Result>(
+        request: GRPCCore.ClientRequest<Stasis_V1_MemoryBatchRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Stasis_V1_MemoryBatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.batch(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Stasis_V1_MemoryBatchRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Stasis_V1_MemoryBatchResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SweepExpired" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Deletes the items whose TTL has run out (they are invisible already) and the values only
+    /// > they used.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Stasis_V1_MemorySweepRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func sweepExpired<Result>(
+        request: GRPCCore.ClientRequest<Stasis_V1_MemorySweepRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Stasis_V1_MemorySweepResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.sweepExpired(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Stasis_V1_MemorySweepRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Stasis_V1_MemorySweepResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+}
+
+// Helpers providing sugared APIs for 'ClientProtocol' methods.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Stasis_V1_MemoryStore.ClientProtocol {
+    /// Call the "Batch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Runs the operations in one transaction and answers one result per operation, in order.
+    /// > Reads (get, search, list_namespaces) see the store as it was before this batch's puts;
+    /// > when several puts name one key, the last one counts. A batch with a bad operation fails
+    /// > whole (INVALID_ARGUMENT naming ops[i] and the field) and changes nothing.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func batch<Result>(
+        _ message: Stasis_V1_MemoryBatchRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Stasis_V1_MemoryBatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Stasis_V1_MemoryBatchRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.batch(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SweepExpired" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Deletes the items whose TTL has run out (they are invisible already) and the values only
+    /// > they used.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func sweepExpired<Result>(
+        _ message: Stasis_V1_MemorySweepRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Stasis_V1_MemorySweepResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Stasis_V1_MemorySweepRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.sweepExpired(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+}
+
 // MARK: - stasis.v1.Sessions
 
 /// Namespace containing generated types for the "stasis.v1.Sessions" service.

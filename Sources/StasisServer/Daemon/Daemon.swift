@@ -31,7 +31,7 @@ public enum Daemon {
         let limit = MessageLimit(bytes: config.maxMessageBytes)
         let services: [any RegistrableRPCService] = [
             health, CheckpointerService(graph: graph, limits: limit, tracker: tracker), SessionsService(sessions: sessions, limits: limit),
-            SandboxesService(service: sandboxes),
+            SandboxesService(service: sandboxes), MemoryStoreService(memory: MemoryStore(graph: graph), limits: limit),
         ]
 
         // A socket file left by a daemon that died: the serve lock proves nobody uses it.

@@ -51,10 +51,10 @@ public struct EventInput: Sendable, Equatable {
             throw .badEvent(line: line, message: "an event must be a JSON object, not \(value.typeName)")
         }
         guard let kindValue = fields.removeValue(forKey: "kind") else {
-            throw .badEvent(line: line, message: "missing field \"kind\" (one of \(EventKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw .badEvent(line: line, message: "missing field \"kind\" (one of \(EventKind.accepted))")
         }
         guard let name = kindValue.stringValue, let kind = EventKind(rawValue: name) else {
-            throw .badEvent(line: line, message: "unknown kind \(kindValue.canonicalString): use one of \(EventKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw .badEvent(line: line, message: "unknown kind \(kindValue.canonicalString): use one of \(EventKind.accepted)")
         }
         var time: Int64?
         if let t = fields.removeValue(forKey: "time") {

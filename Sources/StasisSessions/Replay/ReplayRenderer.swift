@@ -64,6 +64,10 @@ public struct ReplayRenderer: Sendable {
             return style("1;33", "── restored from checkpoint \(field("checkpoint").prefix(12))\(sandbox) ──") + "\r\n"
         case .note:
             return style("2", "# \(field("text"))") + "\r\n"
+        default:
+            // A namespaced kind: its name, then its fields as they are (long values clipped).
+            let fields = e.data.keys.sorted().map { k in "\(k)=" + Self.clip(e.data[k].flatMap(resolve) ?? e.data[k]!.canonicalString, 500) }
+            return style("36", "[\(e.kind.rawValue)]") + (fields.isEmpty ? "" : " " + fields.joined(separator: " ").replacingOccurrences(of: "\n", with: "\r\n")) + "\r\n"
         }
     }
 

@@ -1,4 +1,4 @@
-"""LangGraph checkpointing (and sessions and sandboxes) on a Stasis store, over gRPC."""
+"""LangGraph checkpointing, long-term memory (and sessions and sandboxes) on a Stasis store, over gRPC."""
 
 from .client import AsyncStasisClient, StasisClient
 from .daemon import StasisDaemon, find_stasis_binary, init_store
@@ -30,6 +30,7 @@ from .models import (
 )
 from .sandbox import SANDBOX_CHECKPOINT_KEY, SANDBOX_SESSION_KEY, SandboxLink
 from .saver import StasisSaver
+from .store import StasisStore
 from .transport import DEFAULT_CONNECT_GRACE
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "StasisDaemon",
     "StasisError",
     "StasisSaver",
+    "StasisStore",
     "UnauthenticatedError",
     "UnavailableError",
     "VerifyResult",

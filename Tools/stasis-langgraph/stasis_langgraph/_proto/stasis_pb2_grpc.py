@@ -544,6 +544,142 @@ class Checkpointer:
             _registered_method=True)
 
 
+class MemoryStoreStub:
+    """---------------------------------------------------------------- LangGraph long-term memory
+
+    LangGraph's BaseStore: JSON documents under (namespace, key), with filters, TTLs and an
+    optional vector index whose embeddings the client computes (Formats/langgraph.md, "Memory
+    store"). A namespace is a list of labels, each non-empty and without '.' or NUL.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Batch = channel.unary_unary(
+                '/stasis.v1.MemoryStore/Batch',
+                request_serializer=stasis__pb2.MemoryBatchRequest.SerializeToString,
+                response_deserializer=stasis__pb2.MemoryBatchResponse.FromString,
+                _registered_method=True)
+        self.SweepExpired = channel.unary_unary(
+                '/stasis.v1.MemoryStore/SweepExpired',
+                request_serializer=stasis__pb2.MemorySweepRequest.SerializeToString,
+                response_deserializer=stasis__pb2.MemorySweepResponse.FromString,
+                _registered_method=True)
+
+
+class MemoryStoreServicer:
+    """---------------------------------------------------------------- LangGraph long-term memory
+
+    LangGraph's BaseStore: JSON documents under (namespace, key), with filters, TTLs and an
+    optional vector index whose embeddings the client computes (Formats/langgraph.md, "Memory
+    store"). A namespace is a list of labels, each non-empty and without '.' or NUL.
+    """
+
+    def Batch(self, request, context):
+        """Runs the operations in one transaction and answers one result per operation, in order.
+        Reads (get, search, list_namespaces) see the store as it was before this batch's puts;
+        when several puts name one key, the last one counts. A batch with a bad operation fails
+        whole (INVALID_ARGUMENT naming ops[i] and the field) and changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SweepExpired(self, request, context):
+        """Deletes the items whose TTL has run out (they are invisible already) and the values only
+        they used.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_MemoryStoreServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Batch': grpc.unary_unary_rpc_method_handler(
+                    servicer.Batch,
+                    request_deserializer=stasis__pb2.MemoryBatchRequest.FromString,
+                    response_serializer=stasis__pb2.MemoryBatchResponse.SerializeToString,
+            ),
+            'SweepExpired': grpc.unary_unary_rpc_method_handler(
+                    servicer.SweepExpired,
+                    request_deserializer=stasis__pb2.MemorySweepRequest.FromString,
+                    response_serializer=stasis__pb2.MemorySweepResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'stasis.v1.MemoryStore', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('stasis.v1.MemoryStore', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class MemoryStore:
+    """---------------------------------------------------------------- LangGraph long-term memory
+
+    LangGraph's BaseStore: JSON documents under (namespace, key), with filters, TTLs and an
+    optional vector index whose embeddings the client computes (Formats/langgraph.md, "Memory
+    store"). A namespace is a list of labels, each non-empty and without '.' or NUL.
+    """
+
+    @staticmethod
+    def Batch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stasis.v1.MemoryStore/Batch',
+            stasis__pb2.MemoryBatchRequest.SerializeToString,
+            stasis__pb2.MemoryBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SweepExpired(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stasis.v1.MemoryStore/SweepExpired',
+            stasis__pb2.MemorySweepRequest.SerializeToString,
+            stasis__pb2.MemorySweepResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class SessionsStub:
     """---------------------------------------------------------------- sessions and history
 

@@ -124,7 +124,7 @@ extension TimelineScript {
                     el('span', null, ` after event ${c.size - 1}` + (c.record ? `, ${new Date(c.record.created / 1e6).toISOString()}` : '') + (labels ? `  ${View.shown(labels, true)}` : '')));
           if (v && !v.ok) li.append(el('div', 'bad', v.notes.join('; ')));
           const kids = el('ul');
-          for (const r of Data.related) if (r.relation === 'fork' && r.checkpoint === c.id) kids.append(el('li', 'related', `\u2442 fork: session ${r.id} ${Object.entries(r.labels || {}).map(([k, x]) => `${k}=${View.shown(x, true)}`).join(' ')} (catalog, not verified)`));
+          for (const r of Data.related) if (r.relation === 'fork' && r.checkpoint === c.id) kids.append(el('li', 'related', `fork: session ${r.id} ${Object.entries(r.labels || {}).map(([k, x]) => `${k}=${View.shown(x, true)}`).join(' ')} (catalog, not verified)`));
           for (const k of byParent.get(c.id) || []) add(kids, k);
           if (kids.childNodes.length) li.append(kids);
           into.append(li);

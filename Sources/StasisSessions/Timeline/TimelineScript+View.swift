@@ -18,9 +18,10 @@ extension TimelineScript {
         if (text !== undefined && text !== null) e.textContent = text;
         return e;
       }
-      /** Control and bidirectional characters as visible symbols: output is evidence, not a terminal. */
+      /** Control and bidirectional characters spelled out in ASCII (`\e[31m`, `\x07`), which any
+       *  font shows: output is evidence, not a terminal. */
       function shown(text, oneLine) {
-        let s = String(text).replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, c => c === '\u007f' ? '\u2421' : String.fromCharCode(0x2400 + c.charCodeAt(0)));
+        let s = String(text).replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, c => c === '\u001b' ? '\\e' : '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'));
         s = s.replace(/[\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g, c => '\u27e6U+' + c.charCodeAt(0).toString(16).toUpperCase() + '\u27e7');
         if (oneLine) s = s.replace(/\t/g, ' ').replace(/\n/g, ' \u23ce ');
         return s;

@@ -6,7 +6,9 @@ filter, the search and expanding output work on the rows; an inclusion proof lea
 root; a `<script>` in a command, in output and in a tool call is shown as text and never runs,
 ANSI escapes show as `\\e[31m`; after one byte of one event is changed in the file (the page still
 parses) the page names that event, marks it, and marks nothing verified; a dropped event and an
-edited signature are named too. `checkpoint cat` reads a file of the guest's real disk.
+edited signature are named too. `checkpoint cat` reads a file of the guest's real disk and
+refuses paths outside it, missing files and directories; bad arguments exit 64, an existing
+export file is refused; `history show --since/--until` take durations, times and positions.
 """
 import json
 import os
@@ -213,6 +215,26 @@ class TimelinePageTests(unittest.TestCase):
         self.assertEqual(self.load(self.edited("signature.html", resign), self.session.key), "tampered")
         self.assertIn("signature does not verify", self.banner() + self.js("return document.getElementById('problems').textContent"))
 
+    def status(self, *args):
+        r = subprocess.run([STASIS, *args], env=self.session.env, capture_output=True, text=True)
+        return r.returncode, r.stdout + r.stderr
+
+    def test_cli_bad_arguments(self):
+        code, text = self.status("history", "export", self.session.id, "--format", "html")
+        self.assertEqual(code, 64, text)
+        code, text = self.status("history", "export", self.session.id, "--format", "html", "-o", self.page)
+        self.assertEqual(code, 1, text)
+        self.assertIn("already exists", text)
+        code, text = self.status("history", "show", self.session.id, "--since", "yesterday")
+        self.assertEqual(code, 64, text)
+        self.assertIn("RFC 3339", text)
+        # Everything happened in the last hour; nothing after an hour from now; positions still work.
+        everything = len(self.status("history", "show", self.session.id, "--json")[1].splitlines())
+        self.assertGreater(everything, 10)
+        self.assertEqual(len(self.status("history", "show", self.session.id, "--since", "1h", "--json")[1].splitlines()), everything)
+        self.assertEqual(self.status("history", "show", self.session.id, "--since", "2099-01-01T00:00:00Z", "--json"), (0, ""))
+        self.assertEqual(len(self.status("history", "show", self.session.id, "--since", "2", "--until", "4", "--json")[1].splitlines()), 3)
+
     def test_checkpoint_cat_reads_the_guest_disk(self):
         # The guest mounts its disk at /mnt/disk: /note on the disk.
         self.assertEqual(self.session.run("checkpoint", "cat", f"{self.session.second}:/note"), "second\n")
@@ -220,6 +242,11 @@ class TimelinePageTests(unittest.TestCase):
         r = subprocess.run([STASIS, "checkpoint", "cat", f"{self.session.first}:/../etc/passwd"], env=self.session.env, capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)
         self.assertIn("outside the image", r.stderr)
+        for path, words in [("/missing", "'/missing' does not exist on disk root"), ("/lost+found", "is a directory")]:
+            code, text = self.status("checkpoint", "cat", f"{self.session.first}:{path}")
+            self.assertEqual(code, 1, text)
+            self.assertIn(words, text)
+        self.assertEqual(self.status("checkpoint", "cat", "no-colon")[0], 64)
 
 
 if __name__ == "__main__":

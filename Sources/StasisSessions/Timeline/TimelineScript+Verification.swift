@@ -31,7 +31,13 @@ extension TimelineScript {
         for (let i = seq + 1; i < Data.count; i++) if (state.status[i] !== BAD) state.status[i] = AFTER_BAD;
       }
 
-      /** Hashes every event in slices of about 25 ms; `progress` is called after each slice. */
+      // Yields to the page between slices through a message, not setTimeout (which waits at
+      // least 4 ms once nested: a sixth of the time at 25 ms slices).
+      const channel = new MessageChannel(), resumes = [];
+      channel.port1.onmessage = () => resumes.shift()();
+      const pause = () => new Promise(r => { resumes.push(r); channel.port2.postMessage(0); });
+
+      /** Hashes every event in slices of about 40 ms; `progress` is called after each slice. */
       async function hashAll(progress) {
         const n = Data.count, stored = Data.storedHashes();
         state.phase = 'hashing';
@@ -51,7 +57,7 @@ extension TimelineScript {
         recordRoot(0);
         let broken = false, i = 0;
         while (i < n) {
-          const until = performance.now() + 25;
+          const until = performance.now() + 40;
           for (; i < n && (i & 255 || performance.now() < until); i++) {
             const body = Data.body(i);
             if (body.length * 3 + 1 > buf.length) buf = new Uint8Array(body.length * 3 + 1);
@@ -91,7 +97,7 @@ extension TimelineScript {
           }
           state.hashed = i;
           progress();
-          await new Promise(r => setTimeout(r, 0));
+          await pause();
         }
         state.phase = 'signatures';
       }

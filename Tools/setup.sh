@@ -3,7 +3,9 @@
 # the C libraries Stasis links (liblz4, libzstd, SQLite) and the tools the tests use.
 # Needs root (or sudo) only when something is missing.
 set -euo pipefail
-packages=(liblz4-dev libzstd-dev libsqlite3-dev libext2fs-dev e2fsprogs pkg-config util-linux openssl)
+# chromium + chromium-driver: the timeline page's tests drive Debian's headless Chromium
+# (Tools/timeline/run_tests.sh; Selenium itself comes from PyPI into a venv there).
+packages=(liblz4-dev libzstd-dev libsqlite3-dev libext2fs-dev e2fsprogs pkg-config util-linux openssl chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

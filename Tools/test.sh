@@ -35,4 +35,6 @@ Tools/stasis-langgraph/run_tests.sh .build/debug/stasis || status=$?
 # The conformance suite again against daemons whose stores are fleet stores (PostgreSQL catalog).
 STASIS_TEST_STORES=fleet STASIS_LANGGRAPH_ROWS=newest Tools/stasis-langgraph/run_tests.sh .build/debug/stasis || status=$?
 Tools/verifier/run_tests.sh .build/debug/stasis || status=$?
+# The timeline page (history export --format html) in headless Chromium, on a real microVM session.
+Tools/timeline/run_tests.sh .build/debug/stasis || status=$?
 exit $status

@@ -7,7 +7,7 @@ struct CheckpointCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpoint",
         abstract: "Create, list, show and remove checkpoints.",
-        subcommands: [CheckpointCreateCommand.self, CheckpointListCommand.self, CheckpointShowCommand.self, CheckpointRemoveCommand.self])
+        subcommands: [CheckpointCreateCommand.self, CheckpointListCommand.self, CheckpointShowCommand.self, CheckpointCatCommand.self, CheckpointRemoveCommand.self])
 }
 
 struct CheckpointCreateCommand: ParsableCommand {

@@ -53,10 +53,13 @@ struct HistoryAppendCommand: ParsableCommand {
 }
 
 struct HistoryShowCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a session's events.")
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show a session's events.",
+        discussion: "--since and --until take positions (42), RFC 3339 times (2026-12-07T13:00:00Z, 2026-12-07T14:00:00.5+01:00) or durations before now (90s, 10m, 2h, 1d, 1w); both ends are inclusive.")
     @OptionGroup var options: StoreOptions
     @Argument(help: ArgumentHelp("Session id or unique prefix.", valueName: "SESSION")) var session: String
-    @Option(name: .long, help: "Start at this position.") var since: Int64?
+    @Option(name: .long, help: ArgumentHelp("From this position, time or duration ago: \(EventBound.help).", valueName: "WHEN")) var since: String?
+    @Option(name: .long, help: ArgumentHelp("Up to this position or time (inclusive), in the same forms.", valueName: "WHEN")) var until: String?
     @Option(name: .long, help: ArgumentHelp("Only events of this kind (repeatable).", valueName: "KIND")) var kind: [String] = []
     @Option(name: .long, help: "Only the last N events.") var last: Int?
 
@@ -65,12 +68,16 @@ struct HistoryShowCommand: ParsableCommand {
             throw ValidationError("--kind '\(k)' is not one of \(EventKind.accepted)")
         }
         if let last, last < 0 { throw ValidationError("--last must be 0 or more") }
+        for (name, value) in [("--since", since), ("--until", until)] {
+            if let value, EventBound.parse(value) == nil { throw ValidationError("\(name) '\(value)' is not \(EventBound.help)") }
+        }
     }
 
     func run() throws {
         try CommandOutput.run(json: options.json) { () throws(HistoryError) in
             let store = try options.openSessions()
-            let query = EventQuery(since: since, kinds: kind.isEmpty ? nil : Set(kind.compactMap(EventKind.init(rawValue:))), last: last)
+            var query = EventQuery(kinds: kind.isEmpty ? nil : Set(kind.compactMap(EventKind.init(rawValue:))), last: last)
+            query.bound(from: since.flatMap { EventBound.parse($0) }, to: until.flatMap { EventBound.parse($0) })
             let events = try store.events(session, query)
             if options.json {
                 for e in events {

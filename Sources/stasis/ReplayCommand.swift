@@ -51,19 +51,41 @@ struct ReplayCommand: ParsableCommand {
 struct HistoryExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Export a session's history: an asciinema v2 recording, or JSON lines.",
-        discussion: "`--format asciicast` writes a recording that `asciinema play` and other asciicast v2 players accept; `--format jsonl` writes one event per line as stored.")
-    enum Format: String, ExpressibleByArgument, CaseIterable { case asciicast, jsonl }
+        abstract: "Export a session's history: a self-verifying HTML timeline, an asciinema v2 recording, or JSON lines.",
+        discussion: """
+            `--format html -o FILE` writes one self-contained page (no network) that shows the session \
+            on a time axis — commands, output, tool calls, messages, checkpoints, restores, forks — and \
+            verifies it in the browser: every leaf and chain hash, the Merkle roots and the Ed25519 \
+            signatures, against a key you pin (paste `stasis key show`, or open FILE#key=KEY). The \
+            file is never overwritten. Formats/timeline.md describes it. \
+            `--format asciicast` writes a recording that `asciinema play` and other asciicast v2 \
+            players accept; `--format jsonl` writes one event per line as stored.
+            """)
+    enum Format: String, ExpressibleByArgument, CaseIterable { case html, asciicast, jsonl }
     @OptionGroup var options: StoreOptions
     @Argument(help: ArgumentHelp("Session id or unique prefix.", valueName: "SESSION")) var session: String
-    @Option(name: .long, help: "asciicast or jsonl.") var format: Format
-    @Option(name: .shortAndLong, help: ArgumentHelp("Output file (default: standard output).", valueName: "FILE")) var output: String?
+    @Option(name: .long, help: "html, asciicast or jsonl.") var format: Format
+    @Option(name: .shortAndLong, help: ArgumentHelp("Output file (default: standard output; required for html).", valueName: "FILE")) var output: String?
+
+    func validate() throws {
+        if format == .html && output == nil { throw ValidationError("--format html needs -o FILE: the page is a file to open in a browser") }
+    }
 
     func run() throws {
+        if format == .html, let output {
+            try CommandOutput.run(json: options.json) { () throws(HistoryError) in
+                let r = try options.openSessions().exportTimeline(session, to: output)
+                if options.json { CommandOutput.json(r); return }
+                for id in r.missingBlobs { CommandOutput.warn("blob \(id) that an event names is not in this store; the page shows it as missing") }
+                CommandOutput.line("wrote \(r.path): \(r.events) events, \(r.checkpoints) checkpoints, \(r.blobs) blobs, \(ByteCount.format(r.bytes))")
+            }
+            return
+        }
         try CommandOutput.run(json: false) { () throws(HistoryError) in
             let store = try options.openSessions()
             let text: String
             switch format {
+            case .html: return   // written above
             case .asciicast: text = try store.asciicast(session)
             case .jsonl:
                 text = try store.events(session).map { e in

@@ -5,13 +5,32 @@ import StasisStore
 
 /// Which events `events(…)` returns.
 public struct EventQuery: Sendable {
+    /// First and last position (inclusive).
     public var since: Int64?
+    public var until: Int64?
+    /// Earliest and latest event time (inclusive), nanoseconds since 1970.
+    public var sinceTime: Int64?
+    public var untilTime: Int64?
     public var kinds: Set<EventKind>?
     /// Only the last N matching events (still returned oldest first).
     public var last: Int?
     public var limit: Int?
     public init(since: Int64? = nil, kinds: Set<EventKind>? = nil, last: Int? = nil, limit: Int? = nil) {
         self.since = since; self.kinds = kinds; self.last = last; self.limit = limit
+    }
+
+    /// Adds a bound (`--since`/`--until`): a position or a time.
+    public mutating func bound(from lower: EventBound?, to upper: EventBound?) {
+        switch lower {
+        case .position(let p)?: since = p
+        case .time(let t)?: sinceTime = t
+        case nil: break
+        }
+        switch upper {
+        case .position(let p)?: until = p
+        case .time(let t)?: untilTime = t
+        case nil: break
+        }
     }
 }
 
@@ -22,6 +41,9 @@ extension SessionStore {
         var sql = "SELECT seq, body FROM events WHERE session_id = ?"
         var args: [CatalogValue] = [.text(session)]
         if let since = query.since { sql += " AND seq >= ?"; args.append(.int(since)) }
+        if let until = query.until { sql += " AND seq <= ?"; args.append(.int(until)) }
+        if let t = query.sinceTime { sql += " AND time_ns >= ?"; args.append(.int(t)) }
+        if let t = query.untilTime { sql += " AND time_ns <= ?"; args.append(.int(t)) }
         if let kinds = query.kinds, !kinds.isEmpty {
             sql += " AND kind IN (" + kinds.map { _ in "?" }.joined(separator: ",") + ")"
             args.append(contentsOf: kinds.map { .text($0.rawValue) })

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import StasisRestore
+import StasisSandbox
 import StasisStore
 import StasisTemplates
 
@@ -22,7 +24,7 @@ struct TemplateCommand: ParsableCommand {
             NAME` boots it: the guest's init switches into it and the agent runs inside it, with \
             the image config's Env and WorkingDir. Formats/template.md describes the details.
             """,
-        subcommands: [TemplateBuildCommand.self, TemplateListCommand.self, TemplateShowCommand.self,
+        subcommands: [TemplateBuildCommand.self, TemplateWarmCommand.self, TemplateListCommand.self, TemplateShowCommand.self,
                       TemplateRemoveCommand.self])
 }
 
@@ -52,6 +54,8 @@ struct TemplateBuildCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("A Debian suite to debootstrap (e.g. bookworm).", valueName: "SUITE")) var debian: String?
     @Option(name: .long, help: ArgumentHelp("Debian packages to add, comma-separated (with --debian).", valueName: "P1,P2")) var packages: String?
     @Option(name: .long, help: ArgumentHelp("The Debian mirror (with --debian).", valueName: "URL")) var mirror = "http://deb.debian.org/debian"
+    @Flag(name: .long, help: "Then boot it once and keep that checkpoint (`stasis template warm`).") var warm = false
+    @Option(name: .long, help: "Guest memory of the warm checkpoint (with --warm).") var memory = "512M"
 
     func validate() throws {
         switch (oci, debian) {
@@ -60,6 +64,7 @@ struct TemplateBuildCommand: ParsableCommand {
         default: break
         }
         if packages != nil && debian == nil { throw ValidationError("--packages goes with --debian") }
+        guard let m = ByteCount.parse(memory), m >= 64 << 20, m % (1 << 20) == 0 else { throw ValidationError("--memory '\(memory)' must be whole MiB, at least 64M") }
     }
 
     func run() throws {
@@ -73,11 +78,43 @@ struct TemplateBuildCommand: ParsableCommand {
         try CommandOutput.run(json: options.json) { () throws(TemplateError) in
             let quiet = options.json
             let r = try options.templates().build(name, from: source, progress: options.progress) { if !quiet { CommandOutput.warn($0) } }
-            if options.json { CommandOutput.json(r); return }
+            // With --warm, one JSON document: the warm step's, which names the template.
+            if options.json { if !warm { CommandOutput.json(r) }; return }
             CommandOutput.line(r.template.name)
             CommandOutput.warn("template \(r.template.name): image \(r.template.imageID.prefix(12)), \(ByteCount.format(r.template.size)) disk, " +
                                "\(ByteCount.format(r.template.dataBytes)) of files, \(ByteCount.format(r.storedBytes)) new in the store" +
                                (r.layers > 0 ? ", \(r.layers) layer(s)" : "") + String(format: ", %.1f s", r.seconds))
+        }
+        if warm { try TemplateWarmCommand.warm(name, memory: Int64(ByteCount.parse(memory)!), cpus: 1, options: options) }
+    }
+}
+
+struct TemplateWarmCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "warm",
+        abstract: "Boot a template once and keep that checkpoint, so that new sandboxes resume instead of booting.",
+        discussion: """
+            `stasis sandbox run --template NAME` with the same --memory and --cpus then restores \
+            this checkpoint into a new session (a fork of the first boot with a new identity) \
+            instead of booting the kernel. Warming again replaces the checkpoint.
+            """)
+    @OptionGroup var options: StoreOptions
+    @Argument(help: ArgumentHelp("Template name.", valueName: "NAME")) var name: String
+    @Option(name: .long, help: "Guest memory of the warm sandboxes.") var memory = "512M"
+    @Option(name: .long, help: "Virtual CPUs of the warm sandboxes.") var cpus = 1
+
+    func validate() throws {
+        guard let m = ByteCount.parse(memory), m >= 64 << 20, m % (1 << 20) == 0 else { throw ValidationError("--memory '\(memory)' must be whole MiB, at least 64M") }
+        guard (1...16).contains(cpus) else { throw ValidationError("--cpus must be from 1 to 16") }
+    }
+
+    func run() throws { try Self.warm(name, memory: Int64(ByteCount.parse(memory)!), cpus: cpus, options: options) }
+
+    static func warm(_ name: String, memory: Int64, cpus: Int, options: StoreOptions) throws {
+        try CommandOutput.run(json: options.json) { () throws(SandboxError) in
+            let r = try options.sandboxService().warm(template: name, memoryBytes: memory, vcpus: cpus, progress: options.progress)
+            if options.json { CommandOutput.json(["template": name, "warm_checkpoint": r.checkpoint]); return }
+            CommandOutput.warn("template \(name) is warm: checkpoint \(r.checkpoint.prefix(12)) of its first boot (\(memory >> 20) MiB, \(cpus) CPU)")
         }
     }
 }

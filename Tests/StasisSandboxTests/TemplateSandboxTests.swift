@@ -82,9 +82,12 @@ struct TemplateSandboxTests {
     func runsInTemplate() throws {
         let f = try Fixture()
         let template = try f.pythonTemplate("py")
-        let run = try f.service.run(template: "py", memoryBytes: 256 << 20)
+        // Two vCPUs (multi-threaded TCG) and a root disk grown beyond the template's (resize2fs).
+        let run = try f.service.run(template: "py", memoryBytes: 256 << 20, diskBytes: 1 << 30, vcpus: 2)
         #expect(run.template == "py")
         let s = run.session
+        #expect(try f.out(s, "nproc") == "2")
+        #expect(Int(try f.out(s, "df -k / | tail -1 | awk '{print $2}'")) ?? 0 > 900_000)
         #expect(try f.out(s, "python3 -I -S -c 'import os; print(os.getcwd(), os.environ[\"GREETING\"])'") == "/app hi from the template")
         #expect(try f.out(s, "pwd; cat hello.txt") == "/app\nhello from the image")
         // The whiteout hid the lower layer's file; the busybox guest's own /mnt/disk is not here.

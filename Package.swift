@@ -92,8 +92,14 @@ let package = Package(
         // VMM drivers: QEMU microvm over QMP and the guest agent's console (KVM or TCG).
         .target(name: "StasisSandbox", dependencies: ["StasisIO", "StasisJSON"]),
 
+        // Templates: root filesystems from OCI images or debootstrap, as ext4 images in the store.
+        .target(
+            name: "StasisTemplates",
+            dependencies: ["StasisStore", "StasisCatalog", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+
         // The restore planner and executor, and the sandbox lifecycle on top of sessions.
-        .target(name: "StasisRestore", dependencies: ["StasisSandbox", "StasisSessions", "StasisStore", "StasisJSON", "StasisIO"]),
+        .target(name: "StasisRestore", dependencies: ["StasisSandbox", "StasisSessions", "StasisStore", "StasisTemplates", "StasisJSON", "StasisIO"]),
 
         // The daemon's protobuf messages and gRPC stubs, generated from Formats/proto/stasis.proto
         // by Tools/proto/generate.sh and committed (the plugins take minutes to build).
@@ -164,7 +170,7 @@ let package = Package(
             name: "stasis",
             dependencies: [
                 "StasisStore", "StasisSessions", "StasisJSON", "StasisSynthetic", "StasisSandbox", "StasisRestore",
-                "StasisServer", "StasisGraphStore",
+                "StasisServer", "StasisGraphStore", "StasisTemplates",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -199,6 +205,7 @@ let package = Package(
             dependencies: ["StasisCatalog", "StasisTestSupport"]
         ),
         .testTarget(name: "StasisExt4Tests", dependencies: ["StasisExt4"]),
+        .testTarget(name: "StasisTemplatesTests", dependencies: ["StasisTemplates", "StasisStore", "StasisStoreTestSupport"]),
         .testTarget(
             name: "StasisGraphStoreTests",
             dependencies: ["StasisStoreTestSupport", "StasisGraphStore", "StasisStore", "StasisJSON", .product(name: "PropertyBased", package: "swift-property-based")]
@@ -214,7 +221,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StasisSandboxTests",
-            dependencies: ["StasisStoreTestSupport", "StasisCatalog", "StasisSandbox", "StasisRestore", "StasisSessions", "StasisStore", "StasisJSON", "StasisIO", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["StasisStoreTestSupport", "StasisCatalog", "StasisSandbox", "StasisRestore", "StasisSessions", "StasisStore", "StasisTemplates", "StasisJSON", "StasisIO", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "StasisJSONTests",

@@ -3,7 +3,9 @@
 #  1. `stasis demo`: boot a QEMU microVM, give it state (a running process, a file, shell
 #     variables), pause it into the store, resume it in a fresh sandbox and prove every state
 #     survived, fork a second sandbox from the same checkpoint, replay the session's history.
-#  2. the image store on its own: capture a generated 1 GiB guest-memory image and its successor
+#  2. a real agent task in a Debian template (Tools/demo-template.sh): python3, git and make in a
+#     sandbox built by debootstrap; tests run, pause, resume, fork, diff of the forks' files.
+#  3. the image store on its own: capture a generated 1 GiB guest-memory image and its successor
 #     (5% of pages rewritten, plus the sparse diff a Firecracker diff snapshot would be)
 #     incrementally, materialize it back bit-exact, verify every chunk, print the statistics.
 #
@@ -34,7 +36,11 @@ echo "== part 1: stasis demo (a real microVM)"
 "$STASIS" demo --store "$WORK/demo-store"
 
 echo
-echo "== part 2: the image store"
+echo "== part 2: an agent task in a Debian template"
+Tools/demo-template.sh "$STASIS" --work "$WORK"
+
+echo
+echo "== part 3: the image store"
 export STASIS_STORE="$WORK/store"
 rm -rf "$STASIS_STORE"
 "$BIN/stasis-bench" gen-image base "$WORK/base.img" --size "$SIZE" --seed 1 >/dev/null

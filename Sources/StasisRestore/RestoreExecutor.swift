@@ -15,6 +15,8 @@ public struct RestoreResult: Sendable, Codable {
     public var materializeSeconds: Double
     public var startSeconds: Double
     public var patchedFromBase: [String: String]
+    /// The session the restored sandbox runs for (set by `SandboxService.restore`).
+    public var session: String?
 }
 
 /// Carries out a restore plan: writes every file (verified), checks isolation and consistency,

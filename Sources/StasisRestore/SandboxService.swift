@@ -33,6 +33,8 @@ public final class SandboxService: Sendable {
         public var memoryBytes: Int64
         public var accelerator: String
         public var restoredFrom: String?
+        /// The template the sandbox (or the sandbox it was restored from) started from.
+        public var template: String?
     }
 
     /// Every sandbox directory on this host, running or not.
@@ -42,7 +44,8 @@ public final class SandboxService: Sendable {
             let dir = SandboxDirectory(path: sandboxesDirectory + "/" + name)
             guard let spec = try? dir.loadSpec() else { return nil }
             return Running(sandbox: spec.id, session: spec.session, directory: dir.path, pid: dir.runningPID,
-                           memoryBytes: spec.memoryBytes, accelerator: spec.accelerator, restoredFrom: spec.restoredFrom)
+                           memoryBytes: spec.memoryBytes, accelerator: spec.accelerator, restoredFrom: spec.restoredFrom,
+                           template: spec.template)
         }
     }
 
@@ -75,7 +78,7 @@ public final class SandboxService: Sendable {
         if let claims = try? sessions.sandboxClaims() { live.formUnion(claims.filter { $0.host != sessions.claimHost }.map(\.session)) }
         do throws(HistoryError) {
             var found: [Resumable] = []
-            for record in try sessions.sessions() where record.checkpoints > 0 && !live.contains(record.id) {
+            for record in try sessions.sessions() where record.checkpoints > 0 && !live.contains(record.id) && record.labels[Self.warmLabel] == nil {
                 guard let last = try lastSandboxCheckpoint(record.id) else { continue }
                 found.append(Resumable(session: record.id, checkpoint: last.id, checkpointedAt: last.createdAt, labels: record.labels))
             }
@@ -94,12 +97,23 @@ public final class SandboxService: Sendable {
         do { try sessions.append(session, events) } catch { throw .store(error.description, cause: error) }
     }
 
-    /// Creates a session (unless given) and boots a fresh VM for it.
-    public func run(session: String? = nil, memoryBytes: Int64 = 256 << 20, diskBytes: Int64 = 1 << 30, vcpus: Int = 1,
-                    labels: [String: String] = [:]) throws(SandboxError) -> Running {
+    /// Creates a session (unless given) and boots a fresh VM for it. With `template`, the VM's
+    /// root disk is a private copy of the template's (grown to `diskBytes` if that is larger) and
+    /// the guest switches into it; without, it boots the guest image with an empty ext4 disk of
+    /// `diskBytes` (default 1 GiB) at /mnt/disk. A template with a warm checkpoint of the same
+    /// memory size and CPU count (`warm(template:)`) is resumed from it instead of booted, unless
+    /// `useWarm` is false, `session` is given or the disk must grow.
+    public func run(session: String? = nil, template: String? = nil, memoryBytes: Int64 = 256 << 20, diskBytes: Int64? = nil, vcpus: Int = 1,
+                    labels: [String: String] = [:], useWarm: Bool = true) throws(SandboxError) -> Running {
         guard memoryBytes >= 64 << 20, memoryBytes % (1 << 20) == 0 else { throw .badArgument("--memory must be whole MiB, at least 64M") }
-        guard diskBytes >= 16 << 20 else { throw .badArgument("--disk must be at least 16M") }
+        if let diskBytes, diskBytes < 16 << 20 { throw .badArgument("--disk must be at least 16M") }
+        guard (1...16).contains(vcpus) else { throw .badArgument("--cpus must be from 1 to 16") }
         let guest = try GuestImage.locate(cache: guestCache)
+        let rootTemplate = try template.map { (name) throws(SandboxError) in try templateRecord(name) }
+        if let rootTemplate, useWarm, session == nil, (diskBytes ?? 0) <= rootTemplate.size,
+           let warm = warmCheckpoint(of: rootTemplate, memoryBytes: memoryBytes, vcpus: vcpus) {
+            return try runWarm(rootTemplate, checkpoint: warm, labels: labels)
+        }
         let sessionID: String
         do throws(HistoryError) {
             if let session { sessionID = try sessions.resolveSession(session) } else { sessionID = try sessions.createSession(labels: labels).id }
@@ -109,8 +123,10 @@ public final class SandboxService: Sendable {
         if let existing = try? running(sessionID) { throw .badArgument("session \(sessionID) already runs sandbox \(existing.0.id)") }
         var spec = SandboxSpec(id: "", session: sessionID, memoryBytes: memoryBytes, vcpus: vcpus,
                                accelerator: Accelerator.detect(guest: guest, cache: guestCache),
-                               kernelCommandLine: guest.commandLine(), mac: "", vsockCID: 0, machineID: "", disks: ["root"],
+                               kernelCommandLine: guest.commandLine() + (rootTemplate == nil ? "" : " stasis.root=/dev/vda"),
+                               mac: "", vsockCID: 0, machineID: "", disks: ["root"],
                                restoredFrom: nil, createdAt: Date())
+        spec.template = rootTemplate?.name
         spec.renewIdentity()
         try claim(sessionID, sandbox: spec.id, takeOver: false)
         let dir = SandboxDirectory(path: sandboxesDirectory + "/" + spec.id)
@@ -127,13 +143,18 @@ public final class SandboxService: Sendable {
         }
         do throws(SandboxError) {
             try dir.saveSpec(spec)
-            try Self.makeDisk(dir.disk("root"), bytes: diskBytes)
+            if let rootTemplate {
+                try makeTemplateDisk(dir.disk("root"), from: rootTemplate, bytes: diskBytes)
+            } else {
+                try Self.makeDisk(dir.disk("root"), bytes: diskBytes ?? 1 << 30)
+            }
             try storeBootFiles(dir)
             let t0 = Date()
             try driver.boot(spec, in: dir)
             try record(sessionID, [EventInput(kind: .note, data: [
-                "text": .string("sandbox \(spec.id) booted (\(driver.name), \(spec.accelerator), \(memoryBytes >> 20) MiB) in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s"),
-                "sandbox": .string(spec.id), "accelerator": .string(spec.accelerator)])])
+                "text": .string("sandbox \(spec.id) booted (\(driver.name), \(spec.accelerator), \(memoryBytes >> 20) MiB\(rootTemplate.map { ", template \($0.name)" } ?? "")) in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s"),
+                "sandbox": .string(spec.id), "accelerator": .string(spec.accelerator),
+                "template": rootTemplate.map { .string($0.name) } ?? .null])])
         } catch {
             try? driver.stop(dir)
             try? FileManager.default.removeItem(atPath: dir.path)
@@ -141,7 +162,7 @@ public final class SandboxService: Sendable {
             throw error
         }
         return Running(sandbox: spec.id, session: sessionID, directory: dir.path, pid: dir.runningPID,
-                       memoryBytes: memoryBytes, accelerator: spec.accelerator, restoredFrom: nil)
+                       memoryBytes: memoryBytes, accelerator: spec.accelerator, restoredFrom: nil, template: spec.template)
     }
 
     /// Claims `session` for `sandbox` in the catalog, so that no other host of a fleet store runs
@@ -292,18 +313,20 @@ public final class SandboxService: Sendable {
     /// `restore` event; the checkpoint's session records the fork too. `resume` restores into
     /// the same session instead.
     public func restore(_ checkpoint: String, start: Bool, directory: String? = nil, intoSession: String? = nil,
+                        labels: [String: String] = [:],
                         takeOver: Bool = false, progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> RestoreResult {
         let guest = try? GuestImage.locate(cache: guestCache)
         let accel = guest.map { Accelerator.detect(guest: $0, cache: guestCache) } ?? "tcg"
         let plan = try planner.plan(checkpoint, accelerator: accel, directory: directory)
         let session: String
         if let intoSession { session = intoSession } else {
-            do { session = try sessions.createSession(labels: ["forked_from": plan.session, "checkpoint": plan.checkpoint]).id } catch {
+            let forkLabels = labels.merging(["forked_from": plan.session, "checkpoint": plan.checkpoint]) { _, ours in ours }
+            do { session = try sessions.createSession(labels: forkLabels).id } catch {
                 throw .store(error.description, cause: error)
             }
         }
         if start { try claim(session, sandbox: plan.identity.sandbox, takeOver: takeOver) }
-        let result: RestoreResult
+        var result: RestoreResult
         do { result = try executor.execute(plan, start: start, session: session, progress: progress) } catch {
             if start { try? sessions.releaseSandbox(session: session, sandbox: plan.identity.sandbox) }
             if intoSession == nil { _ = try? sessions.removeSession(session) }
@@ -314,6 +337,7 @@ public final class SandboxService: Sendable {
             "session": .string(session), "start_ms": .double((result.startSeconds * 1000).rounded())])
         try record(session, [event])
         if session != plan.session { try record(plan.session, [event]) }
+        result.session = session
         return result
     }
 

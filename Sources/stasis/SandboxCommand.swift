@@ -24,26 +24,40 @@ struct SandboxCommand: ParsableCommand {
 }
 
 struct SandboxRunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "Create a session and boot its VM; print the session id.")
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Create a session and boot its VM; print the session id.",
+        discussion: """
+            Without --template the guest is the busybox guest image with an empty ext4 disk at \
+            /mnt/disk. With --template NAME (`stasis template ls`) the guest switches into a private \
+            copy of the template's root disk: commands run there, with the template's Env and \
+            WorkingDir, and checkpoints store only what the sandbox changed. A warm template \
+            (`stasis template warm`) with the same --memory and --cpus is resumed instead of \
+            booted (--cold boots anyway).
+            """)
     @OptionGroup var options: StoreOptions
+    @Option(name: .long, help: ArgumentHelp("Boot this template's root filesystem (`stasis template ls`).", valueName: "NAME")) var template: String?
     @Option(name: .long, help: "Guest memory (e.g. 256M, 1G).") var memory = "256M"
-    @Option(name: .long, help: "Size of the guest's ext4 disk (sparse).") var disk = "1G"
+    @Option(name: .long, help: "Size of the guest's ext4 disk (sparse; default 1G, or the template's size; a template's disk only grows).") var disk: String?
+    @Option(name: .long, help: "Virtual CPUs (multi-threaded TCG when KVM is not usable).") var cpus = 1
+    @Flag(name: .long, help: "Boot the template even when it is warm (`stasis template warm`).") var cold = false
     @Option(name: .long, help: ArgumentHelp("Boot for this existing session instead of a new one.", valueName: "SESSION")) var session: String?
     @Option(name: .long, help: ArgumentHelp("A label NAME=VALUE for the new session (repeatable).", valueName: "NAME=VALUE")) var label: [String] = []
 
     func validate() throws {
         guard ByteCount.parse(memory) != nil else { throw ValidationError("--memory '\(memory)' is not a size") }
-        guard ByteCount.parse(disk) != nil else { throw ValidationError("--disk '\(disk)' is not a size") }
+        if let disk, ByteCount.parse(disk) == nil { throw ValidationError("--disk '\(disk)' is not a size") }
+        guard (1...16).contains(cpus) else { throw ValidationError("--cpus must be from 1 to 16") }
     }
 
     func run() throws {
         let labels = try CommandOutput.pairs(label, option: "--label")
         try CommandOutput.run(json: options.json) { () throws(SandboxError) in
-            let r = try options.sandboxService().run(session: session, memoryBytes: Int64(ByteCount.parse(memory)!),
-                                                     diskBytes: Int64(ByteCount.parse(disk)!), labels: labels)
+            let r = try options.sandboxService().run(session: session, template: template, memoryBytes: Int64(ByteCount.parse(memory)!),
+                                                     diskBytes: disk.map { Int64(ByteCount.parse($0)!) }, vcpus: cpus, labels: labels,
+                                                     useWarm: !cold)
             if options.json { CommandOutput.json(r) } else {
                 CommandOutput.line(r.session)
-                CommandOutput.warn("sandbox \(r.sandbox) running (\(r.accelerator), \(r.memoryBytes >> 20) MiB) in \(r.directory)")
+                CommandOutput.warn("sandbox \(r.sandbox) running (\(r.accelerator), \(r.memoryBytes >> 20) MiB\(r.template.map { ", template \($0)" } ?? "")) in \(r.directory)")
             }
         }
     }

@@ -24,6 +24,9 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
     /// existed: those machines (and their checkpoints' device state) have a `virtconsole`, and a
     /// restore must rebuild the same device.
     public var agentPort: AgentPort?
+    /// The template whose root disk the guest switched into (`stasis.root=` on the kernel
+    /// command line); nil for the plain guest with an empty disk at /mnt/disk.
+    public var template: String?
 
     /// How the guest agent's channel is wired (Tools/guest/PROTOCOL.md, "Transport").
     public enum AgentPort: String, Codable, Sendable {

@@ -86,11 +86,7 @@ extension QEMUMicrovmDriver {
             guard FileManager.default.createFile(atPath: state, contents: Data(result.deviceState), attributes: [.posixPermissions: 0o600]) else {
                 throw .io("write \(state)", EIO)
             }
-            for name in spec.disks {
-                let target = scratch + "/disk-\(name).raw"
-                copied += try Self.copy(dir.disk(name), to: target)
-                disks[name] = target
-            }
+            copied += try Self.copyDisks(spec, dir, into: scratch, recording: &disks)
         } catch {
             _ = try? qmp.execute("cont")
             throw error

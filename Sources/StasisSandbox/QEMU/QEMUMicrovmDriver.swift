@@ -102,11 +102,7 @@ public struct QEMUMicrovmDriver: SandboxDriver {
             // Memory and disks from the same pause: the disk is consistent with memory, not just
             // crash-consistent.
             copied += try Self.copy(dir.memory, to: scratch + "/guest.mem")
-            for name in spec.disks {
-                let target = scratch + "/disk-\(name).raw"
-                copied += try Self.copy(dir.disk(name), to: target)
-                disks[name] = target
-            }
+            copied += try Self.copyDisks(spec, dir, into: scratch, recording: &disks)
         } catch {
             _ = try? qmp.execute("cont")
             throw error
@@ -174,6 +170,19 @@ public struct QEMUMicrovmDriver: SandboxDriver {
             }
         }
         throw .timeout(what)
+    }
+
+    /// Copies every disk of the (stopped) guest into `scratch` as `disk-NAME.raw`, noting each
+    /// copy in `disks`; returns the bytes copied. Both checkpoint methods do this in their pause.
+    static func copyDisks(_ spec: SandboxSpec, _ dir: SandboxDirectory, into scratch: String,
+                          recording disks: inout [String: String]) throws(SandboxError) -> Int64 {
+        var copied: Int64 = 0
+        for name in spec.disks {
+            let target = scratch + "/disk-\(name).raw"
+            copied += try copy(dir.disk(name), to: target)
+            disks[name] = target
+        }
+        return copied
     }
 
     static func copy(_ source: String, to target: String) throws(SandboxError) -> Int64 {

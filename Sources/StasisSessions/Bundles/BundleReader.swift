@@ -23,10 +23,10 @@ final class BundleReader {
         do { fd = try FileDescriptor.open(path, .readOnly) } catch {
             throw .badBundle(path: path, message: error.description)
         }
-        do throws(HistoryError) { try scan() } catch {
-            fd.close()
-            throw error
-        }
+        // Every stored property is set by now, so a throw from here on runs `deinit`, which
+        // closes the descriptor. Closing it here as well closed it twice: the second close hit
+        // whatever file another thread had opened under the same number in between.
+        try scan()
     }
 
     deinit { fd.close() }

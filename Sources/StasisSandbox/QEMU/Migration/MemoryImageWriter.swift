@@ -19,12 +19,16 @@ final class MemoryImageWriter {
     init(path: String, size: Int64) throws(MigrationStreamError) {
         self.path = path
         self.size = size
-        do {
-            file = try FileDescriptor.open(path, .createExclusive, permissions: 0o600)
-            try file.truncate(to: size)
-        } catch {
+        let opened: FileDescriptor
+        do { opened = try FileDescriptor.open(path, .createExclusive, permissions: 0o600) } catch {
             throw .io("create \(path)", errno: error.errno.rawValue)
         }
+        // `deinit` does not run for a half-initialised object: close the file here on failure.
+        do { try opened.truncate(to: size) } catch {
+            opened.close()
+            throw .io("create \(path)", errno: error.errno.rawValue)
+        }
+        file = opened
         written = [UInt64](repeating: 0, count: Int((size / Int64(Self.pageSize) + 63) / 64))
         run.reserveCapacity(runLimit)
     }

@@ -35,7 +35,10 @@ public struct FileDescriptor: Sendable {
 
     public func close() {
         // Linux closes the descriptor even when close(2) reports EINTR: never retry.
-        _ = Glibc.close(rawValue)
+        let result = Glibc.close(rawValue)
+        // A second close of one descriptor is a bug that hides until the number is reused: then it
+        // closes another thread's file. Debug builds (the tests) stop at the first one instead.
+        assert(result == 0 || errno != EBADF, "\(path): descriptor \(rawValue) closed twice")
     }
 
     /// Size in bytes (fstat).

@@ -2,7 +2,7 @@
 /// (Formats/canonical-json.md), so that a verifier in any language can use an off-the-shelf JCS
 /// library. It differs from the version-1 form in three places: object keys are sorted by their
 /// UTF-16 code units; every number is an IEEE double spelled as ECMAScript's `Number.toString`
-/// spells it; and an integer beyond ±2^53 cannot be written at all (a double would round it), so
+/// spells it; and an integer beyond ±2^53 that a double would round cannot be written at all, so
 /// encoding refuses it, naming where it is — callers store such values as strings.
 extension JSONValue {
     /// A value that RFC 8785 cannot represent exactly.
@@ -28,7 +28,10 @@ extension JSONValue {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
         case .int(let i):
-            guard i.magnitude <= UInt64(Self.jcsIntegerLimit) else {
+            // Beyond 2^53 only integers that a double holds exactly and that ECMAScript spells
+            // in full (`18446744073709552000` does not fit Int64 and parses as a double; but
+            // `9007199254740994` does, and must read back as what a JCS library wrote).
+            guard i.magnitude <= UInt64(Self.jcsIntegerLimit) || Self.ecmaScriptNumber(Double(i)) == String(i) else {
                 throw JCSError(path: path, message: "the integer \(i) is beyond ±2^53, which a JSON number cannot hold exactly; write it as a string")
             }
             out.append(contentsOf: String(i).utf8)

@@ -85,6 +85,10 @@ struct JCSTests {
     func bigIntegers() throws {
         #expect(try JSONValue.int(1 << 53).jcsBytes() == Array("9007199254740992".utf8))
         #expect(try JSONValue.int(-(1 << 53)).jcsBytes() == Array("-9007199254740992".utf8))
+        // A double written by a JCS library reads back as an integer; it must write back the same.
+        #expect(try JSONValue.double(9_007_199_254_740_994).jcsBytes() == Array("9007199254740994".utf8))
+        #expect(try JSONValue.parse("9007199254740994").jcsBytes() == Array("9007199254740994".utf8))
+        #expect(try JSONValue.parse("18446744073709552000").jcsBytes() == Array("18446744073709552000".utf8))
         let v: JSONValue = ["data": ["sizes": [1, .int((1 << 53) + 1)]]]
         #expect(throws: JSONValue.JCSError(path: "/data/sizes/1", message: "the integer 9007199254740993 is beyond ±2^53, which a JSON number cannot hold exactly; write it as a string")) {
             try v.jcsBytes()

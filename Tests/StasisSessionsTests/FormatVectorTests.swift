@@ -61,10 +61,42 @@ struct SessionFormatVectorTests {
         #expect(MerkleTree.inclusionProof(index: 1, in: 0..<3) { MerkleTree.root(leaves[$0]) }.map { StoreKey.hex($0) } == proof)
     }
 
+    @Test("format-2 (RFC 8785) history bodies: decoded, re-encoded byte for byte, hashed")
+    func historyFormatTwo() throws {
+        let lines = Self.block("history-events-v2", in: "history.md").split(separator: "\n").map(String.init)
+        #expect(lines.count == 6)
+        var chain = HistoryHashing.genesis
+        var leaves: [MerkleTree.Hash] = []
+        for k in 0..<3 {
+            let body = Array(lines[2 * k].utf8)
+            let event = try #require(HistoryEvent.decode(body: body))
+            #expect(event.format == 2 && event.seq == Int64(k) && event.time == 1_795_900_000_000_000_000 + [0, 1_000_000, 3_000_000][k])
+            #expect(event.body == body)
+            let header = try #require(body.withUnsafeBytes { EventBodyHeader.parse($0) })
+            #expect(header.seq == event.seq && header.time == event.time && header.format == 2)
+            let leaf = MerkleTree.leafHash(body)
+            chain = HistoryHashing.chain(previous: chain, leaf: leaf)
+            #expect(lines[2 * k + 1] == StoreKey.hex(leaf) + " " + StoreKey.hex(chain))
+            leaves.append(leaf)
+        }
+        #expect(StoreKey.hex(MerkleTree.root(leaves[...])) == Self.quoted(after: "Root of the tree of the three format-2 events:", in: "history.md"))
+    }
+
+    @Test("version-2 (RFC 8785) checkpoint record and id")
+    func checkpointVersionTwo() throws {
+        let record = Self.block("checkpoint-record-v2", in: "checkpoint.md").trimmingCharacters(in: .newlines)
+        let decoded = try #require(CheckpointRecord.decode(Array(record.utf8)))
+        #expect(decoded.formatVersion == 2 && decoded.createdAt == 1_795_900_000_000_000_000)
+        #expect(decoded.canonicalBytes == Array(record.utf8))
+        #expect(decoded.id == Self.quoted(after: "Its version-2 id:", in: "checkpoint.md"))
+        #expect(decoded.meta["downtime_ms"] == .double(41.5))
+    }
+
     @Test("checkpoint record and id")
     func checkpoint() throws {
         let record = Self.block("checkpoint-record", in: "checkpoint.md").trimmingCharacters(in: .newlines)
         let decoded = try #require(CheckpointRecord.decode(Array(record.utf8)))
+        #expect(decoded.formatVersion == 1 && decoded.canonicalBytes == Array(record.utf8))
         #expect(decoded.id == Self.quoted(after: "Its id:", in: "checkpoint.md"))
         #expect(decoded.images["disk:root"] == String(repeating: "33", count: 32) && decoded.parent == nil)
     }

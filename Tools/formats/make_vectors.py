@@ -209,6 +209,38 @@ def checkpoint_vector():
     return body, hashlib.sha256(body).hexdigest()
 
 
+def history_v2_vector():
+    """Format-2 events (RFC 8785 through the `rfc8785` package; times as decimal strings, "v": 2),
+    with keys whose UTF-16 order differs from their UTF-8 order and numbers ECMAScript spells."""
+    import rfc8785
+    t = 1795900000000000000
+    events = [
+        {"data": {"command": "echo hi"}, "kind": "command.started", "seq": 0, "time": str(t), "v": 2},
+        {"data": {"\ufb01": "BMP above U+E000", "😀": "astral", "ratio": 0.000001, "big": 1e21}, "kind": "x-demo.keys", "seq": 1,
+         "time": str(t + 1000000), "v": 2},
+        {"data": {"code": 0, "duration_ms": 3.5}, "kind": "command.exited", "seq": 2, "time": str(t + 3000000), "v": 2},
+    ]
+    bodies = [rfc8785.dumps(e) for e in events]
+    leaves = [leaf_hash(b) for b in bodies]
+    chains, prev = [], bytes(32)
+    for l in leaves:
+        prev = chain(prev, l)
+        chains.append(prev)
+    return bodies, leaves, chains
+
+
+def checkpoint_v2_vector():
+    import rfc8785
+    record = {
+        "version": 2, "session": "0123456789abcdef0123456789abcdef", "parent": None, "created": "1795900000000000000",
+        "history": {"size": 3, "root": "00" * 32, "chain": "11" * 32},
+        "images": {"memory": "22" * 32, "disk:root": "33" * 32},
+        "blobs": {"config": "44" * 32}, "labels": {"step": "1"}, "meta": {"downtime_ms": 41.5, "accelerator": "tcg"},
+    }
+    body = rfc8785.dumps(record)
+    return body, hashlib.sha256(body).hexdigest()
+
+
 def checkpoint_signature_vector(cid):
     """The store key's signature of a checkpoint: Ed25519 (RFC 8032, deterministic) over
     "stasis-checkpoint-v1\n" + id, with the key whose seed is bytes 0..31. Needs `cryptography`."""
@@ -233,6 +265,11 @@ if __name__ == "__main__":
     for i, b in enumerate(bodies):
         print("event %d body: %s\n  leaf  %s\n  chain %s" % (i, b.decode().replace("\n", "\\n"), leaves[i].hex(), chains[i].hex()))
     print("root of 3: %s\nproof of event 1: %s\n" % (root.hex(), " ".join(p.hex() for p in proof)))
+    bodies, leaves, chains = history_v2_vector()
+    for i, b in enumerate(bodies):
+        print("format-2 event %d body: %s\n  leaf  %s\n  chain %s" % (i, b.decode(), leaves[i].hex(), chains[i].hex()))
+    body, cid = checkpoint_v2_vector()
+    print("checkpoint record v2: %s\n  id %s\n" % (body.decode(), cid))
     body, cid = checkpoint_vector()
     print("checkpoint record: %s\n  id %s\n" % (body.decode(), cid))
     public, signature = checkpoint_signature_vector(cid)

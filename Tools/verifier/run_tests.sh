@@ -2,11 +2,11 @@
 # Tests the standalone bundle verifier against real bundles made by a stasis binary:
 #   Tools/verifier/run_tests.sh PATH/TO/stasis
 #
-# Makes (or reuses) a virtualenv with the verifier's two dependencies — `cryptography` for
-# Ed25519 and `rfc8785` for the JCS comparison — under STASIS_VERIFIER_VENV (default
+# Makes (or reuses) a virtualenv with the verifier's dependency — `cryptography` for Ed25519 — and
+# `rfc8785`, an off-the-shelf JCS library that the tests hold stored records and events against,
+# under STASIS_VERIFIER_VENV (default
 # /var/cache/stasis/verifier-venv, else ~/.cache/stasis-verifier-venv when that is not writable),
-# runs the unit tests (a real store, bundles and proofs in a temporary directory; under 10 s), then
-# prints how Stasis's canonical JSON compares with RFC 8785 (a report: differences do not fail).
+# and runs the unit tests (a real store, bundles and proofs in a temporary directory; under 10 s).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 if [[ $# -ne 1 ]]; then
@@ -31,4 +31,3 @@ if ! "$venv/bin/python" -c 'import cryptography, rfc8785' 2>/dev/null; then
 fi
 cd "$here"
 STASIS_BIN=$bin "$venv/bin/python" -m unittest test_stasis_verify
-"$venv/bin/python" jcs_compare.py "$bin"

@@ -4,7 +4,7 @@
     stasis_verify.py BUNDLE [--public-key HEX] [--proof PROOF.json] [--note NOTE --note-key VKEY] [--json]
 
 It checks what an outsider needs to believe a bundle: the container (Formats/bundle.md), every
-checkpoint record (canonical, hashes to its id, Ed25519 signature, tree head against the history;
+checkpoint record (canonical — RFC 8785 for version 2 —, hashes to its id, Ed25519 signature, tree head against the history;
 Formats/checkpoint.md), the history (canonical event bodies at consecutive positions, hash chain,
 RFC 6962 Merkle tree, signed head; Formats/history.md), the image manifests' ids, and optionally an
 inclusion proof printed by `stasis history prove --json`, and a C2SP signed note of a tree head
@@ -163,8 +163,71 @@ def canonical(value: Any) -> bytes:
         raise NotCanonical("a string holds a lone surrogate") from e
 
 
+# RFC 8785 (JCS), the form of version-2 checkpoint records and format-2 events
+# (Formats/canonical-json.md): keys by UTF-16 code units, numbers as ECMAScript prints doubles.
+# Any off-the-shelf JCS library gives the same bytes; this one keeps the verifier dependency-free.
+
+def es_number(value: float) -> str:
+    """ECMAScript's Number.prototype.toString of a finite double (ECMA-262 7.1.12.1)."""
+    if value == 0:
+        return "0"
+    mantissa, _, exponent = repr(abs(value)).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits, n = whole + fraction, len(whole) + (int(exponent) if exponent else 0)
+    stripped = digits.lstrip("0")
+    n -= len(digits) - len(stripped)
+    digits = stripped.rstrip("0")
+    k, sign = len(digits), "-" if value < 0 else ""
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * -n + digits
+    e = n - 1
+    return sign + digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if e >= 0 else "-") + str(abs(e))
+
+
+def jcs(value: Any) -> bytes:
+    """The RFC 8785 bytes of a parsed value; raises NotCanonical for values JCS cannot hold."""
+    def enc(v: Any) -> str:
+        if v is None:
+            return "null"
+        if v is True:
+            return "true"
+        if v is False:
+            return "false"
+        if isinstance(v, int):
+            # Beyond 2^53 a JSON integer is JCS only as the full spelling of a double.
+            if abs(v) > 2 ** 53 and es_number(float(v)) != str(v):
+                raise NotCanonical(f"integer {v} is beyond 2^53, which an RFC 8785 number cannot hold")
+            return str(v)
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                raise NotCanonical("a number is not finite")
+            return es_number(v)
+        if isinstance(v, str):
+            return _encode_string(v)
+        if isinstance(v, list):
+            return "[" + ",".join(enc(x) for x in v) + "]"
+        if isinstance(v, dict):
+            keys = sorted(v, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
+            return "{" + ",".join(_encode_string(k) + ":" + enc(v[k]) for k in keys) + "}"
+        raise NotCanonical(f"unexpected value {v!r}")
+    try:
+        return enc(value).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise NotCanonical("a string holds a lone surrogate") from e
+
+
+def is_version_two(value: Any) -> bool:
+    """A format-2 event (`"v": 2`) or a version-2 checkpoint record (`"version": 2`)."""
+    return isinstance(value, dict) and (value.get("v") == 2 or value.get("version") == 2)
+
+
 def parse_canonical(data: bytes) -> Any:
-    """Parses canonical JSON; raises NotCanonical if the bytes are not the canonical form."""
+    """Parses a stored document; raises NotCanonical if the bytes are not its one encoding:
+    RFC 8785 for version-2 records and events, the version-1 canonical form for the rest."""
     try:
         text = data.decode("utf-8")
         value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
@@ -172,7 +235,7 @@ def parse_canonical(data: bytes) -> Any:
         raise NotCanonical(f"not UTF-8 at byte {e.start}") from e
     except ValueError as e:
         raise NotCanonical(f"not JSON ({e})") from e
-    again = canonical(value)
+    again = jcs(value) if is_version_two(value) else canonical(value)
     if again != data:
         at = next((i for i, (a, b) in enumerate(zip(again, data)) if a != b), min(len(again), len(data)))
         raise NotCanonical(f"not canonical JSON (differs from its canonical form at byte {at})")
@@ -361,12 +424,19 @@ def check_event(seq: int, body: bytes, report: Report) -> Optional[dict[str, Any
     except NotCanonical as e:
         report.damage(where, str(e))
         return None
-    if not isinstance(event, dict) or set(event) != {"data", "kind", "seq", "time"}:
-        report.damage(where, "must be an object of exactly data, kind, seq, time")
+    two = isinstance(event, dict) and "v" in event
+    if not isinstance(event, dict) or set(event) != ({"data", "kind", "seq", "time", "v"} if two else {"data", "kind", "seq", "time"}):
+        report.damage(where, "must be an object of exactly data, kind, seq, time (and v: 2 in format 2)")
+        return None
+    if two and (event["v"] != 2 or isinstance(event["v"], bool)):
+        report.damage(where, f"v is {event['v']!r}: only format 2 carries v")
         return None
     if event["seq"] != seq or isinstance(event["seq"], bool):
         report.damage(where, f"seq is {event['seq']!r}, expected {seq} (dropped, inserted or reordered event)")
-    if not isinstance(event["time"], int) or isinstance(event["time"], bool):
+    time = event["time"]
+    if two and not (isinstance(time, str) and re.fullmatch(r"0|[1-9][0-9]{0,18}", time) and int(time) < 2 ** 63):
+        report.damage(where, "time is not nanoseconds as a decimal string (format 2)")
+    elif not two and (not isinstance(time, int) or isinstance(time, bool)):
         report.damage(where, "time is not an integer")
     data, kind = event["data"], event["kind"]
     if not isinstance(data, dict):
@@ -447,9 +517,12 @@ def check_checkpoint(ref: Any, entries: dict[str, bytes], manifest: dict[str, An
 
 def check_record_fields(cid: str, record: Any, manifest: dict[str, Any], history: History, report: Report) -> None:
     where = f"checkpoints/{cid}.record"
-    if not isinstance(record, dict) or record.get("version") != 1:
-        report.damage(where, "is not a version 1 checkpoint record")
+    if not isinstance(record, dict) or record.get("version") not in (1, 2) or isinstance(record.get("version"), bool):
+        report.damage(where, "is not a checkpoint record of version 1 or 2")
         return
+    created = record.get("created")
+    if record["version"] == 2 and not (isinstance(created, str) and re.fullmatch(r"0|[1-9][0-9]{0,18}", created)):
+        report.damage(where, "created is not nanoseconds as a decimal string (version 2)")
     if record.get("session") != report.session:
         report.damage(where, f"session is {record.get('session')!r}, the bundle's is {report.session}")
     # Every image and blob it names must travel with it (bundle.json lists them).

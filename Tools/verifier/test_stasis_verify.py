@@ -123,6 +123,18 @@ class FormatVectors(unittest.TestCase):
         self.assertEqual(sv.read_container(data, report), {"a": b"hi"})
         self.assertEqual(report.problems, [])
 
+    def test_ecmascript_numbers(self) -> None:
+        # RFC 8785, Appendix B: IEEE 754 bit patterns and what JCS writes for them.
+        vectors = {0x0000000000000000: "0", 0x8000000000000000: "0", 0x0000000000000001: "5e-324",
+                   0x8000000000000001: "-5e-324", 0x7fefffffffffffff: "1.7976931348623157e+308",
+                   0x4340000000000000: "9007199254740992", 0x4430000000000000: "295147905179352830000",
+                   0x44b52d02c7e14af5: "9.999999999999997e+22", 0x44b52d02c7e14af6: "1e+23",
+                   0x444b1ae4d6e2ef50: "1e+21", 0x3eb0c6f7a0b5ed8c: "9.999999999999997e-7",
+                   0x3eb0c6f7a0b5ed8d: "0.000001", 0x41b3de4355555554: "333333333.33333325",
+                   0xbecbf647612f3696: "-0.0000033333333333333333", 0x43143ff3c1cb0959: "1424953923781206.2"}
+        for bits, text in vectors.items():
+            self.assertEqual(sv.es_number(struct.unpack("<d", struct.pack("<Q", bits))[0]), text, hex(bits))
+
     def test_numbers_as_stasis_writes_them(self) -> None:
         # Observed from the CLI (history export): the forms Python's repr does not share.
         cases = {9e15: "9000000000000000.0", 8.99e15: "8990000000000000", 1e16: "1e+16",
@@ -158,9 +170,9 @@ class RealBundles(unittest.TestCase):
         # More than 256 events (a full Merkle tile), odd tree sizes, and values whose canonical
         # form is tricky: non-BMP keys, escapes, integers near 2^63, floats in exponent form.
         lines = [json.dumps({"kind": "output", "stream": "stdout", "data": f"line {i}\n"}) for i in range(300)]
-        lines.append('{"kind":"note","text":"tricky \\u0001\\u007f\\u2028 😀","😀":1,"ﬁ":2,"é":3,'
-                     '"n":[9223372036854775807,-9223372036854775808,18446744073709551616,0.1,1e20,1e-7,'
-                     '9007199254740994.0,9e15,-0.0,5e-324]}')
+        lines.append('{"kind":"note","text":"tricky \\u0001\\u007f\\u2028 😀","😀":1,"ﬁ":2,"é":3,"\\uffff":4,'
+                     '"n":[9007199254740992,-9007199254740992,18446744073709551616.0,0.1,1e20,1e21,1e-7,0.000001,'
+                     '9007199254740994.0,9e15,-0.0,5e-324,333333333.33333329]}')
         cls.stasis("history", "append", cls.session, stdin="\n".join(lines) + "\n")
         (cls.dir / "mem").write_bytes(os.urandom(12288) + bytes(8192))
         (cls.dir / "vm.json").write_text('{"vcpus":1}')
@@ -253,6 +265,35 @@ class RealBundles(unittest.TestCase):
         self.assertEqual(result.returncode, 2)
         self.assertIn("origin", result.stdout)
         self.assertEqual(verify(str(self.good), "--note", str(other)).returncode, 1)
+
+    # -- RFC 8785 --------------------------------------------------------------------------
+
+    def test_records_and_events_are_rfc8785(self) -> None:
+        """An off-the-shelf JCS library (`rfc8785`) re-encodes every checkpoint record and event
+        body of a bundle to the very bytes that were hashed and signed."""
+        import rfc8785
+        entries = dict(entries_of(self.good.read_bytes()))
+        documents = [entries[f"checkpoints/{c}.record"] for c in self.checkpoints]
+        documents += sv.split_events(entries["history/events"], sv.Report(bundle="good"))
+        self.assertEqual(len(documents), 2 + 305)
+        for data in documents:
+            # JCS's data model: every number a double (Python would read 1e21's digits as an int).
+            self.assertEqual(rfc8785.dumps(json.loads(data, parse_int=float)), data)
+            value = json.loads(data)
+            self.assertEqual(sv.jcs(value), data)
+            self.assertTrue(sv.is_version_two(value), data[:80])
+
+    def test_integers_beyond_2_53_are_refused(self) -> None:
+        """They cannot be JCS numbers: `history append` refuses the line, naming the field, and
+        appends nothing (a string holds such a value)."""
+        session = self.stasis("session", "new")
+        result = run(STASIS, "history", "append", session, "--store", str(self.dir / "store"),
+                     stdin='{"kind":"note","text":"ok"}\n{"kind":"note","text":"big","n":[1,9007199254740993]}\n')
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("line 2", result.stderr)
+        self.assertIn("/n/1", result.stderr)
+        self.assertIn("write it as a string", result.stderr)
+        self.assertEqual(self.stasis("history", "show", session, "--json"), "")   # one JSON line an event
 
     # -- damage ----------------------------------------------------------------------------
 

@@ -53,7 +53,7 @@ struct BundleVerifier {
         var records: [(Checkpoint, String)] = []
         for c in manifest.checkpoints {
             let bytes = try reader.data("checkpoints/\(c.id).record")
-            guard let record = CheckpointRecord.decode(bytes) else { throw bad("checkpoint \(c.id): its record is not a canonical version-1 record") }
+            guard let record = CheckpointRecord.decode(bytes) else { throw bad("checkpoint \(c.id): its record is not a canonical checkpoint record of version 1 or 2") }
             guard record.id == c.id else { throw bad("checkpoint \(c.id): its record hashes to \(record.id)") }
             guard record.session == manifest.session else { throw bad("checkpoint \(c.id) belongs to session \(record.session), not \(manifest.session)") }
             let signature = try reader.data("checkpoints/\(c.id).sig")

@@ -5,10 +5,17 @@ import StasisStore
 
 /// A checkpoint: the state of a sandbox at one moment — its images (guest memory, disks), its
 /// blobs (device state, launch config, kernel, initrd) — bound to the history position it was taken
-/// at. Its id is the SHA-256 of the canonical JSON of this record (Formats/checkpoint.md), and the
+/// at. Its id is the SHA-256 of the stored JSON of this record (Formats/checkpoint.md), and the
 /// store key signs `"stasis-checkpoint-v1\n" + id`, which covers the history tree head too.
+/// Version 1 records are the version-1 canonical JSON with `created` an integer; version 2
+/// records (written from now on) are RFC 8785 JSON with `created` a decimal string, since
+/// nanoseconds exceed what a JCS number holds exactly.
 public struct CheckpointRecord: Sendable, Equatable {
-    public static let version: Int64 = 1
+    public static let version: Int64 = 2
+    public static let readableVersions: ClosedRange<Int64> = 1...2
+
+    /// 1 or 2: kept so that re-encoding a read record gives its stored bytes.
+    public var formatVersion: Int64 = CheckpointRecord.version
 
     public var session: String
     public var parent: String?
@@ -27,10 +34,10 @@ public struct CheckpointRecord: Sendable, Equatable {
 
     public var json: JSONValue {
         .object([
-            "version": .int(Self.version),
+            "version": .int(formatVersion),
             "session": .string(session),
             "parent": parent.map { .string($0) } ?? .null,
-            "created": .int(createdAt),
+            "created": formatVersion == 1 ? .int(createdAt) : .string(String(createdAt)),
             "history": .object(["size": .int(historySize), "root": .string(historyRoot), "chain": .string(historyChain)]),
             "images": .object(images.mapValues { .string($0) }),
             "blobs": .object(blobs.mapValues { .string($0) }),
@@ -39,15 +46,25 @@ public struct CheckpointRecord: Sendable, Equatable {
         ])
     }
 
-    public var canonicalBytes: [UInt8] { json.canonicalBytes }
+    /// The stored bytes. Throws for a version-2 record whose `meta` holds a value JCS cannot
+    /// write (an integer beyond ±2^53), naming it.
+    public func encoded() throws(JSONValue.JCSError) -> [UInt8] {
+        formatVersion == 1 ? json.canonicalBytes : try json.jcsBytes()
+    }
+
+    /// The stored bytes of a record that `encoded()` accepted (every record read from a store
+    /// is), or empty — which matches no stored record, so a comparison fails rather than passes.
+    public var canonicalBytes: [UInt8] { (try? encoded()) ?? [] }
     public var id: String { StoreKey.hex(SHA256.hash(data: canonicalBytes)) }
 
     public static func signedMessage(id: String) -> [UInt8] { Array("stasis-checkpoint-v1\n\(id)".utf8) }
 
     /// Decodes a stored record; `bytes` must be canonical (re-encoding gives the same bytes).
     public static func decode(_ bytes: [UInt8]) -> CheckpointRecord? {
-        guard let v = try? JSONValue.parse(bytes), let o = v.objectValue, o["version"]?.intValue == version,
-              let session = o["session"]?.stringValue, let created = o["created"]?.intValue,
+        guard let v = try? JSONValue.parse(bytes), let o = v.objectValue,
+              let version = o["version"]?.intValue, readableVersions.contains(version),
+              let session = o["session"]?.stringValue,
+              let created = version == 1 ? o["created"]?.intValue : o["created"]?.stringValue.flatMap({ Int64($0) }),
               let history = o["history"]?.objectValue, let size = history["size"]?.intValue,
               let root = history["root"]?.stringValue, let chain = history["chain"]?.stringValue,
               let images = o["images"]?.objectValue?.compactMapValues(\.stringValue),
@@ -55,9 +72,10 @@ public struct CheckpointRecord: Sendable, Equatable {
               let labels = o["labels"]?.objectValue?.compactMapValues(\.stringValue),
               let meta = o["meta"]?.objectValue else { return nil }
         let parent = o["parent"]?.stringValue
-        let record = CheckpointRecord(session: session, parent: parent, createdAt: created, historySize: size,
+        var record = CheckpointRecord(session: session, parent: parent, createdAt: created, historySize: size,
                                       historyRoot: root, historyChain: chain, images: images, blobs: blobs,
                                       labels: labels, meta: meta)
+        record.formatVersion = version
         return record.canonicalBytes == bytes ? record : nil
     }
 

@@ -7,7 +7,7 @@ import StasisStore
 /// only when its bytes hash to its id, the id is signed by a key this store trusts, the catalog
 /// row and its references say what the record says, and everything it names is there.
 public enum CheckpointDamage: Error, Sendable, CustomStringConvertible {
-    /// The stored record is not canonical JSON of a version-1 record.
+    /// The stored record is not a canonical checkpoint record of version 1 or 2.
     case recordNotCanonical
     /// The record's bytes hash to another id: the record was rewritten after it was signed.
     case idMismatch(recordHashesTo: String)
@@ -32,7 +32,7 @@ public enum CheckpointDamage: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .recordNotCanonical:
-            return "its stored record is not canonical JSON of a version-1 record"
+            return "its stored record is not a canonical checkpoint record of version 1 or 2"
         case .idMismatch(let actual):
             return "its stored record hashes to \(actual), not to its id: the record was rewritten after it was signed"
         case .columnMismatch(let column, let stored, let record):

@@ -29,6 +29,10 @@ extension SessionStore {
             parent = try checkpoints(session).last
         }
         let key = try signingKey()
+        // The record is RFC 8785 JSON: refuse what it cannot hold before anything is captured.
+        do { _ = try JSONValue.object(spec.meta).jcsBytes() } catch {
+            throw .badArgument(field: "meta", message: error.description)
+        }
 
         // Capture everything first; if anything fails, drop what this call added.
         var captured: [String] = []
@@ -91,7 +95,7 @@ extension SessionStore {
     static func checkpoint(from row: CatalogRow) throws -> Checkpoint {
         let id = try row.text("id")
         guard let record = CheckpointRecord.decode(try row.blob("record")) else {
-            throw HistoryError.badArgument(field: "checkpoint \(id)", message: "its stored record is damaged (not canonical JSON of a version-1 record)")
+            throw HistoryError.badArgument(field: "checkpoint \(id)", message: "its stored record is damaged (not a canonical checkpoint record of version 1 or 2)")
         }
         return Checkpoint(id: id, record: record, signature: try row.blob("signature"), signerKey: row.optionalText("signer_key"))
     }

@@ -77,6 +77,10 @@ public struct EventInput: Sendable, Equatable {
         if kind == .output, let stream = fields["stream"]?.stringValue, stream != "stdout", stream != "stderr" {
             throw .badEvent(line: line, message: "field \"stream\" must be \"stdout\" or \"stderr\", not \"\(stream)\"")
         }
+        // The stored body is RFC 8785 JSON (Formats/history.md): refuse here what it cannot hold.
+        do { _ = try JSONValue.object(fields).jcsBytes() } catch {
+            throw .badEvent(line: line, message: "field \(error.description)")
+        }
         return EventInput(kind: kind, time: time, data: fields)
     }
 

@@ -66,6 +66,8 @@ extension SessionStore {
         var kind: EventKind
         var time: Int64
         var data: [String: JSONValue]
+        /// Always the current format, but for tests of stores written before it.
+        var format = HistoryEvent.currentFormat
     }
 
     /// Moves large string values to the blob store (their own transactions; a blob that ends up
@@ -94,9 +96,12 @@ extension SessionStore {
         var tileLeaves = try openTileLeaves(db, session, size: next)
         var events: [[CatalogValue]] = [], tiles: [[CatalogValue]] = []
         events.reserveCapacity(prepared.count)
-        for p in prepared {
-            let event = HistoryEvent(seq: next, time: p.time, kind: p.kind, data: p.data)
-            let body = event.body
+        for (i, p) in prepared.enumerated() {
+            let event = HistoryEvent(seq: next, time: p.time, kind: p.kind, data: p.data, format: p.format)
+            let body: [UInt8]
+            do { body = try event.encodedBody() } catch {
+                throw HistoryError.badEvent(line: i + 1, message: "field \(error.description)")
+            }
             let leaf = MerkleTree.leafHash(body)
             chain = HistoryHashing.chain(previous: chain, leaf: leaf)
             events.append([.text(session), .int(next), .int(p.time), .text(p.kind.rawValue), .blob(body), .blob(leaf), .blob(chain)])

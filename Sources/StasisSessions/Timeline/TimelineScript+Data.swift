@@ -1,7 +1,8 @@
 extension TimelineScript {
     /// Reads the embedded export (Formats/timeline.md). Events stay the strings that are
     /// hashed; position, kind and time come from the end of each body (Formats/history.md: keys
-    /// are sorted, so a body ends in `,"kind":K,"seq":S,"time":T}`), and fields are parsed from
+    /// are sorted, so a body ends in `,"kind":K,"seq":S,"time":T}`, or `…,"time":"T","v":2}` in
+    /// format 2), and fields are parsed from
     /// the same string when a row is drawn — there is no second copy to disagree with what was
     /// verified.
     static let data = #"""
@@ -62,9 +63,14 @@ extension TimelineScript {
       function tail(b) {
         const n = b.length;
         if (b.charCodeAt(n - 1) !== 125) return false;
-        tailTime = number(b, n - 1);
-        if (Number.isNaN(tailTime) || !at(b, numberStart - 8, ',"time":')) return false;
-        tailSeq = number(b, numberStart - 8);
+        // Format 2 ends in `,"time":"T","v":2}`: the time is a string of digits.
+        const quoted = b.endsWith(',"v":2}');
+        const timeEnd = quoted ? n - 8 : n - 1;
+        if (quoted && b.charCodeAt(timeEnd) !== 34) return false;
+        tailTime = number(b, timeEnd);
+        const timeKey = quoted ? numberStart - 9 : numberStart - 8;
+        if (Number.isNaN(tailTime) || (quoted && b.charCodeAt(numberStart - 1) !== 34) || !at(b, timeKey, ',"time":')) return false;
+        tailSeq = number(b, timeKey);
         if (!(tailSeq >= 0) || !at(b, numberStart - 8, '","seq":')) return false;
         const end = numberStart - 8;
         let j = end - 1;

@@ -62,7 +62,7 @@ extension TimelineScript {
         box.replaceChildren();
         if (i < 0) return;
         const state = Verify.eventState(i), body = Data.body(i);
-        const time = body.slice(body.lastIndexOf(',"time":') + 8, -1);
+        const time = body.slice(body.lastIndexOf(',"time":') + 8).replace(/[^0-9]+/g, ' ').trim().split(' ')[0];
         box.append(el('h2', null, `Event ${i}`));
         box.append(line('kind', Data.kind(i)), line('time', `${new Date(Data.times[i]).toISOString()} (${time} ns)`),
                    line('status', state, 'mark ' + state));
@@ -121,7 +121,7 @@ extension TimelineScript {
           a.addEventListener('click', ev => { ev.preventDefault(); if (c.size > 0) View.reveal(c.size - 1); });
           const labels = c.record ? Object.entries(c.record.labels || {}).map(([k, x]) => `${k}=${x}`).join(' ') : '';
           li.append(el('span', 'mark ' + state, { verified: '\u2713', unpinned: '\u2248', bad: '\u2717', pending: '\u2026' }[state]), a,
-                    el('span', null, ` after event ${c.size - 1}` + (c.record ? `, ${new Date(c.record.created / 1e6).toISOString()}` : '') + (labels ? `  ${View.shown(labels, true)}` : '')));
+                    el('span', null, ` after event ${c.size - 1}` + (c.record ? `, ${new Date(Number(c.record.created) / 1e6).toISOString()}` : '') + (labels ? `  ${View.shown(labels, true)}` : '')));
           if (v && !v.ok) li.append(el('div', 'bad', v.notes.join('; ')));
           const kids = el('ul');
           for (const r of Data.related) if (r.relation === 'fork' && r.checkpoint === c.id) kids.append(el('li', 'related', `fork: session ${r.id} ${Object.entries(r.labels || {}).map(([k, x]) => `${k}=${View.shown(x, true)}`).join(' ')} (catalog, not verified)`));

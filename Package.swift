@@ -81,6 +81,8 @@ let package = Package(
             dependencies: [
                 "StasisStore", "StasisCatalog", "StasisJSON", "StasisIO", "StasisExt4",
                 .product(name: "Crypto", package: "swift-crypto"),
+                // scrypt, for the passphrase of an encrypted bundle.
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 // On SQLite, the history verifier reads a million rows a second through GRDB's
                 // handle and the raw C API (History/StoredEventScan.swift); all else goes
                 // through StasisCatalog, on either engine.

@@ -15,15 +15,18 @@ contents are not checked (use `stasis bundle verify` for that).
 Exit codes: 0 everything checks out, 2 the bundle or proof is damaged (each problem names the entry
 and field), 1 usage or I/O error (missing file, not a bundle, malformed argument).
 
-Needs Python 3.9+ and the `cryptography` package (Ed25519); nothing else.
+Needs Python 3.9+ and the `cryptography` package (Ed25519, and AES-GCM for encrypted bundles, whose
+passphrase --passphrase-file FILE or STASIS_BUNDLE_PASSPHRASE gives); nothing else.
 """
 from __future__ import annotations
 
 import argparse
 import base64
 import hashlib
+import hmac
 import json
 import math
+import os
 import re
 import struct
 import sys
@@ -73,6 +76,7 @@ class Report:
     images: int = 0
     signers: set[str] = field(default_factory=set)
     proof: Optional[dict[str, Any]] = None
+    encrypted: bool = False
 
     def damage(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
@@ -316,8 +320,9 @@ def read_container(data: bytes, report: Report) -> Optional[dict[str, bytes]]:
     if len(data) < HEADER_SIZE or data[:8] != HEADER_MAGIC:
         raise UsageError(f"{report.bundle} is not a Stasis bundle (it does not start with STASBNDL)")
     version, flags, reserved = struct.unpack_from("<HHI", data, 8)
-    if version != 1:
-        raise UsageError(f"{report.bundle} is a bundle of version {version}; this verifier reads version 1")
+    if version not in (1, 2):
+        raise UsageError(f"{report.bundle} is a bundle of version {version}; this verifier reads versions 1 and 2 (encrypted)")
+    report.encrypted = version == 2
     if flags or reserved:
         report.damage("header", f"flags {flags} and reserved {reserved} must be 0")
     if len(data) < HEADER_SIZE + TRAILER_SIZE or data[-TRAILER_SIZE:-TRAILER_SIZE + 8] != TRAILER_MAGIC:
@@ -361,6 +366,89 @@ def read_container(data: bytes, report: Report) -> Optional[dict[str, bytes]]:
     if data[end + 12:] != sha256(b"".join(digests)):
         report.damage("trailer", "digest of the entries' digests does not match")
     return entries
+
+
+# ---------------------------------------------------------------------------------------------
+# Encrypted bundles (Formats/bundle.md, "Encrypted bundles"): scrypt, AES-256-GCM in segments.
+
+SEAL_ENTRY, SEGMENT, TAG, PREFIX = "bundle.seal", 65536, 16, 8
+
+
+def open_seal(raw: bytes, passphrase: bytes, report: Report) -> Optional[bytes]:
+    """The bundle's key from its `bundle.seal` entry; UsageError for a wrong passphrase."""
+    try:
+        seal = json.loads(raw)
+        n, r, p = seal["n"], seal["r"], seal["p"]
+        salt, check = bytes.fromhex(seal["salt"]), bytes.fromhex(seal["check"])
+        known = (seal["format"], seal["version"], seal["cipher"], seal["kdf"], seal["segment"]) == \
+            ("stasis-bundle-seal", 1, "aes-256-gcm", "scrypt", SEGMENT)
+    except (ValueError, KeyError, TypeError):
+        report.damage(SEAL_ENTRY, "is not a seal (JSON with format, cipher, kdf, n, r, p, salt, check)")
+        return None
+    if not known:
+        raise UsageError(f"{report.bundle}: {SEAL_ENTRY} names a cipher or format this verifier does not read")
+    if not (isinstance(n, int) and 1 << 10 <= n <= 1 << 20 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16
+            and len(salt) >= 16 and len(check) == 16):
+        report.damage(SEAL_ENTRY, "scrypt cost or salt out of range")
+        return None
+    key = hashlib.scrypt(passphrase, salt=salt, n=n, r=r, p=p, maxmem=256 * r * (n + p + 2), dklen=32)
+    if hmac.new(key, b"stasis bundle passphrase check", hashlib.sha256).digest()[:16] != check:
+        raise UsageError(f"the passphrase is not the one {report.bundle} was encrypted with")
+    return key
+
+
+def stored_name(key: bytes, name: str) -> str:
+    return "sealed/" + hmac.new(key, b"stasis-bundle-entry-name\0" + name.encode(), hashlib.sha256).digest()[:16].hex()
+
+
+def unseal(key: bytes, name: str, data: bytes, report: Report) -> Optional[bytes]:
+    """An entry's plain bytes: segments of SEGMENT bytes, the last shorter and marked final."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    if len(data) < PREFIX + TAG:
+        report.damage(name, "is too short to be a sealed entry")
+        return None
+    aead, prefix, pos, index, out = AESGCM(key), data[:PREFIX], PREFIX, 0, []
+    while True:
+        final = len(data) - pos < SEGMENT + TAG
+        end = len(data) if final else pos + SEGMENT + TAG
+        aad = b"stasis-bundle-entry\0" + name.encode() + b"\0" + bytes([final])
+        try:
+            out.append(aead.decrypt(prefix + index.to_bytes(4, "big"), data[pos:end], aad))
+        except InvalidTag:
+            report.damage(name, f"segment {index} does not decrypt (altered, truncated or moved)")
+            return None
+        if final:
+            return b"".join(out)
+        pos, index = end, index + 1
+
+
+def unseal_entries(entries: dict[str, bytes], passphrase: bytes, report: Report) -> Optional[dict[str, bytes]]:
+    """The entries under their own names, decrypted; stored names that match no entry the
+    bundle should hold stay as they are (check_entry_set names them)."""
+    if SEAL_ENTRY not in entries:
+        report.damage(SEAL_ENTRY, "missing from an encrypted bundle")
+        return None
+    key = open_seal(entries[SEAL_ENTRY], passphrase, report)
+    if key is None:
+        return None
+    by_stored = {stored_name(key, n): n for n in ("bundle.json", "history/events", "packs/0.pack")}
+    manifest_bytes = entries.get(stored_name(key, "bundle.json"))
+    manifest = unseal(key, "bundle.json", manifest_bytes, report) if manifest_bytes is not None else None
+    try:
+        by_stored |= {stored_name(key, n): n for n in expected_entries(json.loads(manifest or b"{}"))}
+    except ValueError:
+        pass   # parse_canonical names it
+    plain: dict[str, bytes] = {}
+    for stored, data in entries.items():
+        if stored == SEAL_ENTRY:
+            continue
+        name = by_stored.get(stored)
+        if name is None:
+            plain[stored] = data
+        elif (opened := unseal(key, name, data, report)) is not None:
+            plain[name] = opened
+    return plain
 
 
 def valid_entry_name(raw: bytes) -> bool:
@@ -556,21 +644,29 @@ def check_record_fields(cid: str, record: Any, manifest: dict[str, Any], history
         report.damage(f"history/events event {size}", f"is not the checkpoint event of {cid}")
 
 
-def check_entry_set(entries: dict[str, bytes], manifest: dict[str, Any], report: Report) -> None:
-    """Exactly the entries bundle.json implies: nothing missing, nothing smuggled in."""
+def expected_entries(manifest: Any) -> set[str]:
+    """The entries bundle.json implies."""
     expected = {"bundle.json", "history/events", "packs/0.pack"}
+    if not isinstance(manifest, dict):
+        return expected
     for ref in manifest.get("checkpoints") or []:
         cid = ref.get("id") if isinstance(ref, dict) else None
         expected |= {f"checkpoints/{cid}.record", f"checkpoints/{cid}.sig"}
     images, blobs = manifest.get("images"), manifest.get("blobs")
+    expected |= {f"manifests/{image}.manifest" for image in (images if isinstance(images, list) else [])}
+    expected |= {f"blobs/{blob}.blob-manifest" for blob in (blobs if isinstance(blobs, list) else [])}
+    return expected
+
+
+def check_entry_set(entries: dict[str, bytes], manifest: dict[str, Any], report: Report) -> None:
+    """Exactly the entries bundle.json implies: nothing missing, nothing smuggled in."""
+    expected = expected_entries(manifest)
+    images = manifest.get("images")
     for image in images if isinstance(images, list) else []:
-        expected.add(f"manifests/{image}.manifest")
         content = entries.get(f"manifests/{image}.manifest")
         # An image id is the SHA-256 of its manifest (Formats/image-manifest.md).
         if content is not None and sha256(content).hex() != image:
             report.damage(f"manifests/{image}.manifest", "does not hash to its id")
-    for blob in blobs if isinstance(blobs, list) else []:
-        expected.add(f"blobs/{blob}.blob-manifest")
     report.images = len(images) if isinstance(images, list) else 0
     for name in sorted(set(entries) - expected):
         report.damage(name, "is not an entry this bundle should hold")
@@ -579,7 +675,7 @@ def check_entry_set(entries: dict[str, bytes], manifest: dict[str, Any], report:
             report.damage(name, "missing from the bundle")
 
 
-def verify_bundle(path: str, pinned: Optional[str]) -> tuple[Report, Optional[History], dict[str, bytes]]:
+def verify_bundle(path: str, pinned: Optional[str], passphrase: Optional[bytes] = None) -> tuple[Report, Optional[History], dict[str, bytes]]:
     report = Report(bundle=path)
     try:
         with open(path, "rb") as f:
@@ -587,6 +683,10 @@ def verify_bundle(path: str, pinned: Optional[str]) -> tuple[Report, Optional[Hi
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror}") from e
     entries = read_container(data, report)
+    if entries is not None and report.encrypted:
+        if passphrase is None:
+            raise UsageError(f"{path} is an encrypted bundle: give its passphrase (--passphrase-file FILE, or STASIS_BUNDLE_PASSPHRASE)")
+        entries = unseal_entries(entries, passphrase, report)
     if entries is None:
         return report, None, {}
     if "bundle.json" not in entries:
@@ -749,6 +849,21 @@ def check_note(text: bytes, verifier_key: str, history: Optional[History], sessi
         bad(f"root {root.hex()} is not the tree head of the bundle's first {size} events")
 
 
+def read_passphrase(path: Optional[str]) -> Optional[bytes]:
+    if path is not None:
+        try:
+            line = Path(path).read_bytes().split(b"\n", 1)[0]
+        except OSError as e:
+            raise UsageError(f"cannot read {path}: {e.strerror}") from e
+        if not line:
+            raise UsageError(f"the first line of {path} is empty")
+        return line
+    value = os.environ.get("STASIS_BUNDLE_PASSPHRASE")
+    if value == "":
+        raise UsageError("STASIS_BUNDLE_PASSPHRASE is set but empty")
+    return value.encode() if value is not None else None
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = _Parser(prog="stasis_verify.py", description="Verify a Stasis bundle without Stasis.")
     parser.add_argument("bundle", help="the bundle file (from `stasis bundle export`)")
@@ -756,6 +871,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--proof", metavar="PROOF.json", help="an inclusion proof from `stasis history prove --json`")
     parser.add_argument("--note", metavar="NOTE", help="a signed tree head from `stasis history note`")
     parser.add_argument("--note-key", metavar="VKEY", help="the verifier key the note must be signed by (NAME+KEYID+BASE64)")
+    parser.add_argument("--passphrase-file", metavar="FILE",
+                        help="an encrypted bundle's passphrase: the first line of FILE (or set STASIS_BUNDLE_PASSPHRASE)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     try:
@@ -763,7 +880,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         if pinned is not None and not HEX64.fullmatch(pinned):
             raise UsageError(f"--public-key must be 64 hex digits (as `stasis key show` prints), not {args.public_key!r}")
         proof = load_proof(args.proof) if args.proof else None
-        report, history, entries = verify_bundle(args.bundle, pinned)
+        report, history, entries = verify_bundle(args.bundle, pinned, read_passphrase(args.passphrase_file))
         if proof is not None:
             check_proof(proof, history, entries, pinned, report, args.proof)
         if args.note is not None or args.note_key is not None:

@@ -50,9 +50,9 @@ def entries_of(data: bytes) -> list[tuple[str, bytes]]:
     return out
 
 
-def seal(entries: list[tuple[str, bytes]]) -> bytes:
+def seal(entries: list[tuple[str, bytes]], version: int = 1) -> bytes:
     """A container with correct digests and trailer around whatever the entries hold."""
-    body, digests = bytearray(b"STASBNDL" + struct.pack("<HHI", 1, 0, 0)), []
+    body, digests = bytearray(b"STASBNDL" + struct.pack("<HHI", version, 0, 0)), []
     for name, data in entries:
         digest = hashlib.sha256(data).digest()
         digests.append(digest)
@@ -265,6 +265,38 @@ class RealBundles(unittest.TestCase):
         self.assertEqual(result.returncode, 2)
         self.assertIn("origin", result.stdout)
         self.assertEqual(verify(str(self.good), "--note", str(other)).returncode, 1)
+
+    # -- encrypted bundles -------------------------------------------------------------------
+
+    def test_encrypted_bundle(self) -> None:
+        """An encrypted bundle verifies with its passphrase and agrees with the reference; without
+        it, or with a wrong one, it is a usage error; an altered segment, even resealed, is damage;
+        none of the session's text is readable in the file."""
+        secret = self.write("pass.txt", b"correct horse battery staple\n")
+        bundle = self.dir / "sealed.bundle"
+        self.stasis("bundle", "export", self.session, "-o", str(bundle), "--passphrase-file", str(secret))
+        data = bundle.read_bytes()
+        self.assertNotIn(b"tricky", data)
+        self.assertNotIn(self.session.encode(), data)
+        result = verify(str(bundle), "--passphrase-file", str(secret), "--public-key", self.key, "--json")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        report = json.loads(result.stdout)
+        self.assertEqual((report["events"], report["checkpoints"]), (305, self.checkpoints))
+        missing = verify(str(bundle))
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn("encrypted bundle", missing.stderr)
+        wrong = self.write("wrong.txt", b"tr0ub4dor\n")
+        self.assertEqual(verify(str(bundle), "--passphrase-file", str(wrong)).returncode, 1)
+        entries = entries_of(data)
+        biggest = max(range(len(entries)), key=lambda i: len(entries[i][1]))
+        name, content = entries[biggest]
+        entries[biggest] = (name, flip(content, len(content) // 2))
+        altered = self.write("sealed-altered.bundle", seal(entries, version=2))
+        result = verify(str(altered), "--passphrase-file", str(secret))
+        self.assertEqual(result.returncode, 2, result.stdout)
+        self.assertIn("does not decrypt", result.stdout)
+        reference = run(STASIS, "bundle", "verify", str(altered), "--passphrase-file", str(secret))
+        self.assertEqual(reference.returncode, 2, reference.stderr)
 
     # -- RFC 8785 --------------------------------------------------------------------------
 

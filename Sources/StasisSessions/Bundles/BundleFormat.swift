@@ -4,8 +4,10 @@
 ///     header   "STASBNDL" u16 version u16 flags(0) u32 reserved(0)             16 bytes
 ///     entry    u16 nameLength, name (UTF-8), u64 dataLength, data, sha256(data)[32]
 ///     trailer  "STASBEND" u32 entryCount sha256(all entry digests)[32]          44 bytes
+/// Version 2 is the same container with every entry but `bundle.seal` encrypted (`BundleSeal`).
 enum BundleFormat {
     static let version: UInt16 = 1
+    static let sealedVersion: UInt16 = 2
     static let headerMagic = Array("STASBNDL".utf8)
     static let trailerMagic = Array("STASBEND".utf8)
     static let headerSize = 16

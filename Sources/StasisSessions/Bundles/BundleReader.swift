@@ -4,7 +4,9 @@ import StasisIO
 
 /// Reads a bundle's table of entries and their bytes, checking every length and digest. Any
 /// structural problem — truncation, a bad digest, a name that could escape, a duplicate — is a
-/// `badBundle` error naming the entry or the byte offset.
+/// `badBundle` error naming the entry or the byte offset. A sealed bundle (version 2) needs its
+/// passphrase; its entries are then decrypted as they are read (`BundleSeal`), `order` holds
+/// their stored names, and `bundle.seal` itself is not among them.
 final class BundleReader {
     struct Entry {
         var name: String
@@ -17,8 +19,10 @@ final class BundleReader {
     private let fd: FileDescriptor
     private(set) var entries: [String: Entry] = [:]
     private(set) var order: [String] = []
+    private(set) var seal: BundleSeal?
+    private var version: UInt16 = 0
 
-    init(path: String) throws(HistoryError) {
+    init(path: String, passphrase: [UInt8]? = nil) throws(HistoryError) {
         self.path = path
         do { fd = try FileDescriptor.open(path, .readOnly) } catch {
             throw .badBundle(path: path, message: error.description)
@@ -27,6 +31,13 @@ final class BundleReader {
         // closes the descriptor. Closing it here as well closed it twice: the second close hit
         // whatever file another thread had opened under the same number in between.
         try scan()
+        guard version == BundleFormat.sealedVersion else { return }
+        guard let passphrase else {
+            throw .badArgument(field: "passphrase", message: "\(path) is an encrypted bundle: give its passphrase (--passphrase-file FILE, or STASIS_BUNDLE_PASSPHRASE)")
+        }
+        // `stored` looks the entry up by its stored name, which for the seal is its own name.
+        seal = try BundleSeal.open(try stored(BundleSeal.entryName), passphrase: passphrase, path: path)
+        order.removeAll { $0 == BundleSeal.entryName }
     }
 
     deinit { fd.close() }
@@ -49,8 +60,10 @@ final class BundleReader {
         guard size >= Int64(BundleFormat.headerSize + BundleFormat.trailerSize) else { throw bad("it is \(size) bytes, too short to be a bundle") }
         let header = try read(BundleFormat.headerSize, at: 0)
         guard Array(header[0..<8]) == BundleFormat.headerMagic else { throw bad("it is not a Stasis bundle (bad magic)") }
-        let version = UInt16(header[8]) | UInt16(header[9]) << 8
-        guard version == BundleFormat.version else { throw bad("bundle format version \(version) is not one this stasis reads (\(BundleFormat.version)); upgrade stasis") }
+        version = UInt16(header[8]) | UInt16(header[9]) << 8
+        guard version == BundleFormat.version || version == BundleFormat.sealedVersion else {
+            throw bad("bundle format version \(version) is not one this stasis reads (1, or 2 encrypted); upgrade stasis")
+        }
         var at = Int64(BundleFormat.headerSize)
         var digests: [UInt8] = []
         let end = size - Int64(BundleFormat.trailerSize)
@@ -79,18 +92,67 @@ final class BundleReader {
         }
     }
 
-    /// An entry's bytes, checked against its digest.
+    /// The name an entry is stored under: in a sealed bundle a keyed hash of its name, so that
+    /// the ids in names (checkpoints, images, blobs) are not readable without the passphrase.
+    func storedName(_ name: String) -> String { seal?.storedName(name) ?? name }
+
+    /// An entry by its name (not its stored name).
+    func entry(_ name: String) -> Entry? { entries[storedName(name)] }
+
+    /// An entry's plain length.
+    func length(_ name: String) throws(HistoryError) -> Int64 {
+        guard let e = entry(name) else { throw bad("entry '\(name)' is missing") }
+        guard seal != nil else { return e.length }
+        guard let n = BundleSeal.plainLength(sealedLength: e.length) else { throw bad("entry '\(name)' is \(e.length) bytes, which no sealed entry is (truncated?)") }
+        return n
+    }
+
+    /// An entry's bytes, checked against its digest and, in a sealed bundle, decrypted.
     func data(_ name: String) throws(HistoryError) -> [UInt8] {
-        guard let e = entries[name] else { throw bad("entry '\(name)' is missing") }
+        guard let seal else { return try stored(name) }
+        let sealed = try stored(name)
+        let n = try length(name)
+        var out: [UInt8] = []
+        out.reserveCapacity(Int(n))
+        var at = BundleSeal.prefixSize
+        let prefix = Array(sealed[0..<BundleSeal.prefixSize])
+        var index: UInt32 = 0
+        while true {
+            let final = Int64(out.count) + Int64(BundleSeal.segmentSize) > n
+            let size = (final ? Int(n) - out.count : BundleSeal.segmentSize) + BundleSeal.tagSize
+            out += try seal.open(sealed[at..<at + size], name: name, prefix: prefix, index: index, final: final, path: path)
+            at += size; index += 1
+            if final { return out }
+        }
+    }
+
+    /// An entry's bytes as stored, checked against its digest.
+    private func stored(_ name: String) throws(HistoryError) -> [UInt8] {
+        guard let e = entry(name) else { throw bad("entry '\(name)' is missing") }
         guard e.length <= 1 << 31 else { throw bad("entry '\(name)' is too large to read whole") }
         let bytes = try read(Int(e.length), at: e.offset)
         guard Array(SHA256.hash(data: bytes)) == e.digest else { throw bad("entry '\(name)' is damaged (its SHA-256 does not match)") }
         return bytes
     }
 
-    /// Streams an entry in blocks, then checks its digest.
+    /// Streams an entry in blocks, then checks its digest. A sealed entry's blocks are decrypted
+    /// (each segment is authenticated before it is handed on), then its stored digest is checked.
     func stream(_ name: String, _ body: (Int64, [UInt8]) throws(HistoryError) -> Void) throws(HistoryError) {
-        guard let e = entries[name] else { throw bad("entry '\(name)' is missing") }
+        if seal != nil {
+            let n = try length(name)
+            var done: Int64 = 0
+            repeat {
+                let count = Int(min(Int64(128 * BundleSeal.segmentSize), n - done))
+                try body(done, try read(name, offset: done, count: count))
+                done += Int64(count)
+            } while done < n
+            return try streamStored(name) { (_, _) throws(HistoryError) in }
+        }
+        try streamStored(name, body)
+    }
+
+    private func streamStored(_ name: String, _ body: (Int64, [UInt8]) throws(HistoryError) -> Void) throws(HistoryError) {
+        guard let e = entry(name) else { throw bad("entry '\(name)' is missing") }
         var hasher = SHA256()
         var done: Int64 = 0
         while done < e.length {
@@ -103,9 +165,28 @@ final class BundleReader {
         guard Array(hasher.finalize()) == e.digest else { throw bad("entry '\(name)' is damaged (its SHA-256 does not match)") }
     }
 
-    /// Reads `count` bytes at `offset` within an entry (no digest check: the caller checks content).
+    /// Reads `count` bytes at `offset` within an entry (no digest check: the caller checks content;
+    /// in a sealed bundle each segment read is authenticated as it is decrypted).
     func read(_ name: String, offset: Int64, count: Int) throws(HistoryError) -> [UInt8] {
-        guard let e = entries[name], offset >= 0, offset + Int64(count) <= e.length else { throw bad("a read past the end of entry '\(name)'") }
-        return try read(count, at: e.offset + offset)
+        let n = try length(name)
+        guard let e = entry(name), offset >= 0, count >= 0, offset + Int64(count) <= n else { throw bad("a read past the end of entry '\(name)'") }
+        guard let seal else { return try read(count, at: e.offset + offset) }
+        let segment = Int64(BundleSeal.segmentSize), sealedSegment = segment + Int64(BundleSeal.tagSize)
+        let prefix = try read(BundleSeal.prefixSize, at: e.offset)
+        let first = offset / segment, last = max(first, (offset + Int64(count) - 1) / segment)
+        let finalIndex = n / segment   // the final segment holds n % segment bytes (maybe none)
+        let start = e.offset + Int64(BundleSeal.prefixSize) + first * sealedSegment
+        let end = min(e.offset + e.length, e.offset + Int64(BundleSeal.prefixSize) + (last + 1) * sealedSegment)
+        let sealed = try read(Int(end - start), at: start)
+        var plain: [UInt8] = []
+        plain.reserveCapacity(Int(last - first + 1) * BundleSeal.segmentSize)
+        var at = 0
+        for index in first...last {
+            let size = (index == finalIndex ? Int(n % segment) : BundleSeal.segmentSize) + BundleSeal.tagSize
+            plain += try seal.open(sealed[at..<at + size], name: name, prefix: prefix, index: UInt32(index), final: index == finalIndex, path: path)
+            at += size
+        }
+        let from = Int(offset - first * segment)
+        return Array(plain[from..<from + count])
     }
 }

@@ -41,8 +41,9 @@ struct BundleVerifier {
         for c in manifest.checkpoints { expected.insert("checkpoints/\(c.id).record"); expected.insert("checkpoints/\(c.id).sig") }
         for i in manifest.images { expected.insert("manifests/\(i).manifest") }
         for b in manifest.blobs { expected.insert("blobs/\(b).blob-manifest") }
-        if let extra = reader.order.first(where: { !expected.contains($0) }) { throw bad("unexpected entry '\(extra)'") }
-        if let missing = expected.sorted().first(where: { reader.entries[$0] == nil }) { throw bad("entry '\(missing)' is missing") }
+        let expectedStored = Set(expected.map(reader.storedName))
+        if let extra = reader.order.first(where: { !expectedStored.contains($0) }) { throw bad("unexpected entry '\(extra)'") }
+        if let missing = expected.sorted().first(where: { reader.entry($0) == nil }) { throw bad("entry '\(missing)' is missing") }
 
         let signers = Set([manifest.headSigner] + manifest.checkpoints.map(\.signer))
         if let expectedKey, let other = signers.first(where: { $0 != expectedKey.lowercased() }) {
@@ -123,7 +124,7 @@ struct BundleVerifier {
 
         // The pack: its digest (streamed), its table, every chunk verified, nothing missing.
         try reader.stream(BundleManifest.packEntry) { (_, _) throws(HistoryError) in }
-        let packSize = reader.entries[BundleManifest.packEntry]!.length
+        let packSize = try reader.length(BundleManifest.packEntry)
         let pack: EmbeddedPack
         do throws(StoreError) {
             pack = try EmbeddedPack.parse(name: BundleManifest.packEntry, size: packSize) { (offset, count) throws(StoreError) in

@@ -5,6 +5,8 @@ import StasisStore
 
 /// Writes a bundle: entries streamed one after the other, each hashed as it goes; the file is
 /// written under a temporary name, fsynced and renamed, so a bundle appears complete or not at all.
+/// With a seal (a passphrase), every entry after `bundle.seal` is encrypted in segments as it is
+/// written (`BundleSeal`); digests and lengths are then those of the sealed bytes.
 final class BundleWriter {
     let path: String
     private let tmpPath: String
@@ -17,9 +19,17 @@ final class BundleWriter {
     private var entryLength: Int64 = 0
     private var hasher = SHA256()
     private var buffer: [UInt8] = []
+    private let seal: BundleSeal?
+    // The open entry's sealing state: its name, nonce prefix, next segment and plain bytes not
+    // yet sealed.
+    private var entryName = ""
+    private var prefix: [UInt8] = []
+    private var segment: UInt32 = 0
+    private var plain: [UInt8] = []
 
-    init(path: String) throws(HistoryError) {
+    init(path: String, seal: BundleSeal? = nil) throws(HistoryError) {
         self.path = path
+        self.seal = seal
         let dir = FileSystem.parent(of: FileSystem.absolute(path))
         tmpPath = dir + "/." + (path.split(separator: "/").last.map(String.init) ?? "bundle") + ".tmp-" + SessionStore.newID().prefix(8)
         // A bundle holds guest memory and disks: private to the owner, whatever the umask.
@@ -28,9 +38,15 @@ final class BundleWriter {
         }
         chmod(tmpPath, StoreLayout.fileMode)
         var header = BundleFormat.headerMagic
-        withUnsafeBytes(of: BundleFormat.version.littleEndian) { header.append(contentsOf: $0) }
+        let version = seal == nil ? BundleFormat.version : BundleFormat.sealedVersion
+        withUnsafeBytes(of: version.littleEndian) { header.append(contentsOf: $0) }
         header.append(contentsOf: [0, 0, 0, 0, 0, 0])
         try emit(header)
+        if let seal {
+            try begin(BundleSeal.entryName, sealed: false)
+            try writeStored(seal.json)
+            try endStored()
+        }
     }
 
     private func emit(_ bytes: [UInt8]) throws(HistoryError) {
@@ -49,18 +65,52 @@ final class BundleWriter {
     }
 
     func begin(_ name: String) throws(HistoryError) {
+        try begin(name, sealed: seal != nil)
+    }
+
+    private func begin(_ name: String, sealed: Bool) throws(HistoryError) {
         precondition(BundleFormat.isValidName(name))
+        let stored = sealed ? seal!.storedName(name) : name
         var head: [UInt8] = []
-        withUnsafeBytes(of: UInt16(name.utf8.count).littleEndian) { head.append(contentsOf: $0) }
-        head.append(contentsOf: name.utf8)
+        withUnsafeBytes(of: UInt16(stored.utf8.count).littleEndian) { head.append(contentsOf: $0) }
+        head.append(contentsOf: stored.utf8)
         try emit(head)
         lengthOffset = offset + Int64(buffer.count)
         try emit([UInt8](repeating: 0, count: 8))   // patched by `end`
         entryLength = 0
         hasher = SHA256()
+        entryName = name
+        segment = 0
+        plain.removeAll(keepingCapacity: true)
+        if sealed {
+            var rng = SystemRandomNumberGenerator()
+            prefix = (0..<BundleSeal.prefixSize).map { _ in rng.next() }
+            try writeStored(prefix)
+        } else {
+            prefix = []
+        }
     }
 
+    /// Plain bytes of the open entry: sealed a segment at a time when the bundle is sealed.
     func write(_ bytes: UnsafeRawBufferPointer) throws(HistoryError) {
+        guard let seal, !prefix.isEmpty else { return try writeStored(bytes) }
+        plain.append(contentsOf: bytes)
+        var start = 0
+        while plain.count - start >= BundleSeal.segmentSize {
+            let sealed = try seal.seal(plain[start..<start + BundleSeal.segmentSize], name: entryName, prefix: prefix, index: segment, final: false)
+            try writeStored(sealed)
+            segment += 1
+            start += BundleSeal.segmentSize
+        }
+        plain.removeFirst(start)
+    }
+
+    /// Bytes as they are stored in the file (sealed or plain): hashed and counted as the entry's data.
+    private func writeStored(_ bytes: [UInt8]) throws(HistoryError) {
+        try bytes.withRawBytes { (b) throws(HistoryError) in try writeStored(b) }
+    }
+
+    private func writeStored(_ bytes: UnsafeRawBufferPointer) throws(HistoryError) {
         hasher.update(bufferPointer: bytes)
         entryLength += Int64(bytes.count)
         buffer.append(contentsOf: bytes)
@@ -72,6 +122,14 @@ final class BundleWriter {
     }
 
     func end() throws(HistoryError) {
+        if let seal, !prefix.isEmpty {
+            try writeStored(try seal.seal(plain, name: entryName, prefix: prefix, index: segment, final: true))
+            plain.removeAll(keepingCapacity: true)
+        }
+        try endStored()
+    }
+
+    private func endStored() throws(HistoryError) {
         let digest = Array(hasher.finalize())
         try emit(digest)
         digests.append(contentsOf: digest)

@@ -19,7 +19,8 @@ extension SessionStore {
     /// Writes one self-contained file with everything needed to verify and restore a session
     /// elsewhere: its history, its checkpoints (all, or one) with their signatures, the image and
     /// blob manifests they need, every chunk those name (in an embedded pack), and the public keys.
-    public func exportBundle(_ sessionIDOrPrefix: String, checkpoint: String? = nil, to path: String,
+    /// With a passphrase every entry is encrypted (Formats/bundle.md, "Encrypted bundles").
+    public func exportBundle(_ sessionIDOrPrefix: String, checkpoint: String? = nil, to path: String, passphrase: [UInt8]? = nil,
                              progress: any ProgressReporter = SilentProgress()) throws(HistoryError) -> BundleExportResult {
         let session = try resolveSession(sessionIDOrPrefix)
         if FileManager.default.fileExists(atPath: path) {
@@ -48,7 +49,7 @@ extension SessionStore {
             headSignature = try signingKey().signHead(session: session, size: 0, chain: HistoryHashing.genesis)
         }
 
-        let writer = try BundleWriter(path: path)
+        let writer = try BundleWriter(path: path, seal: try passphrase.map { (p) throws(HistoryError) in try BundleSeal.create(passphrase: p) })
         do throws(HistoryError) {
             // History, streamed; remember blobs that events refer to.
             var eventBlobs = Set<String>()

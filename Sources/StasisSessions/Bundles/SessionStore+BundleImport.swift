@@ -5,17 +5,18 @@ import StasisJSON
 import StasisStore
 
 extension SessionStore {
-    /// Checks a bundle offline (no store needed). `expectedKey` pins the signer.
-    public static func verifyBundle(at path: String, expectedKey: String? = nil) throws(HistoryError) -> BundleReport {
-        let reader = try BundleReader(path: path)
+    /// Checks a bundle offline (no store needed). `expectedKey` pins the signer; `passphrase`
+    /// opens an encrypted bundle.
+    public static func verifyBundle(at path: String, expectedKey: String? = nil, passphrase: [UInt8]? = nil) throws(HistoryError) -> BundleReport {
+        let reader = try BundleReader(path: path, passphrase: passphrase)
         return try BundleVerifier.verify(reader, expectedKey: expectedKey).report
     }
 
     /// Verifies a bundle completely, then adds its session — history, checkpoints, images, blobs
     /// and chunks — in one catalog transaction. Nothing is committed if any check fails; a crash
     /// leaves at most an unreferenced pack and manifests that `gc` removes.
-    public func importBundle(at path: String, expectedKey: String? = nil) throws(HistoryError) -> BundleReport {
-        let reader = try BundleReader(path: path)
+    public func importBundle(at path: String, expectedKey: String? = nil, passphrase: [UInt8]? = nil) throws(HistoryError) -> BundleReport {
+        let reader = try BundleReader(path: path, passphrase: passphrase)
         let v = try BundleVerifier.verify(reader, expectedKey: expectedKey)
         let session = v.manifest.session
         if try read({ db in try db.queryOne("SELECT id FROM sessions WHERE id = ?", session) != nil }) {

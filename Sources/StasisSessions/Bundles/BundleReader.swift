@@ -21,6 +21,10 @@ final class BundleReader {
     private(set) var order: [String] = []
     private(set) var seal: BundleSeal?
     private var version: UInt16 = 0
+    /// The plain bytes of the sealed segments decrypted last: readers go forward through the
+    /// pack a chunk at a time, many chunks to a segment, and each segment is decrypted once.
+    private var window: (name: String, start: Int64, bytes: [UInt8]) = ("", 0, [])
+    private static let windowSegments: Int64 = 16
 
     init(path: String, passphrase: [UInt8]? = nil) throws(HistoryError) {
         self.path = path
@@ -94,7 +98,14 @@ final class BundleReader {
 
     /// The name an entry is stored under: in a sealed bundle a keyed hash of its name, so that
     /// the ids in names (checkpoints, images, blobs) are not readable without the passphrase.
-    func storedName(_ name: String) -> String { seal?.storedName(name) ?? name }
+    func storedName(_ name: String) -> String {
+        guard let seal else { return name }
+        if let known = storedNames[name] { return known }
+        let stored = seal.storedName(name)
+        storedNames[name] = stored
+        return stored
+    }
+    private var storedNames: [String: String] = [:]
 
     /// An entry by its name (not its stored name).
     func entry(_ name: String) -> Entry? { entries[storedName(name)] }
@@ -146,9 +157,14 @@ final class BundleReader {
                 try body(done, try read(name, offset: done, count: count))
                 done += Int64(count)
             } while done < n
-            return try streamStored(name) { (_, _) throws(HistoryError) in }
+            return try checkDigest(name)
         }
         try streamStored(name, body)
+    }
+
+    /// Checks an entry's stored bytes against its digest, decrypting nothing.
+    func checkDigest(_ name: String) throws(HistoryError) {
+        try streamStored(name) { (_, _) throws(HistoryError) in }
     }
 
     private func streamStored(_ name: String, _ body: (Int64, [UInt8]) throws(HistoryError) -> Void) throws(HistoryError) {
@@ -171,10 +187,15 @@ final class BundleReader {
         let n = try length(name)
         guard let e = entry(name), offset >= 0, count >= 0, offset + Int64(count) <= n else { throw bad("a read past the end of entry '\(name)'") }
         guard let seal else { return try read(count, at: e.offset + offset) }
+        if window.name == name, offset >= window.start, offset + Int64(count) <= window.start + Int64(window.bytes.count) {
+            let from = Int(offset - window.start)
+            return Array(window.bytes[from..<from + count])
+        }
         let segment = Int64(BundleSeal.segmentSize), sealedSegment = segment + Int64(BundleSeal.tagSize)
         let prefix = try read(BundleSeal.prefixSize, at: e.offset)
-        let first = offset / segment, last = max(first, (offset + Int64(count) - 1) / segment)
         let finalIndex = n / segment   // the final segment holds n % segment bytes (maybe none)
+        let first = offset / segment
+        let last = min(finalIndex, max(first + Self.windowSegments - 1, (offset + Int64(count) - 1) / segment))
         let start = e.offset + Int64(BundleSeal.prefixSize) + first * sealedSegment
         let end = min(e.offset + e.length, e.offset + Int64(BundleSeal.prefixSize) + (last + 1) * sealedSegment)
         let sealed = try read(Int(end - start), at: start)
@@ -186,6 +207,7 @@ final class BundleReader {
             plain += try seal.open(sealed[at..<at + size], name: name, prefix: prefix, index: UInt32(index), final: index == finalIndex, path: path)
             at += size
         }
+        window = (name, first * segment, plain)
         let from = Int(offset - first * segment)
         return Array(plain[from..<from + count])
     }

@@ -122,8 +122,9 @@ struct BundleVerifier {
             blobDecoded.append((id, m))
         }
 
-        // The pack: its digest (streamed), its table, every chunk verified, nothing missing.
-        try reader.stream(BundleManifest.packEntry) { (_, _) throws(HistoryError) in }
+        // The pack: its digest (streamed), its table, every chunk verified, nothing missing. (In
+        // an encrypted bundle each segment read below is also authenticated as it is decrypted.)
+        try reader.checkDigest(BundleManifest.packEntry)
         let packSize = try reader.length(BundleManifest.packEntry)
         let pack: EmbeddedPack
         do throws(StoreError) {
@@ -141,7 +142,9 @@ struct BundleVerifier {
             let stored = try reader.read(BundleManifest.packEntry, offset: e.offset, count: e.storedLength)
             do throws(StoreError) { return try pack.decode(e, stored: stored, pack: BundleManifest.packEntry) } catch { throw bad(error.description) }
         }
-        for id in needed { _ = try raw(id) }
+        // In pack order: reads go forward through the file (and through an encrypted bundle's
+        // segments, each decrypted once).
+        for e in pack.entries.sorted(by: { $0.offset < $1.offset }) where needed.contains(e.id) { _ = try raw(e.id) }
         for (id, m) in blobDecoded {
             var h = SHA256()
             for e in m.entries { h.update(data: try raw(e.id)) }

@@ -75,6 +75,11 @@ struct BundleTests {
             damaged[offset] ^= 0x20
             refusedImport(damaged, "byte \(offset) flipped")
         }
+        for offset in 10..<16 {   // flags and reserved: a feature this stasis does not know
+            var flagged = bytes
+            flagged[offset] = 1
+            refusedImport(flagged, "header byte \(offset) set")
+        }
         // Signed by another key: pinning the real key refuses it.
         let other = try TemporaryStore()
         let s2 = try other.sessions.createSession().id

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import StasisIO
+import StasisStore
 
 /// Reads a bundle's table of entries and their bytes, checking every length and digest. Any
 /// structural problem — truncation, a bad digest, a name that could escape, a duplicate — is a
@@ -67,6 +68,11 @@ final class BundleReader {
         version = UInt16(header[8]) | UInt16(header[9]) << 8
         guard version == BundleFormat.version || version == BundleFormat.sealedVersion else {
             throw bad("bundle format version \(version) is not one this stasis reads (1, or 2 encrypted); upgrade stasis")
+        }
+        // Flags and the reserved field are 0 in every bundle this stasis knows: a set bit is a
+        // feature it would silently ignore (Formats/bundle.md).
+        guard header[10..<16].allSatisfy({ $0 == 0 }) else {
+            throw bad("its header sets flags or reserved bytes (\(StoreKey.hex(header[10..<16]))) that this stasis does not know; upgrade stasis")
         }
         var at = Int64(BundleFormat.headerSize)
         var digests: [UInt8] = []

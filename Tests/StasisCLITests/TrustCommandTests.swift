@@ -199,6 +199,9 @@ struct TrustCommandTests {
         #expect(try StasisProcess.runShell("umask 000; \(StasisProcess.binary) checkpoint create \(session) --memory \(dir.file("m"))", environment: env).status == 0)
         let loose = try StasisProcess.runShell("find \(store) -perm /022")
         #expect(loose.stdout.isEmpty, "\(loose.stdout)")
+        // Nor readable: the fan-out directories of packs and manifests are the owner's too.
+        let readable = try StasisProcess.runShell("find \(store) -type d -perm /077")
+        #expect(readable.stdout.isEmpty, "\(readable.stdout)")
         #expect(try mode(store) == 0o700)
     }
 }

@@ -51,7 +51,7 @@ struct ManifestFiles: Sendable {
             }
             let dir = FileSystem.parent(of: final)
             if !FileSystem.isDirectory(dir) {
-                try FileSystem.createDirectory(dir)
+                try FileSystem.createDirectory(dir, permissions: StoreLayout.directoryMode)
                 try FileSystem.syncDirectory(containing: dir)
             }
             do throws(IOError) { try FileSystem.renameDurably(tmp, to: final) } catch {

@@ -92,7 +92,7 @@ final class PackWriter {
             try StoreError.wrap { () throws(IOError) in
                 let dir = layout.packDirectory(for: id)
                 if !FileSystem.isDirectory(dir) {
-                    try FileSystem.createDirectory(dir)
+                    try FileSystem.createDirectory(dir, permissions: StoreLayout.directoryMode)
                     directories.insert(layout.packsDirectory + "/.")
                 }
                 try FileSystem.rename(pack.tmpPath, to: layout.packPath(for: id))

@@ -147,7 +147,7 @@ public final class ContentStore: Sendable {
         guard let raw = try catalog.meta("chunk_size"), let chunkSize = Int(raw), allowedChunkSizes.contains(chunkSize) else {
             throw .catalog(path: catalog.location, message: "store_meta has no valid chunk_size; the catalog is damaged")
         }
-        try StoreError.wrap { () throws(IOError) in try FileSystem.createDirectory(layout.temporaryDirectory) }
+        try StoreError.wrap { () throws(IOError) in try FileSystem.createDirectory(layout.temporaryDirectory, permissions: StoreLayout.directoryMode) }
         let cipher = try loadCipher(catalog, layout: layout, environment: environment)
         var compression = FrameCompression.default
         if let raw = try catalog.meta("compression") {

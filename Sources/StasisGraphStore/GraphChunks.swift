@@ -19,7 +19,9 @@ enum GraphChunks {
 
     /// Ids per statement that looks up, loads or deletes chunks.
     static let idsPerStatement = 64
-    /// Rows per insert statement: as many of the largest shape as fit, then the next smaller.
+    /// Rows per insert statement: as many of the largest shape as fit, then the next smaller
+    /// (SQLite, which keeps each text prepared). PostgreSQL plans every statement anyway and
+    /// pays a round trip for each, so there the rest goes in one statement of its own size.
     static let insertShapes = [32, 16, 8, 4, 2, 1]
 
     /// Those of `ids` that the catalog does not hold. The catalog answers with the missing ids
@@ -50,22 +52,17 @@ enum GraphChunks {
         return out
     }
 
-    /// Stores the chunks not stored yet; returns the ids this call stored (`RETURNING` names only
-    /// the rows really inserted, not those another writer stored first).
-    @discardableResult
-    static func insert(_ chunks: [Stored], _ db: any CatalogConnection) throws -> Set<ChunkID> {
-        var inserted = Set<ChunkID>()
+    /// Stores the chunks not stored yet (a chunk stored meanwhile by another writer is left as
+    /// it is). The inserts are sent without waiting for their answers (`CatalogConnection.send`).
+    static func insert(_ chunks: [Stored], _ db: any CatalogConnection) throws {
         var rest = chunks[...]
         while !rest.isEmpty {
-            let n = insertShapes.first { $0 <= rest.count }!
+            let n = db.engine == .postgres ? min(rest.count, insertShapes[0]) : insertShapes.first { $0 <= rest.count }!
             let rows = rest.prefix(n)
             rest = rest.dropFirst(n)
             let values = rows.flatMap { c -> [CatalogValue] in [.blob(c.id.bytes), .int(Int64(c.encoding.rawValue)), .int(Int64(c.rawLength)), .blob(c.data)] }
-            for row in try db.query(insertStatements[n]!, values) {
-                if let id = chunkID(try row.blob("id")) { inserted.insert(id) }
-            }
+            try db.send(insertStatements[n] ?? insertStatement(rows: n), values)
         }
-        return inserted
     }
 
     /// Removes the chunks with these ids.
@@ -127,11 +124,13 @@ enum GraphChunks {
     }
 
     /// The insert of each shape, by its number of rows.
-    static let insertStatements = Dictionary(uniqueKeysWithValues: insertShapes.map { rows in
-        (rows, "INSERT INTO graph_chunks(id, encoding, raw_length, data) VALUES "
+    static let insertStatements = Dictionary(uniqueKeysWithValues: insertShapes.map { ($0, insertStatement(rows: $0)) })
+
+    static func insertStatement(rows: Int) -> String {
+        "INSERT INTO graph_chunks(id, encoding, raw_length, data) VALUES "
             + Array(repeating: "(?, ?, ?, ?)", count: rows).joined(separator: ", ")
-            + " ON CONFLICT (id) DO NOTHING RETURNING id")
-    })
+            + " ON CONFLICT (id) DO NOTHING"
+    }
 }
 
 extension Array {

@@ -60,13 +60,21 @@ extension GraphStore {
             sqlLimit = " LIMIT ?"
             arguments.append(.int(Int64(limit)))
         }
+        let sql = """
+            SELECT thread_id, checkpoint_ns, checkpoint_id, metadata_json FROM graph_checkpoints \(whereClause)
+            ORDER BY checkpoint_id DESC, thread_id, checkpoint_ns\(sqlLimit)
+            """
         return try read { db in
+            // A short listing without filters is read whole, in one statement (a cursor costs
+            // three round trips on PostgreSQL).
+            if !sqlLimit.isEmpty, let limit, limit <= 1000 {
+                return try db.query(sql, arguments).map { row in
+                    GraphKey(thread: try row.text("thread_id"), namespace: try row.text("checkpoint_ns"), checkpoint: try row.text("checkpoint_id"))
+                }
+            }
             var keys: [GraphKey] = []
             do {
-                try db.forEachRow("""
-                    SELECT thread_id, checkpoint_ns, checkpoint_id, metadata_json FROM graph_checkpoints \(whereClause)
-                    ORDER BY checkpoint_id DESC, thread_id, checkpoint_ns\(sqlLimit)
-                    """, arguments) { row in
+                try db.forEachRow(sql, arguments) { row in
                     if let limit, keys.count >= limit { throw EnoughRows() }
                     if !filter.isEmpty {
                         let json = try row.text("metadata_json")
@@ -90,12 +98,21 @@ extension GraphStore {
         guard let versions = GraphVersions.decode(try row.blob("versions")) else {
             throw GraphError.corrupt("\(key): its channel versions do not decode")
         }
+        // Every channel's row at its version in one statement (a round trip each on PostgreSQL).
+        let wanted = versions.sorted(by: { $0.key < $1.key })
+        var rows: [String: CatalogRow] = [:]
+        for batch in wanted.batches(of: Self.rowsPerInsert) {
+            let match = Array(repeating: "(channel = ? AND version = ?)", count: batch.count).joined(separator: " OR ")
+            for row in try db.query("""
+                SELECT channel, value_type, inline_value, value_id FROM graph_channel_values
+                WHERE thread_id = ? AND checkpoint_ns = ? AND (\(match))
+                """, [.text(key.thread), .text(key.namespace)] + batch.flatMap { [CatalogValue.text($0.key), .text($0.value)] }) {
+                rows[try row.text("channel")] = row
+            }
+        }
         var values: [ChannelUpdate] = []
-        for (channel, version) in versions.sorted(by: { $0.key < $1.key }) {
-            guard let v = try db.queryOne("""
-                SELECT value_type, inline_value, value_id FROM graph_channel_values
-                WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?
-                """, key.thread, key.namespace, channel, version) else { continue }
+        for (channel, version) in wanted {
+            guard let v = rows[channel] else { continue }
             guard let type = v.optionalText("value_type") else { continue }  // emptied at this version
             let bytes = try loadValue(inline: v.optionalBlob("inline_value"), id: v.optionalBlob("value_id"), db, what: "channel \(channel) of \(key)")
             values.append(ChannelUpdate(channel: channel, version: version, value: GraphValue(type: type, bytes: bytes)))

@@ -256,10 +256,11 @@ extension GraphStore {
         let pieces = value.pieces.filter { missing.remove($0.id) != nil }
         let nodes = value.nodes.filter { missing.remove($0.id) != nil }
         let scratch = UnsafeMutableRawBufferPointer.allocate(
-            byteCount: LZ4Block.scratchCapacity(forRawLength: ChunkedValue.chunker.maxSize), alignment: 16)
+            byteCount: ZstdBlock.scratchCapacity(forRawLength: ChunkedValue.chunker.maxSize), alignment: 16)
         defer { scratch.deallocate() }
+        let compressor = ZstdCompressor(level: GraphChunks.zstdLevel)
         var chunks = bytes.withUnsafeBytes { raw in
-            pieces.map { GraphChunks.encode(UnsafeRawBufferPointer(rebasing: raw[$0.range]), id: $0.id, scratch: scratch) }
+            pieces.map { GraphChunks.encode(UnsafeRawBufferPointer(rebasing: raw[$0.range]), id: $0.id, scratch: scratch, compressor: compressor) }
         }
         // Nodes are listings of chunk ids: random bytes, stored raw.
         chunks += nodes.map { GraphChunks.Stored(id: $0.id, encoding: .raw, rawLength: $0.bytes.count, data: $0.bytes) }

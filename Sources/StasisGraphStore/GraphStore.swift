@@ -7,7 +7,7 @@ import StasisStore
 ///
 /// Rows live in the catalog (migration "v3-langgraph-checkpoints"). Values up to
 /// `ChunkedValue.inlineLimit` bytes stay in their row; larger ones are cut by FastCDC into
-/// content-addressed, LZ4-compressed chunks, so a message list that grows by one message per step
+/// content-addressed, zstd-compressed chunks, so a message list that grows by one message per step
 /// costs about one message per step. Every write goes through a group-commit writer (one per
 /// thread's lane, `WriterLanes`) and is durable (catalog `synchronous = FULL`) before it returns.
 /// Puts and writes lock only their thread (`CatalogDatabase.write(keys:)`); deletes, copies and

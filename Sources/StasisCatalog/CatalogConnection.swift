@@ -29,9 +29,28 @@ public protocol CatalogConnection {
 
     /// Runs several statements without arguments (a migration).
     func executeScript(_ sql: String) throws(CatalogError)
+
+    /// Runs a statement whose answer the caller does not wait for (an insert whose row count it
+    /// does not need). PostgreSQL sends it at once and goes on: the statements of a transaction
+    /// travel back to back instead of a round trip each, and a failure is reported by the next
+    /// statement that waits for its answer (or by the commit, which then does not happen).
+    /// SQLite runs it at once.
+    func send(_ sql: String, _ arguments: [CatalogValue]) throws(CatalogError)
+
+    /// Inside a keyed write (`CatalogDatabase.write(keys:)`), waits until no other transaction
+    /// holds `key` and holds it until this one ends: for rows that writers of different keys
+    /// share. Take it after the transaction's keys, never before, so that waits cannot go round
+    /// in a circle. Nothing on SQLite, whose writers run one at a time.
+    func lock(_ key: String) throws(CatalogError)
 }
 
 extension CatalogConnection {
+    public func send(_ sql: String, _ arguments: [CatalogValue]) throws(CatalogError) {
+        try execute(sql, arguments)
+    }
+
+    public func lock(_ key: String) throws(CatalogError) {}
+
     @discardableResult
     public func execute(_ sql: String, _ arguments: any CatalogBindable...) throws(CatalogError) -> Int {
         try execute(sql, arguments.map(\.catalogValue))
@@ -75,6 +94,8 @@ extension CatalogConnection {
 /// Reads see one consistent snapshot. Writes are serialized across every process and host that
 /// shares the catalog (SQLite's one writer; on PostgreSQL a transaction-scoped advisory lock), so
 /// code written as "read, decide, write" inside one `write` means the same on both engines.
+/// Keyed writes (`write(keys:)`) are the exception: on PostgreSQL they exclude every plain write
+/// and each other's keys, and run beside writes of other keys.
 public protocol CatalogDatabase: Sendable {
     var engine: CatalogEngine { get }
     /// Where the catalog is, for messages: a path, or `postgres://user@host:port/db` (no password).
@@ -87,8 +108,21 @@ public protocol CatalogDatabase: Sendable {
     /// A write transaction: all of it commits, or none.
     func write<T>(_ body: (any CatalogConnection) throws -> T) throws -> T
 
+    /// A write transaction whose rows belong to `keys` (a LangGraph thread's checkpoints): it
+    /// waits for plain writes and for writes of any of its keys, and runs beside writes of other
+    /// keys, which must therefore never decide anything from rows of keys they do not hold (rows
+    /// shared between keys are inserted idempotently, under `CatalogConnection.lock`). SQLite
+    /// runs it as a plain write.
+    func write<T>(keys: [String], _ body: (any CatalogConnection) throws -> T) throws -> T
+
     /// Folds the write-ahead log back where the engine has one (SQLite); nothing elsewhere.
     func checkpointLog() throws(CatalogError)
 
     func close()
+}
+
+extension CatalogDatabase {
+    public func write<T>(keys: [String], _ body: (any CatalogConnection) throws -> T) throws -> T {
+        try write(body)
+    }
 }

@@ -15,7 +15,7 @@ extension GraphStore {
         let metadata = try Self.validate(put)
         let cache = self.cache
         do {
-            return try await writer.perform { db in try Self.insert(put, runID: metadata["run_id"]?.stringValue, db, cache) }
+            return try await writer.perform(key: put.key.thread) { db in try Self.insert(put, runID: metadata["run_id"]?.stringValue, db, cache) }
         } catch { throw .from(error) }
     }
 
@@ -23,7 +23,7 @@ extension GraphStore {
         let metadata = try Self.validate(put)
         let cache = self.cache
         do {
-            return try writer.performSync { db in try Self.insert(put, runID: metadata["run_id"]?.stringValue, db, cache) }
+            return try writer.performSync(key: put.key.thread) { db in try Self.insert(put, runID: metadata["run_id"]?.stringValue, db, cache) }
         } catch { throw .from(error) }
     }
 
@@ -39,7 +39,7 @@ extension GraphStore {
         }
         let cache = self.cache
         do {
-            _ = try await writer.perform { db in
+            _ = try await writer.perform(key: key.thread) { db in
                 try Self.insertWrites(key, taskID: taskID, taskPath: taskPath, writes: writes, replace: replace, db, cache)
                 return true
             }
@@ -61,8 +61,12 @@ extension GraphStore {
         } catch let error as GraphError { throw error } catch {
             throw .invalidArgument(field: "metadata_json", reason: "\(error)")
         }
+        var channels = Set<String>()
         for (i, v) in put.newValues.enumerated() {
             guard !v.channel.isEmpty else { throw .invalidArgument(field: "new_values[\(i)].channel", reason: "must not be empty") }
+            guard channels.insert(v.channel).inserted else {
+                throw .invalidArgument(field: "new_values[\(i)].channel", reason: "\"\(v.channel)\" comes twice: send one value per channel")
+            }
             guard !v.version.isEmpty else { throw .invalidArgument(field: "new_values[\(i)].version", reason: "must not be empty") }
             if let d = v.delta {
                 guard v.value != nil else { throw .invalidArgument(field: "new_values[\(i)].value", reason: "a delta needs value.type") }
@@ -77,15 +81,36 @@ extension GraphStore {
 
     static func insert(_ put: CheckpointPut, runID: String?, _ db: any CatalogConnection, _ cache: ValueCache) throws -> Int64 {
         let k = put.key
-        if let existing = try db.queryOne("""
-            SELECT parent_id FROM graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?
-            """, k.thread, k.namespace, k.checkpoint) {
-            let parent = existing.optionalText("parent_id")
-            if parent != put.parent {
-                throw GraphError.conflict("\(k) already exists with parent \(parent ?? "(none)"), not \(put.parent ?? "(none)"): another writer stored it first; reload the thread and retry")
-            }
+        // The checkpoint row first, in one statement that also detects a race: it is written
+        // when new or when the stored one has the same parent (a retry), and returns no row when
+        // the stored one has another parent. (A separate SELECT first cost a round trip per put
+        // on PostgreSQL.) The values below are stored in the same transaction, so a refusal
+        // leaves nothing behind.
+        let sameParent = db.engine == .postgres
+            ? "graph_checkpoints.parent_id IS NOT DISTINCT FROM excluded.parent_id"
+            : "graph_checkpoints.parent_id IS excluded.parent_id"
+        let written = try db.query("""
+            INSERT INTO graph_checkpoints(thread_id, checkpoint_ns, checkpoint_id, parent_id, run_id, checkpoint_type,
+                checkpoint, metadata_type, metadata, metadata_json, versions, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
+                parent_id = excluded.parent_id, run_id = excluded.run_id, checkpoint_type = excluded.checkpoint_type,
+                checkpoint = excluded.checkpoint, metadata_type = excluded.metadata_type, metadata = excluded.metadata,
+                metadata_json = excluded.metadata_json, versions = excluded.versions, created_at = excluded.created_at
+            WHERE \(sameParent)
+            RETURNING checkpoint_id
+            """, [.text(k.thread), .text(k.namespace), .text(k.checkpoint), put.parent.catalogValue, runID.catalogValue,
+                  .text(put.checkpoint.type), .blob(put.checkpoint.bytes), .text(put.metadata.type), .blob(put.metadata.bytes),
+                  .text(put.metadataJSON.isEmpty ? "{}" : put.metadataJSON), .blob(GraphVersions.encode(put.versions)),
+                  .double(Date().timeIntervalSince1970)])
+        if written.isEmpty {
+            let parent = try db.queryOne("""
+                SELECT parent_id FROM graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?
+                """, k.thread, k.namespace, k.checkpoint)?.optionalText("parent_id")
+            throw GraphError.conflict("\(k) already exists with parent \(parent ?? "(none)"), not \(put.parent ?? "(none)"): another writer stored it first; reload the thread and retry")
         }
         var newBytes: Int64 = 0
+        var rows: [[CatalogValue]] = []
         for (i, update) in put.newValues.enumerated() {
             var stored = StoredValue(inline: nil, valueID: nil, newBytes: 0)
             if let value = update.value {
@@ -97,25 +122,29 @@ extension GraphStore {
                 }
                 newBytes += stored.newBytes
             }
-            try db.execute("""
+            rows.append([.text(k.thread), .text(k.namespace), .text(update.channel), .text(update.version), update.value?.type.catalogValue ?? .null,
+                         stored.inline.map(CatalogValue.blob) ?? .null, stored.valueID.map(CatalogValue.blob) ?? .null])
+        }
+        // Every channel's row in one statement, sent without waiting for its answer.
+        for batch in rows.batches(of: Self.rowsPerInsert) {
+            try db.send("""
                 INSERT INTO graph_channel_values(thread_id, checkpoint_ns, channel, version, value_type, inline_value, value_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                VALUES \(Self.placeholders(rows: batch.count, columns: 7))
                 ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO UPDATE SET
                     value_type = excluded.value_type, inline_value = excluded.inline_value, value_id = excluded.value_id
-                """, k.thread, k.namespace, update.channel, update.version, update.value?.type, stored.inline, stored.valueID)
+                """, batch.flatMap { $0 })
         }
-        try db.execute("""
-            INSERT INTO graph_checkpoints(thread_id, checkpoint_ns, checkpoint_id, parent_id, run_id, checkpoint_type,
-                checkpoint, metadata_type, metadata, metadata_json, versions, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
-                parent_id = excluded.parent_id, run_id = excluded.run_id, checkpoint_type = excluded.checkpoint_type,
-                checkpoint = excluded.checkpoint, metadata_type = excluded.metadata_type, metadata = excluded.metadata,
-                metadata_json = excluded.metadata_json, versions = excluded.versions, created_at = excluded.created_at
-            """, k.thread, k.namespace, k.checkpoint, put.parent, runID, put.checkpoint.type, put.checkpoint.bytes,
-            put.metadata.type, put.metadata.bytes, put.metadataJSON.isEmpty ? "{}" : put.metadataJSON,
-            GraphVersions.encode(put.versions), Date().timeIntervalSince1970)
         return newBytes
+    }
+
+    /// Rows per multi-row `INSERT` of channel values or writes (a few per put in practice; the
+    /// bound keeps a statement's arguments far below either engine's limit).
+    static let rowsPerInsert = 64
+
+    /// `(?, …), (?, …)`: `rows` rows of `columns` placeholders.
+    static func placeholders(rows: Int, columns: Int) -> String {
+        let row = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
+        return Array(repeating: row, count: rows).joined(separator: ", ")
     }
 
     /// A delta's base value as stored: its id and its data chunks.
@@ -154,20 +183,41 @@ extension GraphStore {
         let onConflict = replace
             ? "DO UPDATE SET channel = excluded.channel, task_path = excluded.task_path, value_type = excluded.value_type, inline_value = excluded.inline_value, value_id = excluded.value_id"
             : "DO NOTHING"
-        for w in writes {
-            if !replace, try db.queryOne("""
+        var rows: [[CatalogValue]] = []
+        for w in Self.onePerIndex(writes, keepLast: replace) {
+            // A large normal write already stored is not chunked again; a small one costs nothing
+            // to send again, and the insert keeps the stored one.
+            if !replace, w.value.bytes.count > ChunkedValue.inlineLimit, try db.queryOne("""
                 SELECT 1 AS present FROM graph_writes WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? AND task_id = ? AND idx = ?
                 """, k.thread, k.namespace, k.checkpoint, taskID, w.index) != nil {
                 continue
             }
             let stored = try storeValue(w.value.bytes, chunked: nil, db, cache)
-            try db.execute("""
+            rows.append([.text(k.thread), .text(k.namespace), .text(k.checkpoint), .text(taskID), .int(w.index), .text(w.channel),
+                         .text(taskPath), .text(w.value.type), stored.inline.map(CatalogValue.blob) ?? .null,
+                         stored.valueID.map(CatalogValue.blob) ?? .null])
+        }
+        // A task's writes in one statement, sent without waiting for its answer.
+        for batch in rows.batches(of: rowsPerInsert) {
+            try db.send("""
                 INSERT INTO graph_writes(thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, task_path, value_type, inline_value, value_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES \(placeholders(rows: batch.count, columns: 10))
                 ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) \(onConflict)
-                """, k.thread, k.namespace, k.checkpoint, taskID, w.index, w.channel, taskPath, w.value.type, stored.inline, stored.valueID)
+                """, batch.flatMap { $0 })
         }
     }
+
+    /// Each index once. Two writes with one index in a call would make PostgreSQL refuse to
+    /// touch a row twice in one statement; LangGraph never sends them, and the one kept is the one
+    /// that won when rows were written one by one: the last when replacing, else the first.
+    static func onePerIndex(_ writes: [PendingWrite], keepLast: Bool) -> [PendingWrite] {
+        var seen = Set<Int64>()
+        let kept = (keepLast ? writes.reversed() : writes).filter { seen.insert($0.index).inserted }
+        return keepLast ? kept.reversed() : kept
+    }
+
+    /// The lock (`CatalogConnection.lock`) under which chunks and values are inserted.
+    static let sharedRowsLock = "graph:chunks-and-values"
 
     struct StoredValue {
         var inline: [UInt8]?
@@ -180,10 +230,8 @@ extension GraphStore {
     /// stores every chunk it lists, and a sweep removes chunks only with the values that list
     /// them. So a grown value looks up its new chunks and its nodes, not the hundreds of chunks it
     /// shares with its base.
-    static func missingChunks(of value: ChunkedValue, base: DeltaBase?, _ db: any CatalogConnection) throws -> Set<ChunkID> {
-        var vouched = Set<ChunkID>()
-        if let base, try db.queryOne("SELECT 1 AS present FROM graph_values WHERE id = ?", base.id) != nil { vouched = base.chunks }
-        return try GraphChunks.missing(value.pieces.lazy.map(\.id).filter { !vouched.contains($0) } + value.nodes.map(\.id), db)
+    static func missingChunks(of value: ChunkedValue, vouched: Set<ChunkID>, _ db: any CatalogConnection) throws -> Set<ChunkID> {
+        try GraphChunks.missing(value.pieces.lazy.map(\.id).filter { !vouched.contains($0) } + value.nodes.map(\.id), db)
     }
 
     /// Keeps a small value inline; stores a large one as chunks and nodes: those the catalog lacks,
@@ -194,31 +242,38 @@ extension GraphStore {
         guard bytes.count > ChunkedValue.inlineLimit else { return StoredValue(inline: bytes, valueID: nil, newBytes: 0) }
         let value = chunked ?? ChunkedValue(bytes)
         cache.put(value.id, CachedValue(bytes: bytes, pieces: value.pieces))
-        // A stored value has every chunk it lists: a sweep removes a value before its chunks.
-        if try db.queryOne("SELECT 1 AS present FROM graph_values WHERE id = ?", value.id) != nil {
+        // Whether the value is stored, and whether its delta base still is, in one round trip. A
+        // stored value has every chunk it lists: a sweep removes a value before its chunks.
+        let stored = Set(try db.query("SELECT id FROM graph_values WHERE id IN (?, ?)", [.blob(value.id), .blob(base?.id ?? value.id)])
+            .map { try $0.blob("id") })
+        if stored.contains(value.id) {
             return StoredValue(inline: nil, valueID: value.id, newBytes: 0)
         }
-        var missing = try missingChunks(of: value, base: base, db)
-        // Each missing chunk once (a value may repeat one), encoded and inserted a batch at a time.
+        let vouched = base.map { stored.contains($0.id) ? $0.chunks : [] } ?? []
+        var missing = try missingChunks(of: value, vouched: vouched, db)
+        // Each missing chunk once (a value may repeat one), encoded, and inserted with the
+        // missing nodes in as few statements as the shapes allow.
         let pieces = value.pieces.filter { missing.remove($0.id) != nil }
         let nodes = value.nodes.filter { missing.remove($0.id) != nil }
-        var added: Int64 = 0
         let scratch = UnsafeMutableRawBufferPointer.allocate(
-            byteCount: LZ4Block.scratchCapacity(forRawLength: ChunkedValue.chunker.maxSize), alignment: 16)
+            byteCount: ZstdBlock.scratchCapacity(forRawLength: ChunkedValue.chunker.maxSize), alignment: 16)
         defer { scratch.deallocate() }
-        try bytes.withUnsafeBytes { raw in
-            for batch in pieces.batches(of: GraphChunks.insertShapes[0]) {
-                let chunks = batch.map { GraphChunks.encode(UnsafeRawBufferPointer(rebasing: raw[$0.range]), id: $0.id, scratch: scratch) }
-                let inserted = try GraphChunks.insert(chunks, db)
-                added += batch.reduce(0) { $0 + (inserted.contains($1.id) ? Int64($1.range.count) : 0) }
-            }
+        let compressor = ZstdCompressor(level: GraphChunks.zstdLevel)
+        var chunks = bytes.withUnsafeBytes { raw in
+            pieces.map { GraphChunks.encode(UnsafeRawBufferPointer(rebasing: raw[$0.range]), id: $0.id, scratch: scratch, compressor: compressor) }
         }
         // Nodes are listings of chunk ids: random bytes, stored raw.
-        for batch in nodes.batches(of: GraphChunks.insertShapes[0]) {
-            try GraphChunks.insert(batch.map { GraphChunks.Stored(id: $0.id, encoding: .raw, rawLength: $0.bytes.count, data: $0.bytes) }, db)
-        }
-        try db.execute("INSERT INTO graph_values(id, size, chunks) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                       value.id, bytes.count, value.listing)
+        chunks += nodes.map { GraphChunks.Stored(id: $0.id, encoding: .raw, rawLength: $0.bytes.count, data: $0.bytes) }
+        // Chunks and values are shared between threads, whose writes run side by side on
+        // PostgreSQL: one such writer at a time inserts them, so that two never wait for each
+        // other's uncommitted rows in a circle (a deadlock PostgreSQL breaks only after a second).
+        try db.lock(Self.sharedRowsLock)
+        try GraphChunks.insert(chunks, db)
+        // The chunks found missing, counted as new: one that another thread's writer stored
+        // between the lookup and the insert (the same bytes at the same moment) is counted twice.
+        let added = pieces.reduce(Int64(0)) { $0 + Int64($1.range.count) }
+        try db.send("INSERT INTO graph_values(id, size, chunks) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                    [.blob(value.id), .int(Int64(bytes.count)), .blob(value.listing)])
         return StoredValue(inline: nil, valueID: value.id, newBytes: added)
     }
 }

@@ -22,22 +22,23 @@ extension GraphStore {
                     """, key.thread, key.namespace, key.checkpoint)
             }
             guard let row else { return nil }
-            return try assemble(row, db)
+            return try assemble([row], db).first
         }
     }
 
     /// Several checkpoints in one read transaction (a listing reads them in batches); a key that
     /// no longer exists is left out.
     public func tuples(_ keys: [GraphKey]) throws(GraphError) -> [CheckpointTuple] {
-        try read { db in
-            var out: [CheckpointTuple] = []
-            for key in keys {
-                guard let row = try db.queryOne("""
-                    SELECT \(Self.columns) FROM graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?
-                    """, key.thread, key.namespace, key.checkpoint) else { continue }
-                out.append(try assemble(row, db))
+        guard !keys.isEmpty else { return [] }
+        return try read { db in
+            var rows: [GraphKey: CatalogRow] = [:]
+            for batch in Array(Set(keys)).batches(of: Self.keysPerStatement) {
+                for row in try db.query("SELECT \(Self.columns) FROM graph_checkpoints WHERE \(Self.keyMatch(batch.count))",
+                                        batch.flatMap(Self.keyArguments)) {
+                    rows[try Self.key(row)] = row
+                }
             }
-            return out
+            return try assemble(keys.compactMap { rows[$0] }, db)
         }
     }
 
@@ -60,13 +61,21 @@ extension GraphStore {
             sqlLimit = " LIMIT ?"
             arguments.append(.int(Int64(limit)))
         }
+        let sql = """
+            SELECT thread_id, checkpoint_ns, checkpoint_id, metadata_json FROM graph_checkpoints \(whereClause)
+            ORDER BY checkpoint_id DESC, thread_id, checkpoint_ns\(sqlLimit)
+            """
         return try read { db in
+            // A short listing without filters is read whole, in one statement (a cursor costs
+            // three round trips on PostgreSQL).
+            if !sqlLimit.isEmpty, let limit, limit <= 1000 {
+                return try db.query(sql, arguments).map { row in
+                    GraphKey(thread: try row.text("thread_id"), namespace: try row.text("checkpoint_ns"), checkpoint: try row.text("checkpoint_id"))
+                }
+            }
             var keys: [GraphKey] = []
             do {
-                try db.forEachRow("""
-                    SELECT thread_id, checkpoint_ns, checkpoint_id, metadata_json FROM graph_checkpoints \(whereClause)
-                    ORDER BY checkpoint_id DESC, thread_id, checkpoint_ns\(sqlLimit)
-                    """, arguments) { row in
+                try db.forEachRow(sql, arguments) { row in
                     if let limit, keys.count >= limit { throw EnoughRows() }
                     if !filter.isEmpty {
                         let json = try row.text("metadata_json")
@@ -84,38 +93,6 @@ extension GraphStore {
     private struct EnoughRows: Error {}
 
     static let columns = "thread_id, checkpoint_ns, checkpoint_id, parent_id, checkpoint_type, checkpoint, metadata_type, metadata, versions"
-
-    func assemble(_ row: CatalogRow, _ db: any CatalogConnection) throws -> CheckpointTuple {
-        let key = GraphKey(thread: try row.text("thread_id"), namespace: try row.text("checkpoint_ns"), checkpoint: try row.text("checkpoint_id"))
-        guard let versions = GraphVersions.decode(try row.blob("versions")) else {
-            throw GraphError.corrupt("\(key): its channel versions do not decode")
-        }
-        var values: [ChannelUpdate] = []
-        for (channel, version) in versions.sorted(by: { $0.key < $1.key }) {
-            guard let v = try db.queryOne("""
-                SELECT value_type, inline_value, value_id FROM graph_channel_values
-                WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?
-                """, key.thread, key.namespace, channel, version) else { continue }
-            guard let type = v.optionalText("value_type") else { continue }  // emptied at this version
-            let bytes = try loadValue(inline: v.optionalBlob("inline_value"), id: v.optionalBlob("value_id"), db, what: "channel \(channel) of \(key)")
-            values.append(ChannelUpdate(channel: channel, version: version, value: GraphValue(type: type, bytes: bytes)))
-        }
-        var writes: [PendingWrite] = []
-        // One checkpoint's pending writes are few (their large values are chunks, loaded one by
-        // one): read whole, in one round trip.
-        for w in try db.query("""
-            SELECT task_id, idx, channel, task_path, value_type, inline_value, value_id FROM graph_writes
-            WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? ORDER BY task_id, idx
-            """, key.thread, key.namespace, key.checkpoint) {
-            let bytes = try loadValue(inline: w.optionalBlob("inline_value"), id: w.optionalBlob("value_id"), db, what: "a write of \(key)")
-            writes.append(PendingWrite(taskID: try w.text("task_id"), index: try w.int("idx"), channel: try w.text("channel"),
-                                       value: GraphValue(type: try w.text("value_type"), bytes: bytes), taskPath: try w.text("task_path")))
-        }
-        return CheckpointTuple(key: key, parent: row.optionalText("parent_id"),
-                               checkpoint: GraphValue(type: try row.text("checkpoint_type"), bytes: try row.blob("checkpoint")),
-                               metadata: GraphValue(type: try row.text("metadata_type"), bytes: try row.blob("metadata")),
-                               values: values, pendingWrites: writes)
-    }
 
     /// A value's bytes: inline, from the cache, or reassembled from its chunks with every chunk,
     /// node and the listing checked against their ids.

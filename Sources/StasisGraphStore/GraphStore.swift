@@ -7,15 +7,17 @@ import StasisStore
 ///
 /// Rows live in the catalog (migration "v3-langgraph-checkpoints"). Values up to
 /// `ChunkedValue.inlineLimit` bytes stay in their row; larger ones are cut by FastCDC into
-/// content-addressed, LZ4-compressed chunks, so a message list that grows by one message per step
-/// costs about one message per step. Every write goes through one group-commit writer and is
-/// durable (catalog `synchronous = FULL`) before it returns. Several processes (daemons on other
+/// content-addressed, zstd-compressed chunks, so a message list that grows by one message per step
+/// costs about one message per step. Every write goes through a group-commit writer (one per
+/// thread's lane, `WriterLanes`) and is durable (catalog `synchronous = FULL`) before it returns.
+/// Puts and writes lock only their thread (`CatalogDatabase.write(keys:)`); deletes, copies and
+/// the memory store lock the whole store. Several processes (daemons on other
 /// hosts sharing a PostgreSQL catalog, a prune from the command line) may write the same tables:
 /// every decision about what is stored is made in the catalog, inside the write transaction, and
 /// every insert is idempotent; in-memory caches hold values by their content-derived ids only.
 public final class GraphStore: Sendable {
     public let store: ContentStore
-    let writer: GroupCommitWriter
+    let writer: WriterLanes
     let cache = ValueCache()
 
     public init(store: ContentStore) throws(GraphError) {
@@ -28,7 +30,7 @@ public final class GraphStore: Sendable {
         } catch {
             throw .storage("prepare the graph tables in \(store.catalog.database.location): \(error)", cause: error)
         }
-        writer = GroupCommitWriter(database: store.catalog.database)
+        writer = WriterLanes(database: store.catalog.database)
     }
 
     /// Counts for health reports.

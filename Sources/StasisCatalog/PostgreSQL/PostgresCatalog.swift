@@ -52,11 +52,35 @@ public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
     deinit { closeAll() }
 
     public func read<T>(_ body: (any CatalogConnection) throws -> T) throws -> T {
-        try transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", lock: false, body)
+        try transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", exclusion: .none, body)
     }
 
     public func write<T>(_ body: (any CatalogConnection) throws -> T) throws -> T {
-        try transaction(begin: "BEGIN", lock: true, body)
+        try transaction(begin: "BEGIN", exclusion: .store, body)
+    }
+
+    /// The write lock shared (so plain writes, which hold it alone, are excluded) and an advisory
+    /// lock per key, taken in byte order so that two keyed writes never wait for each other in
+    /// a circle.
+    public func write<T>(keys: [String], _ body: (any CatalogConnection) throws -> T) throws -> T {
+        try transaction(begin: "BEGIN", exclusion: .keys(Set(keys).map { Self.lockID(writeLock, $0) }.sorted()), body)
+    }
+
+    /// What a transaction excludes.
+    enum Exclusion {
+        /// Nothing: a read.
+        case none
+        /// Every other writer: `pg_advisory_xact_lock(writeLock)`.
+        case store
+        /// Plain writers and the writers of these keys' locks (sorted).
+        case keys([Int64])
+    }
+
+    /// A key's advisory lock in the space of a store's write lock (FNV-1a over both).
+    static func lockID(_ space: Int64, _ key: String) -> Int64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in withUnsafeBytes(of: space.littleEndian, Array.init) + Array(key.utf8) { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return Int64(bitPattern: hash)
     }
 
     public func checkpointLog() throws(CatalogError) {}
@@ -79,22 +103,30 @@ public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
 
     public func close() { closeAll() }
 
-    private func transaction<T>(begin: String, lock: Bool, _ body: (any CatalogConnection) throws -> T) throws -> T {
-        let (raw, xid) = try start(begin: begin, lock: lock)
-        let connection = PostgresCatalogConnection(connection: raw, location: location)
+    private func transaction<T>(begin: String, exclusion: Exclusion, _ body: (any CatalogConnection) throws -> T) throws -> T {
+        let (raw, xid) = try start(begin: begin, exclusion: exclusion)
+        let connection = PostgresCatalogConnection(connection: raw, location: location, lockSpace: writeLock)
+        let lock = if case .none = exclusion { false } else { true }
         var broken = false
         defer { release(raw, broken: broken) }
         let result: T
         do {
             result = try body(connection)
+            try connection.settleSent()
         } catch {
+            // A statement sent earlier may have failed too: that says nothing about the connection.
+            try? connection.settleSent()
             do { try connection.execute("ROLLBACK", []) } catch { broken = true }
             throw error
         }
+        // A read-only transaction wrote nothing, and what it read stands: its COMMIT need not be
+        // waited for (the connection's next user is queued behind it).
+        guard lock else {
+            do { try connection.send("COMMIT", []) } catch { broken = true }
+            return result
+        }
         do { try connection.execute("COMMIT", []) } catch {
             broken = true
-            // A read-only transaction wrote nothing: what it read stands.
-            guard lock else { return result }
             guard let xid else {
                 throw CatalogError.commitUnknown(catalog: location, detail: "\(Self.reason(error)); the transaction's id was not known", cause: error)
             }
@@ -115,16 +147,28 @@ public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
     /// with the write lock, in the same round trip). A pooled connection found dead here (the
     /// server restarted, something between dropped it while idle) is replaced once: nothing of
     /// the transaction had been done.
-    private func start(begin: String, lock: Bool) throws(CatalogError) -> (PostgresConnection, xid: Int64?) {
+    private func start(begin: String, exclusion: Exclusion) throws(CatalogError) -> (PostgresConnection, xid: Int64?) {
         var retried = false
         while true {
             let raw = try acquire()
-            let connection = PostgresCatalogConnection(connection: raw, location: location)
+            let connection = PostgresCatalogConnection(connection: raw, location: location, lockSpace: writeLock)
             do throws(CatalogError) {
-                try connection.execute(begin, [])
-                guard lock else { return (raw, nil) }
-                let row = try connection.queryOne("SELECT txid_current() AS xid FROM pg_advisory_xact_lock(?)", [.int(writeLock)])
-                return (raw, row?.optionalInt("xid"))
+                switch exclusion {
+                case .none:
+                    try connection.execute(begin, [])
+                    return (raw, nil)
+                case .store:
+                    // BEGIN and the lock travel together: one round trip.
+                    try connection.send(begin, [])
+                    let row = try connection.queryOne("SELECT txid_current() AS xid FROM pg_advisory_xact_lock(?)", [.int(writeLock)])
+                    return (raw, row?.optionalInt("xid"))
+                case .keys(let locks):
+                    try connection.send(begin, [])
+                    try connection.send("SELECT 1 AS locked FROM pg_advisory_xact_lock_shared(?)", [.int(writeLock)])
+                    for id in locks { try connection.send("SELECT 1 AS locked FROM pg_advisory_xact_lock(?)", [.int(id)]) }
+                    let row = try connection.queryOne("SELECT txid_current() AS xid", [])
+                    return (raw, row?.optionalInt("xid"))
+                }
             } catch {
                 release(raw, broken: true)
                 guard !retried, PostgresCatalogConnection.isConnectionLoss(error) else { throw error }
@@ -153,7 +197,7 @@ public final class PostgresCatalog: CatalogDatabase, @unchecked Sendable {
                 var broken = false
                 defer { release(raw, broken: broken) }
                 do throws(CatalogError) {
-                    let status = try PostgresCatalogConnection(connection: raw, location: location)
+                    let status = try PostgresCatalogConnection(connection: raw, location: location, lockSpace: writeLock)
                         .queryOne("SELECT txid_status(?) AS status", [.int(xid)])?.optionalText("status")
                     switch status {
                     case "committed": return .committed

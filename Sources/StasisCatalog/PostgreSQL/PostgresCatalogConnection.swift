@@ -8,6 +8,22 @@ struct PostgresCatalogConnection: CatalogConnection {
     let engine = CatalogEngine.postgres
     let connection: PostgresConnection
     let location: String
+    /// Statements sent without waiting for their answers, oldest first, with their text for
+    /// messages. (postgres-nio runs a connection's statements in the order they were sent.)
+    private let unanswered = Unanswered()
+
+    /// The store's write lock, in whose space `lock(_:)` names its keys.
+    let lockSpace: Int64
+
+    init(connection: PostgresConnection, location: String, lockSpace: Int64) {
+        self.connection = connection
+        self.location = location
+        self.lockSpace = lockSpace
+    }
+
+    func lock(_ key: String) throws(CatalogError) {
+        try send("SELECT 1 AS locked FROM pg_advisory_xact_lock(?)", [.int(PostgresCatalog.lockID(lockSpace, key))])
+    }
 
     @discardableResult
     func execute(_ sql: String, _ arguments: [CatalogValue]) throws(CatalogError) -> Int {
@@ -16,6 +32,24 @@ struct PostgresCatalogConnection: CatalogConnection {
 
     func query(_ sql: String, _ arguments: [CatalogValue]) throws(CatalogError) -> [CatalogRow] {
         try run(PostgresPlaceholders.rewrite(sql), arguments, shownAs: sql).rows.map { (row) throws(CatalogError) in try Self.catalogRow(row) }
+    }
+
+    func send(_ sql: String, _ arguments: [CatalogValue]) throws(CatalogError) {
+        let future = connection.query(PostgresPlaceholders.rewrite(sql), arguments.map(Self.postgresData))
+        unanswered.append(future, sql)
+    }
+
+    /// Waits for the answers of the statements sent without waiting; throws the first failure
+    /// among them. (After a failure PostgreSQL refuses every later statement of the transaction
+    /// until it is rolled back, so the first failure is the one that says what went wrong.)
+    func settleSent() throws(CatalogError) {
+        var first: CatalogError?
+        for (future, sql) in unanswered.takeAll() {
+            do { _ = try future.blockingWait() } catch {
+                if first == nil { first = Self.wrap(error, sql, location: location) }
+            }
+        }
+        if let first { throw first }
     }
 
     // MARK: - Streaming rows
@@ -85,7 +119,10 @@ struct PostgresCatalogConnection: CatalogConnection {
     /// Runs one statement (its `?` already rewritten) and waits for all of its rows.
     @discardableResult
     private func run(_ sql: String, _ arguments: [CatalogValue], shownAs shown: String) throws(CatalogError) -> PostgresQueryResult {
-        do { return try connection.query(sql, arguments.map(Self.postgresData)).blockingWait() } catch {
+        let future = connection.query(sql, arguments.map(Self.postgresData))
+        // A statement sent earlier answers first; its failure is the one to report.
+        try settleSent()
+        do { return try future.blockingWait() } catch {
             throw Self.wrap(error, shown, location: location)
         }
     }
@@ -197,6 +234,22 @@ struct PostgresCatalogConnection: CatalogConnection {
             }
         } catch {
             throw .badValue(column: cell.columnName, expected: "a value of type \(cell.dataType)", found: .null)
+        }
+    }
+}
+
+/// The statements a connection sent without waiting for their answers.
+private final class Unanswered: Sendable {
+    private let futures = Mutex<[(EventLoopFuture<PostgresQueryResult>, String)]>([])
+
+    func append(_ future: EventLoopFuture<PostgresQueryResult>, _ sql: String) {
+        futures.withLock { $0.append((future, sql)) }
+    }
+
+    func takeAll() -> [(EventLoopFuture<PostgresQueryResult>, String)] {
+        futures.withLock { all in
+            defer { all = [] }
+            return all
         }
     }
 }

@@ -8,12 +8,12 @@ import Synchronization
 /// 437 and decompressing at 890 MB/s against 2.2 GB/s. A dictionary trained per store on 64 MiB
 /// of its own pages saved 0.3% on 128 KiB frames (it pays on small inputs, not on frames) and
 /// is not used.
-enum ZstdBlock {
-    static func scratchCapacity(forRawLength rawLength: Int) -> Int { ZSTD_compressBound(rawLength) }
+public enum ZstdBlock {
+    public static func scratchCapacity(forRawLength rawLength: Int) -> Int { ZSTD_compressBound(rawLength) }
 
     /// Decompresses exactly `destination.count` bytes; false when the input is malformed or does
     /// not decode to that length. Decompression contexts are reused across calls and threads.
-    static func decompress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) -> Bool {
+    public static func decompress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) -> Bool {
         guard source.count > 0, destination.count > 0 else { return false }
         let context = contexts.withLock { $0.popLast() } ?? DecompressionContext()
         defer { contexts.withLock { $0.append(context) } }
@@ -29,12 +29,12 @@ enum ZstdBlock {
     private static let contexts = Mutex<[DecompressionContext]>([])
 }
 
-/// A zstd compressor for one thread (a frame builder's): owns its compression context.
-final class ZstdCompressor {
+/// A zstd compressor for one thread (a frame builder's, a graph value's): owns its compression context.
+public final class ZstdCompressor {
     private let context: OpaquePointer
     private let level: Int32
 
-    init(level: Int) {
+    public init(level: Int) {
         context = ZSTD_createCCtx()
         self.level = Int32(level)
     }
@@ -43,7 +43,7 @@ final class ZstdCompressor {
 
     /// Compresses `source` into `scratch` (at least `ZstdBlock.scratchCapacity` bytes). Returns
     /// the compressed length, or nil when the bytes should be stored raw (the same rule as LZ4's).
-    func compress(_ source: UnsafeRawBufferPointer, into scratch: UnsafeMutableRawBufferPointer) -> Int? {
+    public func compress(_ source: UnsafeRawBufferPointer, into scratch: UnsafeMutableRawBufferPointer) -> Int? {
         let n = ZSTD_compressCCtx(context, scratch.baseAddress, scratch.count, source.baseAddress, source.count, level)
         guard ZSTD_isError(n) == 0, n > 0, n <= source.count - source.count / 32 else { return nil }
         return n

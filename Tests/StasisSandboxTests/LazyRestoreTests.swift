@@ -103,7 +103,7 @@ struct LazyRestoreTests {
         }
         #expect(mismatches == 0)
         let status = try #require(PageServerStatus.load(dir))
-        #expect(status.state == .serving && status.localChunks == status.chunks)
+        #expect(status.state == .serving)   // no VM was handed off: nothing hydrates
     }
 
     @Test("a lazily resumed guest keeps processes and files, hydrates, and checkpoints correctly")

@@ -49,10 +49,10 @@ struct LazyRestoreTests {
         func out(_ session: String, _ command: String) throws -> String {
             try service.exec(session, command).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        /// A paused 256 MiB guest holding 40 MB of random bytes in tmpfs, a counting process and
-        /// a file on its disk; returns the session, the checkpoint and the data's md5.
-        func pausedGuest() throws -> (session: String, checkpoint: String, digest: String) {
-            let run = try service.run(memoryBytes: 256 << 20, diskBytes: 128 << 20)
+        /// A paused guest (256 MiB unless said) holding 40 MB of random bytes in tmpfs, a counting
+        /// process and a file on its disk; returns the session, the checkpoint and the data's md5.
+        func pausedGuest(memoryBytes: Int64 = 256 << 20) throws -> (session: String, checkpoint: String, digest: String) {
+            let run = try service.run(memoryBytes: memoryBytes, diskBytes: 128 << 20)
             let s = run.session
             let digest = try out(s, "head -c 40000000 /dev/urandom > /tmp/random && md5sum /tmp/random")
             _ = try service.exec(s, "(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done) >/dev/null 2>&1 &")
@@ -74,7 +74,8 @@ struct LazyRestoreTests {
     @Test("the FUSE file serves the memory image bit for bit")
     func servesTheImage() throws {
         let f = try Fixture()
-        let (_, checkpoint, _) = try f.pausedGuest()
+        // Every byte of the image is read through the mount: a smaller guest keeps it quick.
+        let (_, checkpoint, _) = try f.pausedGuest(memoryBytes: 128 << 20)
         let image = try #require(try f.service.sessions.checkpoint(checkpoint).record.images["memory"])
         let eager = f.path + "/eager.mem"
         _ = try f.store.materialize(image, to: eager)

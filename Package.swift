@@ -49,6 +49,8 @@ let package = Package(
             providers: [.apt(["libzstd-dev"])]
         ),
         .target(name: "CStasisSystem"),
+        // <linux/fuse.h> and mount(2) for StasisFUSE.
+        .target(name: "CFUSE"),
 
         // Syscall wrappers: typed errno, EINTR retry, fault-injection seam.
         .target(name: "StasisIO", dependencies: ["CStasisSystem"]),
@@ -100,8 +102,11 @@ let package = Package(
             dependencies: ["StasisStore", "StasisCatalog", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
+        // The kernel's FUSE protocol over /dev/fuse, for one file served from user space.
+        .target(name: "StasisFUSE", dependencies: ["CFUSE"]),
+
         // The restore planner and executor, and the sandbox lifecycle on top of sessions.
-        .target(name: "StasisRestore", dependencies: ["StasisSandbox", "StasisSessions", "StasisStore", "StasisTemplates", "StasisJSON", "StasisIO"]),
+        .target(name: "StasisRestore", dependencies: ["StasisFUSE", "StasisSandbox", "StasisSessions", "StasisStore", "StasisTemplates", "StasisJSON", "StasisIO"]),
 
         // The daemon's protobuf messages and gRPC stubs, generated from Formats/proto/stasis.proto
         // by Tools/proto/generate.sh and committed (the plugins take minutes to build).
@@ -187,6 +192,7 @@ let package = Package(
         ),
 
         .testTarget(name: "StasisIOTests", dependencies: ["StasisIO"]),
+        .testTarget(name: "StasisFUSETests", dependencies: ["StasisFUSE", "CFUSE"]),
         .testTarget(
             name: "StasisObjectStorageTests",
             // Needs the services of Tools/services/start.sh (see Resources/README.md for the vectors).

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <linux/falloc.h>
+#include <sys/syscall.h>
 
 int stasis_seek_data(void) { return SEEK_DATA; }
 int stasis_seek_hole(void) { return SEEK_HOLE; }
@@ -30,4 +31,8 @@ int stasis_pipe(int fds[2], int capacity) {
     if (pipe2(fds, O_CLOEXEC) != 0) return -1;
     if (capacity > 0) (void)fcntl(fds[0], F_SETPIPE_SZ, capacity);
     return 0;
+}
+
+int stasis_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
 }

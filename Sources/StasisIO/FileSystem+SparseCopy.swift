@@ -23,7 +23,13 @@ extension FileSystem {
                 let n = stasis_copy_file_range(src.rawValue, &inOffset, dst.rawValue, &outOffset, left)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw IOError(.write, path: destination, errno: .current)
+                    // A source on another kind of file system (a lazily served FUSE memory file)
+                    // cannot be copied in the kernel: through user space, zeros left as holes.
+                    guard [EXDEV, EOPNOTSUPP, ENOSYS, EINVAL].contains(errno) else {
+                        throw IOError(.write, path: destination, errno: .current)
+                    }
+                    copied += try copyThroughMemory(src, dst, from: inOffset, count: left)
+                    break
                 }
                 if n == 0 { break }
                 left -= n
@@ -31,5 +37,27 @@ extension FileSystem {
             }
         }
         return copied
+    }
+
+    /// Copies `count` bytes at `offset` with pread and pwrite, in 1 MiB blocks; an all-zero block
+    /// is not written (the destination is sparse there). Returns the bytes written.
+    static func copyThroughMemory(_ src: FileDescriptor, _ dst: FileDescriptor, from offset: Int64, count: Int64) throws(IOError) -> Int64 {
+        let block = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: block, alignment: 4096)
+        defer { buffer.deallocate() }
+        var position = offset, written: Int64 = 0
+        let end = offset + count
+        while position < end {
+            let want = Int(min(Int64(block), end - position))
+            let n = try src.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: position)
+            if n == 0 { break }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            if chunk.contains(where: { $0 != 0 }) {
+                try dst.write(chunk, at: position)
+                written += Int64(n)
+            }
+            position += Int64(n)
+        }
+        return written
     }
 }

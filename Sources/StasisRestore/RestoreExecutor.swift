@@ -15,6 +15,8 @@ public struct RestoreResult: Sendable, Codable {
     public var materializeSeconds: Double
     public var startSeconds: Double
     public var patchedFromBase: [String: String]
+    /// Memory was mounted lazily (a page server fetches it on first touch and in the background).
+    public var lazyMemory: Bool = false
     /// The session the restored sandbox runs for (set by `SandboxService.restore`).
     public var session: String?
 }
@@ -25,10 +27,14 @@ public struct RestoreResult: Sendable, Codable {
 public struct RestoreExecutor: Sendable {
     public let sessions: SessionStore
     public let driver: any SandboxDriver
+    /// Starts the page server of images the plan marks lazy; a plan with a lazy image and no
+    /// launcher is refused.
+    public let pageServer: PageServerLauncher?
 
-    public init(sessions: SessionStore, driver: any SandboxDriver) {
+    public init(sessions: SessionStore, driver: any SandboxDriver, pageServer: PageServerLauncher? = nil) {
         self.sessions = sessions
         self.driver = driver
+        self.pageServer = pageServer
     }
 
     /// `session` is the session the new sandbox belongs to (default: the checkpoint's).
@@ -39,7 +45,13 @@ public struct RestoreExecutor: Sendable {
             throw .io("create \(dir.path)", EIO)
         }
         var keep = false
-        defer { if !keep { try? driver.stop(dir); try? FileManager.default.removeItem(atPath: dir.path) } }
+        defer {
+            if !keep {
+                try? driver.stop(dir)
+                PageServerLauncher.release(dir)
+                try? FileManager.default.removeItem(atPath: dir.path)
+            }
+        }
 
         let t0 = Date()
         var spec: SandboxSpec?
@@ -75,7 +87,13 @@ public struct RestoreExecutor: Sendable {
         FileManager.default.createFile(atPath: dir.path + "/blob-ids.json", contents: Data(ids.canonicalBytes), attributes: [.posixPermissions: 0o400])
         var patched: [String: String] = [:]
         let cache = BaseCache(store: sessions.store)
-        for image in plan.images {
+        for image in plan.images where image.lazy {
+            guard let pageServer else {
+                throw .badArgument("the plan serves \(image.name) lazily, but this restore has no page server to run (restore eagerly instead)")
+            }
+            try pageServer.start(store: sessions.store.layout.root, image: image.image, in: dir, sandbox: plan.identity.sandbox)
+        }
+        for image in plan.images where !image.lazy {
             let base = image.base.map { MaterializeBase(imageID: $0, path: cache.path(for: $0)) }
             // A base is read without re-hashing it, so it must be the sealed file, before and
             // after the copy (a write in between moves its change time).
@@ -95,7 +113,14 @@ public struct RestoreExecutor: Sendable {
         var startSeconds = 0.0
         if start {
             let t1 = Date()
-            try driver.resume(spec, in: dir)
+            do { try driver.resume(spec, in: dir) } catch {
+                // A page server that stopped the VM knows why: the chunk and the cause.
+                if let status = PageServerStatus.load(dir), status.state == .failed {
+                    throw .lazyMemory(sandbox: spec.id, detail: status.error ?? "unknown")
+                }
+                throw error
+            }
+            pageServer?.handOff(dir)
             startSeconds = Date().timeIntervalSince(t1)
             // The clone is a new machine: new machine id, fresh entropy.
             let seed = (0..<64).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
@@ -103,7 +128,7 @@ public struct RestoreExecutor: Sendable {
         }
         keep = true
         return RestoreResult(plan: plan, started: start, checks: checks, materializeSeconds: materializeSeconds,
-                             startSeconds: startSeconds, patchedFromBase: patched)
+                             startSeconds: startSeconds, patchedFromBase: patched, lazyMemory: plan.images.contains { $0.lazy })
     }
 
     /// The isolation and consistency checks the plan lists; throws before any start.

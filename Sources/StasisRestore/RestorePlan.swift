@@ -23,6 +23,9 @@ public struct RestorePlan: Sendable, Codable {
         /// restore itself decides the same way as it reads, without loading the index twice.
         public var sources: PackSources?
         public var writable: Bool
+        /// Served on first touch by a page server instead of written before the VM starts
+        /// (Formats/lazy-restore.md); `chunksToWrite` are then fetched in the background.
+        public var lazy: Bool = false
     }
     public struct Blob: Sendable, Codable {
         public var name: String
@@ -55,7 +58,7 @@ public struct RestorePlan: Sendable, Codable {
                      "new identity: sandbox \(identity.sandbox), MAC \(identity.mac), vsock CID \(identity.vsockCID), machine id \(identity.machineID)"]
         if let p = previousIdentity { lines.append("  (the checkpoint's sandbox was \(p.sandbox), MAC \(p.mac))") }
         for i in images {
-            let how = i.base.map { "patch a copy of local base \($0.prefix(12)) (from checkpoint \(i.baseCheckpoint?.prefix(12) ?? "?")): \(i.chunksToWrite) chunks to write" }
+            let how = i.lazy ? "lazy: mounted from the store and served on first touch (FUSE page server), each chunk verified; \(i.chunksToWrite) chunks hydrated in the background after the VM starts" : i.base.map { "patch a copy of local base \($0.prefix(12)) (from checkpoint \(i.baseCheckpoint?.prefix(12) ?? "?")): \(i.chunksToWrite) chunks to write" }
                 ?? "write \(i.chunksToWrite) chunks from \(i.packs) pack(s)"
             lines.append("image \(i.name) \(i.image.prefix(12)) → \(i.file) (\(i.size) bytes, private, writable): \(how), \(i.bytesToWrite) bytes")
             if let sources = i.sources { lines.append("  packs: " + Self.describe(sources)) }

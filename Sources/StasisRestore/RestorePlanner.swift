@@ -17,8 +17,10 @@ public struct RestorePlanner: Sendable {
 
     /// `withSources` works out where each image's packs come from (for `restore plan`; it loads
     /// the chunk index).
+    /// `lazyMemory` serves the memory image on first touch instead of writing it first (disks
+    /// are written in either case).
     public func plan(_ checkpointIDOrPrefix: String, accelerator: String, directory: String? = nil,
-                     withSources: Bool = false) throws(SandboxError) -> RestorePlan {
+                     withSources: Bool = false, lazyMemory: Bool = false) throws(SandboxError) -> RestorePlan {
         // The catalog is not trusted: the record must hash to its id and carry a valid signature,
         // and everything it names must be there, before anything is planned from it. (Ancestors,
         // below, only offer bases; a base is used chunk by chunk where its manifest equals this
@@ -48,9 +50,10 @@ public struct RestorePlanner: Sendable {
             let file = name == "memory" ? dir.memory : dir.disk(String(name.dropFirst("disk:".count)))
             let manifest: ImageManifest
             do { manifest = try sessions.store.manifest(of: imageID) } catch { throw .store(error.description, cause: error) }
+            let lazy = lazyMemory && name == "memory"
             // Nearest ancestor (including this checkpoint) whose same-named image is on this host.
             var base: (image: String, checkpoint: String, manifest: ImageManifest)?
-            for a in ancestors {
+            for a in ancestors where !lazy {
                 if let candidate = a.record.images[name], cache.contains(candidate),
                    let m = try? sessions.store.manifest(of: candidate), m.imageSize == manifest.imageSize, m.chunkSize == manifest.chunkSize {
                     base = (candidate, a.id, m)
@@ -69,7 +72,8 @@ public struct RestorePlanner: Sendable {
             }
             images.append(RestorePlan.Image(name: name, image: imageID, file: file, size: manifest.imageSize, dataBytes: manifest.dataBytes,
                                             base: base?.image, baseCheckpoint: base?.checkpoint, chunksToWrite: chunks, bytesToWrite: bytes,
-                                            packs: sources.map { $0.cachedPacks + $0.wholePacks + $0.rangedPacks } ?? 0, sources: sources, writable: true))
+                                            packs: sources.map { $0.cachedPacks + $0.wholePacks + $0.rangedPacks } ?? 0, sources: sources, writable: true,
+                                            lazy: lazy))
         }
         var blobs: [RestorePlan.Blob] = []
         for (name, blobID) in record.blobs.sorted(by: { $0.key < $1.key }) {
@@ -85,7 +89,8 @@ public struct RestorePlanner: Sendable {
         }
         let checks = [
             "the sandbox directory \(dir.path) does not exist yet, and is created empty",
-            "every file in it is a private copy (one link, not shared with the store, a base or another sandbox); writable: guest memory and disks",
+            "every file in it is a private copy (one link, not shared with the store, a base or another sandbox); writable: guest memory and disks"
+                + (lazyMemory ? " (lazy memory: a FUSE file over guest.mem backed by a private overlay guest.mem.overlay)" : ""),
             "kernel, initrd and device state are read-only (mode 0444)",
             "the checkpoint record hashes to its id and its signature verifies with the store's key (or the key its session was imported with); its references and image sizes match the catalog",
             "memory, disks and device state are the checkpoint's: each image materialized from the image id its record names, chunk by chunk verified, sizes equal to the manifests; state.bin hashes to the record's state blob id",

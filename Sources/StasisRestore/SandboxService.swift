@@ -13,17 +13,21 @@ public final class SandboxService: Sendable {
     public let driver: any SandboxDriver
     public let sandboxesDirectory: String
     public let guestCache: String
+    /// Runs the page servers of lazy restores. Without one, every restore is eager.
+    public let pageServer: PageServerLauncher?
 
     public init(sessions: SessionStore, driver: any SandboxDriver = QEMUMicrovmDriver(),
-                sandboxesDirectory: String? = nil, guestCache: String = GuestImage.defaultCache) {
+                sandboxesDirectory: String? = nil, guestCache: String = GuestImage.defaultCache,
+                pageServer: PageServerLauncher? = nil) {
         self.sessions = sessions
+        self.pageServer = pageServer
         self.driver = driver
         self.sandboxesDirectory = sandboxesDirectory ?? ProcessInfo.processInfo.environment["STASIS_SANDBOXES"] ?? sessions.store.layout.root + "/sandboxes"
         self.guestCache = guestCache
     }
 
     var planner: RestorePlanner { RestorePlanner(sessions: sessions, sandboxesDirectory: sandboxesDirectory) }
-    var executor: RestoreExecutor { RestoreExecutor(sessions: sessions, driver: driver) }
+    var executor: RestoreExecutor { RestoreExecutor(sessions: sessions, driver: driver, pageServer: pageServer) }
 
     public struct Running: Sendable, Codable {
         public var sandbox: String
@@ -35,6 +39,9 @@ public final class SandboxService: Sendable {
         public var restoredFrom: String?
         /// The template the sandbox (or the sandbox it was restored from) started from.
         public var template: String?
+        /// A lazily restored sandbox's memory: "lazy: N% local", "hydrated" or "failed: …"
+        /// (nil: its memory file is an ordinary local file).
+        public var memory: String? = nil
     }
 
     /// Every sandbox directory on this host, running or not.
@@ -45,7 +52,7 @@ public final class SandboxService: Sendable {
             guard let spec = try? dir.loadSpec() else { return nil }
             return Running(sandbox: spec.id, session: spec.session, directory: dir.path, pid: dir.runningPID,
                            memoryBytes: spec.memoryBytes, accelerator: spec.accelerator, restoredFrom: spec.restoredFrom,
-                           template: spec.template)
+                           template: spec.template, memory: PageServerStatus.load(dir)?.summary)
         }
     }
 
@@ -280,6 +287,7 @@ public final class SandboxService: Sendable {
         for (name, path) in captured.disks { cache.adopt(path, as: checkpoint.record.images["disk:" + name]!) }
         if stop {
             try? driver.stop(dir)
+            PageServerLauncher.release(dir)
             try? sessions.releaseSandbox(session: spec.session, sandbox: spec.id)
             try? FileManager.default.removeItem(atPath: dir.path)
         }
@@ -289,7 +297,7 @@ public final class SandboxService: Sendable {
     }
 
     /// Restores a checkpoint (default: the session's latest) into a fresh sandbox and continues it.
-    public func resume(_ sessionIDOrPrefix: String, checkpoint: String? = nil, takeOver: Bool = false,
+    public func resume(_ sessionIDOrPrefix: String, checkpoint: String? = nil, takeOver: Bool = false, eager: Bool = false,
                        progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> RestoreResult {
         let session: String
         let target: String
@@ -305,19 +313,20 @@ public final class SandboxService: Sendable {
         if let running = try? running(session) {
             throw .badArgument("session \(session) already runs sandbox \(running.0.id): stop or pause it first, or fork with `stasis restore CHECKPOINT --start`")
         }
-        return try restore(target, start: true, intoSession: session, takeOver: takeOver, progress: progress)
+        return try restore(target, start: true, intoSession: session, takeOver: takeOver, eager: eager, progress: progress)
     }
 
     /// Plans and executes a restore. Without `intoSession` it is a fork: the new sandbox gets a
     /// session of its own (labelled with where it came from), whose history starts with the
     /// `restore` event; the checkpoint's session records the fork too. `resume` restores into
-    /// the same session instead.
+    /// the same session instead. A started restore serves memory lazily when this service has a
+    /// page server, unless `eager` (Formats/lazy-restore.md).
     public func restore(_ checkpoint: String, start: Bool, directory: String? = nil, intoSession: String? = nil,
                         labels: [String: String] = [:],
-                        takeOver: Bool = false, progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> RestoreResult {
+                        takeOver: Bool = false, eager: Bool = false, progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> RestoreResult {
         let guest = try? GuestImage.locate(cache: guestCache)
         let accel = guest.map { Accelerator.detect(guest: $0, cache: guestCache) } ?? "tcg"
-        let plan = try planner.plan(checkpoint, accelerator: accel, directory: directory)
+        let plan = try planner.plan(checkpoint, accelerator: accel, directory: directory, lazyMemory: start && !eager && pageServer != nil)
         let session: String
         if let intoSession { session = intoSession } else {
             let forkLabels = labels.merging(["forked_from": plan.session, "checkpoint": plan.checkpoint]) { _, ours in ours }
@@ -341,9 +350,11 @@ public final class SandboxService: Sendable {
         return result
     }
 
-    public func plan(_ checkpoint: String) throws(SandboxError) -> RestorePlan {
+    /// The plan of a started restore (`eager` as for `restore`).
+    public func plan(_ checkpoint: String, eager: Bool = false) throws(SandboxError) -> RestorePlan {
         let guest = try? GuestImage.locate(cache: guestCache)
-        return try planner.plan(checkpoint, accelerator: guest.map { Accelerator.detect(guest: $0, cache: guestCache) } ?? "tcg", withSources: true)
+        return try planner.plan(checkpoint, accelerator: guest.map { Accelerator.detect(guest: $0, cache: guestCache) } ?? "tcg", withSources: true,
+                                lazyMemory: !eager && pageServer != nil)
     }
 
     /// Stops a session's sandbox and removes its directory (its checkpoints stay). A sandbox
@@ -394,6 +405,7 @@ public final class SandboxService: Sendable {
             }
         }
         try driver.stop(dir)
+        PageServerLauncher.release(dir)
         try? FileManager.default.removeItem(atPath: dir.path)
         try? sessions.releaseSandbox(session: spec.session, sandbox: spec.id)
         try? record(spec.session, [EventInput(kind: .note, data: ["text": .string("sandbox \(spec.id) stopped"), "sandbox": .string(spec.id)])])

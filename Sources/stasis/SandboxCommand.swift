@@ -6,7 +6,8 @@ import StasisSessions
 
 extension StoreOptions {
     func sandboxService() throws(SandboxError) -> SandboxService {
-        do { return SandboxService(sessions: try openSessions()) } catch { throw .store(error.description, cause: error) }
+        // Lazy restores run this binary as their page server (`sandbox page-server`).
+        do { return SandboxService(sessions: try openSessions(), pageServer: PageServerLauncher.currentExecutable) } catch { throw .store(error.description, cause: error) }
     }
 }
 
@@ -20,7 +21,7 @@ struct SandboxCommand: ParsableCommand {
             accelerator is recorded on every checkpoint). Build the guest once with Tools/guest/build.sh.
             """,
         subcommands: [SandboxRunCommand.self, SandboxCheckpointCommand.self, SandboxPauseCommand.self,
-                      SandboxResumeCommand.self, SandboxListCommand.self, SandboxStopCommand.self])
+                      SandboxResumeCommand.self, SandboxListCommand.self, SandboxStopCommand.self, SandboxPageServerCommand.self])
 }
 
 struct SandboxRunCommand: ParsableCommand {
@@ -151,10 +152,12 @@ struct SandboxResumeCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Which checkpoint (default: the latest).", valueName: "CHECKPOINT")) var checkpoint: String?
     @Flag(name: .long, help: "Resume a session that another host of a fleet store claims to run, because that host is gone for good (else refused, naming the host).")
     var takeOver = false
+    @Flag(name: .long, help: "Write all of guest memory before the VM starts, instead of serving it on first touch (lazy, the default).")
+    var eager = false
 
     func run() throws {
         try CommandOutput.run(json: options.json) { () throws(SandboxError) in
-            let r = try options.sandboxService().resume(session, checkpoint: checkpoint, takeOver: takeOver, progress: options.progress)
+            let r = try options.sandboxService().resume(session, checkpoint: checkpoint, takeOver: takeOver, eager: eager, progress: options.progress)
             if options.json { CommandOutput.json(r) } else {
                 CommandOutput.line(r.plan.identity.sandbox)
                 CommandOutput.warn(String(format: "resumed checkpoint %@ in sandbox %@: files %.2f s, start to answering %.2f s", String(r.plan.checkpoint.prefix(12)), r.plan.identity.sandbox, r.materializeSeconds, r.startSeconds))
@@ -182,7 +185,7 @@ struct SandboxListCommand: ParsableCommand {
             if options.json { CommandOutput.json(listing); return }
             if listing.sandboxes.isEmpty && listing.paused.isEmpty { CommandOutput.line("no sandboxes and no paused sessions"); return }
             for s in listing.sandboxes {
-                CommandOutput.line("\(s.sandbox)  session \(s.session.prefix(12))  \(s.pid.map { "running (pid \($0))" } ?? "stopped")  \(s.accelerator)  \(s.memoryBytes >> 20) MiB\(s.restoredFrom.map { "  from \($0.prefix(12))" } ?? "")")
+                CommandOutput.line("\(s.sandbox)  session \(s.session.prefix(12))  \(s.pid.map { "running (pid \($0))" } ?? "stopped")  \(s.accelerator)  \(s.memoryBytes >> 20) MiB\(s.memory.map { " (memory \($0))" } ?? "")\(s.restoredFrom.map { "  from \($0.prefix(12))" } ?? "")")
             }
             for p in listing.paused {
                 CommandOutput.line("session \(p.session.prefix(12))  paused at \(p.checkpoint.prefix(12)) (\(ISO8601DateFormatter().string(from: p.checkpointedAt)))  `stasis sandbox resume \(p.session.prefix(12))`")
@@ -231,9 +234,10 @@ struct RestorePlanCommand: ParsableCommand {
     @OptionGroup var options: StoreOptions
     @Argument(help: ArgumentHelp("Checkpoint id or prefix.", valueName: "CHECKPOINT")) var checkpoint: String
     @Flag(name: .long, help: "Explain the plan for a person.") var explain = false
+    @Flag(name: .long, help: "Plan an eager restore (all memory written before the VM starts) instead of a lazy one.") var eager = false
     func run() throws {
         try CommandOutput.run(json: options.json) { () throws(SandboxError) in
-            let plan = try options.sandboxService().plan(checkpoint)
+            let plan = try options.sandboxService().plan(checkpoint, eager: eager)
             if options.json || !explain { CommandOutput.json(plan) } else { CommandOutput.line(plan.explanation) }
         }
     }
@@ -245,9 +249,11 @@ struct RestoreRunCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Checkpoint id or prefix.", valueName: "CHECKPOINT")) var checkpoint: String
     @Flag(name: .long, help: "Start the VM from the restored files and continue it.") var start = false
     @Option(name: .long, help: ArgumentHelp("Sandbox directory to create (must not exist).", valueName: "DIR")) var directory: String?
+    @Flag(name: .long, help: "With --start: write all of guest memory before the VM starts, instead of serving it on first touch (lazy, the default).")
+    var eager = false
     func run() throws {
         try CommandOutput.run(json: options.json) { () throws(SandboxError) in
-            let r = try options.sandboxService().restore(checkpoint, start: start, directory: directory, progress: options.progress)
+            let r = try options.sandboxService().restore(checkpoint, start: start, directory: directory, eager: eager, progress: options.progress)
             if options.json { CommandOutput.json(r) } else {
                 CommandOutput.line(r.plan.identity.sandbox)
                 for c in r.checks { CommandOutput.warn("checked: \(c)") }

@@ -20,3 +20,7 @@ int stasis_open(const char *path, int flags, mode_t mode);
 /// pipe2(fds, O_CLOEXEC), then asks for `capacity` bytes of pipe buffer (F_SETPIPE_SZ; a refusal
 /// leaves the default). 0, or -1 with errno.
 int stasis_pipe(int fds[2], int capacity);
+
+/// pidfd_open(pid, 0): a descriptor that becomes readable when the process exits (Linux 5.3).
+/// -1 with errno.
+int stasis_pidfd_open(pid_t pid);

@@ -9,8 +9,8 @@ import Glibc
 /// ours. (Foundation's Process would keep a descriptor of its own open in the child.) A held
 /// socket would make QEMU's one-client channels refuse the next client; a held pipe never
 /// reaches EOF; a held store file would be an open door.
-enum Spawn {
-    static func start(_ program: String, _ arguments: [String], log: String, descriptors: [Int32] = []) throws(SandboxError) -> pid_t {
+public enum Spawn {
+    public static func start(_ program: String, _ arguments: [String], log: String, descriptors: [Int32] = []) throws(SandboxError) -> pid_t {
         // First above any number the child will use, so that placing one never overwrites another.
         var lifted: [Int32] = []
         defer { for fd in lifted { close(fd) } }
@@ -56,7 +56,7 @@ enum Spawn {
 
     /// The exit status of a child that has exited or exits within `seconds` (128 + signal if a
     /// signal ended it), or nil while it runs. Reaps it.
-    static func exitStatus(_ pid: pid_t, within seconds: TimeInterval = 0) -> Int32? {
+    public static func exitStatus(_ pid: pid_t, within seconds: TimeInterval = 0) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
             var status: Int32 = 0

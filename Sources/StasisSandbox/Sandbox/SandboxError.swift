@@ -22,6 +22,9 @@ public enum SandboxError: Error, Sendable, CustomStringConvertible {
     /// Stopping would lose what the session did after its last checkpoint.
     case unsavedWork(sandbox: String, session: String, events: Int64)
     case inconsistent(String)
+    /// The page server of a lazily restored sandbox failed (a chunk it could not read or verify,
+    /// or the process itself): `detail` names the chunk and the cause; the VM was stopped.
+    case lazyMemory(sandbox: String, detail: String)
     /// The store or history refused; `cause` keeps the library's own error (and its kind).
     case store(String, cause: (any Error & Sendable)? = nil)
 
@@ -46,6 +49,8 @@ public enum SandboxError: Error, Sendable, CustomStringConvertible {
         case .unsavedWork(let sandbox, let session, let events):
             return "sandbox \(sandbox) recorded \(events) event(s) in session \(session.prefix(12)) since its last checkpoint, which stopping would lose: `stasis sandbox pause \(session.prefix(12))` keeps them (or stop --checkpoint); stop --discard throws them away"
         case .inconsistent(let m): return "refusing to start: \(m)"
+        case .lazyMemory(let sandbox, let detail):
+            return "the lazily served memory of sandbox \(sandbox) failed, and its VM was stopped: \(detail); check the store (`stasis verify --deep`), then restore again (`--eager` writes all memory before the VM starts)"
         case .store(let m, _): return m
         }
     }

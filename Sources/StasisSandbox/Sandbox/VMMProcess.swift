@@ -42,11 +42,11 @@ public struct VMMProcess: Codable, Sendable, Equatable {
 }
 
 /// What `/proc/PID/stat` says about a process.
-struct ProcessStatus {
-    var state: Character
-    var startTime: UInt64
+public struct ProcessStatus: Sendable {
+    public var state: Character
+    public var startTime: UInt64
 
-    static func read(_ pid: Int32) -> ProcessStatus? {
+    public static func read(_ pid: Int32) -> ProcessStatus? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = text.lastIndex(of: ")") else { return nil }
         // After "pid (comm) ": state is field 3, start time field 22. comm may hold spaces and

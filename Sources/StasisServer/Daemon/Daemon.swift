@@ -25,7 +25,7 @@ public enum Daemon {
         let graph: GraphStore
         do { graph = try GraphStore(store: store) } catch { throw .store(error.description) }
         let sessions = SessionStore(store: store)
-        let sandboxes = SandboxService(sessions: sessions)
+        let sandboxes = SandboxService(sessions: sessions, pageServer: PageServerLauncher.currentExecutable)
         let tracker = CallTracker()
         let health = HealthService(graph: graph, sandboxes: sandboxes, tracker: tracker, started: Date(), maxMessageBytes: config.maxMessageBytes)
         let limit = MessageLimit(bytes: config.maxMessageBytes)

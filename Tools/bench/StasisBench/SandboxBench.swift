@@ -12,7 +12,10 @@ import StasisStore
 /// until the guest answers — cold (no local base) and patching a local ancestor. With
 /// `--fill-percent`, the guest first holds that share of its memory in tmpfs (half random
 /// bytes, half text) while a writer keeps dirtying memory. `--capture live,stopped` measures
-/// both checkpoint methods side by side. One JSON line per measurement.
+/// both checkpoint methods side by side. `--lazy` also restores cold with memory served on
+/// first touch (Formats/lazy-restore.md), and measures the time until it is hydrated (every chunk
+/// local); it needs the `stasis` binary beside this one (its page server). One JSON line per
+/// measurement.
 struct SandboxBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sandbox", abstract: "MicroVM checkpoint/restore benchmark.")
 
@@ -21,6 +24,13 @@ struct SandboxBench: ParsableCommand {
     @Option(help: "Work directory (default: a temporary one, removed afterwards).") var work: String?
     @Option(help: "Share of guest memory to fill with data (in tmpfs) before the first checkpoint, in percent.") var fillPercent = 0
     @Option(help: "Checkpoint methods to measure, comma-separated: live (the guest runs while memory is copied), stopped.") var capture = "live"
+    @Flag(help: "Also measure a lazy restore (memory served on first touch) and its time to full hydration.") var lazy = false
+
+    /// The page server for `--lazy`: the `stasis` binary built beside `stasis-bench`.
+    var pageServer: PageServerLauncher? {
+        guard lazy, let me = PageServerLauncher.currentExecutable else { return nil }
+        return PageServerLauncher(executable: (me.executable as NSString).deletingLastPathComponent + "/stasis")
+    }
 
     func run() throws {
         let dir = work ?? NSTemporaryDirectory() + "stasis-sandbox-bench-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
@@ -43,8 +53,13 @@ struct SandboxBench: ParsableCommand {
     func measure(mib: Int64, run: Int, live: Bool, dir: String) throws {
         let store = try ContentStore.create(at: dir + "/store")
         let service = SandboxService(sessions: SessionStore(store: store), driver: QEMUMicrovmDriver(liveCheckpoints: live),
-                                     sandboxesDirectory: dir + "/sandboxes")
-        defer { for r in service.list() { try? service.driver.stop(SandboxDirectory(path: r.directory)) } }
+                                     sandboxesDirectory: dir + "/sandboxes", pageServer: pageServer)
+        defer {
+            for r in service.list() {
+                try? service.driver.stop(SandboxDirectory(path: r.directory))
+                PageServerLauncher.release(SandboxDirectory(path: r.directory))
+            }
+        }
         func ms(_ since: Date) -> Double { (Date().timeIntervalSince(since) * 100_000).rounded() / 100 }
 
         var t = Date()
@@ -68,16 +83,38 @@ struct SandboxBench: ParsableCommand {
 
         // Restore patching the local ancestor (the paused copies are bases on this host).
         t = Date()
-        let patched = try service.resume(s)
+        let patched = try service.resume(s, eager: true)
         let patchedMs = ms(t)
         _ = try service.stop(s, unsaved: .discard)
         // Cold: no local base.
         try? FileManager.default.removeItem(atPath: store.layout.root + "/cache")
         t = Date()
-        let cold = try service.resume(s)
+        let cold = try service.resume(s, eager: true)
         let coldMs = ms(t)
         let answers = (try? service.exec(s, "cat /tmp/counter").exitCode) == 0
         _ = try service.stop(s, unsaved: .discard)
+        var lazyFigures: [String: JSONValue] = [:]
+        if pageServer != nil {
+            // Lazy, from the same cold host cache: to answering, then to every chunk local.
+            t = Date()
+            let lazy = try service.resume(s)
+            let lazyMs = ms(t)
+            let lazyAnswers = (try? service.exec(s, "cat /tmp/counter").exitCode) == 0
+            let sandbox = SandboxDirectory(path: lazy.plan.directory)
+            var status = PageServerStatus.load(sandbox)
+            let deadline = Date().addingTimeInterval(600)
+            while Date() < deadline, let st = status, st.state == .serving || st.state == .hydrating {
+                usleep(10_000)
+                status = PageServerStatus.load(sandbox)
+            }
+            let hydratedMs = ms(t)
+            lazyFigures = ["restore_lazy_ms": .double(lazyMs), "restore_lazy_start_ms": .double((lazy.startSeconds * 100_000).rounded() / 100),
+                           "restore_lazy_files_ms": .double((lazy.materializeSeconds * 100_000).rounded() / 100),
+                           "lazy_hydrated": .bool(status?.state == .hydrated), "lazy_hydration_ms": status?.hydrationMs.map { .double($0) } ?? .null,
+                           "lazy_restore_to_hydrated_ms": .double(hydratedMs), "lazy_guest_answered": .bool(lazyAnswers),
+                           "restore_cold_files_ms": .double((cold.materializeSeconds * 100_000).rounded() / 100)]
+            _ = try service.stop(s, unsaved: .discard)
+        }
 
         emit(["memory_mib": .int(mib), "run": .int(Int64(run)), "accelerator": .string(started.accelerator),
               "capture": .string(live ? "live" : "stopped"), "fill_mib": .int(fillMiB),
@@ -88,6 +125,6 @@ struct SandboxBench: ParsableCommand {
               "checkpoint2_stored_bytes": .int(second.storedBytes), "dirtied_mib": .int(dirtyMiB),
               "restore_patched_ms": .double(patchedMs), "restore_patched_start_ms": .double((patched.startSeconds * 100_000).rounded() / 100),
               "restore_cold_ms": .double(coldMs), "restore_cold_start_ms": .double((cold.startSeconds * 100_000).rounded() / 100),
-              "patched_from_base": .bool(!patched.patchedFromBase.isEmpty), "guest_answered": .bool(answers)])
+              "patched_from_base": .bool(!patched.patchedFromBase.isEmpty), "guest_answered": .bool(answers)].merging(lazyFigures) { a, _ in a })
     }
 }

@@ -12,6 +12,9 @@ public struct ExecRequest: Sendable {
     public var timeout: TimeInterval
     /// Bytes for the command's stdin; nil: /dev/null.
     public var stdin: ExecInput?
+    /// For a command made from an argv: its program, checked first, so that a missing one ends
+    /// with exit 127 and a message that names it (not the shell's word about a script line).
+    public var program: String?
 
     public init(command: String, environment: [String: String] = [:], workingDirectory: String? = nil,
                 timeout: TimeInterval = 600, stdin: ExecInput? = nil) {
@@ -22,13 +25,28 @@ public struct ExecRequest: Sendable {
         self.stdin = stdin
     }
 
+    /// Runs `argv` exactly as given: no word splitting, globbing or expansion in the guest.
+    public init(argv: [String], environment: [String: String] = [:], workingDirectory: String? = nil,
+                timeout: TimeInterval = 600, stdin: ExecInput? = nil) {
+        self.init(command: ShellCommandLine.quoting(argv), environment: environment, workingDirectory: workingDirectory,
+                  timeout: timeout, stdin: stdin)
+        program = argv.first
+    }
+
     /// The text the persistent shell runs. A plain command runs in the shell itself, so `cd`,
     /// variables and background jobs carry over to the next. With an environment or a working
     /// directory it runs in a subshell: those apply to this command only, like `docker exec -e -w`,
     /// and what the command changes in the shell does not last. A directory that does not exist
     /// ends it with exit 125 and a message (as `env -C` does).
     public func shellText() throws(SandboxError) -> String {
-        if environment.isEmpty && workingDirectory == nil { return command }
+        var body = command
+        if let program {
+            // `(exit 127)`, not `exit`: a plain command runs in the persistent shell itself.
+            let name = ShellCommandLine.quote(program)
+            body = "if command -v \(name) >/dev/null 2>&1; then\n\(command)\n"
+                + "else printf 'stasis: %s: no such program in the guest (PATH=%s)\\n' \(name) \"$PATH\" >&2; (exit 127); fi"
+        }
+        if environment.isEmpty && workingDirectory == nil { return body }
         var lines = ["("]
         if let dir = workingDirectory {
             let quoted = ShellCommandLine.quote(dir)
@@ -42,7 +60,7 @@ public struct ExecRequest: Sendable {
             lines.append("export \(name)=\(ShellCommandLine.quote(environment[name]!))")
         }
         // On a line of its own, so that a trailing comment in the command cannot swallow it.
-        lines.append(command)
+        lines.append(body)
         lines.append(")")
         return lines.joined(separator: "\n")
     }

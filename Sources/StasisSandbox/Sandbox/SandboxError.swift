@@ -22,6 +22,8 @@ public enum SandboxError: Error, Sendable, CustomStringConvertible {
     /// Stopping would lose what the session did after its last checkpoint.
     case unsavedWork(sandbox: String, session: String, events: Int64)
     case inconsistent(String)
+    /// `stasis cp` failed in the guest (a missing path, a full disk); the target is unchanged.
+    case copyFailed(String)
     /// The store or history refused; `cause` keeps the library's own error (and its kind).
     case store(String, cause: (any Error & Sendable)? = nil)
 
@@ -46,6 +48,7 @@ public enum SandboxError: Error, Sendable, CustomStringConvertible {
         case .unsavedWork(let sandbox, let session, let events):
             return "sandbox \(sandbox) recorded \(events) event(s) in session \(session.prefix(12)) since its last checkpoint, which stopping would lose: `stasis sandbox pause \(session.prefix(12))` keeps them (or stop --checkpoint); stop --discard throws them away"
         case .inconsistent(let m): return "refusing to start: \(m)"
+        case .copyFailed(let m): return m
         case .store(let m, _): return m
         }
     }

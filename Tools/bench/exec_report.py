@@ -13,7 +13,7 @@ for r in rows:
 streams = {}
 for r in rows:
     if r["measure"] == "exec_stream":
-        streams.setdefault((r["data"], r["bytes"] >> 20), []).append(r["mib_per_s"])
-for (kind, mib), speeds in streams.items():
+        streams.setdefault((r["data"], r.get("path", "service"), r["bytes"] >> 20), []).append(r["mib_per_s"])
+for (kind, path, mib), speeds in streams.items():
     speeds.sort()
-    print(f"| {mib} MiB of {kind} streamed | median {speeds[len(speeds) // 2]} MiB/s (runs {speeds}) | >= 50 MiB/s |")
+    print(f"| {mib} MiB of {kind} streamed ({path}) | median {speeds[len(speeds) // 2]} MiB/s (runs {speeds}) | >= 50 MiB/s |")

@@ -10,7 +10,7 @@ import StasisStore
 /// `true` (p50/p90 over `--runs`), through the driver alone and through `SandboxService.exec`
 /// (which also records the command in the history, as `stasis exec` does); then the streaming
 /// throughput of `--mib` MiB of stdout (zeros, and random bytes made before the clock starts),
-/// counted on the host. One JSON line per measurement.
+/// counted on the host, through the driver alone and through the service (with the history). One JSON line per measurement.
 struct ExecBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "exec", abstract: "Exec round trip and output streaming benchmark.")
 
@@ -55,17 +55,21 @@ struct ExecBench: ParsableCommand {
 
         let bytes = mib << 20
         _ = try service.exec(running.session, "head -c \(bytes) /dev/urandom > /tmp/random", timeout: 1800)
+        // Through the driver alone (the transport), and through the service (which also writes
+        // every byte into the history, as `stasis exec` does).
         for (kind, command) in [("zeros", "head -c \(bytes) /dev/zero"), ("random", "cat /tmp/random")] {
-            for _ in 0..<streams {
-                var received = 0
-                let t = Date()
-                let status = try service.exec(running.session, ExecRequest(command: command, timeout: 1800)) { (_, chunk) throws(SandboxError) in
-                    received += chunk.count
+            for (path, name) in [(false, "driver"), (true, "service")] {
+                for _ in 0..<streams {
+                    var received = 0
+                    let t = Date()
+                    let request = ExecRequest(command: command, timeout: 1800)
+                    let count = { (_: ExecStream, chunk: [UInt8]) throws(SandboxError) in received += chunk.count }
+                    let status = path ? try service.exec(running.session, request, output: count) : try service.driver.exec(sandboxDir, request, output: count)
+                    let seconds = Date().timeIntervalSince(t)
+                    guard status.exitCode == 0, received == bytes else { throw ValidationError("\(kind): \(received) of \(bytes) bytes, exit \(status.exitCode)") }
+                    emit(["measure": "exec_stream", "data": .string(kind), "path": .string(name), "bytes": .int(Int64(bytes)), "seconds": .double((seconds * 1000).rounded() / 1000),
+                          "mib_per_s": .double((Double(bytes) / 1_048_576 / seconds * 10).rounded() / 10), "accelerator": .string(running.accelerator)])
                 }
-                let seconds = Date().timeIntervalSince(t)
-                guard status.exitCode == 0, received == bytes else { throw ValidationError("\(kind): \(received) of \(bytes) bytes, exit \(status.exitCode)") }
-                emit(["measure": "exec_stream", "data": .string(kind), "bytes": .int(Int64(bytes)), "seconds": .double((seconds * 1000).rounded() / 1000),
-                      "mib_per_s": .double((Double(bytes) / 1_048_576 / seconds * 10).rounded() / 10), "accelerator": .string(running.accelerator)])
             }
         }
     }

@@ -106,7 +106,8 @@ let package = Package(
         .target(name: "StasisFUSE", dependencies: ["CFUSE"]),
 
         // The restore planner and executor, and the sandbox lifecycle on top of sessions.
-        .target(name: "StasisRestore", dependencies: ["StasisFUSE", "StasisSandbox", "StasisSessions", "StasisStore", "StasisTemplates", "StasisJSON", "StasisIO"]),
+        .target(name: "StasisRestore", dependencies: ["StasisFUSE", "StasisSandbox", "StasisSessions", "StasisStore", "StasisTemplates", "StasisJSON", "StasisIO",
+                                                     .product(name: "Crypto", package: "swift-crypto")]),
 
         // The daemon's protobuf messages and gRPC stubs, generated from Formats/proto/stasis.proto
         // by Tools/proto/generate.sh and committed (the plugins take minutes to build).

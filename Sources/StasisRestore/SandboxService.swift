@@ -100,7 +100,7 @@ public final class SandboxService: Sendable {
         try sessions.checkpoints(session).last { $0.record.images["memory"] != nil }
     }
 
-    private func record(_ session: String, _ events: [EventInput]) throws(SandboxError) {
+    func record(_ session: String, _ events: [EventInput]) throws(SandboxError) {
         do { try sessions.append(session, events) } catch { throw .store(error.description, cause: error) }
     }
 
@@ -218,24 +218,6 @@ public final class SandboxService: Sendable {
         do { try p.run() } catch { throw .io("run mkfs.ext4", EIO) }
         p.waitUntilExit()
         guard p.terminationStatus == 0 else { throw .io("mkfs.ext4 \(path)", EIO) }
-    }
-
-    /// Runs a command in the session's sandbox and records it: command, output, exit code.
-    public func exec(_ sessionOrSandbox: String, _ command: String, timeout: TimeInterval = 600) throws(SandboxError) -> ExecResult {
-        let (spec, dir) = try running(sessionOrSandbox)
-        let id = String(format: "%08x", UInt32.random(in: 0...UInt32.max))
-        try record(spec.session, [EventInput(kind: .commandStarted, data: ["command": .string(command), "id": .string(id), "sandbox": .string(spec.id)])])
-        let result: ExecResult
-        do { result = try driver.exec(dir, command, timeout: timeout) } catch {
-            try? record(spec.session, [EventInput(kind: .note, data: ["text": .string("command \(id) failed: \(error)"), "id": .string(id)])])
-            throw error
-        }
-        var events: [EventInput] = []
-        if !result.stdout.isEmpty { events.append(EventInput(kind: .output, data: ["stream": "stdout", "data": .string(result.stdout), "id": .string(id)])) }
-        if !result.stderr.isEmpty { events.append(EventInput(kind: .output, data: ["stream": "stderr", "data": .string(result.stderr), "id": .string(id)])) }
-        events.append(EventInput(kind: .commandExited, data: ["code": .int(Int64(result.exitCode)), "duration_ms": .double((result.seconds * 1000).rounded()), "id": .string(id)]))
-        try record(spec.session, events)
-        return result
     }
 
     public struct CheckpointResult: Sendable, Codable {

@@ -32,13 +32,14 @@ enum CommandOutput {
     }
 
     /// Runs a command body; its error (StoreError, HistoryError, SandboxError: each names what
-    /// failed and what to do) becomes a message on stderr — and a JSON error object on stdout
-    /// with --json — and exit code 1 (or `exitCode(error)` when the command has its own).
+    /// failed and what to do) becomes a message on stderr — and, with --json, a JSON object
+    /// `{"error": MESSAGE, "code": CODE}` on stdout (`ErrorCode`) — and exit code 1 (or
+    /// `exitCode(error)` when the command has its own).
     static func run<E: Error & CustomStringConvertible>(json: Bool, exitCode: (E) -> Int32 = { _ in 1 }, _ body: () throws(E) -> Void) throws {
         do {
             try body()
         } catch {
-            if json { Self.json(["error": error.description]) }
+            if json { Self.json(["error": error.description, "code": ErrorCode.of(error)]) }
             warn("error: \(error.description)")
             throw ExitCode(exitCode(error))
         }

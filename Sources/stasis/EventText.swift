@@ -13,7 +13,7 @@ enum EventText {
         let text: String
         switch e.kind {
         case .commandStarted: text = "$ " + f("command")
-        case .output: text = "[\(f("stream"))] " + f("data")
+        case .output: text = "[\(f("stream"))\(e.data["encoding"] != nil ? ", " + f("encoding") : "")] " + f("data")
         case .commandExited: text = "exit \(f("code"))" + (e.data["duration_ms"] != nil ? " after \(f("duration_ms")) ms" : "")
         case .fileWritten: text = f("path") + (e.data["size"] != nil ? " (\(f("size")) bytes)" : "")
         case .toolCall: text = f("name") + (e.data["arguments"] != nil ? " " + f("arguments") : "")

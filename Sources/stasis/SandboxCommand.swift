@@ -64,50 +64,6 @@ struct SandboxRunCommand: ParsableCommand {
     }
 }
 
-struct ExecCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "exec",
-        abstract: "Run a command in a session's sandbox; record it, its output and exit code in the history.",
-        usage: "stasis exec SESSION [--timeout SECONDS] -- PROGRAM [ARG...]\nstasis exec SESSION [--timeout SECONDS] --shell 'LINE'",
-        discussion: """
-            The words after -- reach the program exactly as given: nothing is split, expanded or \
-            parsed again in the guest (`-- touch 'a b'` makes one file). --shell runs a shell line \
-            on purpose, with pipes, variables and globs. Commands run in one persistent shell per \
-            sandbox: `cd`, variables and background jobs carry over. The exit code of stasis is the \
-            command's. A command that outlives --timeout is killed in the guest with everything \
-            it started, and the shell restarts (cd and variables reset): exit 124.
-            """)
-    @OptionGroup var options: StoreOptions
-    @Argument(help: ArgumentHelp("Session (or sandbox) id or prefix.", valueName: "SESSION")) var session: String
-    @Option(name: .long, help: "Seconds before giving up on the command.") var timeout: Double = 600
-    @Option(name: .long, help: ArgumentHelp("A shell line to run as written (pipes, variables, globs).", valueName: "LINE")) var shell: String?
-    @Argument(parsing: .postTerminator, help: ArgumentHelp("The program and its arguments, after --.", valueName: "PROGRAM")) var command: [String] = []
-
-    func validate() throws {
-        switch (shell, command.isEmpty) {
-        case (nil, true): throw ValidationError("give a program after --, e.g. stasis exec SESSION -- uname -a, or a shell line with --shell 'LINE'")
-        case (.some, false): throw ValidationError("give either a program after -- or --shell 'LINE', not both")
-        default: break
-        }
-        guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
-    }
-
-    func run() throws {
-        var code: Int32 = 0
-        let line = shell ?? ShellCommandLine.quoting(command)
-        // 124 for a command that ran out of time, as coreutils' `timeout` answers.
-        let exitCode: (SandboxError) -> Int32 = { if case .commandTimedOut = $0 { 124 } else { 1 } }
-        try CommandOutput.run(json: options.json, exitCode: exitCode) { () throws(SandboxError) in
-            let r = try options.sandboxService().exec(session, line, timeout: timeout)
-            code = r.exitCode
-            if options.json { CommandOutput.json(r); return }
-            FileHandle.standardOutput.write(Data(r.stdout.utf8))
-            FileHandle.standardError.write(Data(r.stderr.utf8))
-        }
-        if code != 0 { throw ExitCode(code) }
-    }
-}
-
 struct SandboxCheckpointCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpoint",

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import StasisServer
 
 @main
 struct Stasis: ParsableCommand {
@@ -18,13 +20,42 @@ struct Stasis: ParsableCommand {
 
             Exit codes: 0 success; 1 the operation failed (the message says why, and nothing was \
             changed); 2 `verify`, `history verify` or `bundle verify` found damage; 64 bad \
-            arguments; `stasis exec` exits with the guest command's code.
+            arguments; `stasis exec` exits with the guest command's code. With --json a failure \
+            prints {"error": MESSAGE, "code": CODE} on stdout: CODE is stable (e.g. \
+            sandbox.paused, history.session_not_found, usage) for scripts to match on.
             """,
+        version: StasisRelease.version,
         subcommands: [
             InitCommand.self, ImageCommand.self, VerifyCommand.self, GCCommand.self,
             StatsCommand.self, RepairCommand.self, BlobCommand.self,
             SessionCommand.self, CheckpointCommand.self, HistoryCommand.self, ReplayCommand.self, PruneCommand.self,
-            BundleCommand.self, KeyCommand.self, DiffCommand.self, SandboxCommand.self, TemplateCommand.self, ExecCommand.self, RestoreCommand.self, ServeCommand.self, DemoCommand.self,
+            BundleCommand.self, KeyCommand.self, DiffCommand.self, SandboxCommand.self, TemplateCommand.self, ExecCommand.self, CopyCommand.self, RestoreCommand.self, ServeCommand.self, DemoCommand.self,
         ]
     )
+}
+
+extension Stasis {
+    /// ArgumentParser's own `main`, plus what users of docker and restic expect: a bad argument
+    /// under --json is a JSON error too (code `usage`), and a mistyped command gets a suggestion.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code != .success, !(error is ExitCode) {
+                let message = fullMessage(for: error)
+                let hint = CommandSuggestion.hint(for: arguments, message: message)
+                if arguments.contains("--json") {
+                    CommandOutput.json(["error": message + (hint.map { " (\($0))" } ?? ""), "code": "usage"])
+                }
+                // The parser's message first, then the hint, then its exit code.
+                CommandOutput.warn(message)
+                if let hint { CommandOutput.warn(hint) }
+                Foundation.exit(code.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
 }

@@ -74,13 +74,19 @@ struct SandboxEndToEndTests {
         #expect(checkpoint.record.parent == first.checkpoint)
         // The guest synced before each pause: the first checkpoint's disk already holds the notes,
         // so nothing on the disk appears "added" between the two.
-        #expect(checkpoint.record.meta["guest_sync"]?.stringValue == "sync")
+        #expect(checkpoint.record.meta["guest_sync"]?.stringValue == "freeze")
         // The sandbox kept running: its memory was copied live (the guest stopped only for the
         // last pages, the device state and the disk).
         #expect(checkpoint.record.meta["memory_capture"]?.stringValue == "live")
         let between = try f.service.sessions.diff(first.checkpoint, second.checkpoint)
         let added = between.images.first { $0.name.hasPrefix("disk:") }?.files?.added.map(\.path) ?? []
         #expect(!added.contains("/job/notes.txt"), "files added on the disk after the first checkpoint: \(added)")
+        // The first checkpoint's disk alone holds the file (frozen: written back, journal included).
+        var notes: [UInt8] = []
+        _ = try f.service.sessions.readFile(atCheckpoint: first.checkpoint, path: "/job/notes.txt") { notes += $0 }
+        #expect(notes == Array("notes\n".utf8))
+        // Thawed after the checkpoint: the guest writes to its disk again.
+        #expect(try f.out(s, "echo after > /mnt/disk/after.txt && cat /mnt/disk/after.txt") == "after")
         #expect(checkpoint.record.meta["downtime_ms"]?.doubleValue != nil && checkpoint.record.meta["accelerator"]?.stringValue == run.accelerator)
 
         let before = Int(try f.out(s, "cat /tmp/counter")) ?? -1
@@ -238,7 +244,7 @@ struct SandboxEndToEndTests {
         // A command over its limit is killed in the guest with what it started (exit 124), and
         // answered while the host still listens: the next command runs at once.
         let late = try f.service.exec(run.session, "sleep 300 & sleep 200", timeout: 2)
-        #expect(late.exitCode == 124 && late.stderr.contains("killed after 2 s"), "\(late)")
+        #expect(late.exitCode == 124 && late.stderr.contains("timed out after 2 s"), "\(late)")
         #expect(try f.out(run.session, "ps | grep -c '[s]leep [23]00' || true") == "0")
         #expect(Array(try f.service.exec(run.session, "seq 1 200000", timeout: 300).stdout.utf8) == lines(200_000))
 

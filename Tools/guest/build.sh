@@ -21,13 +21,14 @@ on success:
                      out of the Debian cloud kernel's bzImage
   vmlinuz            the Debian bzImage itself (used only if extraction fails)
   kernel             symlink to the one to boot (vmlinux, else vmlinuz)
-  initramfs.cpio.gz  busybox-static, the virtio modules, /init, the agent
+  initramfs.cpio.gz  busybox-static, the virtio modules, /init, the agent and
+                     its streaming relay (exec/stasis-exec.c, compiled static)
   guest.env          facts for the host (kernel release, format, cmdline)
   stamp              package versions + hash of Tools/guest/*; when it matches,
                      the build is skipped
   debs/              the downloaded .deb files, reused while their version holds
 
-Steps: installs qemu-system-x86 busybox-static lz4 cpio if missing; resolves
+Steps: installs qemu-system-x86 busybox-static lz4 cpio gcc libc6-dev if missing; resolves
 the kernel that $KERNEL_META depends on; apt-get downloads it and
 busybox-static and unpacks them with dpkg -x (nothing is installed into
 /boot); extracts vmlinux; builds the initramfs.
@@ -108,7 +109,7 @@ ensure_packages() { # ensure_packages PKG... : installs the missing ones
             die "apt-get install ${missing[*]} failed"
     fi
 }
-ensure_packages qemu-system-x86 busybox-static lz4 cpio
+ensure_packages qemu-system-x86 busybox-static lz4 cpio gcc libc6-dev
 command -v python3 >/dev/null || warn "python3 is missing: run-example.sh needs it"
 
 # --- which packages ------------------------------------------------------------
@@ -354,6 +355,8 @@ log "modules, in load order: ${ORDER[*]}"
 # /init, the agent, a few files
 install -m 0755 "$HERE/rootfs/init" "$ROOT/init"
 install -m 0755 "$HERE/rootfs/stasis-agent" "$ROOT/sbin/stasis-agent"
+# The agent's streaming relay (RUN): static, so it runs in any template too.
+gcc -static -Os -s -Wall -o "$ROOT/sbin/stasis-exec" "$HERE/exec/stasis-exec.c" || die "compiling exec/stasis-exec.c failed (gcc and libc6-dev are needed)"
 echo stasis >"$ROOT/etc/hostname"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$ROOT/etc/passwd"
 printf 'root:x:0:\ntty:x:5:\n' >"$ROOT/etc/group"

@@ -1,9 +1,9 @@
 import Foundation
 
-/// The host side of the guest agent's console protocol (Tools/guest/PROTOCOL.md): one request
-/// and one response a line, payloads in base64.
+/// The host side of the guest agent's protocol (Tools/guest/PROTOCOL.md): lines, payloads in
+/// base64; `EXEC` answers once at the end, `RUN` (`+Run`) streams.
 final class GuestAgent {
-    private let socket: UnixSocket
+    let socket: UnixSocket
     /// Request ids start at a random point per connection, so that a late answer to another
     /// connection's request is never taken for ours.
     private var nextID = Int.random(in: 1_000_000..<1_000_000_000)
@@ -50,10 +50,10 @@ final class GuestAgent {
     /// Runs `command` in the persistent shell. The guest enforces `timeout` (`DEADLINE`, then
     /// `EXEC`): the command is killed there and answered with exit 124, so the host never leaves
     /// an answer unread (agents from before `DEADLINE` answer it with an ERR line, skipped here).
-    func exec(_ command: String, timeout: TimeInterval) throws(SandboxError) -> Result {
+    func exec(_ command: String, timeout: TimeInterval, deadlineSent: Bool = false) throws(SandboxError) -> Result {
         let id = take()
         let seconds = max(1, Int(timeout.rounded(.up)))
-        try socket.send("DEADLINE \(seconds)\nEXEC \(id) \(Data(command.utf8).base64EncodedString())\n")
+        try socket.send((deadlineSent ? "" : "DEADLINE \(seconds)\n") + "EXEC \(id) \(Data(command.utf8).base64EncodedString())\n")
         let deadline = Date().addingTimeInterval(timeout + Self.answerGrace)
         while true {
             let line: String
@@ -102,5 +102,5 @@ final class GuestAgent {
         }
     }
 
-    private func take() -> Int { defer { nextID += 1 }; return nextID }
+    func take() -> Int { defer { nextID += 1 }; return nextID }
 }

@@ -53,18 +53,22 @@ public struct QEMUMicrovmDriver: SandboxDriver {
             let agent = try GuestAgent(path: dir.agent, timeout: 10)
             try agent.waitReady(timeout: 30)
             try agent.setTime(timeout: 10)
+            // A paused sandbox was checkpointed with its disks frozen.
+            try Self.thawGuest(agent)
         } catch {
             try? stop(dir)
             throw error
         }
     }
 
-    public func exec(_ dir: SandboxDirectory, _ command: String, timeout: TimeInterval) throws(SandboxError) -> ExecResult {
+    public func exec(_ dir: SandboxDirectory, _ request: ExecRequest,
+                     output: (ExecStream, [UInt8]) throws(SandboxError) -> Void) throws(SandboxError) -> ExecStatus {
         let started = Date()
+        let text = try request.shellText()
         let agent = try GuestAgent(path: dir.agent, timeout: 5)
-        let r = try agent.exec(command, timeout: timeout)
-        return ExecResult(exitCode: r.exitCode, stdout: String(decoding: r.stdout, as: UTF8.self),
-                          stderr: String(decoding: r.stderr, as: UTF8.self), seconds: Date().timeIntervalSince(started))
+        let r = try agent.run(text, stdin: request.stdin, timeout: request.timeout, output: output)
+        return ExecStatus(exitCode: r.exitCode, stdoutBytes: r.stdoutBytes, stderrBytes: r.stderrBytes,
+                          seconds: Date().timeIntervalSince(started), timedOut: r.timedOut)
     }
 
     public func capture(_ spec: SandboxSpec, _ dir: SandboxDirectory, into scratch: String, stopAfter: Bool) throws(SandboxError) -> CapturedState {
@@ -73,8 +77,11 @@ public struct QEMUMicrovmDriver: SandboxDriver {
             throw .io("create \(scratch)", EIO)
         }
         // Files written before the checkpoint must be on the disk image, not only in the guest's
-        // page cache: otherwise the disk alone (diff, file views, forensics) shows them missing.
-        let guestSync = Self.syncGuest(dir)
+        // page cache or journal: otherwise the disk alone (diff, file views, forensics) shows
+        // them missing (`+Freeze`). Thawed once the guest runs again.
+        let quiesce = Self.quiesceGuest(dir)
+        let guestSync = quiesce.record
+        defer { if quiesce.frozen && dir.runningPID != nil { try? Self.thawGuest(dir) } }
         let qmp = try QMPClient(path: dir.qmp)
         // A sandbox that keeps running is checkpointed live; one that stops after gains nothing
         // from it. Where QEMU's stream is not one the splitter takes apart, a stopped copy.
@@ -137,19 +144,6 @@ public struct QEMUMicrovmDriver: SandboxDriver {
         }
         // Its cgroup, empty once it has exited.
         if dir.runningPID == nil { dir.process?.limits?.remove() }
-    }
-
-    /// Runs `sync` in the guest before a pause. A guest that does not answer in time (busy with
-    /// another client's long command, or broken) is checkpointed anyway — memory and disk still
-    /// come from one pause — and the record says the disk may lag the memory.
-    static func syncGuest(_ dir: SandboxDirectory, timeout: TimeInterval = 20) -> String {
-        do {
-            let agent = try GuestAgent(path: dir.agent, timeout: 5)
-            let result = try agent.exec("sync", timeout: timeout)
-            return result.exitCode == 0 ? "sync" : "none: sync exited \(result.exitCode)"
-        } catch {
-            return "none: \(error)"
-        }
     }
 
     /// Device state only in the stream (RAM is the shared file) and no bandwidth cap.

@@ -9,8 +9,11 @@ public protocol SandboxDriver: Sendable {
     /// Starts a guest from the directory's checkpoint files (memory, disks, `state.bin`) and
     /// continues it.
     func resume(_ spec: SandboxSpec, in dir: SandboxDirectory) throws(SandboxError)
-    /// Runs a command in the guest's persistent shell.
-    func exec(_ dir: SandboxDirectory, _ command: String, timeout: TimeInterval) throws(SandboxError) -> ExecResult
+    /// Runs a command in the guest's persistent shell, handing each chunk of its stdout and
+    /// stderr to `output` as it arrives (in the order the guest sent them). Every byte the guest
+    /// reports is delivered, or the call throws.
+    func exec(_ dir: SandboxDirectory, _ request: ExecRequest,
+              output: (ExecStream, [UInt8]) throws(SandboxError) -> Void) throws(SandboxError) -> ExecStatus
     /// Pauses the guest once and copies device state, memory and disks into `scratch` (all from
     /// the same pause), then continues it (or, with `stopAfter`, ends it). Returns the files and
     /// the downtime. On failure the guest is continued, never left paused.
@@ -19,11 +22,29 @@ public protocol SandboxDriver: Sendable {
     func stop(_ dir: SandboxDirectory) throws(SandboxError)
 }
 
+/// A command's whole output (lossy UTF-8 for display and JSON), for callers that want it at once.
 public struct ExecResult: Sendable, Codable {
     public var exitCode: Int32
     public var stdout: String
     public var stderr: String
     public var seconds: Double
+
+    public init(exitCode: Int32, stdout: String, stderr: String, seconds: Double) {
+        self.exitCode = exitCode; self.stdout = stdout; self.stderr = stderr; self.seconds = seconds
+    }
+}
+
+extension SandboxDriver {
+    /// Runs shell text and collects its output.
+    public func exec(_ dir: SandboxDirectory, _ command: String, timeout: TimeInterval) throws(SandboxError) -> ExecResult {
+        var out: [UInt8] = []
+        var err: [UInt8] = []
+        let status = try exec(dir, ExecRequest(command: command, timeout: timeout)) { (stream, chunk) throws(SandboxError) in
+            if stream == .stdout { out += chunk } else { err += chunk }
+        }
+        return ExecResult(exitCode: status.exitCode, stdout: String(decoding: out, as: UTF8.self),
+                          stderr: String(decoding: err, as: UTF8.self), seconds: status.seconds)
+    }
 }
 
 /// Files of one pause, ready to be captured into the store.

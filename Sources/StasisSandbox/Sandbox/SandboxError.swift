@@ -25,6 +25,8 @@ public enum SandboxError: Error, Sendable, CustomStringConvertible {
     /// The page server of a lazily restored sandbox failed (a chunk it could not read or verify,
     /// or the process itself): `detail` names the chunk and the cause; the VM was stopped.
     case lazyMemory(sandbox: String, detail: String)
+    /// `stasis cp` failed in the guest (a missing path, a full disk); the target is unchanged.
+    case copyFailed(String)
     /// The store or history refused; `cause` keeps the library's own error (and its kind).
     case store(String, cause: (any Error & Sendable)? = nil)
 
@@ -51,6 +53,7 @@ public enum SandboxError: Error, Sendable, CustomStringConvertible {
         case .inconsistent(let m): return "refusing to start: \(m)"
         case .lazyMemory(let sandbox, let detail):
             return "the lazily served memory of sandbox \(sandbox) failed, and its VM was stopped: \(detail); check the store (`stasis verify --deep`), then restore again (`--eager` writes all memory before the VM starts)"
+        case .copyFailed(let m): return m
         case .store(let m, _): return m
         }
     }

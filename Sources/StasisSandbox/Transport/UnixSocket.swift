@@ -9,7 +9,9 @@ final class UnixSocket {
     let path: String
     private let fd: Int32
     private var pending: [UInt8] = []
-    /// How far `pending` is known to hold no newline: a long line arriving in many reads is
+    /// Where the unread part of `pending` starts.
+    private var start = 0
+    /// How far past `start` `pending` is known to hold no newline: a long line arriving in many reads is
     /// scanned once, not once per read.
     private var scanned = 0
 
@@ -73,13 +75,29 @@ final class UnixSocket {
 
     /// The next line (without its newline), or throws `timeout` at the deadline, or `closed`.
     func readLine(until deadline: Date) throws(SandboxError) -> String {
+        String(decoding: try readLineBytes(until: deadline), as: UTF8.self)
+    }
+
+    /// The next line as bytes (without its newline and a trailing `\r`): streamed output frames
+    /// are decoded from these without a detour through `String`.
+    func readLineBytes(until deadline: Date) throws(SandboxError) -> [UInt8] {
         while true {
-            if let nl = pending[scanned...].firstIndex(of: 0x0A) {
-                var line = Array(pending[..<nl])
-                pending.removeFirst(nl + 1)
+            if let nl = pending[(start + scanned)...].firstIndex(of: 0x0A) {
+                var end = nl
+                if end > start && pending[end - 1] == 0x0D { end -= 1 }
+                let line = Array(pending[start..<end])
+                start = nl + 1
                 scanned = 0
-                if line.last == 0x0D { line.removeLast() }
-                return String(decoding: line, as: UTF8.self)
+                // Drop what was read once it is most of the buffer (not on every line: a stream
+                // of large frames would move the rest each time).
+                if start == pending.count {
+                    pending.removeAll(keepingCapacity: true)
+                    start = 0
+                } else if start > 1 << 20 && start * 2 > pending.count {
+                    pending.removeFirst(start)
+                    start = 0
+                }
+                return line
             }
             let remaining = deadline.timeIntervalSinceNow
             guard remaining > 0 else { throw .timeout("no answer on \(path)") }
@@ -87,12 +105,15 @@ final class UnixSocket {
             let rc = poll(&pfd, 1, Int32(min(remaining, 1) * 1000) + 1)
             if rc < 0 { if errno == EINTR { continue }; throw .io("poll \(path)", errno) }
             if rc == 0 { continue }
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+            scanned = pending.count - start
+            let before = pending.count
+            pending.append(contentsOf: repeatElement(0, count: Self.readSize))
+            let n = pending.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + before, Self.readSize, 0) }
+            pending.removeLast(Self.readSize - max(n, 0))
             if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; throw .io("read \(path)", errno) }
             if n == 0 { throw .closed(path) }
-            scanned = pending.count
-            pending.append(contentsOf: chunk[0..<n])
         }
     }
+
+    private static let readSize = 256 << 10
 }

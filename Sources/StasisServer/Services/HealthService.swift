@@ -13,7 +13,7 @@ struct HealthService: Stasis_V1_Health.SimpleServiceProtocol {
     let tracker: CallTracker
     let started: Date
     let maxMessageBytes: Int
-    static let daemonVersion = "0.5.0"
+    static var daemonVersion: String { StasisRelease.version }
 
     func check(request: Stasis_V1_HealthCheckRequest, context: ServerContext) async throws -> Stasis_V1_HealthCheckResponse {
         let graph = self.graph, sandboxes = self.sandboxes

@@ -33,15 +33,17 @@ struct SandboxesService: Stasis_V1_Sandboxes.SimpleServiceProtocol {
         try Self.required(request.sandbox, "sandbox")
         try Self.required(request.command, "command")
         let s = service, r = request
-        let result = try await call { () throws(SandboxError) in
-            try s.exec(r.sandbox, r.command, timeout: r.timeoutSeconds == 0 ? 600 : r.timeoutSeconds)
+        // The output's bytes exactly as the guest wrote them (not through a String).
+        return try await call { () throws(SandboxError) in
+            var out = Stasis_V1_ExecResponse()
+            let exec = ExecRequest(command: r.command, timeout: r.timeoutSeconds == 0 ? 600 : r.timeoutSeconds)
+            let status = try s.exec(r.sandbox, exec) { (stream, chunk) throws(SandboxError) in
+                if stream == .stdout { out.stdout.append(contentsOf: chunk) } else { out.stderr.append(contentsOf: chunk) }
+            }
+            out.exitCode = status.exitCode
+            out.durationMs = status.seconds * 1000
+            return out
         }
-        var out = Stasis_V1_ExecResponse()
-        out.exitCode = result.exitCode
-        out.stdout = Data(result.stdout.utf8)
-        out.stderr = Data(result.stderr.utf8)
-        out.durationMs = result.seconds * 1000
-        return out
     }
 
     func checkpoint(request: Stasis_V1_SandboxCheckpointRequest, context: ServerContext) async throws -> Stasis_V1_SandboxCheckpoint {

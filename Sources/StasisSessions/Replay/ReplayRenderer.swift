@@ -39,7 +39,10 @@ public struct ReplayRenderer: Sendable {
         case .commandStarted:
             return style("1;32", "$") + " " + field("command") + "\r\n"
         case .output:
-            let data = field("data").replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n")
+            // Output that was not UTF-8 is stored as base64 (Formats/history.md): shown decoded.
+            var raw = field("data")
+            if e.data["encoding"]?.stringValue == "base64", let bytes = Data(base64Encoded: raw) { raw = String(decoding: bytes, as: UTF8.self) }
+            let data = raw.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n")
             return field("stream") == "stderr" ? style("31", data) : data
         case .commandExited:
             let code = e.data["code"]?.intValue ?? 0

@@ -8,7 +8,7 @@ struct StasisBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stasis-bench",
         abstract: "Benchmark helpers for the Stasis checkpoint store.",
-        subcommands: [GenImage.self, Analyze.self, HashBench.self, LZ4Bench.self, HistoryBench.self, SandboxBench.self]
+        subcommands: [GenImage.self, Analyze.self, HashBench.self, LZ4Bench.self, HistoryBench.self, SandboxBench.self, ExecBench.self]
     )
 }
 

@@ -31,26 +31,47 @@ struct DaemonLifecycleTests {
         let threads = 6
         // Each client writes a chain of checkpoints whose value grows (chunked, deduplicated);
         // once 60 puts are acknowledged the daemon is killed while the others are in flight.
-        await withTaskGroup(of: Void.self) { group in
-            for t in 0..<threads {
-                group.addTask {
-                    try? await daemon.withCheckpointer { cp in
-                        var value = Data()
-                        var parent: String? = nil
-                        for step in 0..<1000 {
-                            value.append(Requests.bytes(1500, seed: UInt64(t * 10_000 + step)))
-                            let id = String(format: "%05d", step)
-                            _ = try await cp.put(Requests.put(thread: "t\(t)", id: id, parent: parent, value: value))
-                            let total = acknowledged.state.withLock { acks -> Int in
-                                acks["t\(t)", default: []].append((id, value))
-                                return acks.values.reduce(0) { $0 + $1.count }
+        // A client whose connection fails before the kill resumes from its last acknowledged put
+        // on a new connection (at most three rounds); the failures are printed, and if the clients
+        // never reach 60 the test fails instead of waiting for an exit that would never come.
+        for round in 0..<3 where !acknowledged.killed.load(ordering: .sequentiallyConsistent) {
+            if round > 0 { print("sigkillDuringWrites: round \(round + 1) after client failures: \(acknowledged.errors.withLock { $0 })") }
+            await withTaskGroup(of: Void.self) { group in
+                for t in 0..<threads {
+                    group.addTask {
+                        do {
+                            try await daemon.withCheckpointer { cp in
+                                let done = acknowledged.state.withLock { $0["t\(t)", default: []] }
+                                var value = done.last?.value ?? Data()
+                                var parent: String? = done.last?.id
+                                for step in done.count..<1000 {
+                                    value.append(Requests.bytes(1500, seed: UInt64(t * 10_000 + step)))
+                                    let id = String(format: "%05d", step)
+                                    _ = try await cp.put(Requests.put(thread: "t\(t)", id: id, parent: parent, value: value))
+                                    let total = acknowledged.state.withLock { acks -> Int in
+                                        acks["t\(t)", default: []].append((id, value))
+                                        return acks.values.reduce(0) { $0 + $1.count }
+                                    }
+                                    if total == 60 {
+                                        acknowledged.killed.store(true, ordering: .sequentiallyConsistent)
+                                        daemon.kill(SIGKILL)
+                                    }
+                                    parent = id
+                                }
                             }
-                            if total == 60 { daemon.kill(SIGKILL) }
-                            parent = id
+                        } catch {
+                            // Expected once the daemon is killed; before that, worth a line.
+                            if !acknowledged.killed.load(ordering: .sequentiallyConsistent) {
+                                acknowledged.errors.withLock { $0.append("t\(t): \(error)") }
+                            }
                         }
                     }
                 }
             }
+        }
+        if !acknowledged.killed.load(ordering: .sequentiallyConsistent) {
+            Issue.record("the clients stopped before 60 acknowledged puts: \(acknowledged.errors.withLock { $0 })")
+            daemon.kill(SIGKILL)
         }
         let (_, _) = daemon.wait()
         let acks = acknowledged.state.withLock { $0 }
@@ -258,4 +279,7 @@ struct DaemonLifecycleTests {
 /// What the daemon acknowledged, per thread, in order.
 final class Acknowledged: Sendable {
     let state = Mutex<[String: [(id: String, value: Data)]]>([:])
+    /// Clients' failures before the kill.
+    let errors = Mutex<[String]>([])
+    let killed = Atomic<Bool>(false)
 }

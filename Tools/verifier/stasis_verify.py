@@ -32,7 +32,7 @@ import struct
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -136,8 +136,8 @@ def _encode_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def canonical(value: Any) -> bytes:
-    """The canonical bytes of a parsed value; raises NotCanonical for values Stasis cannot hold."""
+def _encode(value: Any, integer: Callable[[int], str], number: Callable[[float], str], key: Callable[[str], bytes]) -> bytes:
+    """The one walk both encodings share; they differ in integers, other numbers and key order."""
     def enc(v: Any) -> str:
         if v is None:
             return "null"
@@ -146,25 +146,33 @@ def canonical(value: Any) -> bytes:
         if v is False:
             return "false"
         if isinstance(v, int):
-            # Stasis keeps integers as Int64; wider digits would be read back as a double.
-            if not -2 ** 63 <= v < 2 ** 63:
-                raise NotCanonical(f"integer {v} is outside 64 bits")
-            return str(v)
+            return integer(v)
         if isinstance(v, float):
-            return encode_number(v)
+            return number(v)
         if isinstance(v, str):
             return _encode_string(v)
         if isinstance(v, list):
             return "[" + ",".join(enc(x) for x in v) + "]"
         if isinstance(v, dict):
-            # Sorted by UTF-8 bytes, i.e. by code point (not by UTF-16 units as RFC 8785 does).
-            keys = sorted(v, key=lambda k: k.encode("utf-8", "surrogatepass"))
-            return "{" + ",".join(_encode_string(k) + ":" + enc(v[k]) for k in keys) + "}"
+            return "{" + ",".join(_encode_string(k) + ":" + enc(v[k]) for k in sorted(v, key=key)) + "}"
         raise NotCanonical(f"unexpected value {v!r}")
     try:
         return enc(value).encode("utf-8")
     except UnicodeEncodeError as e:
         raise NotCanonical("a string holds a lone surrogate") from e
+
+
+def _int64(v: int) -> str:
+    # Stasis keeps integers as Int64; wider digits would be read back as a double.
+    if not -2 ** 63 <= v < 2 ** 63:
+        raise NotCanonical(f"integer {v} is outside 64 bits")
+    return str(v)
+
+
+def canonical(value: Any) -> bytes:
+    """The canonical bytes of a parsed value; raises NotCanonical for values Stasis cannot hold."""
+    # Keys sorted by UTF-8 bytes, i.e. by code point (not by UTF-16 units as RFC 8785 does).
+    return _encode(value, _int64, encode_number, lambda k: k.encode("utf-8", "surrogatepass"))
 
 
 # RFC 8785 (JCS), the form of version-2 checkpoint records and format-2 events
@@ -192,36 +200,22 @@ def es_number(value: float) -> str:
     return sign + digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if e >= 0 else "-") + str(abs(e))
 
 
+def _jcs_integer(v: int) -> str:
+    # Beyond 2^53 a JSON integer is JCS only as the full spelling of a double.
+    if abs(v) > 2 ** 53 and es_number(float(v)) != str(v):
+        raise NotCanonical(f"integer {v} is beyond 2^53, which an RFC 8785 number cannot hold")
+    return str(v)
+
+
+def _jcs_number(v: float) -> str:
+    if not math.isfinite(v):
+        raise NotCanonical("a number is not finite")
+    return es_number(v)
+
+
 def jcs(value: Any) -> bytes:
     """The RFC 8785 bytes of a parsed value; raises NotCanonical for values JCS cannot hold."""
-    def enc(v: Any) -> str:
-        if v is None:
-            return "null"
-        if v is True:
-            return "true"
-        if v is False:
-            return "false"
-        if isinstance(v, int):
-            # Beyond 2^53 a JSON integer is JCS only as the full spelling of a double.
-            if abs(v) > 2 ** 53 and es_number(float(v)) != str(v):
-                raise NotCanonical(f"integer {v} is beyond 2^53, which an RFC 8785 number cannot hold")
-            return str(v)
-        if isinstance(v, float):
-            if not math.isfinite(v):
-                raise NotCanonical("a number is not finite")
-            return es_number(v)
-        if isinstance(v, str):
-            return _encode_string(v)
-        if isinstance(v, list):
-            return "[" + ",".join(enc(x) for x in v) + "]"
-        if isinstance(v, dict):
-            keys = sorted(v, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
-            return "{" + ",".join(_encode_string(k) + ":" + enc(v[k]) for k in keys) + "}"
-        raise NotCanonical(f"unexpected value {v!r}")
-    try:
-        return enc(value).encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise NotCanonical("a string holds a lone surrogate") from e
+    return _encode(value, _jcs_integer, _jcs_number, lambda k: k.encode("utf-16-be", "surrogatepass"))
 
 
 def is_version_two(value: Any) -> bool:

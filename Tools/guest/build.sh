@@ -22,7 +22,7 @@ on success:
   vmlinuz            the Debian bzImage itself (used only if extraction fails)
   kernel             symlink to the one to boot (vmlinux, else vmlinuz)
   initramfs.cpio.gz  busybox-static, the virtio modules, /init, the agent and
-                     its streaming relay (exec/stasis-exec.c, compiled static)
+                     its request loop in C (agent/*.c: stasis-agentd, stasis-exec; compiled static)
   guest.env          facts for the host (kernel release, format, cmdline)
   stamp              package versions + hash of Tools/guest/*; when it matches,
                      the build is skipped
@@ -355,8 +355,9 @@ log "modules, in load order: ${ORDER[*]}"
 # /init, the agent, a few files
 install -m 0755 "$HERE/rootfs/init" "$ROOT/init"
 install -m 0755 "$HERE/rootfs/stasis-agent" "$ROOT/sbin/stasis-agent"
-# The agent's streaming relay (RUN): static, so it runs in any template too.
-gcc -static -Os -s -Wall -o "$ROOT/sbin/stasis-exec" "$HERE/exec/stasis-exec.c" || die "compiling exec/stasis-exec.c failed (gcc and libc6-dev are needed)"
+# The agent's request loop in C (stasis-agentd) and RUN's relay (stasis-exec): static, so they
+# run in any template too.
+"$HERE/agent/build.sh" "$ROOT/sbin" || die "compiling Tools/guest/agent failed (gcc and libc6-dev are needed)"
 echo stasis >"$ROOT/etc/hostname"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$ROOT/etc/passwd"
 printf 'root:x:0:\ntty:x:5:\n' >"$ROOT/etc/group"

@@ -35,6 +35,12 @@ Tools/stasis-langgraph/run_tests.sh .build/debug/stasis || status=$?
 # The conformance suite again against daemons whose stores are fleet stores (PostgreSQL catalog).
 STASIS_TEST_STORES=fleet STASIS_LANGGRAPH_ROWS=newest Tools/stasis-langgraph/run_tests.sh .build/debug/stasis || status=$?
 Tools/verifier/run_tests.sh .build/debug/stasis || status=$?
+# The guest agent's request loop in C, on the host against a socketpair (no VM): framing, byte
+# counts, stdin, deadlines, shell restarts, bad requests.
+agent_bin="$(mktemp -d)"
+Tools/guest/agent/build.sh "$agent_bin"
+STASIS_AGENTD="$agent_bin/stasis-agentd" python3 -m unittest discover -s Tools/guest/agent/tests || status=$?
+rm -rf "$agent_bin"
 # The timeline page (history export --format html) in headless Chromium, on a real microVM session.
 Tools/timeline/run_tests.sh .build/debug/stasis || status=$?
 exit $status

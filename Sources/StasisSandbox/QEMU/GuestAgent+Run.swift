@@ -44,7 +44,10 @@ extension GuestAgent {
                 guard out == received[.stdout], err == received[.stderr] else {
                     throw .garbled("\(socket.path): received \(received[.stdout]!) of \(out) stdout bytes and \(received[.stderr]!) of \(err) stderr bytes")
                 }
-                pump?.finish()
+                if let pump {
+                    pump.finish()
+                    waitUntilInputConsumed()
+                }
                 return (code, out, err, fields[5] == "1")
             case "ERR" where to == "\(id)":
                 let message = parts.count >= 3 ? Data(base64Encoded: Data(parts[2])).map { String(decoding: $0, as: UTF8.self) } ?? "" : ""
@@ -65,6 +68,19 @@ extension GuestAgent {
                 continue
             }
         }
+    }
+
+    /// After a command with stdin, input frames and their `EOF` may still be on their way when
+    /// `END` arrives (the command did not read them all). QEMU drops what the guest has not taken
+    /// yet when the host disconnects, and a guest that never sees its `EOF` would take the next
+    /// connection's requests for frames: a `PING` answered means the guest is past the `EOF`. Not
+    /// an error when it fails — the command's answer is complete, and the guest also recovers on
+    /// its own (it stops dropping lines at the first one that is not a frame).
+    private func waitUntilInputConsumed() {
+        let id = take()
+        guard (try? socket.send("PING \(id)\n")) != nil else { return }
+        let deadline = Date().addingTimeInterval(Self.answerGrace)
+        while let line = try? socket.readLine(until: deadline), line != "PONG \(id)" {}
     }
 
     private static func stream(_ field: ArraySlice<UInt8>) -> ExecStream? {

@@ -18,6 +18,12 @@ final class GuestAgent {
         socket = try UnixSocket.connect(path, until: Date().addingTimeInterval(timeout))
     }
 
+    /// Ends this connection, even while a stdin pump still holds the socket (see
+    /// `UnixSocket.shutdownConnection`): the next client is served at once.
+    func disconnect() {
+        socket.shutdownConnection()
+    }
+
     /// Waits until the agent answers a PING (after a boot the console may not be read yet, and
     /// a `READY` line can be lost when no host end was connected): pings every half second.
     func waitReady(timeout: TimeInterval) throws(SandboxError) {

@@ -66,6 +66,9 @@ public struct QEMUMicrovmDriver: SandboxDriver {
         let started = Date()
         let text = try request.shellText()
         let agent = try GuestAgent(path: dir.agent, timeout: 5)
+        // A stdin pump may outlive the command (blocked reading input that has not ended): the
+        // connection must not live on with it, or the sandbox's next exec waits behind it.
+        defer { agent.disconnect() }
         let r = try agent.run(text, stdin: request.stdin, timeout: request.timeout, output: output)
         return ExecStatus(exitCode: r.exitCode, stdoutBytes: r.stdoutBytes, stderrBytes: r.stderrBytes,
                           seconds: Date().timeIntervalSince(started), timedOut: r.timedOut)

@@ -8,11 +8,13 @@ import Glibc
 final class UnixSocket {
     let path: String
     private let fd: Int32
-    private var pending: [UInt8] = []
-    /// Where the unread part of `pending` starts.
+    /// Received bytes: the unread ones are `buffer[start..<end]`.
+    private var buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 0)
+    private var capacity = 0
     private var start = 0
-    /// How far past `start` `pending` is known to hold no newline: a long line arriving in many reads is
-    /// scanned once, not once per read.
+    private var end = 0
+    /// How far past `start` the buffer is known to hold no newline: a long line arriving in many
+    /// reads is scanned once, not once per read.
     private var scanned = 0
 
     init(connectTo path: String) throws(SandboxError) {
@@ -23,11 +25,10 @@ final class UnixSocket {
         let rc = withUnsafePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard rc == 0 else {
-            let e = errno
-            close(fd)
-            throw .io("connect to \(path)", e)
-        }
+        // Not closed here: the object is whole by now, so `deinit` runs and closes it. Closing it
+        // here too closed the number twice, and the second close could hit a descriptor another
+        // thread had just opened (this path runs every 20 ms while QEMU starts).
+        guard rc == 0 else { throw .io("connect to \(path)", errno) }
     }
 
     /// The address of `path`, which must fit a Unix socket's 107 bytes.
@@ -55,7 +56,18 @@ final class UnixSocket {
         }
     }
 
-    deinit { close(fd) }
+    deinit {
+        close(fd)
+        buffer.deallocate()
+    }
+
+    /// Ends the connection now, while the descriptor stays allocated until this object goes: a
+    /// thread that still holds it (a stdin pump blocked reading its input) then fails its next
+    /// send instead of writing to whatever reused the number. QEMU serves one agent connection
+    /// at a time, so a connection left open by such a thread would hold up the next one.
+    func shutdownConnection() {
+        _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+    }
 
     /// The connected descriptor, for calls that need more than a byte stream (descriptor passing).
     var descriptorForTransfer: Int32 { fd }
@@ -79,40 +91,57 @@ final class UnixSocket {
     }
 
     /// The next line as bytes (without its newline and a trailing `\r`): streamed output frames
-    /// are decoded from these without a detour through `String`.
+    /// are decoded from these without a detour through `String`. The buffer is raw memory
+    /// scanned with `memchr` and filled by `recv` in place: a stream of 64 KiB frames costs one
+    /// copy per line, not a pass per byte.
     func readLineBytes(until deadline: Date) throws(SandboxError) -> [UInt8] {
         while true {
-            if let nl = pending[(start + scanned)...].firstIndex(of: 0x0A) {
-                var end = nl
-                if end > start && pending[end - 1] == 0x0D { end -= 1 }
-                let line = Array(pending[start..<end])
-                start = nl + 1
-                scanned = 0
-                // Drop what was read once it is most of the buffer (not on every line: a stream
-                // of large frames would move the rest each time).
-                if start == pending.count {
-                    pending.removeAll(keepingCapacity: true)
-                    start = 0
-                } else if start > 1 << 20 && start * 2 > pending.count {
-                    pending.removeFirst(start)
-                    start = 0
-                }
-                return line
-            }
+            if let line = takeLine() { return line }
             let remaining = deadline.timeIntervalSinceNow
             guard remaining > 0 else { throw .timeout("no answer on \(path)") }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let rc = poll(&pfd, 1, Int32(min(remaining, 1) * 1000) + 1)
             if rc < 0 { if errno == EINTR { continue }; throw .io("poll \(path)", errno) }
             if rc == 0 { continue }
-            scanned = pending.count - start
-            let before = pending.count
-            pending.append(contentsOf: repeatElement(0, count: Self.readSize))
-            let n = pending.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + before, Self.readSize, 0) }
-            pending.removeLast(Self.readSize - max(n, 0))
+            reserve(Self.readSize)
+            let n = recv(fd, buffer + end, capacity - end, 0)
             if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; throw .io("read \(path)", errno) }
             if n == 0 { throw .closed(path) }
+            end += n
         }
+    }
+
+    /// A complete line from the buffer, if one is there.
+    private func takeLine() -> [UInt8]? {
+        guard end > start + scanned, let found = memchr(buffer + start + scanned, 0x0A, end - start - scanned) else {
+            scanned = end - start
+            return nil
+        }
+        let nl = buffer.distance(to: found.assumingMemoryBound(to: UInt8.self))
+        var stop = nl
+        if stop > start && buffer[stop - 1] == 0x0D { stop -= 1 }
+        let line = [UInt8](UnsafeBufferPointer(start: buffer + start, count: stop - start))
+        start = nl + 1
+        scanned = 0
+        if start == end { start = 0; end = 0 }
+        return line
+    }
+
+    /// Room for `bytes` more after `end`: moves the unread part to the front, or grows.
+    private func reserve(_ bytes: Int) {
+        if capacity - end >= bytes { return }
+        if start > 0 {
+            memmove(buffer, buffer + start, end - start)
+            end -= start
+            start = 0
+            if capacity - end >= bytes { return }
+        }
+        let grown = max(capacity * 2, end + bytes)
+        let fresh = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
+        fresh.update(from: buffer, count: end)
+        buffer.deallocate()
+        buffer = fresh
+        capacity = grown
     }
 
     private static let readSize = 256 << 10

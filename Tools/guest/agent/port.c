@@ -69,8 +69,17 @@ char *port_next_line(struct port *p) {
     if (!nl) return NULL;
     char *line = p->buf + p->start;
     *nl = 0;
-    if (nl > line && nl[-1] == '\r') nl[-1] = 0;
+    p->last = p->start;
+    p->last_cr = nl > line && nl[-1] == '\r';
+    if (p->last_cr) nl[-1] = 0;
     p->start = (size_t)(nl - p->buf) + 1;
     p->scanned = 0;
     return line;
+}
+
+void port_put_back(struct port *p) {
+    p->buf[p->start - 1] = '\n';
+    if (p->last_cr) p->buf[p->start - 2] = '\r';
+    p->start = p->last;
+    p->scanned = 0;
 }

@@ -11,6 +11,8 @@ struct port {
     char *buf;        /* bytes read and not yet handed out start at buf + start */
     size_t start, len, cap;
     size_t scanned;   /* bytes past start known to hold no newline */
+    size_t last;      /* where the line last handed out starts (for port_put_back) */
+    int last_cr;      /* it ended in CR LF */
 };
 
 void port_open(struct port *p, int fd);
@@ -27,6 +29,10 @@ int port_fill(struct port *p);
  * CR); NULL when none is complete yet. The pointer stays valid until the next
  * port_fill. */
 char *port_next_line(struct port *p);
+
+/* Hands the line last returned by port_next_line out again on the next call
+ * (valid only before another port_next_line or port_fill). */
+void port_put_back(struct port *p);
 
 /* True when a complete line is waiting. */
 int port_has_line(struct port *p);

@@ -8,5 +8,5 @@ out=${1:?usage: Tools/guest/agent/build.sh DIR}
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 mkdir -p "$out"
 gcc -static -O2 -s -Wall -Wextra -o "$out/stasis-agentd" \
-    "$here/stasis-agentd.c" "$here/stasis-exec.c" "$here/relay.c" "$here/shell.c" "$here/port.c" "$here/base64.c"
+    "$here/stasis-agentd.c" "$here/stasis-exec.c" "$here/relay.c" "$here/terminal.c" "$here/shell.c" "$here/port.c" "$here/base64.c"
 ln -sfn stasis-agentd "$out/stasis-exec"

@@ -23,6 +23,7 @@
 #include "port.h"
 #include "relay.h"
 #include "shell.h"
+#include "terminal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -225,6 +226,26 @@ static void handle_run(const char *id, int want_stdin, char *command) {
     for (int i = 0; i < 4; i++) unlink(f[i]);
 }
 
+/* PTY: a terminal session (terminal.c). */
+static void handle_pty(const char *id, const char *rows, const char *cols, const char *term, char *command) {
+    struct terminal_request r = { id, (unsigned)strtoul(rows, NULL, 10), (unsigned)strtoul(cols, NULL, 10), term, "", next_deadline };
+    next_deadline = 0;
+    if (r.rows == 0 || r.cols == 0 || r.rows > 10000 || r.cols > 10000) { reply_err(id, "PTY: rows and columns must be 1-10000"); return; }
+    for (const char *c = term; *c; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '.' || *c == '_')) {
+            reply_err(id, "PTY: TERM may hold only letters, digits, '-', '.' and '_'");
+            return;
+        }
+    }
+    long n = b64_decode(command, strlen(command));
+    if (n < 0) { reply_err(id, "command is not valid base64"); return; }
+    command[n] = 0;
+    if (memchr(command, 0, (size_t)n)) { reply_err(id, "PTY: the command holds a NUL byte"); return; }
+    r.command = command;
+    const char *problem = NULL;
+    if (terminal_run(&port, &r, &problem) < 0) reply_err(id, problem);
+}
+
 static void handle_time(const char *value) {
     /* Whole seconds and an optional fraction, set to the nanosecond (the
      * shell agent could only set whole seconds). */
@@ -285,8 +306,8 @@ static int split(char *line, char **fields, int max) {
 }
 
 static void handle(char *line) {
-    char *f[6];
-    int n = split(line, f, 5);
+    char *f[7];
+    int n = split(line, f, 6);
     if (n == 0) return;
     /* The id is used while the relay reads more from the port, which may move
      * the line it points into: keep a copy. */
@@ -305,6 +326,10 @@ static void handle(char *line) {
         int stdin_ok = n >= 3 && (strcmp(f[2], "0") == 0 || strcmp(f[2], "1") == 0);
         if ((n == 4 || n == 3) && valid_id(f[1]) && stdin_ok) handle_run(f[1], f[2][0] == '1', n == 4 ? f[3] : "");
         else reply_err(n >= 2 && valid_id(f[1]) ? f[1] : "-", "usage: RUN <id> <stdin 0|1> <base64 command>");
+    } else if (strcmp(verb, "PTY") == 0) {
+        static char no_command[1];
+        if ((n == 6 || n == 5) && valid_id(f[1])) handle_pty(f[1], f[2], f[3], f[4], n == 6 ? f[5] : no_command);
+        else reply_err(n >= 2 && valid_id(f[1]) ? f[1] : "-", "usage: PTY <id> <rows> <cols> <TERM> <base64 command>");
     } else if (strcmp(verb, "PING") == 0) {
         if (n == 2 && valid_id(f[1])) {
             char pong[300];

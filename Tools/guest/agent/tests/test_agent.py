@@ -172,6 +172,53 @@ class NativeAgentTests(unittest.TestCase):
         out, _, rc, _ = self.agent.run("empty", "wc -c", stdin=b"")
         self.assertEqual((out.strip(), rc), (b"0", 0))
 
+    def read_terminal(self, rid: str, out: bytearray, until: bytes | None = None):
+        """Collects OUT frames into out until `until` shows up (returns None) or END (returns the code)."""
+        while until is None or until not in out:
+            fields = self.agent.answer().split(" ")
+            if fields[0] == "OUT" and fields[1] == rid:
+                out.extend(base64.b64decode(fields[3]))
+            elif fields[0] == "END" and fields[1] == rid:
+                self.assertEqual(int(fields[3]), len(out))
+                return int(fields[2])
+            else:
+                raise AssertionError(fields)
+        return None
+
+    def test_terminal_session_has_a_tty_its_size_and_its_exit_code(self):
+        self.agent.send(f"PTY t1 24 80 xterm-256color {b64(b'')}\n")
+        self.agent.send(f"IN t1 {b64(b'echo $((6*7)); tty; stty size; echo mark-$((1+1))' + bytes([10]))}\n")
+        out = bytearray()
+        self.assertIsNone(self.read_terminal("t1", out, until=b"mark-2"))
+        self.agent.send(f"RESIZE t1 50 132\nIN t1 {b64(b'stty size; exit 3' + bytes([10]))}\n")
+        rc = self.read_terminal("t1", out)
+        self.agent.send("EOF t1\n")
+        self.assertEqual(rc, 3)
+        text = out.decode(errors="replace")
+        for expected in ("42", "/dev/pts/", "24 80", "50 132"):
+            self.assertIn(expected, text)
+        self.assertLess(text.index("24 80"), text.index("50 132"))
+        self.agent.send("PING t\n")
+        self.assertEqual(self.agent.answer(), "PONG t")
+
+    def test_terminal_command_and_input_that_ends(self):
+        # Piped input that ends is ^D on the terminal: cat ends, and so does the session.
+        self.agent.send(f"PTY t2 24 80 dumb {b64(b'cat; echo done')}\nIN t2 {b64(b'hello')}\nEOF t2\n")
+        out = bytearray()
+        while True:
+            fields = self.agent.answer().split(" ")
+            if fields[0] == "END":
+                break
+            out.extend(base64.b64decode(fields[3]))
+        self.assertEqual(fields[2], "0")
+        self.assertIn(b"hello", out)
+        self.assertIn(b"done", out)
+
+    def test_bad_terminal_requests_are_refused(self):
+        self.agent.send(f"PTY t3 0 80 xterm {b64(b'true')}\nPTY t4 24 80 x;rm {b64(b'true')}\nPTY t5 24\n")
+        answers = [self.agent.answer().split(" ")[:2] for _ in range(3)]
+        self.assertEqual(answers, [["ERR", "t3"], ["ERR", "t4"], ["ERR", "t5"]])
+
     def test_no_request_files_are_left_behind(self):
         for i in range(5):
             self.agent.run(f"f{i}", "true", stdin=b"x" if i % 2 else None)

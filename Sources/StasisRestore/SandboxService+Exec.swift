@@ -16,6 +16,13 @@ extension SandboxService {
         if let cwd = request.workingDirectory { started["cwd"] = .string(cwd) }
         if !request.environment.isEmpty { started["env"] = .object(request.environment.mapValues { .string($0) }) }
         if request.stdin != nil { started["stdin"] = .bool(true) }
+        if let terminal = request.terminal {
+            // A terminal session: its output is one stream, recorded as stdout, and replays as
+            // the terminal showed it (`stasis replay`).
+            started["tty"] = .object(["rows": .int(Int64(terminal.initialSize.rows)), "columns": .int(Int64(terminal.initialSize.columns)),
+                                      "term": .string(terminal.term)])
+            if request.command.isEmpty { started["command"] = .string("(interactive shell)") }
+        }
         try record(spec.session, [EventInput(kind: .commandStarted, data: started)])
         let recorder = ExecOutputRecorder(command: id)
         let status: ExecStatus

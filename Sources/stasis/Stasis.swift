@@ -29,7 +29,7 @@ struct Stasis: ParsableCommand {
             InitCommand.self, ImageCommand.self, VerifyCommand.self, GCCommand.self,
             StatsCommand.self, RepairCommand.self, BlobCommand.self,
             SessionCommand.self, CheckpointCommand.self, HistoryCommand.self, ReplayCommand.self, PruneCommand.self,
-            BundleCommand.self, KeyCommand.self, DiffCommand.self, SandboxCommand.self, TemplateCommand.self, ExecCommand.self, CopyCommand.self, RestoreCommand.self, ServeCommand.self, DemoCommand.self,
+            BundleCommand.self, KeyCommand.self, DiffCommand.self, SandboxCommand.self, TemplateCommand.self, ExecCommand.self, ShellCommand.self, CopyCommand.self, RestoreCommand.self, ServeCommand.self, DemoCommand.self,
         ]
     )
 }

@@ -109,6 +109,57 @@ struct ExecStreamingTests {
         #expect(try f.out(run.session, "echo next") == "next")
     }
 
+    @Test("a terminal session: a tty of its size that follows resizes, its exit code, recorded in the history")
+    func terminal() throws {
+        let f = try Fixture()
+        let run = try f.service.run(memoryBytes: 256 << 20, diskBytes: 64 << 20)
+        let terminal = try ExecTerminal(size: .init(rows: 24, columns: 80), term: "xterm-256color")
+        // The second line goes in only once the first one's output is back, after a resize:
+        // ordering without timing.
+        let seen = Collected()
+        let step = Mutex(0)
+        let marked = Mutex(false)
+        let input = ExecInput {
+            while true {
+                let next: [UInt8]?? = step.withLock { n in
+                    switch n {
+                    case 0: n = 1; return Array("tty; stty size; echo mark-$((1+1))\n".utf8)
+                    case 1:
+                        guard marked.withLock({ $0 }) else { return .some(nil) }
+                        n = 2
+                        terminal.resize(.init(rows: 50, columns: 132))
+                        return Array("stty size; exit 3\n".utf8)
+                    default: return .none
+                    }
+                }
+                switch next {
+                case .some(.some(let bytes)): return bytes
+                case .some(.none): usleep(10_000)
+                case .none: return nil
+                }
+            }
+        }
+        var request = ExecRequest(command: "", timeout: 120, stdin: input)
+        request.terminal = terminal
+        let status = try f.service.exec(run.session, request) { (stream, chunk) throws(SandboxError) in
+            #expect(stream == .stdout)
+            seen.add(stream, chunk)
+            if String(decoding: seen.stdout, as: UTF8.self).contains("mark-2") { marked.withLock { $0 = true } }
+        }
+        let text = String(decoding: seen.stdout, as: UTF8.self)
+        #expect(status.exitCode == 3, "\(text)")
+        #expect(text.contains("/dev/pts/") && text.contains("24 80") && text.contains("50 132"), "\(text)")
+        if let first = text.range(of: "24 80"), let second = text.range(of: "50 132") { #expect(first.lowerBound < second.lowerBound) }
+        let events = try f.service.sessions.events(run.session)
+        let started = try #require(events.last { $0.kind == .commandStarted })
+        #expect(started.data["tty"]?["rows"]?.intValue == 24 && started.data["command"]?.stringValue == "(interactive shell)")
+        let recorded = events.filter { $0.kind == .output }.compactMap { $0.data["data"]?.stringValue }.joined()
+        #expect(recorded.contains("50 132"))
+        #expect(events.last { $0.kind == .commandExited }?.data["code"]?.intValue == 3)
+        // The persistent shell is untouched, and the agent takes the next request.
+        #expect(try f.out(run.session, "echo next") == "next")
+    }
+
     @Test("--env and --cwd apply to one command; timeout 124; missing program 127; missing directory 125")
     func options() throws {
         let f = try Fixture()

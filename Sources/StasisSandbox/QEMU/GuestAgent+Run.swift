@@ -76,7 +76,7 @@ extension GuestAgent {
     /// connection's requests for frames: a `PING` answered means the guest is past the `EOF`. Not
     /// an error when it fails — the command's answer is complete, and the guest also recovers on
     /// its own (it stops dropping lines at the first one that is not a frame).
-    private func waitUntilInputConsumed() {
+    func waitUntilInputConsumed() {
         let id = take()
         guard (try? socket.send("PING \(id)\n")) != nil else { return }
         let deadline = Date().addingTimeInterval(Self.answerGrace)
@@ -126,6 +126,14 @@ final class StdinPump: @unchecked Sendable {
             finish()
         }
         thread.start()
+    }
+
+    /// Sends a control line of the same request (`RESIZE`) between frames, never after the EOF.
+    func send(control line: String) {
+        ended.withLock { done in
+            guard !done else { return }
+            try? socket.send(line)
+        }
     }
 
     func finish() {

@@ -69,6 +69,10 @@ public struct QEMUMicrovmDriver: SandboxDriver {
         // A stdin pump may outlive the command (blocked reading input that has not ended): the
         // connection must not live on with it, or the sandbox's next exec waits behind it.
         defer { agent.disconnect() }
+        if let terminal = request.terminal {
+            let r = try agent.runTerminal(request.command, terminal: terminal, stdin: request.stdin, timeout: request.timeout, output: output)
+            return ExecStatus(exitCode: r.exitCode, stdoutBytes: r.bytes, stderrBytes: 0, seconds: Date().timeIntervalSince(started), timedOut: r.timedOut)
+        }
         let r = try agent.run(text, stdin: request.stdin, timeout: request.timeout, output: output)
         return ExecStatus(exitCode: r.exitCode, stdoutBytes: r.stdoutBytes, stderrBytes: r.stderrBytes,
                           seconds: Date().timeIntervalSince(started), timedOut: r.timedOut)

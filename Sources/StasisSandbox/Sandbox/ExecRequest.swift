@@ -12,6 +12,10 @@ public struct ExecRequest: Sendable {
     public var timeout: TimeInterval
     /// Bytes for the command's stdin; nil: /dev/null.
     public var stdin: ExecInput?
+    /// Run on a pseudo-terminal of its own instead of in the persistent shell (`stasis shell`);
+    /// an empty command is then an interactive shell. Environment and working directory do not
+    /// apply.
+    public var terminal: ExecTerminal?
     /// For a command made from an argv: its program, checked first, so that a missing one ends
     /// with exit 127 and a message that names it (not the shell's word about a script line).
     public var program: String?

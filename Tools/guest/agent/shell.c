@@ -29,6 +29,18 @@ static int write_all(int fd, const char *buf, size_t len) {
     return 0;
 }
 
+void shell_exec(const char *bin, char *const argv[], char *const env[]) {
+    if (strchr(bin, '/')) { execve(bin, argv, env); return; }
+    /* A bare name is found along the agent's PATH, as the shell agent did. */
+    const char *path = getenv("PATH");
+    char *dirs = strdup(path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+    for (char *d = dirs ? strtok(dirs, ":") : NULL; d; d = strtok(NULL, ":")) {
+        char full[4200];
+        snprintf(full, sizeof full, "%s/%s", d, bin);
+        execve(full, argv, env);
+    }
+}
+
 int shell_start(struct shell *sh) {
     const char *run = agent_run_dir();
     const char *bin = getenv("STASIS_AGENT_SHELL");
@@ -73,16 +85,7 @@ int shell_start(struct shell *sh) {
         snprintf(e_pwd, sizeof e_pwd, "PWD=%s", cwd);
         char *env[] = { e_home, e_path, "SHELL=/bin/sh", "USER=root", "LOGNAME=root", "TERM=dumb", e_pwd, NULL };
         char *argv[] = { (char *)bin, NULL };
-        if (strchr(bin, '/')) execve(bin, argv, env);
-        else {
-            /* Found along the agent's PATH, as the shell agent did. */
-            char *dirs = strdup(path);
-            for (char *d = strtok(dirs, ":"); d; d = strtok(NULL, ":")) {
-                char full[4200];
-                snprintf(full, sizeof full, "%s/%s", d, bin);
-                execve(full, argv, env);
-            }
-        }
+        shell_exec(bin, argv, env);
         _exit(127);
     }
     sh->pid = pid;

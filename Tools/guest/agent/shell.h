@@ -40,6 +40,10 @@ int shell_read_report(struct shell *sh, unsigned long seq, enum ending *ending, 
  * replaced); *status is then its exit code the way a shell spells it. */
 int shell_gone(struct shell *sh, int *status);
 
+/* execve of the agent's shell program: a bare name (`sh`) is looked up along
+ * PATH. Returns only when every try failed. */
+void shell_exec(const char *bin, char *const argv[], char *const env[]);
+
 /* The directory of the FIFOs and request files (STASIS_AGENT_RUN, /run/stasis). */
 const char *agent_run_dir(void);
 

@@ -40,7 +40,7 @@ static pid_t start_child(int master, const struct terminal_request *r) {
     const char *bin = getenv("STASIS_AGENT_SHELL");
     const char *home = getenv("STASIS_AGENT_HOME");
     const char *path = getenv("PATH");
-    if (!bin || !*bin) bin = "/bin/sh";
+    if (!bin || !*bin) bin = "sh";
     if (!home || !*home) home = "/root";
     if (chdir(home) < 0) (void)chdir("/");
     char e_home[4200], e_path[4200], e_term[300];
@@ -50,11 +50,11 @@ static pid_t start_child(int master, const struct terminal_request *r) {
     char *env[] = { e_home, e_path, "SHELL=/bin/sh", "USER=root", "LOGNAME=root", e_term, NULL };
     if (*r->command) {
         char *argv[] = { (char *)bin, "-c", (char *)r->command, NULL };
-        execve(bin, argv, env);
+        shell_exec(bin, argv, env);
     } else {
         /* A leading dash: a login shell, which reads the profile a user expects. */
         char *argv[] = { "-sh", NULL };
-        execve(bin, argv, env);
+        shell_exec(bin, argv, env);
     }
     _exit(127);
 }

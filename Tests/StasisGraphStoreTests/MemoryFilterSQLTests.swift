@@ -69,7 +69,7 @@ struct MemoryFilterSQLTests {
         var r = Random(state: 7)
         var documents: [(key: String, json: String)] = []
         for i in 0..<48 {
-            var json = object(&r, depth: 0)
+            var json = Self.object(&r, depth: 0)
             if i % 7 == 3 {  // a chunked value
                 json = "{\"pad\":\"" + String(repeating: "z", count: 5000) + "\"," + json.dropFirst()
             }
@@ -88,7 +88,7 @@ struct MemoryFilterSQLTests {
 
         await propertyCheck(count: 150, input: Gen.uint64()) { seed in
             var r = Random(state: seed)
-            let conditions = keys.filter { _ in r.below(3) == 0 }.map { k in "\(encode(k)):\(wanted(&r))" }
+            let conditions = Self.keys.filter { _ in r.below(3) == 0 }.map { k in "\(Self.encode(k)):\(Self.wanted(&r))" }
             let filterText = "{" + conditions.joined(separator: ",") + "}"
             let filterValue = try JSONValue.parse(Array(filterText.utf8)).objectValue!
             guard let filter = try? MemoryFilter(filterValue, field: "filter") else { return }

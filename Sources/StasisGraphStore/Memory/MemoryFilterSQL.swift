@@ -76,7 +76,14 @@ struct MemoryFilterSQL {
                     exact = false
                     return yes
                 default:
-                    return "NOT " + equal(at: path, operand)
+                    // A part SQL could not say holds for every row; its negation would hold for
+                    // none, so an unsure equality makes the whole `$ne` unsure.
+                    let before = exact
+                    exact = true
+                    let condition = equal(at: path, operand)
+                    let said = exact
+                    exact = before && said
+                    return said ? "NOT " + condition : yes
                 }
             default:
                 // MemoryFilter's init made sure the operand is a number.
@@ -98,7 +105,7 @@ struct MemoryFilterSQL {
                 if engine == .sqlite {
                     guard let p = sqlitePath(path) else { return unsure() }
                     arguments += [.text(p), .text(p), .text(s)]
-                    return "(CASE WHEN json_type(\(Self.document(engine)), ?) = 'text' THEN json_extract(\(Self.document(engine)), ?) = ? ELSE 0 END)"
+                    return "(CASE WHEN json_type(\(MemoryFilterSQL.document(engine)), ?) = 'text' THEN json_extract(\(MemoryFilterSQL.document(engine)), ?) = ? ELSE 0 END)"
                 }
                 let node = postgresNode(path)
                 arguments.append(.text(s))
@@ -112,7 +119,7 @@ struct MemoryFilterSQL {
             if engine == .sqlite {
                 guard let p = sqlitePath(path) else { return unsure() }
                 arguments += [.text(p), .text(p), .double(x)]
-                let d = Self.document(engine)
+                let d = MemoryFilterSQL.document(engine)
                 return "(CASE WHEN json_type(\(d), ?) IN ('integer', 'real') THEN CAST(json_extract(\(d), ?) AS REAL) \(symbol) ? ELSE 0 END)"
             }
             let node = postgresNode(path)
@@ -129,7 +136,7 @@ struct MemoryFilterSQL {
                 guard let p = sqlitePath(path) else { return unsure() }
                 arguments.append(.text(p))
                 let list = sqlite.map { "'\($0)'" }.joined(separator: ", ")
-                let type = missingMatches ? "COALESCE(json_type(\(Self.document(engine)), ?), 'null')" : "json_type(\(Self.document(engine)), ?)"
+                let type = missingMatches ? "COALESCE(json_type(\(MemoryFilterSQL.document(engine)), ?), 'null')" : "json_type(\(MemoryFilterSQL.document(engine)), ?)"
                 return "COALESCE(\(type) IN (\(list)), 0)"
             }
             let node = postgresNode(path)
@@ -142,7 +149,7 @@ struct MemoryFilterSQL {
             if engine == .sqlite {
                 guard let p = sqlitePath(path) else { return unsure() }
                 arguments += [.text(p), .text(p), .int(Int64(n))]
-                let d = Self.document(engine)
+                let d = MemoryFilterSQL.document(engine)
                 return "(CASE WHEN json_type(\(d), ?) = 'array' THEN json_array_length(\(d), ?) = ? ELSE 0 END)"
             }
             let node = postgresNode(path)

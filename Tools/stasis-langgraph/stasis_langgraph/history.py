@@ -9,7 +9,7 @@ namespaced events (Formats/history.md, "Namespaced kinds"), beside the sandbox's
 - `x-langgraph.message`: a message a task wrote (any channel holding LangChain messages):
   `type` ("ai", "human", "system", ...), `id`, `content`, and for AI messages `tool_calls`
   ([{id, name, args}]);
-- `x-langgraph.tool_result`: a ToolMessage: `tool_call_id`, `name`, `status`, `content`;
+- `x-langgraph.tool-result`: a ToolMessage: `tool_call_id`, `name`, `status`, `content`;
 - `x-langgraph.interrupt`: `langgraph.types.interrupt()` stopped a task: `value`, `id`;
 - `x-langgraph.error`: a task failed: `error`.
 
@@ -40,7 +40,7 @@ INTERRUPT_CHANNEL = "__interrupt__"
 #: Channel LangGraph writes a task's exception to.
 ERROR_CHANNEL = "__error__"
 #: Kinds this module appends.
-KINDS = ("x-langgraph.checkpoint", "x-langgraph.message", "x-langgraph.tool_result", "x-langgraph.interrupt", "x-langgraph.error")
+KINDS = ("x-langgraph.checkpoint", "x-langgraph.message", "x-langgraph.tool-result", "x-langgraph.interrupt", "x-langgraph.error")
 
 _MAX_EXACT = 2**53
 
@@ -94,7 +94,7 @@ def write_events(where: dict[str, Any], task_id: str, writes: Sequence[tuple[str
             continue
         for message in _messages(value):
             if getattr(message, "type", "") == "tool":
-                events.append(("x-langgraph.tool_result", {
+                events.append(("x-langgraph.tool-result", {
                     **base, "channel": channel, "id": message.id, "tool_call_id": getattr(message, "tool_call_id", None),
                     "name": getattr(message, "name", None), "status": getattr(message, "status", None),
                     "content": jsonable(message.content)}))

@@ -67,13 +67,13 @@ def _check_timeline(client: StasisClient, session: str, thread: str, checkpoint_
     assert said == [
         ("x-langgraph.message", "go"),
         ("x-langgraph.message", "let me look"),
-        ("x-langgraph.tool_result", "a b c"),
+        ("x-langgraph.tool-result", "a b c"),
         ("x-langgraph.message", "there are 3 files"),
         ("x-langgraph.interrupt", None),
     ]
     call = next(e for e in graph if e.data.get("content") == "let me look").data["tool_calls"][0]
     assert call == {"id": "call-1", "name": "ls", "args": {"path": "/tmp", "big": str(2**60)}}
-    result = next(e for e in graph if e.kind == "x-langgraph.tool_result").data
+    result = next(e for e in graph if e.kind == "x-langgraph.tool-result").data
     assert (result["tool_call_id"], result["name"]) == ("call-1", "ls")
     assert next(e for e in graph if e.kind == "x-langgraph.interrupt").data["value"] == {"question": "ship it?"}
     # A write's checkpoint is one the graph stored, so replay can place it.

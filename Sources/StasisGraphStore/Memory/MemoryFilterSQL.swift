@@ -104,6 +104,14 @@ struct MemoryFilterSQL {
             case .string(let s):
                 if engine == .sqlite {
                     guard let p = sqlitePath(path) else { return unsure() }
+                    // json_extract gives a string's text, an object or array as JSON text (which
+                    // starts with '{' or '['), numbers and booleans as numbers (never equal to
+                    // text) and null as NULL: for a string that cannot be mistaken for JSON text,
+                    // one call (one parse of the row's JSON) decides.
+                    if !s.hasPrefix("{"), !s.hasPrefix("[") {
+                        arguments += [.text(p), .text(s)]
+                        return "COALESCE(json_extract(\(MemoryFilterSQL.document(engine)), ?) = ?, 0)"
+                    }
                     arguments += [.text(p), .text(p), .text(s)]
                     return "(CASE WHEN json_type(\(MemoryFilterSQL.document(engine)), ?) = 'text' THEN json_extract(\(MemoryFilterSQL.document(engine)), ?) = ? ELSE 0 END)"
                 }

@@ -219,7 +219,7 @@ extension MemoryStore {
     }
 }
 
-extension Array where Element == UInt8 {
+private extension Array where Element == UInt8 {
     /// Holds the JSON escape `\u0000`, which PostgreSQL's JSONB refuses: such values are filtered here.
     var containsNULEscape: Bool {
         let escape = Array("\\u0000".utf8)

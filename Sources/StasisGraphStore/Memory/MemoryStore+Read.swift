@@ -104,8 +104,9 @@ extension MemoryStore {
         var matched = 0
         var consumed = 0
         let pageSize = max(16, op.query == nil ? wanted : 256)
+        let single = try holdsNoNamespaceBelow(op.prefix, db)
         while matched < wanted {
-            let (sql, arguments) = candidates(s, now: now, engine: db.engine, limit: pageSize, offset: consumed)
+            let (sql, arguments) = candidates(s, now: now, engine: db.engine, singleNamespace: single, limit: pageSize, offset: consumed)
             let rows = try db.query(sql.text, arguments)
             consumed += rows.count
             for row in rows where matched < wanted {
@@ -121,13 +122,24 @@ extension MemoryStore {
         return try rank(found, by: query, prefix: op.prefix, limit: op.limit, offset: op.offset, db)
     }
 
-    /// The statement reading one page of a search's candidates, newest first.
-    static func candidates(_ s: MemoryBatchPlan.Search, now: Double, engine: CatalogEngine, limit: Int, offset: Int)
+    /// Whether no namespace lies below `prefix` (one index probe): its search then reads one
+    /// namespace, along `memory_items_by_update`, newest first, and stops at its limit.
+    static func holdsNoNamespaceBelow(_ prefix: MemoryNamespace, _ db: any CatalogConnection) throws -> Bool {
+        guard !prefix.labels.isEmpty else { return false }
+        let p = prefix.joined
+        return try db.queryOne("SELECT 1 AS below FROM memory_items WHERE namespace >= ? AND namespace < ? LIMIT 1", p + ".", p + "/") == nil
+    }
+
+    /// The statement reading one page of a search's candidates, newest first (`singleNamespace`:
+    /// the prefix is the only namespace that holds items).
+    static func candidates(_ s: MemoryBatchPlan.Search, now: Double, engine: CatalogEngine, singleNamespace: Bool, limit: Int, offset: Int)
         -> (sql: CandidateSQL, arguments: [CatalogValue]) {
-        let (prefix, prefixArguments) = prefixCondition(s.op.prefix)
+        let (prefix, prefixArguments) = singleNamespace
+            ? (" AND namespace = ?", [CatalogValue.text(s.op.prefix.joined)]) : prefixCondition(s.op.prefix)
         let live = "(expires_at IS NULL OR expires_at > ?)\(prefix)"
         var arguments: [CatalogValue] = [.double(now)] + prefixArguments
-        let order = " ORDER BY updated_at DESC, namespace, key LIMIT ? OFFSET ?"
+        // Within one namespace the order is the index's own.
+        let order = (singleNamespace ? " ORDER BY updated_at DESC, key" : " ORDER BY updated_at DESC, namespace, key") + " LIMIT ? OFFSET ?"
         guard !s.filter.conditions.isEmpty else {
             return (CandidateSQL(text: "SELECT \(itemColumns) FROM memory_items WHERE \(live)\(order)", exact: true),
                     arguments + [.int(Int64(limit)), .int(Int64(offset))])

@@ -17,7 +17,8 @@ import Testing
 /// - `list_namespaces` matches prefixes, suffixes and wildcards, cuts to max_depth, pages, and
 ///   orders as Python orders tuples;
 /// - TTLs hide expired items, restart on a write and on a refreshing read (not on another), and
-///   the sweep removes expired items and the values only they used;
+///   the sweep removes expired items and the values only they used; the daemon's sweeper does so
+///   by itself, round after round;
 /// - a batch is atomic: one bad op fails it whole, changing nothing; reads in a batch see the
 ///   store before its puts, and the last put to a key counts;
 /// - identical large values are stored once;
@@ -190,6 +191,22 @@ struct MemoryStoreTests {
             await #expect(throws: GraphError.self) { try await f.put(["t"], "k", "{}", ttl: bad) }
         }
         #expect(try f.count("memory_items") == 0)
+    }
+
+    @Test("the daemon's sweeper deletes expired items by itself, and keeps sweeping after a round", .timeLimit(.minutes(1)))
+    func sweeper() async throws {
+        let f = try Fixture()
+        try await f.put(["t"], "a", "{}", ttl: 1)
+        try await f.put(["t"], "b", "{}")
+        f.advance(minutes: 2)
+        let sweeper = Task { await MemoryTTLSweeper(memory: f.memory, interval: .milliseconds(5)).run { Issue.record("sweep failed: \($0)") } }
+        defer { sweeper.cancel() }
+        // Waits for rounds (not for a time): each round either finds the item gone or runs again.
+        while try f.count("memory_items") != 1 { try await Task.sleep(for: .milliseconds(5)) }
+        try await f.put(["t"], "c", "{}", ttl: 1)
+        f.advance(minutes: 2)
+        while try f.count("memory_items") != 1 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(try await f.get(["t"], "b") != nil)
     }
 
     @Test("a batch is atomic: a bad op fails it whole; reads see the store before its puts; the last put to a key counts")

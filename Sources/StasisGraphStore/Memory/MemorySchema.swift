@@ -54,5 +54,12 @@ public enum MemorySchema {
                 PRIMARY KEY (namespace, key, path)
             );
             """),
+        // A search of one namespace walks its items newest first and stops at its limit, instead
+        // of reading (and, with a filter, parsing) every item to sort them.
+        CatalogMigration("memory:v2-by-update", sqlite: """
+            CREATE INDEX memory_items_by_update ON memory_items(namespace, updated_at DESC, key);
+            """, postgres: """
+            CREATE INDEX memory_items_by_update ON memory_items(namespace, updated_at DESC, key);
+            """),
     ])
 }

@@ -29,9 +29,10 @@ public enum Daemon {
         let tracker = CallTracker()
         let health = HealthService(graph: graph, sandboxes: sandboxes, tracker: tracker, started: Date(), maxMessageBytes: config.maxMessageBytes)
         let limit = MessageLimit(bytes: config.maxMessageBytes)
+        let memory = MemoryStore(graph: graph)
         let services: [any RegistrableRPCService] = [
             health, CheckpointerService(graph: graph, limits: limit, tracker: tracker), SessionsService(sessions: sessions, limits: limit),
-            SandboxesService(service: sandboxes), MemoryStoreService(memory: MemoryStore(graph: graph), limits: limit),
+            SandboxesService(service: sandboxes), MemoryStoreService(memory: memory, limits: limit),
         ]
 
         // A socket file left by a daemon that died: the serve lock proves nobody uses it.
@@ -73,6 +74,15 @@ public enum Daemon {
                 transport: .http2NIOPosix(address: .ipv4(host: host, port: port), transportSecurity: security, config: transportConfig),
                 services: services, interceptors: [tracker, TokenInterceptor(token: config.token!)])
         }
+
+        let sweeper = config.memorySweepSeconds.map { seconds in
+            Task {
+                await MemoryTTLSweeper(memory: memory, interval: .milliseconds(Int64(seconds * 1000))).run { error in
+                    FileHandle.standardError.write(Data("stasis serve: memory TTL sweep failed (tried again later): \(error)\n".utf8))
+                }
+            }
+        }
+        defer { sweeper?.cancel() }
 
         let signals = StopSignals()
         let servers = [unixServer] + (tcpServer.map { [$0] } ?? [])

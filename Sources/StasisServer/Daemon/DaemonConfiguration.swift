@@ -15,12 +15,16 @@ public struct DaemonConfiguration: Sendable {
     public var maxMessageBytes: Int
     /// How long in-flight calls may take to finish after SIGTERM before the daemon exits anyway.
     public var drainSeconds: Double
+    /// How often the daemon deletes memory-store items whose TTL ran out; nil: only when a
+    /// client asks (`sweep_ttl()`).
+    public var memorySweepSeconds: Double?
 
     public static let defaultMaxMessageBytes = 64 << 20
 
     public init(storePath: String, socketPath: String? = nil, tcpAddress: String? = nil, token: String? = nil,
                 tlsCertificate: String? = nil, tlsKey: String? = nil,
-                maxMessageBytes: Int = DaemonConfiguration.defaultMaxMessageBytes, drainSeconds: Double = 30) {
+                maxMessageBytes: Int = DaemonConfiguration.defaultMaxMessageBytes, drainSeconds: Double = 30,
+                memorySweepSeconds: Double? = 60) {
         self.storePath = storePath
         self.socketPath = socketPath ?? storePath + "/stasis.sock"
         self.tcpAddress = tcpAddress
@@ -29,5 +33,6 @@ public struct DaemonConfiguration: Sendable {
         self.tlsKey = tlsKey
         self.maxMessageBytes = maxMessageBytes
         self.drainSeconds = drainSeconds
+        self.memorySweepSeconds = memorySweepSeconds
     }
 }

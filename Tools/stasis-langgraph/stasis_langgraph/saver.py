@@ -43,6 +43,7 @@ from .client import StasisClient
 from .daemon import StasisDaemon, health, init_store, store_exists
 from .delta import RecentValues, make_delta
 from .errors import DaemonError, StasisError
+from .history import ERROR_CHANNEL, INTERRUPT_CHANNEL, HistoryWriter, checkpoint_event, write_events
 from .models import Health, Sandbox, SandboxCheckpoint
 from .transport import DEFAULT_CONNECT_GRACE
 from .sandbox import (
@@ -205,6 +206,11 @@ class StasisSaver(
     With `sandbox=SandboxLink(...)` graph checkpoints also name sandbox checkpoints (see
     `stasis_langgraph.sandbox`), and `restore_sandbox(config)` brings a sandbox back to the
     moment of a graph checkpoint.
+
+    With `session=SESSION_ID` (default: the sandbox link's session, if any; `False`: none) the
+    graph's checkpoints, messages, tool calls and results, interrupts and errors are appended to
+    that session's signed history as `x-langgraph.*` events, in batches (see
+    `stasis_langgraph.history`); `flush_history()`/`aflush_history()` wait until they are in.
     """
 
     def __init__(
@@ -217,11 +223,17 @@ class StasisSaver(
         sandbox: SandboxLink | None = None,
         tls_ca: str | None = None,
         connect_grace: float = DEFAULT_CONNECT_GRACE,
+        session: str | bool | None = None,
     ) -> None:
         super().__init__(serde=serde)
         self.client = StasisClient(address, token=token, timeout=timeout, tls_ca=tls_ca, connect_grace=connect_grace)
         self._conn = self.client.connection
         self.sandbox = sandbox
+        if session is True:
+            raise ValueError("session=True names no session: pass the session id (or a sandbox link), or False for none")
+        history_session = (sandbox.session if sandbox is not None else None) if session is None else session
+        #: Appends the graph's steps to this session's history; None when there is none.
+        self.history: HistoryWriter | None = HistoryWriter(self.client, history_session) if history_session else None
         #: Bases for sending grown values as deltas (see stasis_langgraph.delta).
         self.recent = RecentValues()
         self.deltas = True
@@ -280,14 +292,46 @@ class StasisSaver(
         return self._daemon
 
     def close(self) -> None:
-        """Closes the channels and stops the private daemon, if this saver started one."""
-        self._conn.close()
-        self._stop_daemon()
+        """Appends the graph's pending history events, closes the channels and stops the
+        private daemon, if this saver started one."""
+        try:
+            self.flush_history()
+        finally:
+            self._conn.close()
+            self._stop_daemon()
 
     async def aclose(self) -> None:
         """Async `close`: the running loop's channel is closed gracefully."""
-        await self._conn.aclose()
-        self._stop_daemon()
+        try:
+            await self.aflush_history()
+        finally:
+            await self._conn.aclose()
+            self._stop_daemon()
+
+    def flush_history(self) -> None:
+        """Appends the history events still waiting (see `session`); raises a failed append."""
+        if self.history is not None:
+            self.history.flush()
+
+    async def aflush_history(self) -> None:
+        """Async `flush_history`: waits for the background appends too."""
+        if self.history is not None:
+            await self.history.aflush()
+
+    def _note_put(self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata) -> None:
+        if self.history is None:
+            return
+        conf = config["configurable"]
+        self.history.add([checkpoint_event(str(conf["thread_id"]), conf.get("checkpoint_ns", "") or "", checkpoint["id"],
+                                           conf.get("checkpoint_id"), cast(dict[str, Any], metadata))])
+
+    def _note_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str) -> None:
+        if self.history is None:
+            return
+        conf = config["configurable"]
+        where = {"thread_id": str(conf["thread_id"]), "checkpoint_ns": conf.get("checkpoint_ns", "") or "",
+                 "checkpoint_id": conf.get("checkpoint_id")}
+        self.history.add(write_events(where, task_id, writes))
 
     def _stop_daemon(self) -> None:
         daemon, self._daemon = self._daemon, None
@@ -540,6 +584,9 @@ class StasisSaver(
                 raise
             self._conn.unary(rpc.CheckpointerStub, "Put", self._without_deltas(request, sent))
         self._remember(sent)
+        if self.history is not None:
+            self._note_put(config, checkpoint, metadata)
+            self.history.flush()
         return _config(request.key.thread_id, request.key.checkpoint_ns, checkpoint["id"])
 
     def put_writes(
@@ -554,6 +601,9 @@ class StasisSaver(
         self._conn.unary(
             rpc.CheckpointerStub, "PutWrites", self._put_writes_request(config, writes, task_id, task_path)
         )
+        self._note_writes(config, writes, task_id)
+        if self.history is not None and any(channel in (INTERRUPT_CHANNEL, ERROR_CHANNEL) for channel, _ in writes):
+            self.history.flush()  # the run stops here: no later put would send them
         if self.sandbox is not None and self.sandbox.due_on_writes(config, writes):
             taken = self.client.checkpoint_sandbox(
                 self.sandbox.target,
@@ -646,6 +696,9 @@ class StasisSaver(
                 raise
             await self._conn.apipelined("put", "Put", self._without_deltas(request, sent))
         self._remember(sent)
+        if self.history is not None:
+            self._note_put(config, checkpoint, metadata)
+            self.history.schedule()
         return _config(request.key.thread_id, request.key.checkpoint_ns, checkpoint["id"])
 
     async def aput_writes(
@@ -658,6 +711,9 @@ class StasisSaver(
         if not writes:
             return
         await self._conn.apipelined("put_writes", "PutWrites", self._put_writes_request(config, writes, task_id, task_path))
+        if self.history is not None:
+            self._note_writes(config, writes, task_id)
+            self.history.schedule()
         if self.sandbox is not None and self.sandbox.due_on_writes(config, writes):
             taken = await self.client.acheckpoint_sandbox(
                 self.sandbox.target,

@@ -14,7 +14,8 @@ public enum TimelineServer {
         router.add(middleware: TokenMiddleware<BasicRequestContext>(token: config.token))
         TimelineRoutes(sessions: sessions).register(on: router)
         var logger = Logger(label: "stasis.timeline")
-        logger.logLevel = .error
+        // Shutdown logs a cancelled child channel at error level; the daemon reports its own failures.
+        logger.logLevel = .critical
         let app = Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(config.host, port: config.port), serverName: nil),

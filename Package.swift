@@ -35,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // The timeline's HTTP face (`stasis serve --http`): routes, JSON and static pages.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C shims, each in its own target.
@@ -144,6 +146,17 @@ let package = Package(
             ]
         ),
 
+        // `stasis serve --http`: the timeline page and its JSON endpoints over the sessions library.
+        .target(
+            name: "StasisTimelineServer",
+            dependencies: [
+                "StasisSessions", "StasisStore", "StasisJSON",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+
         // Write-once objects (packs, manifests) in a local directory or any S3-compatible service:
         // the ObjectStorage protocol, SigV4 signing, retries, multipart uploads, test fakes.
         .target(
@@ -178,7 +191,7 @@ let package = Package(
             name: "stasis",
             dependencies: [
                 "StasisStore", "StasisSessions", "StasisJSON", "StasisSynthetic", "StasisSandbox", "StasisRestore",
-                "StasisServer", "StasisGraphStore", "StasisTemplates",
+                "StasisServer", "StasisGraphStore", "StasisTemplates", "StasisTimelineServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -231,6 +244,16 @@ let package = Package(
         .testTarget(
             name: "StasisSandboxTests",
             dependencies: ["StasisStoreTestSupport", "StasisCatalog", "StasisSandbox", "StasisRestore", "StasisSessions", "StasisStore", "StasisTemplates", "StasisJSON", "StasisIO", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "StasisTimelineServerTests",
+            // Starts the HTTP face on a real loopback socket and talks to it with AsyncHTTPClient.
+            dependencies: [
+                "StasisStoreTestSupport", "StasisTimelineServer", "StasisSessions", "StasisStore", "StasisCatalog",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "StasisJSONTests",

@@ -8,7 +8,8 @@ struct HistoryCommand: ParsableCommand {
         commandName: "history",
         abstract: "Append to, show, verify, prove and export a session's tamper-evident history.",
         subcommands: [HistoryAppendCommand.self, HistoryShowCommand.self, HistoryVerifyCommand.self,
-                      HistoryProveCommand.self, HistoryNoteCommand.self, HistoryExportCommand.self])
+                      HistoryProveCommand.self, HistoryNoteCommand.self, HistoryExportCommand.self,
+                      HistorySearchCommand.self])
 }
 
 struct HistoryAppendCommand: ParsableCommand {

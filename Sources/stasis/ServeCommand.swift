@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Synchronization
 import StasisServer
+import StasisSessions
+import StasisTimelineServer
 
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,6 +20,14 @@ struct ServeCommand: ParsableCommand {
             with --json). Every write is durable before it is acknowledged. SIGTERM or SIGINT \
             drains: in-flight calls finish, new ones get UNAVAILABLE, then exit 0. One daemon per \
             store (STORE/serve.lock). Exit 1 when it cannot start (the message says why).
+
+            With --http HOST:PORT it also serves the forensic timeline over HTTP: GET / lists \
+            sessions, /sessions/ID is a session's verified timeline page (the same page as \
+            `history export --format html`), and /api/… answers JSON (sessions, events by range, \
+            search, checkpoint diffs, files at a checkpoint; Formats/timeline.md). A loopback \
+            address needs no token; any other needs one, and once a token is configured every \
+            request must carry it (`Authorization: Bearer TOKEN`, or open /?token=TOKEN once in \
+            a browser, which keeps it in an HttpOnly cookie); without it the answer is 401.
             """)
 
     @OptionGroup var options: StoreOptions
@@ -27,6 +37,9 @@ struct ServeCommand: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Also listen on TCP, e.g. 127.0.0.1:7443 (port 0 picks a free one). Needs a token.", valueName: "HOST:PORT"))
     var listen: String?
+
+    @Option(name: .long, help: ArgumentHelp("Also serve the timeline over HTTP, e.g. 127.0.0.1:8080 (port 0 picks a free one). Other than loopback needs a token.", valueName: "HOST:PORT"))
+    var http: String?
 
     @Option(name: .long, help: ArgumentHelp("File holding the TCP token (default: $STASIS_TOKEN).", valueName: "FILE"))
     var tokenFile: String?
@@ -53,6 +66,11 @@ struct ServeCommand: ParsableCommand {
         for (option, path) in [("--tls-cert", tlsCert), ("--tls-key", tlsKey)] {
             if let path, !FileManager.default.isReadableFile(atPath: path) {
                 throw ValidationError("\(option) '\(path)': cannot read that file")
+            }
+        }
+        if let http {
+            do { _ = try TimelineServerConfiguration(address: http, token: "checked in run") } catch {
+                throw ValidationError(error.description)
             }
         }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
@@ -90,14 +108,32 @@ struct ServeCommand: ParsableCommand {
         let config = DaemonConfiguration(storePath: root, socketPath: socket, tcpAddress: listen, token: token,
                                          tlsCertificate: tlsCert, tlsKey: tlsKey, maxMessageBytes: ByteCount.parse(maxMessage)!)
         let json = options.json
+        let announce: @Sendable (String) -> Void = { line in
+            let text = json ? "{\"listening\": \"\(line.dropFirst("listening ".count))\"}\n" : line + "\n"
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+        var timeline: TimelineServerConfiguration?
+        if let http {
+            do { timeline = try TimelineServerConfiguration(address: http, token: token) } catch {
+                if json { CommandOutput.json(["error": error.description]) }
+                CommandOutput.warn("error: \(error.description)")
+                throw ExitCode(1)
+            }
+        }
         do {
-            try await Daemon.run(config) { line in
-                let text = json ? "{\"listening\": \"\(line.dropFirst("listening ".count))\"}\n" : line + "\n"
-                FileHandle.standardOutput.write(Data(text.utf8))
+            guard let timeline else { return try await Daemon.run(config, announce: announce) }
+            let sessions = try SessionStore.open(at: root)
+            // The daemon returns when a stop signal has drained it; the HTTP face then stops too.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await Daemon.run(config, announce: announce) }
+                group.addTask { try await TimelineServer.run(timeline, sessions: sessions, announce: announce) }
+                try await group.next()
+                group.cancelAll()
             }
         } catch {
-            if json { CommandOutput.json(["error": error.description]) }
-            CommandOutput.warn("error: \(error.description)")
+            let message = String(describing: error)
+            if json { CommandOutput.json(["error": message]) }
+            CommandOutput.warn("error: \(message)")
             throw ExitCode(1)
         }
     }

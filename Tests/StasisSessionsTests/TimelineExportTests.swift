@@ -95,7 +95,8 @@ struct TimelineExportTests {
         let script = try page.script
         data = Substring(String(data).replacingOccurrences(of: script, with: ""))
         for tag in ["</script>\n<script>", "</script>\n<script type=\"text/plain\" data-stasis=\"events\">", "</script>\n<script type=\"text/plain\" id=\"stasis-hashes\">",
-                    "</script>\n<script type=\"application/json\" id=\"stasis-blobs\">", "</script>\n</body></html>\n"] {
+                    "</script>\n<script type=\"application/json\" id=\"stasis-blobs\">",
+                    "</script>\n<script type=\"application/json\" id=\"stasis-diffs\">", "</script>\n</body></html>\n"] {
             data = Substring(String(data).replacingOccurrences(of: tag, with: ""))
         }
         #expect(!data.contains("<"))

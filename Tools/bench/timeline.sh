@@ -59,3 +59,19 @@ start=$(date +%s.%N)
 "$BIN" history export "$S" --format html -o "$OUT/timeline.html" >&2
 echo "export: $(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')") s, $(du -h "$OUT/timeline.html" | cut -f1)" >&2
 "$venv/bin/python" Tools/bench/timeline_bench.py "$OUT/timeline.html" --key "$KEY" --runs "$RUNS" --query needle
+
+# The same page served by `stasis serve --http` (with a token), and the server's full-text search.
+TOKEN="bench-$RANDOM$RANDOM"
+STASIS_TOKEN="$TOKEN" "$BIN" serve --socket "$OUT/s.sock" --http 127.0.0.1:0 > "$OUT/serve.out" 2>&1 &
+SERVE_PID=$!
+trap 'kill $SERVE_PID 2>/dev/null; wait $SERVE_PID 2>/dev/null; rm -rf "$OUT"' EXIT
+for _ in $(seq 600); do grep -q 'listening http://' "$OUT/serve.out" && break; sleep 0.1; done
+BASE="$(grep -o 'http://[0-9.:]*' "$OUT/serve.out" | head -1)"
+[[ -n $BASE ]] || { cat "$OUT/serve.out" >&2; exit 1; }
+start=$(date +%s.%N)
+curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE/sessions/$S"
+echo "served page, generated on request: $(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')") s (once per run below, before the first screen)" >&2
+start=$(date +%s.%N)
+curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE/api/search?q=needle"
+echo "server search (curl, cold): $(python3 -c "print(f'{($(date +%s.%N) - $start) * 1000:.0f}')") ms" >&2
+"$venv/bin/python" Tools/bench/timeline_bench.py "$BASE/sessions/$S?token=$TOKEN" --key "$KEY" --runs "$RUNS" --query needle

@@ -81,6 +81,7 @@ extension SessionStore {
                 """, session, v.manifest.created, labels, v.manifest.historySize,
                 StoreKey.bytes(fromHex: v.manifest.historyChain)!, StoreKey.bytes(fromHex: v.manifest.headSignature)!, headSigner)
             var events: [[CatalogValue]] = [], tiles: [[CatalogValue]] = []
+            var search: [SearchRow] = []
             var chain = HistoryHashing.genesis
             var tile: [MerkleTree.Hash] = []
             for (seq, body) in v.bodies.enumerated() {
@@ -88,6 +89,7 @@ extension SessionStore {
                 let leaf = MerkleTree.leafHash(body)
                 chain = HistoryHashing.chain(previous: chain, leaf: leaf)
                 events.append([.text(session), .int(Int64(seq)), .int(event.time), .text(event.kind.rawValue), .blob(body), .blob(leaf), .blob(chain)])
+                search.append(SearchRow(seq: Int64(seq), kind: event.kind.rawValue, text: SearchText.of(event.data)))
                 tile.append(leaf)
                 if tile.count == HistoryHashing.tileSize {
                     tiles.append([.text(session), .int(Int64(seq / HistoryHashing.tileSize)), .blob(MerkleTree.root(tile[...]))])
@@ -96,6 +98,7 @@ extension SessionStore {
             }
             try Self.insertRows(db, into: "events(session_id, seq, time_ns, kind, body, leaf, chain)", events)
             try Self.insertRows(db, into: "merkle_tiles(session_id, tile, hash)", tiles)
+            try Self.indexForSearch(db, session: session, search)
             // The store key accepts the bundle's other signers for this session only: a catalog
             // row naming a foreign key is believed only with this acceptance.
             for signer in Set([v.manifest.headSigner] + v.records.map(\.1)) where signer != storeKey {

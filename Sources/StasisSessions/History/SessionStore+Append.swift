@@ -66,6 +66,8 @@ extension SessionStore {
         var kind: EventKind
         var time: Int64
         var data: [String: JSONValue]
+        /// What full-text search indexes; nil: taken from `data` (no value in the blob store).
+        var searchText: String? = nil
         /// Always the current format, but for tests of stores written before it.
         var format = HistoryEvent.currentFormat
     }
@@ -78,13 +80,17 @@ extension SessionStore {
         let now = Self.nowNanoseconds()
         for input in inputs {
             var data = input.data
+            var moved: [String: String] = [:]
             for (key, value) in data {
                 if let s = value.stringValue, s.utf8.count > Self.inlineLimit {
                     let blob = try HistoryError.wrap { () throws(StoreError) in try store.putBlob(Array(s.utf8)) }
                     data[key] = ["$blob": .string(blob.id), "size": .int(blob.size)]
+                    moved[key] = s
                 }
             }
-            prepared.append(PreparedEvent(kind: input.kind, time: input.time ?? now, data: data))
+            // Indexed from the values as given, those moved to the blob store included.
+            prepared.append(PreparedEvent(kind: input.kind, time: input.time ?? now, data: data,
+                                          searchText: SearchText.of(input.data, resolved: moved)))
         }
         return prepared
     }
@@ -95,6 +101,7 @@ extension SessionStore {
         let first = next
         var tileLeaves = try openTileLeaves(db, session, size: next)
         var events: [[CatalogValue]] = [], tiles: [[CatalogValue]] = []
+        var search: [SearchRow] = []
         events.reserveCapacity(prepared.count)
         for (i, p) in prepared.enumerated() {
             let event = HistoryEvent(seq: next, time: p.time, kind: p.kind, data: p.data, format: p.format)
@@ -105,6 +112,7 @@ extension SessionStore {
             let leaf = MerkleTree.leafHash(body)
             chain = HistoryHashing.chain(previous: chain, leaf: leaf)
             events.append([.text(session), .int(next), .int(p.time), .text(p.kind.rawValue), .blob(body), .blob(leaf), .blob(chain)])
+            search.append(SearchRow(seq: next, kind: p.kind.rawValue, text: p.searchText ?? SearchText.of(p.data)))
             tileLeaves.append(leaf)
             if tileLeaves.count == HistoryHashing.tileSize {
                 let tile = next / Int64(HistoryHashing.tileSize)
@@ -115,6 +123,7 @@ extension SessionStore {
         }
         try insertRows(db, into: "events(session_id, seq, time_ns, kind, body, leaf, chain)", events)
         try insertRows(db, into: "merkle_tiles(session_id, tile, hash)", tiles)
+        try indexForSearch(db, session: session, search)
         let signature = try key.sign(headMessage(session: session, size: next, chain: chain))
         try db.execute("UPDATE sessions SET head_size = ?, head_chain = ?, head_signature = ?, head_signer = NULL WHERE id = ?",
                        next, chain, signature, session)

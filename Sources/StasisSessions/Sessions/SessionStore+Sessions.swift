@@ -64,6 +64,7 @@ extension SessionStore {
         }
         try write { db in
             try db.execute("DELETE FROM events WHERE session_id = ?", id)
+            try Self.dropFromSearch(db, session: id)
             try db.execute("DELETE FROM merkle_tiles WHERE session_id = ?", id)
             try db.execute("DELETE FROM sandbox_claims WHERE session_id = ?", id)
             try db.execute("DELETE FROM sessions WHERE id = ?", id)

@@ -176,5 +176,47 @@ public enum SessionsSchema {
                 ALTER COLUMN sandbox_id TYPE TEXT COLLATE "C",
                 ALTER COLUMN host TYPE TEXT COLLATE "C";
             """),
+        // Full-text search over the string values of each event's data (commands, output, tool
+        // calls, messages; Formats/history.md, "Full-text search"). Appends index in the
+        // transaction that writes the events; this migration indexes the histories already
+        // there, from their stored bodies: values kept in the blob store (`{"$blob": …}`) are
+        // left out of those, as their text is not in the catalog. SQLite: FTS5, whose rowid
+        // order is the order of indexing. PostgreSQL: a tsvector over the text reduced to
+        // letters and digits (as appends do), a GIN index on it, and an identity column for
+        // the same order; a `\u0000` escape (which jsonb refuses) is read as a space.
+        CatalogMigration("sessions:v5-event-search", sqlite: """
+            CREATE VIRTUAL TABLE event_search USING fts5(
+                text, session_id UNINDEXED, seq UNINDEXED, kind UNINDEXED,
+                tokenize = 'unicode61 remove_diacritics 2');
+            INSERT INTO event_search(text, session_id, seq, kind)
+                SELECT substr(t.text, 1, 131072), t.session_id, t.seq, t.kind FROM (
+                    SELECT e.session_id, e.seq, e.kind,
+                           (SELECT group_concat(j.value, ' ') FROM json_tree(CAST(e.body AS TEXT), '$.data') AS j
+                             WHERE j.type = 'text' AND j.key IS NOT '$blob') AS text
+                    FROM events AS e ORDER BY e.session_id, e.seq) AS t
+                WHERE t.text IS NOT NULL AND t.text != '';
+            """, postgres: """
+            CREATE TABLE event_search (
+                id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                session_id  TEXT COLLATE "C" NOT NULL,
+                seq         BIGINT NOT NULL,
+                kind        TEXT COLLATE "C" NOT NULL,
+                doc         tsvector NOT NULL,
+                UNIQUE (session_id, seq)
+            );
+            INSERT INTO event_search(session_id, seq, kind, doc)
+                SELECT t.session_id, t.seq, t.kind,
+                       to_tsvector('simple', regexp_replace(left(t.text, 131072), '[^[:alnum:]]+', ' ', 'g'))
+                FROM (
+                    SELECT e.session_id, e.seq, e.kind,
+                           (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(
+                                regexp_replace(regexp_replace(convert_from(e.body, 'UTF8'),
+                                    '\\{"\\$blob":"[0-9a-f]{64}","size":[0-9]+\\}', 'null', 'g'),
+                                    '\\\\u0000', '\\\\u0020', 'g')::jsonb -> 'data', 'strict $.**') AS v
+                             WHERE jsonb_typeof(v) = 'string') AS text
+                    FROM events AS e ORDER BY e.session_id, e.seq) AS t
+                WHERE t.text IS NOT NULL AND t.text != '';
+            CREATE INDEX event_search_doc ON event_search USING GIN (doc);
+            """),
     ], legacyNames: ["v2-sessions-checkpoints-history"])
 }

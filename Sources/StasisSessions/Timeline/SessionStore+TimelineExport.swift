@@ -21,11 +21,38 @@ extension SessionStore {
     /// bodies with the leaf and chain hashes as stored, the signed history head, every
     /// checkpoint record with its signature, the store's public key, and the values of blobs
     /// the events refer to. Nothing is loaded from the network.
-    public func exportTimeline(_ sessionIDOrPrefix: String, to path: String) throws(HistoryError) -> TimelineExportResult {
+    /// With `precomputeDiffs`, the diffs of consecutive checkpoints are embedded (bounded,
+    /// `precomputedDiffs`) for the checkpoint diff view offline; a served page asks for them.
+    public func exportTimeline(_ sessionIDOrPrefix: String, to path: String, precomputeDiffs: Bool = true) throws(HistoryError) -> TimelineExportResult {
         let session = try resolveSession(sessionIDOrPrefix)
         if FileManager.default.fileExists(atPath: path) {
             throw .badArgument(field: "-o", message: "'\(path)' already exists: choose another file (an exported page is evidence; it is never overwritten)")
         }
+        var page = try TimelineDocument(path: path)
+        do throws(HistoryError) {
+            let written = try writeTimeline(session, into: &page, precomputeDiffs: precomputeDiffs)
+            try page.finish()
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
+            return TimelineExportResult(path: path, session: session, events: written.events, checkpoints: written.checkpoints,
+                                        blobs: written.blobs, missingBlobs: written.missing, bytes: size ?? 0)
+        } catch {
+            page.abandon()
+            throw error
+        }
+    }
+
+    /// The same page written to `sink` as it is made, 1 MiB at a time (for a server: the
+    /// browser draws the first screen while the rest is still being written). Without
+    /// precomputed diffs: a served page asks for them.
+    public func streamTimeline(_ sessionIDOrPrefix: String, to sink: @escaping ([UInt8]) throws -> Void) throws(HistoryError) {
+        let session = try resolveSession(sessionIDOrPrefix)
+        var page = TimelineDocument(sink: sink)
+        _ = try writeTimeline(session, into: &page, precomputeDiffs: false)
+        try page.finish()
+    }
+
+    private func writeTimeline(_ session: String, into page: inout TimelineDocument, precomputeDiffs: Bool) throws(HistoryError)
+        -> (events: Int64, checkpoints: Int, blobs: Int, missing: [String]) {
         let storeKey = try signingKey().publicKeyHex
         let checkpoints = try self.checkpoints(session)
         let record = try self.session(session)
@@ -39,8 +66,7 @@ extension SessionStore {
         let headSignature = head.size == 0 ? try signingKey().signHead(session: session, size: 0, chain: HistoryHashing.genesis) : head.signature
 
         let script = TimelineScript.source
-        var page = try TimelineDocument(path: path)
-        do throws(HistoryError) {
+        do {
             try page.raw(TimelinePage.head(title: "Stasis session \(session)", scriptHash: TimelineDocument.scriptHash(script)))
             let preamble: JSONValue = [
                 "format": "stasis-timeline", "version": 1, "exported": .int(Self.nowNanoseconds()),
@@ -87,14 +113,10 @@ extension SessionStore {
                 try page.raw((written == 0 ? "" : ",") + "\"\(id)\":\"" + Data(value).base64EncodedString() + "\"")
                 written += 1
             }
-            try page.raw("}\n" + TimelinePage.end)
-            try page.finish()
-            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
-            return TimelineExportResult(path: path, session: session, events: count, checkpoints: checkpoints.count,
-                                        blobs: written, missingBlobs: missing, bytes: size ?? 0)
-        } catch {
-            page.abandon()
-            throw error
+            try page.raw("}\n" + TimelinePage.diffsStart)
+            try page.json((precomputeDiffs ? precomputedDiffs(checkpoints) : ["pairs": [], "truncated": false, "served": true]).canonicalString)
+            try page.raw(TimelinePage.end)
+            return (count, checkpoints.count, written, missing)
         }
     }
 

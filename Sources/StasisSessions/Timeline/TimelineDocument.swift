@@ -10,11 +10,20 @@ import Foundation
 struct TimelineDocument {
     private let path: String
     private let temporary: String
-    private let handle: FileHandle
+    private let handle: FileHandle?
+    /// Where a streamed page goes instead of a file (a server's response), 1 MiB at a time.
+    private let sink: (([UInt8]) throws -> Void)?
     private var buffer: [UInt8] = []
+
+    /// A page streamed to `sink` (which may throw to stop the writing: a client went away).
+    init(sink: @escaping ([UInt8]) throws -> Void) {
+        path = "(stream)"; temporary = ""; handle = nil; self.sink = sink
+        buffer.reserveCapacity(1 << 20)
+    }
 
     init(path: String) throws(HistoryError) {
         self.path = path
+        sink = nil
         let directory = (path as NSString).deletingLastPathComponent
         temporary = (directory.isEmpty ? "." : directory) + "/.\((path as NSString).lastPathComponent).\(UInt32.random(in: 0...UInt32.max)).tmp"
         guard FileManager.default.createFile(atPath: temporary, contents: nil),
@@ -83,7 +92,7 @@ struct TimelineDocument {
     private mutating func flushIfFull() throws(HistoryError) { if buffer.count >= 1 << 20 { try flush() } }
 
     private mutating func flush() throws(HistoryError) {
-        do { try handle.write(contentsOf: buffer) } catch {
+        do { if let sink { try sink(buffer) } else { try handle?.write(contentsOf: buffer) } } catch {
             throw .badArgument(field: "-o", message: "cannot write '\(path)': \(error.localizedDescription)")
         }
         buffer.removeAll(keepingCapacity: true)
@@ -92,6 +101,7 @@ struct TimelineDocument {
     /// Flushes, syncs and renames the page into place.
     mutating func finish() throws(HistoryError) {
         try flush()
+        guard let handle else { return }
         do { try handle.synchronize(); try handle.close() } catch {
             throw .badArgument(field: "-o", message: "cannot write '\(path)': \(error.localizedDescription)")
         }
@@ -103,6 +113,7 @@ struct TimelineDocument {
     }
 
     func abandon() {
+        guard let handle else { return }
         try? handle.close()
         unlink(temporary)
     }

@@ -7,7 +7,7 @@ enum TimelinePage {
         """
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8">
-        <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'sha256-\(scriptHash)'; style-src 'unsafe-inline'; img-src data:">
+        <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'sha256-\(scriptHash)'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <meta name="generator" content="stasis history export --format html">
         <title>\(title)</title>
@@ -22,7 +22,7 @@ enum TimelinePage {
           <div id="controls"><input id="search" type="search" placeholder="Search commands, output, tool calls, messages…" size="48"> <span id="count"></span>
             <div id="kinds"></div></div>
         </header>
-        <main><div id="list"><div id="spacer"></div><div id="rows"></div></div><aside><div id="detail"><p class="hint">Select an event for its hashes and inclusion proof.</p></div><section id="problems"></section><section id="tree"></section></aside></main>
+        <main><div id="list"><div id="spacer"></div><div id="rows"></div></div><aside><div id="detail"><p class="hint">Select an event for its hashes and inclusion proof.</p></div><section id="problems"></section><section id="tree"></section><section id="compare"></section></aside></main>
         <script type="application/json" id="stasis-export">
         """
     }
@@ -32,6 +32,8 @@ enum TimelinePage {
     static let eventsStart = "</script>\n<script type=\"text/plain\" data-stasis=\"events\">"
     static let hashesStart = "</script>\n<script type=\"text/plain\" id=\"stasis-hashes\">"
     static let blobsStart = "</script>\n<script type=\"application/json\" id=\"stasis-blobs\">"
+    /// The precomputed diffs of consecutive checkpoints (an offline page cannot ask for them).
+    static let diffsStart = "</script>\n<script type=\"application/json\" id=\"stasis-diffs\">"
     static let end = "</script>\n</body></html>\n"
 
     /// The page's script, written after the first `firstScreen` events: the browser runs it as
@@ -73,6 +75,12 @@ enum TimelinePage {
     .kv { font-family: ui-monospace, monospace; font-size: 12px; overflow-wrap: anywhere; } .kv .k { color: #777; display: inline-block; width: 80px; }
     pre.body { white-space: pre-wrap; overflow-wrap: anywhere; background: #f3f3f3; padding: 6px; max-height: 240px; overflow: auto; }
     ol.path { font-family: ui-monospace, monospace; font-size: 11px; } ul.tree { padding-left: 16px; } ul.tree ul { padding-left: 18px; }
+    .bar { display: flex; align-items: center; gap: 6px; font-size: 12px; margin: 2px 0; } .bar .name { width: 90px; font-family: ui-monospace, monospace; }
+    .bar .track { flex: 1; height: 10px; background: #e6e6e6; border-radius: 2px; overflow: hidden; } .bar .fill { display: block; height: 100%; background: #d9730d; min-width: 1px; }
+    .bar .what { width: 230px; color: #555; } ul.filelist { font-family: ui-monospace, monospace; font-size: 12px; padding-left: 16px; margin: 2px 0; }
+    li.added a { color: #0b7a2a; } li.removed a { color: #c00; } li.modified a { color: #a05a00; }
+    pre.linediff, pre.filetext { font-size: 12px; background: #f6f6f6; padding: 6px; max-height: 360px; overflow: auto; white-space: pre-wrap; overflow-wrap: anywhere; }
+    .l-added { background: #e3f7e6; } .l-removed { background: #fbe3e3; }
     .related { color: #6a3ab0; } .hint { color: #888; } #problems li, #tree li, #detail { overflow-wrap: anywhere; }
     """
 }

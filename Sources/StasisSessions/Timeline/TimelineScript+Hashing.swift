@@ -43,10 +43,10 @@ extension TimelineScript {
         const whole = length - (length & 63);
         for (let o = 0; o < whole; o += 64) block(bytes, o);
         const rest = length - whole;
-        PAD.fill(0);
         for (let i = 0; i < rest; i++) PAD[i] = bytes[whole + i];
         PAD[rest] = 0x80;
         const end = rest < 56 ? 64 : 128;
+        for (let i = rest + 1; i < end - 8; i++) PAD[i] = 0;
         const high = Math.floor(length / 0x20000000), low = (length << 3) >>> 0;
         PAD[end - 8] = high >>> 24; PAD[end - 7] = high >>> 16; PAD[end - 6] = high >>> 8; PAD[end - 5] = high;
         PAD[end - 4] = low >>> 24; PAD[end - 3] = low >>> 16; PAD[end - 2] = low >>> 8; PAD[end - 1] = low;
@@ -122,6 +122,8 @@ extension TimelineScript {
     };
 
     function base64Bytes(text) {
+      // Native where the browser has it (Chromium 140+): the stored hashes are 64 bytes an event.
+      if (typeof Uint8Array.fromBase64 === 'function') return Uint8Array.fromBase64(text);
       const bin = atob(text), out = new Uint8Array(bin.length);
       for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
       return out;

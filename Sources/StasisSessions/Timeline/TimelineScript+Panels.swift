@@ -168,6 +168,7 @@ extension TimelineScript {
         banner();
         if (document.readyState === 'loading') await new Promise(r => document.addEventListener('DOMContentLoaded', r, { once: true }));
         Data.load(true);
+        Compare.init();
         header(); Axis.reset(); View.reset();
         performance.mark('stasis-loaded');
         Verify.checkBlobs();

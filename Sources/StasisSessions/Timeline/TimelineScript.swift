@@ -2,7 +2,7 @@
 /// export, verification, the virtual list, and the panels. They share one script scope.
 enum TimelineScript {
     static var source: String {
-        [prelude, hashing, data, verification, view, panels].joined(separator: "\n")
+        [prelude, hashing, data, verification, view, compare, panels].joined(separator: "\n")
     }
 
     /// A script error must never leave the page looking checked.

@@ -6,7 +6,12 @@ filter, the search and expanding output work on the rows; an inclusion proof lea
 root; a `<script>` in a command, in output and in a tool call is shown as text and never runs,
 ANSI escapes show as `\\e[31m`; after one byte of one event is changed in the file (the page still
 parses) the page names that event, marks it, and marks nothing verified; a dropped event and an
-edited signature are named too. `checkpoint cat` reads a file of the guest's real disk and
+edited signature are named too. The offline page shows the precomputed diff of consecutive
+checkpoints (a modified file's lines, hostile HTML in them as text). Served by `stasis serve
+--http` with a token: every request without it is refused (401, nothing of the store in the
+answer); with it the index lists the session, the page verifies as offline, the diff view
+compares checkpoints through the server and opens a file as it was, and full-text search
+answers; HTML and script in a guest file are shown as text and never run. `checkpoint cat` reads a file of the guest's real disk and
 refuses paths outside it, missing files and directories; bad arguments exit 64, an existing
 export file is refused; `history show --since/--until` take durations, times and positions.
 """
@@ -40,9 +45,10 @@ class Session:
         started = self.json("sandbox", "run", "--memory", "128M", "--disk", "64M", "--label", "agent=<b>coder</b>")
         self.id = started["session"]
         try:
-            self.run("exec", self.id, "--shell", f"echo '{HOSTILE}'; printf '\\033[31mred\\033[0m\\n'; echo first > /mnt/disk/note; sync")
+            self.run("exec", self.id, "--shell", f"echo '{HOSTILE}'; printf '\\033[31mred\\033[0m\\n'; echo first > /mnt/disk/note; "
+                                                 f"echo '{HOSTILE}' > /mnt/disk/page.html; sync")
             self.first = self.json("sandbox", "checkpoint", self.id)["checkpoint"]
-            self.run("exec", self.id, "--shell", "echo second > /mnt/disk/note; sync")
+            self.run("exec", self.id, "--shell", f"echo second > /mnt/disk/note; echo 'line two {HOSTILE}' >> /mnt/disk/page.html; sync")
             self.second = self.json("sandbox", "pause", self.id)["checkpoint"]
             self.run("sandbox", "resume", self.id, "--checkpoint", self.first)
             self.run("exec", self.id, "--", "cat", "/mnt/disk/note")
@@ -78,19 +84,36 @@ class Session:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@unittest.skipUnless(os.path.exists(GUEST) and shutil.which("chromium") and shutil.which("chromedriver"),
-                     "needs the guest kernel (Tools/guest/build.sh) and Debian's chromium + chromium-driver")
+_shared = {}
+
+
+def shared_session():
+    """One microVM session for every class here (it takes most of the suite's time)."""
+    if "session" not in _shared:
+        _shared["session"] = Session()
+        _shared["page"] = _shared["session"].export("timeline.html")
+    return _shared["session"], _shared["page"]
+
+
+def tearDownModule():
+    if "session" in _shared:
+        _shared["session"].close()
+
+
+NEEDS = (os.path.exists(GUEST) and shutil.which("chromium") and shutil.which("chromedriver"),
+         "needs the guest kernel (Tools/guest/build.sh) and Debian's chromium + chromium-driver")
+
+
+@unittest.skipUnless(*NEEDS)
 class TimelinePageTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.session = Session()
-        cls.page = cls.session.export("timeline.html")
+        cls.session, cls.page = shared_session()
         cls.browser = chromium()
 
     @classmethod
     def tearDownClass(cls):
         cls.browser.quit()
-        cls.session.close()
 
     def js(self, script, *args):
         return self.browser.execute_script(script, *args)
@@ -247,6 +270,119 @@ class TimelinePageTests(unittest.TestCase):
             self.assertEqual(code, 1, text)
             self.assertIn(words, text)
         self.assertEqual(self.status("checkpoint", "cat", "no-colon")[0], 64)
+
+    def test_offline_diff_of_consecutive_checkpoints(self):
+        self.load(self.page, self.session.key)
+        self.assertEqual(self.js("return document.getElementById('compare-from').value"), self.session.first)
+        self.assertEqual(self.js("return document.getElementById('compare-to').value"), self.session.second)
+        compare_and_check_page_diff(self)
+        self.shot("timeline-diff.png")
+
+
+def compare_and_check_page_diff(test):
+    """Clicks Compare (first → second), checks the chart and the files, opens page.html's line diff."""
+    test.browser.find_element("id", "compare-go").click()
+    test.browser.execute_async_script("""
+        const done = arguments[arguments.length - 1], t = Date.now();
+        (function poll() { if (document.getElementById('compare-chart') || document.querySelector('#compare-out .bad') || Date.now() - t > 60000) return done(); setTimeout(poll, 50); })();
+    """)
+    out = test.js("return document.getElementById('compare-out').textContent")
+    test.assertIn("disk:root", out, out)
+    modified = test.js("return Array.from(document.querySelectorAll('#compare-out li.modified a'), a => a.dataset.path)")
+    test.assertIn("/note", modified, out)
+    test.assertIn("/page.html", modified, out)
+    test.browser.find_element("css selector", '#compare-out li.modified a[data-path="/page.html"]').click()
+    test.browser.execute_async_script("""
+        const done = arguments[arguments.length - 1], t = Date.now();
+        (function poll() { if (document.querySelector('#compare-file pre, #compare-file .bad, #compare-file .hint') || Date.now() - t > 60000) return done(); setTimeout(poll, 50); })();
+    """)
+    added = test.js("return Array.from(document.querySelectorAll('#compare-file .l-added'), l => l.textContent)")
+    test.assertEqual(added, [f"+ line two {HOSTILE}"], test.js("return document.getElementById('compare-file').textContent"))
+    test.assertEqual(test.js("return document.querySelectorAll('#compare script, #compare img').length"), 0)
+    test.assertIsNone(test.js("return window.pwned === undefined ? null : window.pwned"))
+
+
+@unittest.skipUnless(*NEEDS)
+class ServedTimelineTests(unittest.TestCase):
+    """`stasis serve --http` on loopback with a token, driven through the browser."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.session, _ = shared_session()
+        cls.token = "tok-" + os.urandom(12).hex()
+        env = dict(cls.session.env, STASIS_TOKEN=cls.token)
+        cls.daemon = subprocess.Popen([STASIS, "serve", "--socket", os.path.join(cls.session.dir, "s.sock"), "--http", "127.0.0.1:0"],
+                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cls.base = None
+        for _ in range(4):
+            line = cls.daemon.stdout.readline()
+            m = re.match(r"listening (http://\S+)", line)
+            if m:
+                cls.base = m.group(1)
+                break
+        if not cls.base:
+            cls.daemon.kill()
+            raise AssertionError("stasis serve --http did not announce its address: " + cls.daemon.stderr.read())
+        cls.browser = chromium()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.browser.quit()
+        cls.daemon.terminate()
+        cls.daemon.wait(timeout=60)
+
+    def js(self, script, *args):
+        return self.browser.execute_script(script, *args)
+
+    def body(self):
+        return self.js("return document.body.innerText")
+
+    def fetch_json(self, path):
+        return self.browser.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            fetch(arguments[0]).then(async r => done({status: r.status, body: await r.json()})).catch(e => done({status: 0, body: String(e)}));
+        """, path)
+
+    def test_1_refused_without_token(self):
+        for path in ["/", f"/sessions/{self.session.id}", "/api/sessions", "/api/search?q=needle",
+                     f"/api/checkpoints/{self.session.first}/file?path=/page.html"]:
+            self.browser.get(self.base + path)
+            text = self.body()
+            self.assertIn("needs a token", text, path)
+            self.assertNotIn(self.session.id, text, path)
+            self.assertNotIn("pwned", text, path)
+
+    def test_2_served_page_verifies_compares_and_searches(self):
+        self.browser.get(f"{self.base}/?token={self.token}")
+        self.assertIn(self.session.id[:12], self.body())
+        self.browser.get(f"{self.base}/sessions/{self.session.id}#key={self.session.key}")
+        self.assertEqual(wait_verified(self.browser, timeout=120), "verified", self.body()[:400])
+        compare_and_check_page_diff(self)
+        # A file as it was at a checkpoint: its HTML is text.
+        self.browser.find_element("css selector", '#compare-out li.modified a[data-path="/note"]').click()
+        self.browser.execute_async_script("""
+            const done = arguments[arguments.length - 1], t = Date.now();
+            (function poll() { const a = document.querySelector('#compare-file a'); if (a) { a.click(); return done(); } if (Date.now() - t > 60000) return done(); setTimeout(poll, 50); })();
+        """)
+        self.browser.execute_async_script("""
+            const done = arguments[arguments.length - 1], t = Date.now();
+            (function poll() { if (document.querySelector('#compare-file pre.filetext, #compare-file .bad') || Date.now() - t > 60000) return done(); setTimeout(poll, 50); })();
+        """)
+        self.assertEqual(self.js("return document.querySelector('#compare-file pre.filetext').textContent"), "first\n")
+        page = self.fetch_json(f"/api/checkpoints/{self.session.second}/file?path=/page.html")
+        self.assertEqual(page["status"], 200)
+        self.assertEqual(page["body"]["text"], f"{HOSTILE}\nline two {HOSTILE}\n")
+        # Full-text search through the catalog's index.
+        found = self.fetch_json(f"/api/search?q=needle&session={self.session.id}")
+        self.assertEqual(found["status"], 200)
+        self.assertEqual({h["kind"] for h in found["body"]["hits"]}, {"message"}, found)
+        # Words are whole: the output's "blobneedle" (a value kept in the blob store) is its own word.
+        blob = self.fetch_json(f"/api/search?q=blobneedle&session={self.session.id}")
+        self.assertEqual({h["kind"] for h in blob["body"]["hits"]}, {"output"}, blob)
+        self.assertEqual(self.fetch_json("/api/search?q=--")["status"], 400)
+        self.assertIsNone(self.js("return window.pwned === undefined ? null : window.pwned"))
+        if SHOTS:
+            self.browser.save_screenshot(os.path.join(SHOTS, "timeline-served-diff.png"))
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ struct GuestAgentRunTests {
             let parts = line.split(separator: " ")
             switch parts.first {
             case "DEADLINE": return ["OK DEADLINE"]
+            case "RUNB": return ["ERR - \(Self.b64("unknown request: RUNB"))"]
             case "RUN": return ["ERR - \(Self.b64("unknown request: RUN"))"]
             case "EXEC": return ["RESULT \(parts[1]) 3 \(Self.b64("out\n")) \(Self.b64("err\n")) 4 4"]
             default: return []
@@ -59,8 +60,8 @@ struct GuestAgentRunTests {
             if stream == .stdout { out += chunk } else { err += chunk }
         }
         #expect(r.exitCode == 3 && out == Array("out\n".utf8) && err == Array("err\n".utf8))
-        // The deadline went once, before RUN; EXEC relies on it.
-        #expect(agent.received.map { String($0.prefix(4)) } == ["DEAD", "RUN ", "EXEC"])
+        // The deadline went once, before RUNB; RUN and then EXEC rely on it.
+        #expect(agent.received.map { String($0.prefix(4)) } == ["DEAD", "RUNB", "RUN ", "EXEC"])
         // Stdin cannot go to such an agent: refused, not dropped.
         let again = try ScriptedAgent { $0.hasPrefix("RUN") ? ["ERR - \(Self.b64("unknown request: RUN"))"] : [] }
         let second = try GuestAgent(path: again.path, timeout: 5)
@@ -71,7 +72,7 @@ struct GuestAgentRunTests {
     func shortAnswer() throws {
         let agent = try ScriptedAgent { line in
             let parts = line.split(separator: " ")
-            guard parts.first == "RUN" else { return [] }
+            guard parts.first == "RUNB" else { return [] }
             return ["OUT \(parts[1]) 1 \(Self.b64("abc"))", "END \(parts[1]) 0 5 0 0"]
         }
         let client = try GuestAgent(path: agent.path, timeout: 5)
@@ -82,6 +83,28 @@ struct GuestAgentRunTests {
             guard case .garbled(let m) = error else { Issue.record("got \(error)"); return }
             #expect(m.contains("3 of 5 stdout bytes"))
         }
+    }
+
+    @Test("binary frames: raw bytes of the stated length, newlines and frame-like text included")
+    func binaryFrames() throws {
+        // Text that looks like frames, ending in a newline (the scripted agent sends strings; the
+        // 100 MiB microVM test sends every byte value).
+        let payload = Array("line\nOUT 1 1 QUFB\nEND x\n\n".utf8)
+        let agent = try ScriptedAgent { line in
+            let parts = line.split(separator: " ")
+            guard parts.first == "RUNB" else { return [] }
+            // The body follows its header line byte for byte (the scripted agent ends each
+            // reply with a newline, so the body's own last byte is sent without one).
+            let body = String(decoding: payload.dropLast(), as: UTF8.self)
+            return ["OUTB \(parts[1]) 1 \(payload.count)\n\(body)", "OUTB \(parts[1]) 2 0", "END \(parts[1]) 0 \(payload.count) 0 0"]
+        }
+        let client = try GuestAgent(path: agent.path, timeout: 5)
+        var out: [UInt8] = []
+        let r = try client.run("cat blob", stdin: nil, timeout: 10) { (stream, chunk) throws(SandboxError) in
+            if stream == .stdout { out += chunk }
+        }
+        #expect(r.exitCode == 0 && r.stdoutBytes == Int64(payload.count))
+        #expect(out == payload)
     }
 
     @Test("stdin goes as IN frames and exactly one EOF, also when END comes first")

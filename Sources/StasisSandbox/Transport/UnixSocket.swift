@@ -111,6 +111,34 @@ final class UnixSocket {
         }
     }
 
+    /// Exactly `count` bytes (a binary frame's body after its header line).
+    func readBytes(count: Int, until deadline: Date) throws(SandboxError) -> [UInt8] {
+        var result: [UInt8] = []
+        result.reserveCapacity(count)
+        while result.count < count {
+            let take = min(count - result.count, end - start)
+            if take > 0 {
+                result.append(contentsOf: UnsafeBufferPointer(start: buffer + start, count: take))
+                start += take
+                scanned = 0
+                if start == end { start = 0; end = 0 }
+                continue
+            }
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0 else { throw .timeout("no answer on \(path)") }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let rc = poll(&pfd, 1, Int32(min(remaining, 1) * 1000) + 1)
+            if rc < 0 { if errno == EINTR { continue }; throw .io("poll \(path)", errno) }
+            if rc == 0 { continue }
+            reserve(Self.readSize)
+            let n = recv(fd, buffer + end, capacity - end, 0)
+            if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; throw .io("read \(path)", errno) }
+            if n == 0 { throw .closed(path) }
+            end += n
+        }
+        return result
+    }
+
     /// A complete line from the buffer, if one is there.
     private func takeLine() -> [UInt8]? {
         guard end > start + scanned, let found = memchr(buffer + start + scanned, 0x0A, end - start - scanned) else {

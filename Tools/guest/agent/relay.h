@@ -15,6 +15,9 @@ struct run_request {
     int deadline;        /* whole seconds, 0 for none */
     int want_stdin;
     const char *out_fifo, *err_fifo, *in_fifo;
+    /* RUNB: output as `OUTB <id> <1|2> <length>\n` and that many raw bytes, moved from
+     * the FIFO to the port with splice (no copy, no base64 in the guest). */
+    int binary;
 };
 
 /* Relays one command to its end. Returns how it ended and sets *status.

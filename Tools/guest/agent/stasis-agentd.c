@@ -186,7 +186,7 @@ static void handle_exec(const char *id, char *command) {
 }
 
 /* RUN: the output streams as it comes (relay.c). */
-static void handle_run(const char *id, int want_stdin, char *command) {
+static void handle_run(const char *id, int want_stdin, char *command, int binary) {
     char f[4][4096];
     seq++;
     request_paths(f);
@@ -206,7 +206,7 @@ static void handle_run(const char *id, int want_stdin, char *command) {
         for (int i = 0; i < 4; i++) unlink(f[i]);
         return;
     }
-    struct run_request r = { id, seq, deadline, want_stdin, f[1], f[2], f[3] };
+    struct run_request r = { id, seq, deadline, want_stdin, f[1], f[2], f[3], binary };
     int rc = 0;
     enum ending ending = relay_run(&port, &sh, &r, &rc);
     switch (ending) {
@@ -322,10 +322,11 @@ static void handle(char *line) {
     if (strcmp(verb, "EXEC") == 0) {
         if ((n == 3 || n == 2) && valid_id(f[1])) handle_exec(f[1], n == 3 ? f[2] : "");
         else reply_err(n >= 2 && valid_id(f[1]) ? f[1] : "-", "usage: EXEC <id> <base64 command>");
-    } else if (strcmp(verb, "RUN") == 0) {
+    } else if (strcmp(verb, "RUN") == 0 || strcmp(verb, "RUNB") == 0) {
+        int binary = verb[3] == 'B';
         int stdin_ok = n >= 3 && (strcmp(f[2], "0") == 0 || strcmp(f[2], "1") == 0);
-        if ((n == 4 || n == 3) && valid_id(f[1]) && stdin_ok) handle_run(f[1], f[2][0] == '1', n == 4 ? f[3] : "");
-        else reply_err(n >= 2 && valid_id(f[1]) ? f[1] : "-", "usage: RUN <id> <stdin 0|1> <base64 command>");
+        if ((n == 4 || n == 3) && valid_id(f[1]) && stdin_ok) handle_run(f[1], f[2][0] == '1', n == 4 ? f[3] : "", binary);
+        else reply_err(n >= 2 && valid_id(f[1]) ? f[1] : "-", binary ? "usage: RUNB <id> <stdin 0|1> <base64 command>" : "usage: RUN <id> <stdin 0|1> <base64 command>");
     } else if (strcmp(verb, "PTY") == 0) {
         static char no_command[1];
         if ((n == 6 || n == 5) && valid_id(f[1])) handle_pty(f[1], f[2], f[3], f[4], n == 6 ? f[5] : no_command);

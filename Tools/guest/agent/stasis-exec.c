@@ -38,7 +38,7 @@ int stasis_exec_main(int argc, char **argv) {
     struct shell sh = { .pid = atoi(argv[3]), .cmd_fd = -1, .done_fd = 5 };
     struct run_request r = {
         .id = argv[1], .seq = strtoul(argv[2], NULL, 10), .deadline = atoi(argv[4]),
-        .want_stdin = strcmp(argv[5], "1") == 0, .out_fifo = argv[6], .err_fifo = argv[7], .in_fifo = argv[8],
+        .want_stdin = strcmp(argv[5], "1") == 0, .out_fifo = argv[6], .err_fifo = argv[7], .in_fifo = argv[8], .binary = 0,
     };
     int status = 0;
     static const char *names[] = { "DONE", "EXIT", "DEADLINE", "DIED", "FAILED" };

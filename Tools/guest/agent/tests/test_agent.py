@@ -57,6 +57,15 @@ class Agent:
         line, self.buf = self.buf.split(b"\n", 1)
         return line.decode()
 
+    def raw(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError("agent closed the port")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
     def answer(self) -> str:
         while True:
             line = self.line()
@@ -104,6 +113,28 @@ class NativeAgentTests(unittest.TestCase):
     def test_run_streams_both_outputs_with_exact_counts(self):
         out, err, rc, timed_out = self.agent.run("r1", "printf 'one\\0two'; echo oops >&2; exit_code=7; (exit 7)")
         self.assertEqual((out, err, rc, timed_out), (b"one\0two", b"oops\n", 7, False))
+
+    def test_binary_frames_carry_output_raw_and_whole(self):
+        data = os.urandom(5 << 20) + b"\n\nOUT x 1 AAAA\n"
+        path = os.path.join(self.agent.home, "blob")
+        with open(path, "wb") as f:
+            f.write(data)
+        self.agent.send(f"RUNB b1 0 {b64(f'cat {path}; echo err >&2; exit 4'.encode())}\n")
+        out, err = bytearray(), bytearray()
+        while True:
+            fields = self.agent.answer().split(" ")
+            if fields[0] == "OUTB":
+                self.assertEqual(fields[1], "b1")
+                (out if fields[2] == "1" else err).extend(self.agent.raw(int(fields[3])))
+            elif fields[0] == "END":
+                self.assertEqual(fields[1:], ["b1", "4", str(len(data)), "4", "0"])
+                break
+            else:
+                raise AssertionError(fields)
+        self.assertEqual(bytes(out), data)
+        self.assertEqual(bytes(err), b"err\n")
+        self.agent.send("PING after\n")
+        self.assertEqual(self.agent.answer(), "PONG after")
 
     def test_large_binary_output_arrives_whole(self):
         data = os.urandom(3 << 20)

@@ -47,9 +47,22 @@ static pid_t start_child(int master, const struct terminal_request *r) {
     snprintf(e_home, sizeof e_home, "HOME=%s", home);
     snprintf(e_path, sizeof e_path, "PATH=%s", path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
     snprintf(e_term, sizeof e_term, "TERM=%s", r->term);
-    char *env[] = { e_home, e_path, "SHELL=/bin/sh", "USER=root", "LOGNAME=root", e_term, NULL };
+    /* A template's environment and working directory, as the persistent shell
+     * gets them: an interactive shell reads $ENV, a command sources it first. */
+    const char *profile = getenv("STASIS_AGENT_PROFILE");
+    int has_profile = profile && *profile && access(profile, R_OK) == 0;
+    char e_env[4200];
+    snprintf(e_env, sizeof e_env, "ENV=%s", has_profile ? profile : "");
+    char *env[] = { e_home, e_path, "SHELL=/bin/sh", "USER=root", "LOGNAME=root", e_term, has_profile ? e_env : NULL, NULL };
     if (*r->command) {
-        char *argv[] = { (char *)bin, "-c", (char *)r->command, NULL };
+        char *text = (char *)r->command;
+        if (has_profile) {
+            size_t len = strlen(profile) * 2 + strlen(r->command) + 64;
+            text = malloc(len);
+            if (!text) _exit(127);
+            snprintf(text, len, ". %s >/dev/null 2>&1 </dev/null\n%s", profile, r->command);
+        }
+        char *argv[] = { (char *)bin, "-c", text, NULL };
         shell_exec(bin, argv, env);
     } else {
         /* A leading dash: a login shell, which reads the profile a user expects. */

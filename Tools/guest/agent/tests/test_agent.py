@@ -23,12 +23,14 @@ def b64(data: bytes) -> str:
 
 
 class Agent:
-    def __init__(self, test: unittest.TestCase):
+    def __init__(self, test: unittest.TestCase, profile: str | None = None):
         self.run_dir = tempfile.mkdtemp(prefix="agent-run-")
         self.home = tempfile.mkdtemp(prefix="agent-home-")
         host, guest = socket.socketpair()
         env = {"STASIS_AGENT_RUN": self.run_dir, "STASIS_AGENT_HOME": self.home,
                "STASIS_AGENT_SHELL": "/bin/sh", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        if profile is not None:
+            env["STASIS_AGENT_PROFILE"] = profile
         # fd 3 is the port, as the shell agent hands it over.
         self.proc = subprocess.Popen(["/bin/sh", "-c", f'exec "$0" boot-1 socketpair 3<&{guest.fileno()}', AGENT],
                                      env=env, pass_fds=(guest.fileno(),), stderr=None if os.environ.get("AGENT_DEBUG") else subprocess.DEVNULL)
@@ -244,6 +246,24 @@ class NativeAgentTests(unittest.TestCase):
         self.assertEqual(fields[2], "0")
         self.assertIn(b"hello", out)
         self.assertIn(b"done", out)
+
+    def test_terminal_gets_the_template_profile(self):
+        # A template's Env and WorkingDir reach a terminal session as they reach the persistent shell.
+        profile = os.path.join(tempfile.mkdtemp(prefix="agent-profile-"), "template.env")
+        with open(profile, "w") as f:
+            f.write("export FROM_TEMPLATE=yes\ncd /tmp\n")
+        agent = Agent(self, profile=profile)
+        agent.send(f"PTY p1 24 80 dumb {b64(b'echo $FROM_TEMPLATE $(pwd)')}\n")
+        out = bytearray()
+        while True:
+            fields = agent.answer().split(" ")
+            if fields[0] == "END":
+                agent.send("EOF p1\n")
+                break
+            out.extend(base64.b64decode(fields[3]))
+        self.assertIn(b"yes /tmp", out)
+        out, _, _, _ = agent.run("r", "echo $FROM_TEMPLATE $(pwd)")
+        self.assertEqual(out, b"yes /tmp\n")
 
     def test_bad_terminal_requests_are_refused(self):
         self.agent.send(f"PTY t3 0 80 xterm {b64(b'true')}\nPTY t4 24 80 x;rm {b64(b'true')}\nPTY t5 24\n")

@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 extension GuestAgent {
-    /// Runs shell text in the persistent shell with `RUN` (Tools/guest/PROTOCOL.md): each chunk
+    /// Runs shell text in the persistent shell with `RUNB` or `RUN` (Tools/guest/PROTOCOL.md): each chunk
     /// of stdout and stderr is handed to `output` as the guest sends it, stdin (if any) is pumped
     /// from its own thread, and the answer's byte counts must equal what arrived — a short answer
     /// is an error, never a quietly cut output. Agents from before `RUN` (restored from old
@@ -13,10 +13,9 @@ extension GuestAgent {
         let id = take()
         let seconds = max(1, Int(timeout.rounded(.up)))
         let command = Data(text.utf8).base64EncodedString()
-        // Without stdin, RUNB: output in binary frames that the guest splices from its FIFOs
-        // into the port (no copy, no base64 there; under TCG that is most of its work). With
-        // stdin, RUN: an agent from before RUNB refuses it, and the frames already on their
-        // way would then be read as requests.
+        // Without stdin, RUNB: output in binary frames (no base64 in the guest; under TCG that
+        // was most of its work). With stdin, RUN: an agent from before RUNB refuses it, and the
+        // stdin frames already on their way would then be read as requests.
         try socket.send("DEADLINE \(seconds)\n\(stdin == nil ? "RUNB" : "RUN") \(id) \(stdin == nil ? 0 : 1) \(command)\n")
         let pump = stdin.map { StdinPump(socket: socket, id: id, input: $0) }
         pump?.start()

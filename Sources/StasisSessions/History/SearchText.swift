@@ -10,7 +10,7 @@ public enum SearchText {
 
     /// The string values of an event's data, anywhere in it, joined by spaces; a value kept in
     /// the blob store (`{"$blob": ID, "size": N}`) is indexed from `resolved` when the caller
-    /// still has it (an append), and left out otherwise. Keys are not indexed.
+    /// still has it (an append), and left out otherwise. Keys are not indexed, nor binary output.
     static func of(_ data: [String: JSONValue], resolved: [String: String] = [:]) -> String {
         var parts: [String] = []
         func walk(_ value: JSONValue) {
@@ -22,7 +22,10 @@ public enum SearchText {
                 a.forEach(walk)
             }
         }
-        for key in data.keys.sorted() {
+        // Output that was not text is kept as base64 (`"encoding": "base64"`): its letters are
+        // not words anyone searches for, and indexing them only fills the index.
+        let binary = data["encoding"]?.stringValue == "base64"
+        for key in data.keys.sorted() where !(binary && key == "data") {
             if let full = resolved[key] { parts.append(full) } else { walk(data[key]!) }
         }
         return capped(parts.joined(separator: " "))

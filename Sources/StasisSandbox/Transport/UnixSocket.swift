@@ -97,17 +97,7 @@ final class UnixSocket {
     func readLineBytes(until deadline: Date) throws(SandboxError) -> [UInt8] {
         while true {
             if let line = takeLine() { return line }
-            let remaining = deadline.timeIntervalSinceNow
-            guard remaining > 0 else { throw .timeout("no answer on \(path)") }
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let rc = poll(&pfd, 1, Int32(min(remaining, 1) * 1000) + 1)
-            if rc < 0 { if errno == EINTR { continue }; throw .io("poll \(path)", errno) }
-            if rc == 0 { continue }
-            reserve(Self.readSize)
-            let n = recv(fd, buffer + end, capacity - end, 0)
-            if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; throw .io("read \(path)", errno) }
-            if n == 0 { throw .closed(path) }
-            end += n
+            try receive(until: deadline)
         }
     }
 
@@ -124,19 +114,25 @@ final class UnixSocket {
                 if start == end { start = 0; end = 0 }
                 continue
             }
-            let remaining = deadline.timeIntervalSinceNow
-            guard remaining > 0 else { throw .timeout("no answer on \(path)") }
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let rc = poll(&pfd, 1, Int32(min(remaining, 1) * 1000) + 1)
-            if rc < 0 { if errno == EINTR { continue }; throw .io("poll \(path)", errno) }
-            if rc == 0 { continue }
-            reserve(Self.readSize)
-            let n = recv(fd, buffer + end, capacity - end, 0)
-            if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; throw .io("read \(path)", errno) }
-            if n == 0 { throw .closed(path) }
-            end += n
+            try receive(until: deadline)
         }
         return result
+    }
+
+    /// Waits (up to a second at a time, until `deadline`) for bytes and appends what one `recv`
+    /// gives; returns without data on a wake-up that brought none.
+    private func receive(until deadline: Date) throws(SandboxError) {
+        let remaining = deadline.timeIntervalSinceNow
+        guard remaining > 0 else { throw .timeout("no answer on \(path)") }
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let rc = poll(&pfd, 1, Int32(min(remaining, 1) * 1000) + 1)
+        if rc < 0 { if errno == EINTR { return }; throw .io("poll \(path)", errno) }
+        if rc == 0 { return }
+        reserve(Self.readSize)
+        let n = recv(fd, buffer + end, capacity - end, 0)
+        if n < 0 { if errno == EINTR || errno == EAGAIN { return }; throw .io("read \(path)", errno) }
+        if n == 0 { throw .closed(path) }
+        end += n
     }
 
     /// A complete line from the buffer, if one is there.

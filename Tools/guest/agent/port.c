@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,4 +83,24 @@ void port_put_back(struct port *p) {
     if (p->last_cr) p->buf[p->start - 2] = '\r';
     p->start = p->last;
     p->scanned = 0;
+}
+
+void port_drop_frames_until_eof(struct port *p, const char *id) {
+    char eof[160], in[160], resize[160];
+    snprintf(eof, sizeof eof, "EOF %s", id);
+    int in_len = snprintf(in, sizeof in, "IN %s ", id);
+    int resize_len = snprintf(resize, sizeof resize, "RESIZE %s ", id);
+    for (;;) {
+        char *line;
+        while ((line = port_next_line(p))) {
+            if (strcmp(line, eof) == 0) return;
+            if (*line && strncmp(line, in, (size_t)in_len) != 0 && strncmp(line, resize, (size_t)resize_len) != 0) {
+                port_put_back(p);
+                return;
+            }
+        }
+        struct pollfd w = { p->fd, POLLIN, 0 };
+        if (poll(&w, 1, -1) < 0 && errno != EINTR) return;
+        if (port_fill(p) <= 0) return;
+    }
 }

@@ -34,6 +34,13 @@ char *port_next_line(struct port *p);
  * (valid only before another port_next_line or port_fill). */
 void port_put_back(struct port *p);
 
+/* After a command's END: takes the host's frames for request `id` (lines that
+ * start with "IN <id> " or "RESIZE <id> ") up to its "EOF <id>", so that none
+ * is read as a request. A line that is neither means the host moved on
+ * without the EOF (a connection cut while frames were in flight loses its
+ * tail): it is put back for the request loop. Ends early at end-of-file. */
+void port_drop_frames_until_eof(struct port *p, const char *id);
+
 /* True when a complete line is waiting. */
 int port_has_line(struct port *p);
 

@@ -229,30 +229,8 @@ enum ending relay_run(struct port *port, struct shell *sh, const struct run_requ
     }
     if (in >= 0) close(in);
 
-    /* The host answers END with EOF <id> when it was sending stdin: take the
-     * frames up to it, so that none is read as a request. */
-    char eof[128];
-    snprintf(eof, sizeof eof, "EOF %s", r->id);
-    char frame_head[128];
-    int frame_head_len = snprintf(frame_head, sizeof frame_head, "IN %s ", r->id);
-    while (stdin_open && !port_ended && !x.failed) {
-        char *line;
-        while (stdin_open && (line = port_next_line(port))) {
-            if (strcmp(line, eof) == 0) { stdin_open = 0; break; }
-            /* Anything but this command's frames means the host has moved on without
-             * the EOF (a connection cut while frames were in flight loses its tail):
-             * the line is a request, and the request loop takes it. */
-            if (*line && strncmp(line, frame_head, (size_t)frame_head_len) != 0) {
-                port_put_back(port);
-                stdin_open = 0;
-                break;
-            }
-        }
-        if (!stdin_open) break;
-        struct pollfd p = { port->fd, POLLIN, 0 };
-        if (poll(&p, 1, -1) < 0 && errno != EINTR) break;
-        if (port_fill(port) <= 0) break;
-    }
+    /* The host answers END with EOF <id> when it was sending stdin. */
+    if (stdin_open && !port_ended && !x.failed) port_drop_frames_until_eof(port, r->id);
 
     char probe;
     int out_held = out_open && read(out, &probe, 1) < 0 && errno == EAGAIN;

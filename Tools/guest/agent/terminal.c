@@ -95,7 +95,7 @@ int terminal_run(struct port *port, const struct terminal_request *r, const char
     char *pending = NULL;
     size_t pending_len = 0, pending_off = 0;
     char last_byte = 0; /* the last input byte the terminal took */
-    char in_head[128], resize_head[128], eof[128];
+    char in_head[128], resize_head[128], eof[128]; /* the frames this session takes while it runs */
     int in_len = snprintf(in_head, sizeof in_head, "IN %s ", r->id);
     int resize_len = snprintf(resize_head, sizeof resize_head, "RESIZE %s ", r->id);
     snprintf(eof, sizeof eof, "EOF %s", r->id);
@@ -180,21 +180,7 @@ int terminal_run(struct port *port, const struct terminal_request *r, const char
         int len = snprintf(end, sizeof end, "END %s %d %llu 0 %d\n", r->id, code, sent, timed_out);
         port_write(port, end, (size_t)len);
     }
-    /* Frames up to the host's EOF, as after RUN; a line that is not one is a request. */
-    while (stdin_open && !port_ended && !failed) {
-        char *line;
-        while (stdin_open && (line = port_next_line(port))) {
-            if (strcmp(line, eof) == 0) { stdin_open = 0; break; }
-            if (*line && strncmp(line, in_head, (size_t)in_len) != 0 && strncmp(line, resize_head, (size_t)resize_len) != 0) {
-                port_put_back(port);
-                stdin_open = 0;
-                break;
-            }
-        }
-        if (!stdin_open) break;
-        struct pollfd p = { port->fd, POLLIN, 0 };
-        if (poll(&p, 1, -1) < 0 && errno != EINTR) break;
-        if (port_fill(port) <= 0) break;
-    }
+    /* Frames up to the host's EOF, as after RUN. */
+    if (stdin_open && !port_ended && !failed) port_drop_frames_until_eof(port, r->id);
     return 0;
 }

@@ -162,5 +162,17 @@ public enum GraphSchema {
                 ALTER COLUMN task_path TYPE TEXT COLLATE "C",
                 ALTER COLUMN value_type TYPE TEXT COLLATE "C";
             """),
+        // Blobs in rows may be zstd frames (`RowCompression`): NULL keeps every existing row raw,
+        // so nothing is rewritten. A Stasis without this migration refuses the catalog.
+        CatalogMigration("graph:v5-row-compression", sqlite: """
+            ALTER TABLE graph_checkpoints ADD COLUMN checkpoint_encoding INTEGER;
+            ALTER TABLE graph_checkpoints ADD COLUMN versions_encoding INTEGER;
+            ALTER TABLE graph_channel_values ADD COLUMN inline_encoding INTEGER;
+            ALTER TABLE graph_writes ADD COLUMN inline_encoding INTEGER;
+            """, postgres: """
+            ALTER TABLE graph_checkpoints ADD COLUMN checkpoint_encoding BIGINT, ADD COLUMN versions_encoding BIGINT;
+            ALTER TABLE graph_channel_values ADD COLUMN inline_encoding BIGINT;
+            ALTER TABLE graph_writes ADD COLUMN inline_encoding BIGINT;
+            """),
     ], legacyNames: ["v3-langgraph-checkpoints"])
 }

@@ -12,7 +12,7 @@ extension GraphStore {
         var wanted: [(key: GraphKey, versions: [(channel: String, version: String)])] = []
         for row in rows {
             let key = try Self.key(row)
-            guard let versions = GraphVersions.decode(try row.blob("versions")) else {
+            guard let versions = GraphVersions.decode(try RowCompression.blob(row, "versions", encoding: "versions_encoding", what: "\(key): its channel versions")) else {
                 throw GraphError.corrupt("\(key): its channel versions do not decode")
             }
             wanted.append((key, versions.sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value) }))
@@ -25,7 +25,7 @@ extension GraphStore {
             let match = Array(repeating: "(thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?)", count: batch.count)
                 .joined(separator: " OR ")
             for row in try db.query("""
-                SELECT thread_id, checkpoint_ns, channel, version, value_type, inline_value, value_id FROM graph_channel_values WHERE \(match)
+                SELECT thread_id, checkpoint_ns, channel, version, value_type, inline_value, inline_encoding, value_id FROM graph_channel_values WHERE \(match)
                 """, batch.flatMap { [CatalogValue.text($0.thread), .text($0.namespace), .text($0.channel), .text($0.version)] }) {
                 channelRows[ChannelKey(thread: try row.text("thread_id"), namespace: try row.text("checkpoint_ns"),
                                        channel: try row.text("channel"), version: try row.text("version"))] = row
@@ -35,7 +35,7 @@ extension GraphStore {
         var writeRows: [GraphKey: [CatalogRow]] = [:]
         for batch in wanted.map(\.key).batches(of: Self.keysPerStatement) {
             for row in try db.query("""
-                SELECT thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, task_path, value_type, inline_value, value_id
+                SELECT thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, task_path, value_type, inline_value, inline_encoding, value_id
                 FROM graph_writes WHERE \(Self.keyMatch(batch.count)) ORDER BY task_id, idx
                 """, batch.flatMap(Self.keyArguments)) {
                 writeRows[try Self.key(row), default: []].append(row)
@@ -47,16 +47,19 @@ extension GraphStore {
             for (channel, version) in w.versions {
                 guard let v = channelRows[ChannelKey(thread: key.thread, namespace: key.namespace, channel: channel, version: version)],
                       let type = v.optionalText("value_type") else { continue }  // none, or emptied at this version
-                let bytes = try loadValue(inline: v.optionalBlob("inline_value"), id: v.optionalBlob("value_id"), db, what: "channel \(channel) of \(key)")
+                let what = "channel \(channel) of \(key)"
+                let bytes = try loadValue(inline: try RowCompression.inline(v, what: what), id: v.optionalBlob("value_id"), db, what: what)
                 values.append(ChannelUpdate(channel: channel, version: version, value: GraphValue(type: type, bytes: bytes)))
             }
             let writes = try (writeRows[key] ?? []).map { w in
-                let bytes = try loadValue(inline: w.optionalBlob("inline_value"), id: w.optionalBlob("value_id"), db, what: "a write of \(key)")
+                let what = "a write of \(key)"
+                let bytes = try loadValue(inline: try RowCompression.inline(w, what: what), id: w.optionalBlob("value_id"), db, what: what)
                 return PendingWrite(taskID: try w.text("task_id"), index: try w.int("idx"), channel: try w.text("channel"),
                                     value: GraphValue(type: try w.text("value_type"), bytes: bytes), taskPath: try w.text("task_path"))
             }
             return CheckpointTuple(key: key, parent: row.optionalText("parent_id"),
-                                   checkpoint: GraphValue(type: try row.text("checkpoint_type"), bytes: try row.blob("checkpoint")),
+                                   checkpoint: GraphValue(type: try row.text("checkpoint_type"),
+                                                          bytes: try RowCompression.blob(row, "checkpoint", encoding: "checkpoint_encoding", what: "\(key)")),
                                    metadata: GraphValue(type: try row.text("metadata_type"), bytes: try row.blob("metadata")),
                                    values: values, pendingWrites: writes)
         }

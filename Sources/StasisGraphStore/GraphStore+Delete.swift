@@ -75,17 +75,19 @@ extension GraphStore {
                 }
                 let n = try db.execute("""
                     INSERT INTO graph_checkpoints(thread_id, checkpoint_ns, checkpoint_id, parent_id, run_id, checkpoint_type, checkpoint,
-                        metadata_type, metadata, metadata_json, versions, created_at)
-                    SELECT ?, checkpoint_ns, checkpoint_id, parent_id, run_id, checkpoint_type, checkpoint, metadata_type, metadata,
-                        metadata_json, versions, created_at FROM graph_checkpoints WHERE thread_id = ?
+                        checkpoint_encoding, metadata_type, metadata, metadata_json, versions, versions_encoding, created_at)
+                    SELECT ?, checkpoint_ns, checkpoint_id, parent_id, run_id, checkpoint_type, checkpoint, checkpoint_encoding, metadata_type,
+                        metadata, metadata_json, versions, versions_encoding, created_at FROM graph_checkpoints WHERE thread_id = ?
                     """, target, source)
                 try db.execute("""
-                    INSERT INTO graph_channel_values(thread_id, checkpoint_ns, channel, version, value_type, inline_value, value_id)
-                    SELECT ?, checkpoint_ns, channel, version, value_type, inline_value, value_id FROM graph_channel_values WHERE thread_id = ?
+                    INSERT INTO graph_channel_values(thread_id, checkpoint_ns, channel, version, value_type, inline_value, inline_encoding, value_id)
+                    SELECT ?, checkpoint_ns, channel, version, value_type, inline_value, inline_encoding, value_id
+                    FROM graph_channel_values WHERE thread_id = ?
                     """, target, source)
                 try db.execute("""
-                    INSERT INTO graph_writes(thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, task_path, value_type, inline_value, value_id)
-                    SELECT ?, checkpoint_ns, checkpoint_id, task_id, idx, channel, task_path, value_type, inline_value, value_id
+                    INSERT INTO graph_writes(thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, task_path, value_type,
+                        inline_value, inline_encoding, value_id)
+                    SELECT ?, checkpoint_ns, checkpoint_id, task_id, idx, channel, task_path, value_type, inline_value, inline_encoding, value_id
                     FROM graph_writes WHERE thread_id = ?
                     """, target, source)
                 return n
@@ -116,9 +118,15 @@ extension GraphStore {
     /// Removes the thread's channel values that none of its remaining checkpoints names.
     static func sweepChannelValues(thread: String, _ db: any CatalogConnection) throws {
         var live = Set<String>()
-        try db.forEachRow("SELECT checkpoint_ns, versions FROM graph_checkpoints WHERE thread_id = ?", [.text(thread)]) { row in
+        try db.forEachRow("SELECT checkpoint_ns, checkpoint_id, versions, versions_encoding FROM graph_checkpoints WHERE thread_id = ?",
+                          [.text(thread)]) { row in
             let ns = try row.text("checkpoint_ns")
-            for (channel, version) in GraphVersions.decode(try row.blob("versions")) ?? [:] { live.insert(ns + "\u{0}" + channel + "\u{0}" + version) }
+            let what = "checkpoint \(try row.text("checkpoint_id")) of thread \(thread): its channel versions"
+            // Versions that do not decode hide which values are live: nothing is removed.
+            guard let versions = GraphVersions.decode(try RowCompression.blob(row, "versions", encoding: "versions_encoding", what: what)) else {
+                throw GraphError.corrupt("\(what) do not decode; nothing was removed")
+            }
+            for (channel, version) in versions { live.insert(ns + "\u{0}" + channel + "\u{0}" + version) }
         }
         let all = try db.query("SELECT checkpoint_ns, channel, version FROM graph_channel_values WHERE thread_id = ?", thread)
         for r in all {

@@ -89,19 +89,22 @@ extension GraphStore {
         let sameParent = db.engine == .postgres
             ? "graph_checkpoints.parent_id IS NOT DISTINCT FROM excluded.parent_id"
             : "graph_checkpoints.parent_id IS excluded.parent_id"
+        let checkpoint = RowCompression.encode(put.checkpoint.bytes)
+        let versions = RowCompression.encode(GraphVersions.encode(put.versions))
         let written = try db.query("""
             INSERT INTO graph_checkpoints(thread_id, checkpoint_ns, checkpoint_id, parent_id, run_id, checkpoint_type,
-                checkpoint, metadata_type, metadata, metadata_json, versions, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                checkpoint, checkpoint_encoding, metadata_type, metadata, metadata_json, versions, versions_encoding, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
                 parent_id = excluded.parent_id, run_id = excluded.run_id, checkpoint_type = excluded.checkpoint_type,
-                checkpoint = excluded.checkpoint, metadata_type = excluded.metadata_type, metadata = excluded.metadata,
-                metadata_json = excluded.metadata_json, versions = excluded.versions, created_at = excluded.created_at
+                checkpoint = excluded.checkpoint, checkpoint_encoding = excluded.checkpoint_encoding,
+                metadata_type = excluded.metadata_type, metadata = excluded.metadata, metadata_json = excluded.metadata_json,
+                versions = excluded.versions, versions_encoding = excluded.versions_encoding, created_at = excluded.created_at
             WHERE \(sameParent)
             RETURNING checkpoint_id
             """, [.text(k.thread), .text(k.namespace), .text(k.checkpoint), put.parent.catalogValue, runID.catalogValue,
-                  .text(put.checkpoint.type), .blob(put.checkpoint.bytes), .text(put.metadata.type), .blob(put.metadata.bytes),
-                  .text(put.metadataJSON.isEmpty ? "{}" : put.metadataJSON), .blob(GraphVersions.encode(put.versions)),
+                  .text(put.checkpoint.type), .blob(checkpoint.bytes), checkpoint.encoding, .text(put.metadata.type), .blob(put.metadata.bytes),
+                  .text(put.metadataJSON.isEmpty ? "{}" : put.metadataJSON), .blob(versions.bytes), versions.encoding,
                   .double(Date().timeIntervalSince1970)])
         if written.isEmpty {
             let parent = try db.queryOne("""
@@ -112,7 +115,7 @@ extension GraphStore {
         var newBytes: Int64 = 0
         var rows: [[CatalogValue]] = []
         for (i, update) in put.newValues.enumerated() {
-            var stored = StoredValue(inline: nil, valueID: nil, newBytes: 0)
+            var stored = StoredValue(inline: nil, inlineEncoding: .null, valueID: nil, newBytes: 0)
             if let value = update.value {
                 if let delta = update.delta {
                     let (bytes, chunked, base) = try resolve(delta, key: k, channel: update.channel, field: "new_values[\(i)].delta", db, cache)
@@ -123,15 +126,16 @@ extension GraphStore {
                 newBytes += stored.newBytes
             }
             rows.append([.text(k.thread), .text(k.namespace), .text(update.channel), .text(update.version), update.value?.type.catalogValue ?? .null,
-                         stored.inline.map(CatalogValue.blob) ?? .null, stored.valueID.map(CatalogValue.blob) ?? .null])
+                         stored.inline.map(CatalogValue.blob) ?? .null, stored.inlineEncoding, stored.valueID.map(CatalogValue.blob) ?? .null])
         }
         // Every channel's row in one statement, sent without waiting for its answer.
         for batch in rows.batches(of: Self.rowsPerInsert) {
             try db.send("""
-                INSERT INTO graph_channel_values(thread_id, checkpoint_ns, channel, version, value_type, inline_value, value_id)
-                VALUES \(Self.placeholders(rows: batch.count, columns: 7))
+                INSERT INTO graph_channel_values(thread_id, checkpoint_ns, channel, version, value_type, inline_value, inline_encoding, value_id)
+                VALUES \(Self.placeholders(rows: batch.count, columns: 8))
                 ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO UPDATE SET
-                    value_type = excluded.value_type, inline_value = excluded.inline_value, value_id = excluded.value_id
+                    value_type = excluded.value_type, inline_value = excluded.inline_value, inline_encoding = excluded.inline_encoding,
+                    value_id = excluded.value_id
                 """, batch.flatMap { $0 })
         }
         return newBytes
@@ -158,13 +162,14 @@ extension GraphStore {
     static func resolve(_ d: ValueDelta, key k: GraphKey, channel: String, field: String, _ db: any CatalogConnection, _ cache: ValueCache)
         throws -> ([UInt8], ChunkedValue?, DeltaBase?) {
         guard let row = try db.queryOne("""
-            SELECT value_type, inline_value, value_id FROM graph_channel_values
+            SELECT value_type, inline_value, inline_encoding, value_id FROM graph_channel_values
             WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?
             """, k.thread, k.namespace, channel, d.baseVersion), !row.isNull("value_type") else {
             throw GraphError.missingBase("channel \(channel) at version \(d.baseVersion) of thread \(k.thread)")
         }
         let baseID = row.optionalBlob("value_id")
-        let base = try loadCached(inline: row.optionalBlob("inline_value"), id: baseID, db, cache, what: "channel \(channel) of thread \(k.thread)")
+        let what = "channel \(channel) of thread \(k.thread)"
+        let base = try loadCached(inline: try RowCompression.inline(row, what: what), id: baseID, db, cache, what: what)
         guard d.copy.lowerBound >= 0, d.copy.upperBound <= base.bytes.count else {
             throw GraphError.invalidArgument(field: field, reason: "copies \(d.copy) of a \(base.bytes.count)-byte base")
         }
@@ -181,7 +186,7 @@ extension GraphStore {
                              _ db: any CatalogConnection, _ cache: ValueCache) throws {
         // A normal write is kept as first written; a special one replaces what is stored.
         let onConflict = replace
-            ? "DO UPDATE SET channel = excluded.channel, task_path = excluded.task_path, value_type = excluded.value_type, inline_value = excluded.inline_value, value_id = excluded.value_id"
+            ? "DO UPDATE SET channel = excluded.channel, task_path = excluded.task_path, value_type = excluded.value_type, inline_value = excluded.inline_value, inline_encoding = excluded.inline_encoding, value_id = excluded.value_id"
             : "DO NOTHING"
         var rows: [[CatalogValue]] = []
         for w in Self.onePerIndex(writes, keepLast: replace) {
@@ -194,14 +199,15 @@ extension GraphStore {
             }
             let stored = try storeValue(w.value.bytes, chunked: nil, db, cache)
             rows.append([.text(k.thread), .text(k.namespace), .text(k.checkpoint), .text(taskID), .int(w.index), .text(w.channel),
-                         .text(taskPath), .text(w.value.type), stored.inline.map(CatalogValue.blob) ?? .null,
+                         .text(taskPath), .text(w.value.type), stored.inline.map(CatalogValue.blob) ?? .null, stored.inlineEncoding,
                          stored.valueID.map(CatalogValue.blob) ?? .null])
         }
         // A task's writes in one statement, sent without waiting for its answer.
         for batch in rows.batches(of: rowsPerInsert) {
             try db.send("""
-                INSERT INTO graph_writes(thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, task_path, value_type, inline_value, value_id)
-                VALUES \(placeholders(rows: batch.count, columns: 10))
+                INSERT INTO graph_writes(thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, task_path, value_type,
+                    inline_value, inline_encoding, value_id)
+                VALUES \(placeholders(rows: batch.count, columns: 11))
                 ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) \(onConflict)
                 """, batch.flatMap { $0 })
         }
@@ -220,7 +226,9 @@ extension GraphStore {
     static let sharedRowsLock = "graph:chunks-and-values"
 
     struct StoredValue {
+        /// A small value as stored in its row (compressed or not), and its `inline_encoding`.
         var inline: [UInt8]?
+        var inlineEncoding: CatalogValue
         var valueID: [UInt8]?
         var newBytes: Int64
     }
@@ -237,9 +245,14 @@ extension GraphStore {
     /// Keeps a small value inline; stores a large one as chunks and nodes: those the catalog lacks,
     /// as it says in this transaction (a chunk this process stored may have been removed since by
     /// another). Returns the raw bytes of the data chunks it stored.
-    static func storeValue(_ bytes: [UInt8], chunked: ChunkedValue?, base: DeltaBase? = nil, _ db: any CatalogConnection,
-                           _ cache: ValueCache) throws -> StoredValue {
-        guard bytes.count > ChunkedValue.inlineLimit else { return StoredValue(inline: bytes, valueID: nil, newBytes: 0) }
+    /// `compressInline: false` keeps a small value's bytes as they are in its row (the memory
+    /// store's, which SQL reads as JSON).
+    static func storeValue(_ bytes: [UInt8], chunked: ChunkedValue?, base: DeltaBase? = nil, compressInline: Bool = true,
+                           _ db: any CatalogConnection, _ cache: ValueCache) throws -> StoredValue {
+        guard bytes.count > ChunkedValue.inlineLimit else {
+            let row = compressInline ? RowCompression.encode(bytes) : (bytes: bytes, encoding: CatalogValue.null)
+            return StoredValue(inline: row.bytes, inlineEncoding: row.encoding, valueID: nil, newBytes: 0)
+        }
         let value = chunked ?? ChunkedValue(bytes)
         cache.put(value.id, CachedValue(bytes: bytes, pieces: value.pieces))
         // Whether the value is stored, and whether its delta base still is, in one round trip. A
@@ -247,7 +260,7 @@ extension GraphStore {
         let stored = Set(try db.query("SELECT id FROM graph_values WHERE id IN (?, ?)", [.blob(value.id), .blob(base?.id ?? value.id)])
             .map { try $0.blob("id") })
         if stored.contains(value.id) {
-            return StoredValue(inline: nil, valueID: value.id, newBytes: 0)
+            return StoredValue(inline: nil, inlineEncoding: .null, valueID: value.id, newBytes: 0)
         }
         let vouched = base.map { stored.contains($0.id) ? $0.chunks : [] } ?? []
         var missing = try missingChunks(of: value, vouched: vouched, db)
@@ -274,6 +287,6 @@ extension GraphStore {
         let added = pieces.reduce(Int64(0)) { $0 + Int64($1.range.count) }
         try db.send("INSERT INTO graph_values(id, size, chunks) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
                     [.blob(value.id), .int(Int64(bytes.count)), .blob(value.listing)])
-        return StoredValue(inline: nil, valueID: value.id, newBytes: added)
+        return StoredValue(inline: nil, inlineEncoding: .null, valueID: value.id, newBytes: added)
     }
 }

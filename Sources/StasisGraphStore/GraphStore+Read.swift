@@ -92,7 +92,10 @@ extension GraphStore {
     /// Stops a scan that has found what it needs.
     private struct EnoughRows: Error {}
 
-    static let columns = "thread_id, checkpoint_ns, checkpoint_id, parent_id, checkpoint_type, checkpoint, metadata_type, metadata, versions"
+    static let columns = """
+        thread_id, checkpoint_ns, checkpoint_id, parent_id, checkpoint_type, checkpoint, checkpoint_encoding, metadata_type, metadata,
+        versions, versions_encoding
+        """
 
     /// A value's bytes: inline, from the cache, or reassembled from its chunks with every chunk,
     /// node and the listing checked against their ids.

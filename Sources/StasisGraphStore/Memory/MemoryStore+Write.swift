@@ -25,7 +25,7 @@ extension MemoryStore {
         for put in puts {
             guard let json = put.valueJSON else { continue }
             let ns = put.namespace.joined
-            let stored = try GraphStore.storeValue(json, chunked: nil, db, cache)
+            let stored = try GraphStore.storeValue(json, chunked: nil, compressInline: false, db, cache)
             let expires = put.ttlMinutes.map { now + $0 * 60 }
             rows.append([.text(ns), .text(put.key), stored.inline.map(CatalogValue.blob) ?? .null, stored.valueID.map(CatalogValue.blob) ?? .null,
                          .double(now), .double(now), put.ttlMinutes.map(CatalogValue.double) ?? .null, expires.map(CatalogValue.double) ?? .null])

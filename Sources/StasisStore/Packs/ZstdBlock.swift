@@ -21,6 +21,17 @@ public enum ZstdBlock {
         return ZSTD_isError(n) == 0 && n == destination.count
     }
 
+    /// The decoded length a zstd frame declares in its header (written by every one-shot
+    /// compression, `ZstdCompressor.compress` included); nil when the header is damaged, does not
+    /// declare it, or declares more than `limit` bytes.
+    public static func frameContentSize(_ source: UnsafeRawBufferPointer, limit: Int) -> Int? {
+        guard let base = source.baseAddress, source.count > 0 else { return nil }
+        let n = ZSTD_getFrameContentSize(base, source.count)
+        // ZSTD_CONTENTSIZE_UNKNOWN and _ERROR are the two largest UInt64 values.
+        guard n < UInt64.max - 1, n <= UInt64(limit) else { return nil }
+        return Int(n)
+    }
+
     /// A reusable decompression context (freed never: the pool lives as long as the process and
     /// holds at most one per thread that ever decoded at once).
     private final class DecompressionContext: @unchecked Sendable {

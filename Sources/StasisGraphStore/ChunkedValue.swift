@@ -10,8 +10,9 @@ import StasisStore
 ///   (1–4 KB) per step: a step costs its new bytes plus the chunk or two around the edit. The
 ///   header chunk is there because serialised lists start with their length, which changes at
 ///   every step: without it the whole first chunk would be stored again each time.
-/// - Nodes: the data chunks' entries (u32 length, 32-byte id) grouped into nodes, a node ending
-///   after an entry whose id starts with four zero bits (so about 16 entries, at most 64). The
+/// - Nodes: the data chunks' entries (u32 length, 32-byte id) grouped into nodes, the header
+///   chunk alone in the first, then a node ending after an entry whose id starts with four zero
+///   bits (so about 16 entries, at most 64). The
 ///   boundaries depend only on the entries, so a grown value shares every node but the last one
 ///   or two with the value it grew from. Nodes are stored as chunks themselves.
 /// - The value's listing (`graph_values.chunks`) is (u32 length covered, 32-byte node id) per
@@ -97,7 +98,11 @@ struct ChunkedValue {
             Self.appendEntry(&current, length: p.range.count, id: p.id)
             covered += p.range.count
             entries += 1
-            if p.id.w0 >> 60 == 0 || entries == Self.maxNodeEntries { close() }
+            // The header chunk (a list's length, new at every step) is a node of its own: in the
+            // first node it made that node new at every step too, 16 entries (576 bytes) on
+            // average. Readers take any grouping; only the writer decides it.
+            let header = p.range.lowerBound == 0 && p.range.count == Self.headerLength
+            if header || p.id.w0 >> 60 == 0 || entries == Self.maxNodeEntries { close() }
         }
         close()
         self.nodes = nodes

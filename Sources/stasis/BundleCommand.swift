@@ -13,7 +13,7 @@ struct BundleExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write a session to a bundle file.",
-        discussion: "The bundle holds the history, the checkpoints (all, or --checkpoint) with their signatures and public keys, the image and blob manifests, and every chunk they need. With a passphrase (--passphrase-file, or STASIS_BUNDLE_PASSPHRASE) every entry is encrypted (AES-256-GCM, key from scrypt); without one the bundle is plain, whatever the store's encryption.")
+        discussion: "The bundle holds the history, the checkpoints (all, or --checkpoint) with their signatures and public keys, the image and blob manifests, and every chunk they need. With a passphrase (--passphrase-file, or STASIS_BUNDLE_PASSPHRASE) every entry is encrypted (AES-256-GCM, key from scrypt); without one the bundle is plain, whatever the store's encryption (from an encrypted store a warning says so, and --json has it under \"warnings\").")
     @OptionGroup var options: StoreOptions
     @OptionGroup var passphrase: PassphraseOptions
     @Argument(help: ArgumentHelp("Session id or unique prefix.", valueName: "SESSION")) var session: String
@@ -25,7 +25,8 @@ struct BundleExportCommand: ParsableCommand {
             let secret = try passphrase.passphrase()
             let r = try options.openSessions().exportBundle(session, checkpoint: checkpoint, to: output, passphrase: secret, progress: options.progress)
             if options.json { CommandOutput.json(r) } else {
-                CommandOutput.line("wrote \(r.path)\(secret == nil ? "" : " (encrypted)"): \(r.events) events, \(r.checkpoints.count) checkpoints, \(r.images) images, \(r.blobs) blobs, \(r.chunks) chunks, \(r.bytes) bytes")
+                CommandOutput.line("wrote \(r.path)\(r.encrypted ? " (encrypted)" : ""): \(r.events) events, \(r.checkpoints.count) checkpoints, \(r.images) images, \(r.blobs) blobs, \(r.chunks) chunks, \(r.bytes) bytes")
+                for warning in r.warnings { CommandOutput.warn("warning: \(warning)") }
             }
         }
     }

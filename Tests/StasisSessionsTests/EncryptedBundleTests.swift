@@ -44,6 +44,18 @@ struct EncryptedBundleTests {
         #expect(try b.sessions.verifyHistory(s).ok)
     }
 
+    @Test("a plain export from an encrypted store warns, naming the file; an encrypted export does not")
+    func plainExportWarns() throws {
+        let a = try TemporaryStore()
+        #expect(a.sessions.store.isEncrypted)
+        let (s, _, _) = try session(a)
+        let plain = try a.sessions.exportBundle(s, to: a.file("p.bundle"))
+        #expect(!plain.encrypted)
+        #expect(plain.warnings.count == 1 && plain.warnings.allSatisfy { $0.contains("plaintext") && $0.contains(a.file("p.bundle")) }, "\(plain.warnings)")
+        let sealed = try a.sessions.exportBundle(s, to: a.file("e.bundle"), passphrase: Self.passphrase)
+        #expect(sealed.encrypted && sealed.warnings.isEmpty)
+    }
+
     @Test("no passphrase or a wrong one: a usage error naming the file; nothing imported")
     func passphraseRefused() throws {
         let a = try TemporaryStore(), b = try TemporaryStore()

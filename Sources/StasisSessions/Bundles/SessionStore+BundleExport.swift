@@ -13,6 +13,10 @@ public struct BundleExportResult: Sendable, Codable {
     public var blobs: Int
     public var chunks: Int
     public var bytes: Int64
+    /// Whether the bundle's entries are encrypted (a passphrase was given).
+    public var encrypted: Bool
+    /// What the user should know about the file written; empty when nothing.
+    public var warnings: [String]
 }
 
 extension SessionStore {
@@ -119,8 +123,16 @@ extension SessionStore {
             try writer.add("bundle.json", manifest.json.canonicalBytes)
             try writer.finish()
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
+            var warnings: [String] = []
+            if passphrase == nil, store.isEncrypted {
+                // Not refused: scripts that move bundles inside a trusted boundary rely on plain
+                // export. But what the store keeps sealed leaves it readable, and the user must know.
+                warnings.append("the store is encrypted at rest but \(path) is not: it holds this session's guest memory, disks and history in plaintext; "
+                                + "give a passphrase (--passphrase-file or STASIS_BUNDLE_PASSPHRASE) to encrypt it")
+            }
             return BundleExportResult(path: path, session: session, checkpoints: checkpoints.map(\.id), events: count,
-                                      images: images.count, blobs: blobs.count, chunks: chunks.count, bytes: size ?? 0)
+                                      images: images.count, blobs: blobs.count, chunks: chunks.count, bytes: size ?? 0,
+                                      encrypted: passphrase != nil, warnings: warnings)
         } catch {
             writer.abandon()
             throw error

@@ -71,6 +71,8 @@ enum TimelinePage {
     .mark.bad, .bad { color: #c00; } .mark.unchecked, .mark.pending { color: #999; }
     .k-command-started { color: #0645ad; } .k-output { color: #555; } .k-command-exited { color: #333; } .k-tool-call, .k-tool-result { color: #7a3db8; }
     .k-message { color: #0b6e6e; } .k-checkpoint { color: #1f6fd1; } .k-restore { color: #d9730d; } .k-note { color: #6b6b00; }
+    .k-x-langgraph-checkpoint { color: #1f6fd1; } .k-x-langgraph-message { color: #0b6e6e; } .k-x-langgraph-tool-result { color: #7a3db8; }
+    .k-x-langgraph-interrupt, .k-x-langgraph-error { color: #b3261e; }
     aside { width: 38%; max-width: 620px; overflow-y: auto; border-left: 1px solid #ccc; padding: 0 12px 12px; background: #fcfcfb; }
     .kv { font-family: ui-monospace, monospace; font-size: 12px; overflow-wrap: anywhere; } .kv .k { color: #777; display: inline-block; width: 80px; }
     pre.body { white-space: pre-wrap; overflow-wrap: anywhere; background: #f3f3f3; padding: 6px; max-height: 240px; overflow: auto; }

@@ -49,7 +49,23 @@ extension TimelineScript {
           case 'checkpoint': return 'checkpoint ' + value(d.checkpoint);
           case 'restore': return 'restore from ' + value(d.checkpoint) + (d.sandbox ? ` into sandbox ${value(d.sandbox)}` : '');
           case 'note': return value(d.text);
-          default: return JSON.stringify(d);
+          default: return e.kind.startsWith('x-langgraph.') ? graphSummary(e.kind, d) : JSON.stringify(d);
+        }
+      }
+      /** Steps of a LangGraph thread linked to the session (`StasisSaver(session=…)` writes them;
+       *  Formats/langgraph.md): the thread and step or task, then what happened. */
+      function graphSummary(kind, d) {
+        const where = '[' + value(d.thread_id ?? '?') + (d.checkpoint_ns ? '/' + value(d.checkpoint_ns) : '') + '] ';
+        const calls = Array.isArray(d.tool_calls) ? d.tool_calls.map(c => ' → ' + value(c && c.name) + '(' + (c && c.args !== undefined ? value(c.args) : '') + ')').join('') : '';
+        switch (kind) {
+          case 'x-langgraph.checkpoint':
+            return where + 'step ' + value(d.step ?? '?') + ' checkpoint ' + value(d.checkpoint_id ?? '?') + (d.source ? ` (${value(d.source)})` : '');
+          case 'x-langgraph.message': return where + value(d.type ?? 'message') + ': ' + value(d.content ?? '') + calls;
+          case 'x-langgraph.tool-result':
+            return where + value(d.name ?? 'tool') + (d.status === 'error' ? ' ERROR ' : ' → ') + value(d.content ?? '');
+          case 'x-langgraph.interrupt': return where + 'interrupted: ' + value(d.value ?? '');
+          case 'x-langgraph.error': return where + 'task failed: ' + value(d.error ?? '');
+          default: return where + JSON.stringify(d);
         }
       }
       function full(i) {

@@ -62,6 +62,14 @@ class Session:
             {"kind": "tool.call", "name": "browse", "arguments": {"html": HOSTILE}},
             {"kind": "message", "role": "assistant", "content": "bidi \u202e txt.exe and a needle"},
             {"kind": "output", "stream": "stdout", "data": "long " * 1200 + "blobneedle"},
+            # Steps of a linked LangGraph thread, as StasisSaver(session=...) writes them.
+            {"kind": "x-langgraph.message", "thread_id": "thread-7", "checkpoint_ns": "", "checkpoint_id": "1ef0", "task_id": "t1",
+             "channel": "messages", "type": "ai", "id": "m1", "content": "searching " + HOSTILE,
+             "tool_calls": [{"id": "c1", "name": "search", "args": {"q": "graphquery"}}]},
+            {"kind": "x-langgraph.tool-result", "thread_id": "thread-7", "checkpoint_ns": "", "checkpoint_id": "1ef0", "task_id": "t2",
+             "channel": "messages", "id": "m2", "tool_call_id": "c1", "name": "search", "status": "error", "content": "no route"},
+            {"kind": "x-langgraph.checkpoint", "thread_id": "thread-7", "checkpoint_ns": "", "checkpoint_id": "1ef1",
+             "parent_checkpoint_id": "1ef0", "step": 2, "source": "loop"},
         ]
         self.run("history", "append", self.id, input="\n".join(json.dumps(l) for l in lines))
         self.key = self.json("key", "show")["publicKey"]
@@ -163,6 +171,17 @@ class TimelinePageTests(unittest.TestCase):
         found = self.rows()
         self.assertEqual({r["kind"] for r in found}, {"message", "output"}, found)
         self.assertIn("\u27e6U+202E\u27e7", next(r["text"] for r in found if r["kind"] == "message"))
+        box.clear(); box.send_keys("\n")
+
+        # A linked LangGraph thread's steps read as steps: thread, who said what, which tool.
+        box.send_keys("thread-7\n")
+        graph = {r["kind"]: r["text"] for r in self.rows()}
+        self.assertEqual(set(graph), {"x-langgraph.message", "x-langgraph.tool-result", "x-langgraph.checkpoint"}, graph)
+        self.assertIn("[thread-7] ai: searching <script>window.pwned=1</script>", graph["x-langgraph.message"])
+        self.assertIn('\u2192 search({"q":"graphquery"})', graph["x-langgraph.message"])
+        self.assertIn("[thread-7] search ERROR no route", graph["x-langgraph.tool-result"])
+        self.assertIn("[thread-7] step 2 checkpoint 1ef1 (loop)", graph["x-langgraph.checkpoint"])
+        self.assertEqual(self.js("return document.querySelectorAll('#rows script, #rows img').length"), 0)
         box.clear(); box.send_keys("\n")
         output_row = next(r for r in self.rows() if r["kind"] == "output" and "red" in r["text"])
         self.browser.find_element("css selector", f'.row[data-seq="{output_row["seq"]}"] .toggle').click()

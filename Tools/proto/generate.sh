@@ -33,7 +33,12 @@ protoc -I "$root/Formats/proto" \
     --swift_out="$out" --swift_opt=Visibility=Public \
     --grpc-swift_out="$out" --grpc-swift_opt=Visibility=Public,Client=true,Server=true \
     "$root/Formats/proto/stasis.proto"
-if [[ -x $root/Tools/stasis-langgraph/generate_proto.sh ]]; then
-    "$root/Tools/stasis-langgraph/generate_proto.sh"
+# The Python code from grpcio-tools 1.85.1 (protobuf 7.35.1 generator) in a virtualenv of its
+# own: its GRPC_GENERATED_VERSION must not be newer than the oldest grpcio the package supports
+# (requirements/oldest.txt).
+tools=${STASIS_GRPC_TOOLS_VENV:-/tmp/stasis-grpc-tools}
+if [[ ! -x $tools/bin/python ]] || ! "$tools/bin/python" -c 'import grpc_tools' 2>/dev/null; then
+    python3 -m venv "$tools" && "$tools/bin/pip" install --quiet --disable-pip-version-check "grpcio-tools==1.85.1"
 fi
+PYTHON="$tools/bin/python" "$root/Tools/stasis-langgraph/generate_proto.sh"
 echo "generated: $out"

@@ -4247,6 +4247,19 @@ public enum Stasis_V1_Sandboxes: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ExecStream" metadata.
+        public enum ExecStream: Sendable {
+            /// Request type for "ExecStream".
+            public typealias Input = Stasis_V1_ExecStreamRequest
+            /// Response type for "ExecStream".
+            public typealias Output = Stasis_V1_ExecStreamResponse
+            /// Descriptor for "ExecStream".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "stasis.v1.Sandboxes"),
+                method: "ExecStream",
+                type: .bidirectionalStreaming
+            )
+        }
         /// Namespace for "Checkpoint" metadata.
         public enum Checkpoint: Sendable {
             /// Request type for "Checkpoint".
@@ -4329,6 +4342,7 @@ public enum Stasis_V1_Sandboxes: Sendable {
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Run.descriptor,
             Exec.descriptor,
+            ExecStream.descriptor,
             Checkpoint.descriptor,
             Pause.descriptor,
             Resume.descriptor,
@@ -4377,6 +4391,10 @@ extension Stasis_V1_Sandboxes {
 
         /// Handle the "Exec" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A command run to its end; its whole output in the answer.
+        ///
         /// - Parameters:
         ///   - request: A streaming request of `Stasis_V1_ExecRequest` messages.
         ///   - context: Context providing information about the RPC.
@@ -4388,6 +4406,26 @@ extension Stasis_V1_Sandboxes {
             request: GRPCCore.StreamingServerRequest<Stasis_V1_ExecRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Stasis_V1_ExecResponse>
+
+        /// Handle the "ExecStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The same command with its output streamed as the guest writes it, stdout and stderr apart,
+        /// > and stdin sent while it runs: the first request is `start`, the ones after it carry stdin;
+        /// > the last answer is `exit`. The history records it as `stasis exec` does.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Stasis_V1_ExecStreamRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Stasis_V1_ExecStreamResponse` messages.
+        func execStream(
+            request: GRPCCore.StreamingServerRequest<Stasis_V1_ExecStreamRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Stasis_V1_ExecStreamResponse>
 
         /// Handle the "Checkpoint" method.
         ///
@@ -4510,6 +4548,10 @@ extension Stasis_V1_Sandboxes {
 
         /// Handle the "Exec" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A command run to its end; its whole output in the answer.
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Stasis_V1_ExecRequest` message.
         ///   - context: Context providing information about the RPC.
@@ -4521,6 +4563,26 @@ extension Stasis_V1_Sandboxes {
             request: GRPCCore.ServerRequest<Stasis_V1_ExecRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Stasis_V1_ExecResponse>
+
+        /// Handle the "ExecStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The same command with its output streamed as the guest writes it, stdout and stderr apart,
+        /// > and stdin sent while it runs: the first request is `start`, the ones after it carry stdin;
+        /// > the last answer is `exit`. The history records it as `stasis exec` does.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Stasis_V1_ExecStreamRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Stasis_V1_ExecStreamResponse` messages.
+        func execStream(
+            request: GRPCCore.StreamingServerRequest<Stasis_V1_ExecStreamRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Stasis_V1_ExecStreamResponse>
 
         /// Handle the "Checkpoint" method.
         ///
@@ -4641,6 +4703,10 @@ extension Stasis_V1_Sandboxes {
 
         /// Handle the "Exec" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A command run to its end; its whole output in the answer.
+        ///
         /// - Parameters:
         ///   - request: A `Stasis_V1_ExecRequest` message.
         ///   - context: Context providing information about the RPC.
@@ -4652,6 +4718,27 @@ extension Stasis_V1_Sandboxes {
             request: Stasis_V1_ExecRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Stasis_V1_ExecResponse
+
+        /// Handle the "ExecStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The same command with its output streamed as the guest writes it, stdout and stderr apart,
+        /// > and stdin sent while it runs: the first request is `start`, the ones after it carry stdin;
+        /// > the last answer is `exit`. The history records it as `stasis exec` does.
+        ///
+        /// - Parameters:
+        ///   - request: A stream of `Stasis_V1_ExecStreamRequest` messages.
+        ///   - response: A response stream of `Stasis_V1_ExecStreamResponse` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func execStream(
+            request: GRPCCore.RPCAsyncSequence<Stasis_V1_ExecStreamRequest, any Swift.Error>,
+            response: GRPCCore.RPCWriter<Stasis_V1_ExecStreamResponse>,
+            context: GRPCCore.ServerContext
+        ) async throws
 
         /// Handle the "Checkpoint" method.
         ///
@@ -4772,6 +4859,17 @@ extension Stasis_V1_Sandboxes.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Stasis_V1_ExecResponse>(),
             handler: { request, context in
                 try await self.exec(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Stasis_V1_Sandboxes.Method.ExecStream.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Stasis_V1_ExecStreamRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Stasis_V1_ExecStreamResponse>(),
+            handler: { request, context in
+                try await self.execStream(
                     request: request,
                     context: context
                 )
@@ -4967,6 +5065,23 @@ extension Stasis_V1_Sandboxes.SimpleServiceProtocol {
         )
     }
 
+    public func execStream(
+        request: GRPCCore.StreamingServerRequest<Stasis_V1_ExecStreamRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Stasis_V1_ExecStreamResponse> {
+        return GRPCCore.StreamingServerResponse<Stasis_V1_ExecStreamResponse>(
+            metadata: [:],
+            producer: { writer in
+                try await self.execStream(
+                    request: request.messages,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
+        )
+    }
+
     public func checkpoint(
         request: GRPCCore.ServerRequest<Stasis_V1_SandboxCheckpointRequest>,
         context: GRPCCore.ServerContext
@@ -5076,6 +5191,10 @@ extension Stasis_V1_Sandboxes {
 
         /// Call the "Exec" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A command run to its end; its whole output in the answer.
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Stasis_V1_ExecRequest` message.
         ///   - serializer: A serializer for `Stasis_V1_ExecRequest` messages.
@@ -5091,6 +5210,31 @@ extension Stasis_V1_Sandboxes {
             deserializer: some GRPCCore.MessageDeserializer<Stasis_V1_ExecResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Stasis_V1_ExecResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ExecStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The same command with its output streamed as the guest writes it, stdout and stderr apart,
+        /// > and stdin sent while it runs: the first request is `start`, the ones after it carry stdin;
+        /// > the last answer is `exit`. The history records it as `stasis exec` does.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Stasis_V1_ExecStreamRequest` messages.
+        ///   - serializer: A serializer for `Stasis_V1_ExecStreamRequest` messages.
+        ///   - deserializer: A deserializer for `Stasis_V1_ExecStreamResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func execStream<Result>(
+            request: GRPCCore.StreamingClientRequest<Stasis_V1_ExecStreamRequest>,
+            serializer: some GRPCCore.MessageSerializer<Stasis_V1_ExecStreamRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Stasis_V1_ExecStreamResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Stasis_V1_ExecStreamResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "Checkpoint" method.
@@ -5268,6 +5412,10 @@ extension Stasis_V1_Sandboxes {
 
         /// Call the "Exec" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A command run to its end; its whole output in the answer.
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Stasis_V1_ExecRequest` message.
         ///   - serializer: A serializer for `Stasis_V1_ExecRequest` messages.
@@ -5289,6 +5437,40 @@ extension Stasis_V1_Sandboxes {
             try await self.client.unary(
                 request: request,
                 descriptor: Stasis_V1_Sandboxes.Method.Exec.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ExecStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The same command with its output streamed as the guest writes it, stdout and stderr apart,
+        /// > and stdin sent while it runs: the first request is `start`, the ones after it carry stdin;
+        /// > the last answer is `exit`. The history records it as `stasis exec` does.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Stasis_V1_ExecStreamRequest` messages.
+        ///   - serializer: A serializer for `Stasis_V1_ExecStreamRequest` messages.
+        ///   - deserializer: A deserializer for `Stasis_V1_ExecStreamResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func execStream<Result>(
+            request: GRPCCore.StreamingClientRequest<Stasis_V1_ExecStreamRequest>,
+            serializer: some GRPCCore.MessageSerializer<Stasis_V1_ExecStreamRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Stasis_V1_ExecStreamResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Stasis_V1_ExecStreamResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.bidirectionalStreaming(
+                request: request,
+                descriptor: Stasis_V1_Sandboxes.Method.ExecStream.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -5520,6 +5702,10 @@ extension Stasis_V1_Sandboxes.ClientProtocol {
 
     /// Call the "Exec" method.
     ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A command run to its end; its whole output in the answer.
+    ///
     /// - Parameters:
     ///   - request: A request containing a single `Stasis_V1_ExecRequest` message.
     ///   - options: Options to apply to this RPC.
@@ -5538,6 +5724,35 @@ extension Stasis_V1_Sandboxes.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Stasis_V1_ExecRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Stasis_V1_ExecResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ExecStream" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The same command with its output streamed as the guest writes it, stdout and stderr apart,
+    /// > and stdin sent while it runs: the first request is `start`, the ones after it carry stdin;
+    /// > the last answer is `exit`. The history records it as `stasis exec` does.
+    ///
+    /// - Parameters:
+    ///   - request: A streaming request producing `Stasis_V1_ExecStreamRequest` messages.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func execStream<Result>(
+        request: GRPCCore.StreamingClientRequest<Stasis_V1_ExecStreamRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Stasis_V1_ExecStreamResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.execStream(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Stasis_V1_ExecStreamRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Stasis_V1_ExecStreamResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -5740,6 +5955,10 @@ extension Stasis_V1_Sandboxes.ClientProtocol {
 
     /// Call the "Exec" method.
     ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A command run to its end; its whole output in the answer.
+    ///
     /// - Parameters:
     ///   - message: request message to send.
     ///   - metadata: Additional metadata to send, defaults to empty.
@@ -5761,6 +5980,40 @@ extension Stasis_V1_Sandboxes.ClientProtocol {
             metadata: metadata
         )
         return try await self.exec(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ExecStream" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The same command with its output streamed as the guest writes it, stdout and stderr apart,
+    /// > and stdin sent while it runs: the first request is `start`, the ones after it carry stdin;
+    /// > the last answer is `exit`. The history records it as `stasis exec` does.
+    ///
+    /// - Parameters:
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - producer: A closure producing request messages to send to the server. Returning
+    ///       from the closure closes the request stream.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func execStream<Result>(
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Stasis_V1_ExecStreamRequest>) async throws -> Void,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Stasis_V1_ExecStreamResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.StreamingClientRequest<Stasis_V1_ExecStreamRequest>(
+            metadata: metadata,
+            producer: producer
+        )
+        return try await self.execStream(
             request: request,
             options: options,
             onResponse: handleResponse

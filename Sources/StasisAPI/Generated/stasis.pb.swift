@@ -1407,11 +1407,26 @@ public nonisolated struct Stasis_V1_ExecRequest: Sendable {
   /// session or sandbox id
   public var sandbox: String = String()
 
-  /// run by the guest's persistent shell
+  /// a shell line, run by the guest's persistent shell (or argv)
   public var command: String = String()
 
-  /// 0 = 600
+  /// 0 = 600; the guest ends the command then (exit 124)
   public var timeoutSeconds: Double = 0
+
+  /// the program and its arguments, exactly as given (or command)
+  public var argv: [String] = []
+
+  /// variables for this command only
+  public var env: Dictionary<String,String> = [:]
+
+  /// "" = the shell's current directory
+  public var cwd: String = String()
+
+  /// Exec: the command's whole stdin ("" = none)
+  public var stdin: Data = Data()
+
+  /// ExecStream: stdin follows in `stdin` requests
+  public var stdinStream: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1423,15 +1438,118 @@ public nonisolated struct Stasis_V1_ExecResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// 127 no such program, 125 no such --cwd, 124 timed out
   public var exitCode: Int32 = 0
 
+  /// Exec only; ExecStream sends output as it comes
   public var stdout: Data = Data()
 
   public var stderr: Data = Data()
 
   public var durationMs: Double = 0
 
+  public var timedOut: Bool = false
+
+  /// as the guest counted them (and the host checked)
+  public var stdoutBytes: Int64 = 0
+
+  public var stderrBytes: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Stasis_V1_ExecStreamRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var message: Stasis_V1_ExecStreamRequest.OneOf_Message? = nil
+
+  /// first, and only first
+  public var start: Stasis_V1_ExecRequest {
+    get {
+      if case .start(let v)? = message {return v}
+      return Stasis_V1_ExecRequest()
+    }
+    set {message = .start(newValue)}
+  }
+
+  /// the next bytes of stdin (with start.stdin_stream)
+  public var stdin: Data {
+    get {
+      if case .stdin(let v)? = message {return v}
+      return Data()
+    }
+    set {message = .stdin(newValue)}
+  }
+
+  /// the end of stdin; a stream that ends closes it too
+  public var stdinClosed: Bool {
+    get {
+      if case .stdinClosed(let v)? = message {return v}
+      return false
+    }
+    set {message = .stdinClosed(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Message: Equatable, Sendable {
+    /// first, and only first
+    case start(Stasis_V1_ExecRequest)
+    /// the next bytes of stdin (with start.stdin_stream)
+    case stdin(Data)
+    /// the end of stdin; a stream that ends closes it too
+    case stdinClosed(Bool)
+
+  }
+
+  public init() {}
+}
+
+public nonisolated struct Stasis_V1_ExecStreamResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var message: Stasis_V1_ExecStreamResponse.OneOf_Message? = nil
+
+  public var stdout: Data {
+    get {
+      if case .stdout(let v)? = message {return v}
+      return Data()
+    }
+    set {message = .stdout(newValue)}
+  }
+
+  public var stderr: Data {
+    get {
+      if case .stderr(let v)? = message {return v}
+      return Data()
+    }
+    set {message = .stderr(newValue)}
+  }
+
+  /// last: how the command ended (no output in it)
+  public var exit: Stasis_V1_ExecResponse {
+    get {
+      if case .exit(let v)? = message {return v}
+      return Stasis_V1_ExecResponse()
+    }
+    set {message = .exit(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Message: Equatable, Sendable {
+    case stdout(Data)
+    case stderr(Data)
+    /// last: how the command ended (no output in it)
+    case exit(Stasis_V1_ExecResponse)
+
+  }
 
   public init() {}
 }
@@ -4012,7 +4130,7 @@ nonisolated extension Stasis_V1_RunSandboxRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Stasis_V1_ExecRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExecRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sandbox\0\u{1}command\0\u{3}timeout_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sandbox\0\u{1}command\0\u{3}timeout_seconds\0\u{1}argv\0\u{1}env\0\u{1}cwd\0\u{1}stdin\0\u{3}stdin_stream\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4023,6 +4141,11 @@ nonisolated extension Stasis_V1_ExecRequest: SwiftProtobuf.Message, SwiftProtobu
       case 1: try { try decoder.decodeSingularStringField(value: &self.sandbox) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.command) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.timeoutSeconds) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.argv) }()
+      case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.env) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.cwd) }()
+      case 7: try { try decoder.decodeSingularBytesField(value: &self.stdin) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.stdinStream) }()
       default: break
       }
     }
@@ -4038,6 +4161,21 @@ nonisolated extension Stasis_V1_ExecRequest: SwiftProtobuf.Message, SwiftProtobu
     if self.timeoutSeconds.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.timeoutSeconds, fieldNumber: 3)
     }
+    if !self.argv.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.argv, fieldNumber: 4)
+    }
+    if !self.env.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.env, fieldNumber: 5)
+    }
+    if !self.cwd.isEmpty {
+      try visitor.visitSingularStringField(value: self.cwd, fieldNumber: 6)
+    }
+    if !self.stdin.isEmpty {
+      try visitor.visitSingularBytesField(value: self.stdin, fieldNumber: 7)
+    }
+    if self.stdinStream != false {
+      try visitor.visitSingularBoolField(value: self.stdinStream, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -4045,6 +4183,11 @@ nonisolated extension Stasis_V1_ExecRequest: SwiftProtobuf.Message, SwiftProtobu
     if lhs.sandbox != rhs.sandbox {return false}
     if lhs.command != rhs.command {return false}
     if lhs.timeoutSeconds != rhs.timeoutSeconds {return false}
+    if lhs.argv != rhs.argv {return false}
+    if lhs.env != rhs.env {return false}
+    if lhs.cwd != rhs.cwd {return false}
+    if lhs.stdin != rhs.stdin {return false}
+    if lhs.stdinStream != rhs.stdinStream {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4052,7 +4195,7 @@ nonisolated extension Stasis_V1_ExecRequest: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Stasis_V1_ExecResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExecResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}exit_code\0\u{1}stdout\0\u{1}stderr\0\u{3}duration_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}exit_code\0\u{1}stdout\0\u{1}stderr\0\u{3}duration_ms\0\u{3}timed_out\0\u{3}stdout_bytes\0\u{3}stderr_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4064,6 +4207,9 @@ nonisolated extension Stasis_V1_ExecResponse: SwiftProtobuf.Message, SwiftProtob
       case 2: try { try decoder.decodeSingularBytesField(value: &self.stdout) }()
       case 3: try { try decoder.decodeSingularBytesField(value: &self.stderr) }()
       case 4: try { try decoder.decodeSingularDoubleField(value: &self.durationMs) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.timedOut) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.stdoutBytes) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.stderrBytes) }()
       default: break
       }
     }
@@ -4082,6 +4228,15 @@ nonisolated extension Stasis_V1_ExecResponse: SwiftProtobuf.Message, SwiftProtob
     if self.durationMs.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.durationMs, fieldNumber: 4)
     }
+    if self.timedOut != false {
+      try visitor.visitSingularBoolField(value: self.timedOut, fieldNumber: 5)
+    }
+    if self.stdoutBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.stdoutBytes, fieldNumber: 6)
+    }
+    if self.stderrBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.stderrBytes, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -4090,6 +4245,157 @@ nonisolated extension Stasis_V1_ExecResponse: SwiftProtobuf.Message, SwiftProtob
     if lhs.stdout != rhs.stdout {return false}
     if lhs.stderr != rhs.stderr {return false}
     if lhs.durationMs != rhs.durationMs {return false}
+    if lhs.timedOut != rhs.timedOut {return false}
+    if lhs.stdoutBytes != rhs.stdoutBytes {return false}
+    if lhs.stderrBytes != rhs.stderrBytes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stasis_V1_ExecStreamRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExecStreamRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}start\0\u{1}stdin\0\u{3}stdin_closed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try {
+        var v: Stasis_V1_ExecRequest?
+        var hadOneofValue = false
+        if let current = self.message {
+          hadOneofValue = true
+          if case .start(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.message = .start(v)
+        }
+      }()
+      case 2: try {
+        var v: Data?
+        try decoder.decodeSingularBytesField(value: &v)
+        if let v = v {
+          if self.message != nil {try decoder.handleConflictingOneOf()}
+          self.message = .stdin(v)
+        }
+      }()
+      case 3: try {
+        var v: Bool?
+        try decoder.decodeSingularBoolField(value: &v)
+        if let v = v {
+          if self.message != nil {try decoder.handleConflictingOneOf()}
+          self.message = .stdinClosed(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    switch self.message {
+    case .start?: try {
+      guard case .start(let v)? = self.message else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    }()
+    case .stdin?: try {
+      guard case .stdin(let v)? = self.message else { preconditionFailure() }
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 2)
+    }()
+    case .stdinClosed?: try {
+      guard case .stdinClosed(let v)? = self.message else { preconditionFailure() }
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 3)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stasis_V1_ExecStreamRequest, rhs: Stasis_V1_ExecStreamRequest) -> Bool {
+    if lhs.message != rhs.message {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stasis_V1_ExecStreamResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExecStreamResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stdout\0\u{1}stderr\0\u{1}exit\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try {
+        var v: Data?
+        try decoder.decodeSingularBytesField(value: &v)
+        if let v = v {
+          if self.message != nil {try decoder.handleConflictingOneOf()}
+          self.message = .stdout(v)
+        }
+      }()
+      case 2: try {
+        var v: Data?
+        try decoder.decodeSingularBytesField(value: &v)
+        if let v = v {
+          if self.message != nil {try decoder.handleConflictingOneOf()}
+          self.message = .stderr(v)
+        }
+      }()
+      case 3: try {
+        var v: Stasis_V1_ExecResponse?
+        var hadOneofValue = false
+        if let current = self.message {
+          hadOneofValue = true
+          if case .exit(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.message = .exit(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    switch self.message {
+    case .stdout?: try {
+      guard case .stdout(let v)? = self.message else { preconditionFailure() }
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 1)
+    }()
+    case .stderr?: try {
+      guard case .stderr(let v)? = self.message else { preconditionFailure() }
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 2)
+    }()
+    case .exit?: try {
+      guard case .exit(let v)? = self.message else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stasis_V1_ExecStreamResponse, rhs: Stasis_V1_ExecStreamResponse) -> Bool {
+    if lhs.message != rhs.message {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

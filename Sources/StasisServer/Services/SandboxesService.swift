@@ -10,13 +10,13 @@ import StasisSandbox
 struct SandboxesService: Stasis_V1_Sandboxes.SimpleServiceProtocol {
     let service: SandboxService
 
-    private func call<T: Sendable>(_ body: @escaping @Sendable () throws(SandboxError) -> T) async throws -> T {
+    func call<T: Sendable>(_ body: @escaping @Sendable () throws(SandboxError) -> T) async throws -> T {
         try await Offload.run { () throws -> T in
             return try body()
         }
     }
 
-    private static func required(_ value: String, _ field: String) throws {
+    static func required(_ value: String, _ field: String) throws {
         guard !value.isEmpty else { throw RPCError.invalid(field, "must not be empty") }
     }
 
@@ -27,23 +27,6 @@ struct SandboxesService: Stasis_V1_Sandboxes.SimpleServiceProtocol {
                       diskBytes: r.diskBytes == 0 ? 1 << 30 : r.diskBytes, labels: r.labels)
         }
         return .init(running)
-    }
-
-    func exec(request: Stasis_V1_ExecRequest, context: ServerContext) async throws -> Stasis_V1_ExecResponse {
-        try Self.required(request.sandbox, "sandbox")
-        try Self.required(request.command, "command")
-        let s = service, r = request
-        // The output's bytes exactly as the guest wrote them (not through a String).
-        return try await call { () throws(SandboxError) in
-            var out = Stasis_V1_ExecResponse()
-            let exec = ExecRequest(command: r.command, timeout: r.timeoutSeconds == 0 ? 600 : r.timeoutSeconds)
-            let status = try s.exec(r.sandbox, exec) { (stream, chunk) throws(SandboxError) in
-                if stream == .stdout { out.stdout.append(contentsOf: chunk) } else { out.stderr.append(contentsOf: chunk) }
-            }
-            out.exitCode = status.exitCode
-            out.durationMs = status.seconds * 1000
-            return out
-        }
     }
 
     func checkpoint(request: Stasis_V1_SandboxCheckpointRequest, context: ServerContext) async throws -> Stasis_V1_SandboxCheckpoint {

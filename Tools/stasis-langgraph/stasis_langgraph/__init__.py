@@ -20,6 +20,7 @@ from .errors import (
 from .models import (
     AppendResult,
     Event,
+    ExecOutput,
     ExecResult,
     Health,
     HealthStatus,
@@ -45,6 +46,7 @@ __all__ = [
     "DataLossError",
     "DeadlineExceededError",
     "Event",
+    "ExecOutput",
     "ExecResult",
     "FailedPreconditionError",
     "Health",

@@ -13,12 +13,12 @@ the plain names (`await client.get_session(...)`).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Union
 
 from ._proto import stasis_pb2 as pb
 from ._proto import stasis_pb2_grpc as rpc
-from .models import AppendResult, Event, ExecResult, Health, Sandbox, SandboxCheckpoint, Session, VerifyResult
+from .models import AppendResult, Event, ExecOutput, ExecResult, Health, Sandbox, SandboxCheckpoint, Session, VerifyResult
 from .transport import DEFAULT_CONNECT_GRACE, Connection
 
 #: Sandbox calls boot, checkpoint or restore VMs: give them longer than checkpointer calls.
@@ -48,6 +48,47 @@ def _event(event: EventInput) -> Any:
 
 def _exec_timeout(timeout_seconds: float) -> float:
     return (timeout_seconds or 600.0) + 60.0
+
+
+#: stdin goes to the daemon in pieces of at most this many bytes (a message each).
+STDIN_PIECE = 1 << 20
+
+
+def _exec_request(
+    sandbox: str, command: str | None, argv: Sequence[str] | None, env: Mapping[str, str] | None, cwd: str, timeout_seconds: float
+) -> Any:
+    """A stasis.v1.ExecRequest; exactly one of `command` and `argv`."""
+    if (command is None) == (argv is None):
+        raise ValueError("give exactly one of command (a shell line) and argv (the program and its arguments)")
+    if isinstance(argv, (str, bytes)):
+        raise TypeError("argv is a list of strings (the program, then its arguments), not one string: use command= for a shell line")
+    request = pb.ExecRequest(sandbox=sandbox, timeout_seconds=timeout_seconds, cwd=cwd, env=dict(env or {}))
+    if command is not None:
+        request.command = command
+    else:
+        request.argv.extend(list(argv or []))
+    return request
+
+
+def _stdin_chunks(stdin: bytes | Iterable[bytes]) -> Iterator[bytes]:
+    """stdin as the pieces sent: bytes cut to STDIN_PIECE, an iterable's items likewise."""
+    items = [stdin] if isinstance(stdin, (bytes, bytearray, memoryview)) else stdin
+    for item in items:
+        data = bytes(item)
+        for at in range(0, len(data), STDIN_PIECE):
+            yield data[at:at + STDIN_PIECE]
+
+
+def _exec_item(message: Any) -> ExecOutput | ExecResult | None:
+    """What one stasis.v1.ExecStreamResponse carries for the caller."""
+    which = message.WhichOneof("message")
+    if which == "stdout":
+        return ExecOutput("stdout", message.stdout)
+    if which == "stderr":
+        return ExecOutput("stderr", message.stderr)
+    if which == "exit":
+        return ExecResult.from_pb(message.exit)
+    return None
 
 
 class StasisClient:
@@ -227,16 +268,106 @@ class StasisClient:
         request = self._run_request(session, memory_bytes, disk_bytes, labels)
         return Sandbox.from_pb(await self._acall(rpc.SandboxesStub, "Run", request, SANDBOX_TIMEOUT))
 
-    def exec(self, sandbox: str, command: str, *, timeout_seconds: float = 0) -> ExecResult:
-        """Runs `command` in the guest's persistent shell (`sandbox` = sandbox or session id);
-        `timeout_seconds` 0 = the daemon's 600 s. Recorded in the session's history."""
-        request = pb.ExecRequest(sandbox=sandbox, command=command, timeout_seconds=timeout_seconds)
+    def exec(
+        self,
+        sandbox: str,
+        command: str | None = None,
+        *,
+        argv: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str = "",
+        stdin: bytes = b"",
+        timeout_seconds: float = 0,
+    ) -> ExecResult:
+        """Runs a command in the guest (`sandbox` = sandbox or session id) and returns its whole
+        output. Give `argv` (the program and its arguments, passed exactly: no expansion in the
+        guest) or `command` (a line for the guest's persistent shell, whose `cd` and variables
+        last). `env` and `cwd` apply to this command only; `stdin` is fed to it;
+        `timeout_seconds` 0 = 600, after which the guest ends it (exit 124, `timed_out`).
+        Recorded in the session's history."""
+        request = _exec_request(sandbox, command, argv, env, cwd, timeout_seconds)
+        request.stdin = stdin
         return ExecResult.from_pb(self._call(rpc.SandboxesStub, "Exec", request, _exec_timeout(timeout_seconds)))
 
-    async def aexec(self, sandbox: str, command: str, *, timeout_seconds: float = 0) -> ExecResult:
+    async def aexec(
+        self,
+        sandbox: str,
+        command: str | None = None,
+        *,
+        argv: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str = "",
+        stdin: bytes = b"",
+        timeout_seconds: float = 0,
+    ) -> ExecResult:
         """Async `exec`."""
-        request = pb.ExecRequest(sandbox=sandbox, command=command, timeout_seconds=timeout_seconds)
+        request = _exec_request(sandbox, command, argv, env, cwd, timeout_seconds)
+        request.stdin = stdin
         return ExecResult.from_pb(await self._acall(rpc.SandboxesStub, "Exec", request, _exec_timeout(timeout_seconds)))
+
+    def exec_stream(
+        self,
+        sandbox: str,
+        command: str | None = None,
+        *,
+        argv: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str = "",
+        stdin: bytes | Iterable[bytes] | None = None,
+        timeout_seconds: float = 0,
+    ) -> Iterator[ExecOutput | ExecResult]:
+        """`exec` with the output as it comes: yields ExecOutput("stdout"|"stderr", bytes) while
+        the command runs, and last its ExecResult (exit code, duration, byte counts). `stdin`
+        (bytes, or an iterable of bytes read while the command runs) is fed to it and then
+        closed; None: no stdin. The call is never repeated: a failure raises StasisError."""
+        start = _exec_request(sandbox, command, argv, env, cwd, timeout_seconds)
+        start.stdin_stream = stdin is not None
+
+        def requests() -> Iterator[Any]:
+            yield pb.ExecStreamRequest(start=start)
+            if stdin is None:
+                return
+            for chunk in _stdin_chunks(stdin):
+                yield pb.ExecStreamRequest(stdin=chunk)
+            yield pb.ExecStreamRequest(stdin_closed=True)
+
+        for message in self.connection.duplex(rpc.SandboxesStub, "ExecStream", requests(), _exec_timeout(timeout_seconds)):
+            item = _exec_item(message)
+            if item is not None:
+                yield item
+
+    async def aexec_stream(
+        self,
+        sandbox: str,
+        command: str | None = None,
+        *,
+        argv: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str = "",
+        stdin: bytes | Iterable[bytes] | AsyncIterable[bytes] | None = None,
+        timeout_seconds: float = 0,
+    ) -> AsyncIterator[ExecOutput | ExecResult]:
+        """Async `exec_stream` (stdin may also be an async iterable)."""
+        start = _exec_request(sandbox, command, argv, env, cwd, timeout_seconds)
+        start.stdin_stream = stdin is not None
+
+        async def requests() -> AsyncIterator[Any]:
+            yield pb.ExecStreamRequest(start=start)
+            if stdin is None:
+                return
+            if isinstance(stdin, AsyncIterable):
+                async for chunk in stdin:
+                    for piece in _stdin_chunks(chunk):
+                        yield pb.ExecStreamRequest(stdin=piece)
+            else:
+                for piece in _stdin_chunks(stdin):
+                    yield pb.ExecStreamRequest(stdin=piece)
+            yield pb.ExecStreamRequest(stdin_closed=True)
+
+        async for message in self.connection.aduplex(rpc.SandboxesStub, "ExecStream", requests(), _exec_timeout(timeout_seconds)):
+            item = _exec_item(message)
+            if item is not None:
+                yield item
 
     def checkpoint_sandbox(self, sandbox: str, *, labels: Mapping[str, str] | None = None) -> SandboxCheckpoint:
         """Checkpoints a running sandbox (one short pause) and lets it run on."""
@@ -382,9 +513,33 @@ class AsyncStasisClient:
         """Boots a sandbox for `session` ("" = a new session)."""
         return await self.sync.arun_sandbox(session, memory_bytes=memory_bytes, disk_bytes=disk_bytes, labels=labels)
 
-    async def exec(self, sandbox: str, command: str, *, timeout_seconds: float = 0) -> ExecResult:
-        """Runs `command` in the guest's persistent shell (sandbox = sandbox or session id)."""
-        return await self.sync.aexec(sandbox, command, timeout_seconds=timeout_seconds)
+    async def exec(
+        self,
+        sandbox: str,
+        command: str | None = None,
+        *,
+        argv: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str = "",
+        stdin: bytes = b"",
+        timeout_seconds: float = 0,
+    ) -> ExecResult:
+        """Runs a command in the guest and returns its whole output (see StasisClient.exec)."""
+        return await self.sync.aexec(sandbox, command, argv=argv, env=env, cwd=cwd, stdin=stdin, timeout_seconds=timeout_seconds)
+
+    def exec_stream(
+        self,
+        sandbox: str,
+        command: str | None = None,
+        *,
+        argv: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str = "",
+        stdin: bytes | Iterable[bytes] | AsyncIterable[bytes] | None = None,
+        timeout_seconds: float = 0,
+    ) -> AsyncIterator[ExecOutput | ExecResult]:
+        """Output as it comes, then the ExecResult (see StasisClient.exec_stream)."""
+        return self.sync.aexec_stream(sandbox, command, argv=argv, env=env, cwd=cwd, stdin=stdin, timeout_seconds=timeout_seconds)
 
     async def checkpoint_sandbox(self, sandbox: str, *, labels: Mapping[str, str] | None = None) -> SandboxCheckpoint:
         """Checkpoints a running sandbox and lets it run on."""

@@ -212,12 +212,16 @@ class SandboxCheckpoint:
 
 @dataclass(frozen=True)
 class ExecResult:
-    """What a command run in a sandbox's guest shell did."""
+    """What a command run in a sandbox's guest did. From `exec_stream` (the last item) its
+    stdout and stderr are empty: they came as ExecOutput items; the byte counts are the guest's."""
 
     exit_code: int
     stdout: bytes = b""
     stderr: bytes = b""
     duration_ms: float = 0.0
+    timed_out: bool = False
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
 
     @property
     def ok(self) -> bool:
@@ -237,4 +241,13 @@ class ExecResult:
     @classmethod
     def from_pb(cls, m: Any) -> ExecResult:
         """From a stasis.v1.ExecResponse."""
-        return cls(exit_code=m.exit_code, stdout=m.stdout, stderr=m.stderr, duration_ms=m.duration_ms)
+        return cls(exit_code=m.exit_code, stdout=m.stdout, stderr=m.stderr, duration_ms=m.duration_ms,
+                   timed_out=m.timed_out, stdout_bytes=m.stdout_bytes, stderr_bytes=m.stderr_bytes)
+
+
+@dataclass(frozen=True)
+class ExecOutput:
+    """Bytes a command wrote, as `exec_stream` yields them: `stream` is "stdout" or "stderr"."""
+
+    stream: str
+    data: bytes

@@ -363,6 +363,30 @@ class Connection:
             finally:
                 call.cancel()
 
+    def duplex(self, stub_cls: type, method: str, requests: Iterator[Any], timeout: float | None) -> Iterator[Any]:
+        """A bidirectional stream, tried once: its requests are consumed as they are sent, and
+        the call may have acted (an exec ran), so it is never repeated."""
+        name = _method_name(stub_cls, method)
+        call = getattr(self.stub(stub_cls), method)(requests, **self._kwargs(timeout, self.wait_for_ready))
+        try:
+            yield from call
+        except grpc.RpcError as error:
+            raise self.error(error, name) from error
+        finally:
+            call.cancel()
+
+    async def aduplex(self, stub_cls: type, method: str, requests: AsyncIterator[Any], timeout: float | None) -> AsyncIterator[Any]:
+        """Async `duplex`."""
+        name = _method_name(stub_cls, method)
+        call = getattr(self.astub(stub_cls), method)(requests, **self._kwargs(timeout, self.wait_for_ready))
+        try:
+            async for message in call:
+                yield message
+        except grpc.RpcError as error:
+            raise self.error(error, name) from error
+        finally:
+            call.cancel()
+
     async def aunary(
         self,
         stub_cls: type,

@@ -995,6 +995,11 @@ class SandboxesStub:
                 request_serializer=stasis__pb2.ExecRequest.SerializeToString,
                 response_deserializer=stasis__pb2.ExecResponse.FromString,
                 _registered_method=True)
+        self.ExecStream = channel.stream_stream(
+                '/stasis.v1.Sandboxes/ExecStream',
+                request_serializer=stasis__pb2.ExecStreamRequest.SerializeToString,
+                response_deserializer=stasis__pb2.ExecStreamResponse.FromString,
+                _registered_method=True)
         self.Checkpoint = channel.unary_unary(
                 '/stasis.v1.Sandboxes/Checkpoint',
                 request_serializer=stasis__pb2.SandboxCheckpointRequest.SerializeToString,
@@ -1039,7 +1044,17 @@ class SandboxesServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Exec(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A command run to its end; its whole output in the answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExecStream(self, request_iterator, context):
+        """The same command with its output streamed as the guest writes it, stdout and stderr apart,
+        and stdin sent while it runs: the first request is `start`, the ones after it carry stdin;
+        the last answer is `exit`. The history records it as `stasis exec` does.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -1095,6 +1110,11 @@ def add_SandboxesServicer_to_server(servicer, server):
                     servicer.Exec,
                     request_deserializer=stasis__pb2.ExecRequest.FromString,
                     response_serializer=stasis__pb2.ExecResponse.SerializeToString,
+            ),
+            'ExecStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.ExecStream,
+                    request_deserializer=stasis__pb2.ExecStreamRequest.FromString,
+                    response_serializer=stasis__pb2.ExecStreamResponse.SerializeToString,
             ),
             'Checkpoint': grpc.unary_unary_rpc_method_handler(
                     servicer.Checkpoint,
@@ -1183,6 +1203,33 @@ class Sandboxes:
             '/stasis.v1.Sandboxes/Exec',
             stasis__pb2.ExecRequest.SerializeToString,
             stasis__pb2.ExecResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExecStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/stasis.v1.Sandboxes/ExecStream',
+            stasis__pb2.ExecStreamRequest.SerializeToString,
+            stasis__pb2.ExecStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1612,6 +1612,9 @@ public nonisolated struct Stasis_V1_ResumeRequest: Sendable {
   /// "" = the session's latest
   public var checkpoint: String = String()
 
+  /// write all of memory before the VM starts (default: lazy, Formats/lazy-restore.md)
+  public var eager: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1623,6 +1626,9 @@ public nonisolated struct Stasis_V1_RestoreRequest: Sendable {
   // methods supported on all messages.
 
   public var checkpoint: String = String()
+
+  /// as ResumeRequest.eager
+  public var eager: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -4523,7 +4529,7 @@ nonisolated extension Stasis_V1_SandboxCheckpoint: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Stasis_V1_ResumeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ResumeRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{1}checkpoint\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{1}checkpoint\0\u{1}eager\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4533,6 +4539,7 @@ nonisolated extension Stasis_V1_ResumeRequest: SwiftProtobuf.Message, SwiftProto
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.session) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.checkpoint) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.eager) }()
       default: break
       }
     }
@@ -4545,12 +4552,16 @@ nonisolated extension Stasis_V1_ResumeRequest: SwiftProtobuf.Message, SwiftProto
     if !self.checkpoint.isEmpty {
       try visitor.visitSingularStringField(value: self.checkpoint, fieldNumber: 2)
     }
+    if self.eager != false {
+      try visitor.visitSingularBoolField(value: self.eager, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Stasis_V1_ResumeRequest, rhs: Stasis_V1_ResumeRequest) -> Bool {
     if lhs.session != rhs.session {return false}
     if lhs.checkpoint != rhs.checkpoint {return false}
+    if lhs.eager != rhs.eager {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4558,7 +4569,7 @@ nonisolated extension Stasis_V1_ResumeRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Stasis_V1_RestoreRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RestoreRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}checkpoint\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}checkpoint\0\u{1}eager\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4567,6 +4578,7 @@ nonisolated extension Stasis_V1_RestoreRequest: SwiftProtobuf.Message, SwiftProt
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.checkpoint) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.eager) }()
       default: break
       }
     }
@@ -4576,11 +4588,15 @@ nonisolated extension Stasis_V1_RestoreRequest: SwiftProtobuf.Message, SwiftProt
     if !self.checkpoint.isEmpty {
       try visitor.visitSingularStringField(value: self.checkpoint, fieldNumber: 1)
     }
+    if self.eager != false {
+      try visitor.visitSingularBoolField(value: self.eager, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Stasis_V1_RestoreRequest, rhs: Stasis_V1_RestoreRequest) -> Bool {
     if lhs.checkpoint != rhs.checkpoint {return false}
+    if lhs.eager != rhs.eager {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -45,7 +45,7 @@ struct SandboxesService: Stasis_V1_Sandboxes.SimpleServiceProtocol {
         try Self.required(request.session, "session")
         let s = service, r = request
         let result = try await call { () throws(SandboxError) in
-            try s.resume(r.session, checkpoint: r.checkpoint.isEmpty ? nil : r.checkpoint)
+            try s.resume(r.session, checkpoint: r.checkpoint.isEmpty ? nil : r.checkpoint, eager: r.eager)
         }
         return try await started(result)
     }
@@ -53,7 +53,7 @@ struct SandboxesService: Stasis_V1_Sandboxes.SimpleServiceProtocol {
     func restore(request: Stasis_V1_RestoreRequest, context: ServerContext) async throws -> Stasis_V1_Sandbox {
         try Self.required(request.checkpoint, "checkpoint")
         let s = service, r = request
-        let result = try await call { () throws(SandboxError) in try s.restore(r.checkpoint, start: true) }
+        let result = try await call { () throws(SandboxError) in try s.restore(r.checkpoint, start: true, eager: r.eager) }
         return try await started(result)
     }
 

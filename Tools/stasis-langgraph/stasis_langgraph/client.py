@@ -389,24 +389,25 @@ class StasisClient:
         answer = await self._acall(rpc.SandboxesStub, "Pause", pb.SandboxRequest(sandbox=sandbox), SANDBOX_TIMEOUT)
         return SandboxCheckpoint.from_pb(answer)
 
-    def resume(self, session: str, checkpoint: str = "") -> Sandbox:
-        """The session's latest (or the given) checkpoint in a fresh sandbox of the same session."""
-        request = pb.ResumeRequest(session=session, checkpoint=checkpoint)
+    def resume(self, session: str, checkpoint: str = "", *, eager: bool = False) -> Sandbox:
+        """The session's latest (or the given) checkpoint in a fresh sandbox of the same session.
+        Memory is served lazily, on first touch, unless `eager` (all of it written first)."""
+        request = pb.ResumeRequest(session=session, checkpoint=checkpoint, eager=eager)
         return Sandbox.from_pb(self._call(rpc.SandboxesStub, "Resume", request, SANDBOX_TIMEOUT))
 
-    async def aresume(self, session: str, checkpoint: str = "") -> Sandbox:
+    async def aresume(self, session: str, checkpoint: str = "", *, eager: bool = False) -> Sandbox:
         """Async `resume`."""
-        request = pb.ResumeRequest(session=session, checkpoint=checkpoint)
+        request = pb.ResumeRequest(session=session, checkpoint=checkpoint, eager=eager)
         return Sandbox.from_pb(await self._acall(rpc.SandboxesStub, "Resume", request, SANDBOX_TIMEOUT))
 
-    def restore(self, checkpoint: str) -> Sandbox:
-        """A checkpoint in a fresh sandbox of a new session (a fork)."""
-        request = pb.RestoreRequest(checkpoint=checkpoint)
+    def restore(self, checkpoint: str, *, eager: bool = False) -> Sandbox:
+        """A checkpoint in a fresh sandbox of a new session (a fork); `eager` as for `resume`."""
+        request = pb.RestoreRequest(checkpoint=checkpoint, eager=eager)
         return Sandbox.from_pb(self._call(rpc.SandboxesStub, "Restore", request, SANDBOX_TIMEOUT))
 
-    async def arestore(self, checkpoint: str) -> Sandbox:
+    async def arestore(self, checkpoint: str, *, eager: bool = False) -> Sandbox:
         """Async `restore`."""
-        request = pb.RestoreRequest(checkpoint=checkpoint)
+        request = pb.RestoreRequest(checkpoint=checkpoint, eager=eager)
         return Sandbox.from_pb(await self._acall(rpc.SandboxesStub, "Restore", request, SANDBOX_TIMEOUT))
 
     def list_sandboxes(self) -> list[Sandbox]:
@@ -549,13 +550,13 @@ class AsyncStasisClient:
         """Checkpoints the sandbox and stops its VM."""
         return await self.sync.apause(sandbox)
 
-    async def resume(self, session: str, checkpoint: str = "") -> Sandbox:
+    async def resume(self, session: str, checkpoint: str = "", *, eager: bool = False) -> Sandbox:
         """The session's latest (or the given) checkpoint in a fresh sandbox of the same session."""
-        return await self.sync.aresume(session, checkpoint)
+        return await self.sync.aresume(session, checkpoint, eager=eager)
 
-    async def restore(self, checkpoint: str) -> Sandbox:
+    async def restore(self, checkpoint: str, *, eager: bool = False) -> Sandbox:
         """A checkpoint in a fresh sandbox of a new session (a fork)."""
-        return await self.sync.arestore(checkpoint)
+        return await self.sync.arestore(checkpoint, eager=eager)
 
     async def list_sandboxes(self) -> list[Sandbox]:
         """The daemon's sandboxes."""

@@ -113,3 +113,28 @@ def test_async_stream(daemon: StasisDaemon, box: tuple[StasisClient, str]) -> No
     items = asyncio.run(run())
     assert b"".join(i.data for i in items if isinstance(i, ExecOutput)) == b"one\ntwo\n"
     assert isinstance(items[-1], ExecResult) and items[-1].exit_code == 0
+
+
+def test_resume_and_restore_eager_or_lazy(daemon: StasisDaemon) -> None:
+    """`eager` reaches the daemon: a lazy restore's memory is a served file with a status
+    (memory.json in the sandbox directory), an eager one's is written whole first."""
+    with StasisClient(daemon.unix_address) as client:
+        box = client.run_sandbox(memory_bytes=128 << 20, disk_bytes=64 << 20)
+        started = [box.id]
+        try:
+            assert client.exec(box.id, "echo kept > /tmp/mark").ok
+            paused = client.pause(box.id)
+            eager = client.resume(box.session, eager=True)
+            started.append(eager.id)
+            assert client.exec(eager.id, argv=["cat", "/tmp/mark"]).stdout == b"kept\n"
+            assert not os.path.exists(os.path.join(eager.directory, "memory.json"))
+            lazy = client.restore(paused.id)
+            started.append(lazy.id)
+            assert client.exec(lazy.id, argv=["cat", "/tmp/mark"]).stdout == b"kept\n"
+            assert os.path.exists(os.path.join(lazy.directory, "memory.json"))
+        finally:
+            for sandbox in started[1:]:
+                try:
+                    client.stop(sandbox)
+                except Exception as error:  # noqa: BLE001 - report, keep stopping the others
+                    print(f"could not stop sandbox {sandbox}: {error}")

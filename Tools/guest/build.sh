@@ -9,7 +9,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STAMP_FORMAT=1
 KERNEL_META=linux-image-cloud-amd64
 # Loaded in this order by the guest's /init, after the modules they need.
-WANTED_MODULES=(virtio_ring virtio virtio_mmio virtio_blk virtio_console)
+WANTED_MODULES=(virtio_ring virtio virtio_mmio virtio_blk virtio_console virtio_net)
 
 usage() {
     cat <<EOF
@@ -355,6 +355,7 @@ log "modules, in load order: ${ORDER[*]}"
 # /init, the agent, a few files
 install -m 0755 "$HERE/rootfs/init" "$ROOT/init"
 install -m 0755 "$HERE/rootfs/stasis-agent" "$ROOT/sbin/stasis-agent"
+install -m 0755 "$HERE/rootfs/stasis-net" "$ROOT/sbin/stasis-net"
 # The agent's request loop in C (stasis-agentd) and RUN's relay (stasis-exec): static, so they
 # run in any template too.
 "$HERE/agent/build.sh" "$ROOT/sbin" || die "compiling Tools/guest/agent failed (gcc and libc6-dev are needed)"

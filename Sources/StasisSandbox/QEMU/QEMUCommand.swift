@@ -36,7 +36,8 @@ enum QEMUCommand {
         static func path(_ fd: Int32) -> String { "/proc/self/fd/\(fd)" }
     }
 
-    static func arguments(_ spec: SandboxSpec, incoming: Bool, accelerator: String? = nil) -> [String] {
+    /// `slirpRestricted`: slirp itself refuses the guest's outbound connections (`networkArguments`).
+    static func arguments(_ spec: SandboxSpec, incoming: Bool, accelerator: String? = nil, slirpRestricted: Bool = false) -> [String] {
         let mem = "\(spec.memoryBytes / (1 << 20))M"
         let accel = accelerator ?? spec.accelerator
         var args = [
@@ -63,18 +64,21 @@ enum QEMUCommand {
             "-no-reboot",
         ]
         // After every older device, so that specs without a network keep their device order.
-        if let network = spec.network { args += networkArguments(network, mac: spec.mac) }
+        if let network = spec.network { args += networkArguments(network, mac: spec.mac, restricted: slirpRestricted) }
         if incoming { args += ["-incoming", "defer", "-S"] }
         return args
     }
 
-    /// A virtio-net card on QEMU's user-mode network (slirp: DHCP hands out 10.0.2.15, the host
-    /// is 10.0.2.2). With nothing allowed, slirp itself refuses every outbound connection
-    /// (`restrict=on`; published ports still work); with an allow list it connects, and the
-    /// kernel holds its sockets to the list (`EgressFirewall`). Published ports listen on the
-    /// host's loopback only. No IPv6: the policy is written for IPv4.
-    static func networkArguments(_ network: NetworkPolicy, mac: String) -> [String] {
-        var netdev = "user,id=net0,ipv6=off,restrict=\(network.allow.isEmpty ? "on" : "off")"
+    /// A virtio-net card on QEMU's user-mode network (slirp: the guest is 10.0.2.15, the host
+    /// 10.0.2.2). slirp opens a host socket for each of the guest's connections, and the kernel
+    /// decides: in QEMU's own empty network namespace nothing is reachable (connect fails at
+    /// once, and the guest sees the failure at once); in the host's, `EgressFirewall` rejects
+    /// what is not allowed (a reset). `restricted` (slirp's `restrict=on`) is the fallback for
+    /// published ports without those rules: slirp drops the guest's outbound connections itself
+    /// (silently: the guest's connect times out). Published ports listen on the host's loopback
+    /// only. No IPv6: the policy is written for IPv4.
+    static func networkArguments(_ network: NetworkPolicy, mac: String, restricted: Bool = false) -> [String] {
+        var netdev = "user,id=net0,ipv6=off,restrict=\(restricted ? "on" : "off")"
         for p in network.publish { netdev += ",hostfwd=tcp:127.0.0.1:\(p.hostPort)-:\(p.guestPort)" }
         return ["-netdev", netdev, "-device", "virtio-net-device,netdev=net0,mac=\(mac)"]
     }
@@ -94,7 +98,8 @@ enum QEMUCommand {
             guard network.allow.isEmpty else {
                 throw .badArgument("--allow cannot be enforced on this host: \(reason); the sandbox was not started (without --allow it gets a network that reaches nothing)")
             }
-            // Published ports only: slirp's restrict=on keeps every outbound connection in.
+            // Published ports only: slirp's restrict=on keeps every outbound connection in
+            // (`launch`).
             return nil
         }
         return try EgressFirewall.install(sandbox: spec.id, uid: confinement.uid!, policy: network)
@@ -113,7 +118,8 @@ enum QEMUCommand {
         var egress: EgressFirewall?
         defer { if !launched { limits?.remove(); egress?.remove() } }
         egress = try installEgressRules(spec, confinement)
-        let command = try confinement.command(qemu: try binary(), arguments(spec, incoming: incoming, accelerator: accelerator),
+        let restricted = needsHostNetwork(spec) && egress == nil
+        let command = try confinement.command(qemu: try binary(), arguments(spec, incoming: incoming, accelerator: accelerator, slirpRestricted: restricted),
                                               joining: limits?.joinFiles ?? [], hostNetwork: needsHostNetwork(spec))
         let files = try openFiles(spec, dir, confinement: confinement)
         let started = Result { () throws(SandboxError) in try Spawn.start(command.program, command.arguments, log: logPath, descriptors: files) }

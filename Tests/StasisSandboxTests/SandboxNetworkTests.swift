@@ -74,7 +74,8 @@ final class HostServer {
         port = try #require(UInt16(String(decoding: line, as: UTF8.self)))
     }
 
-    deinit { process.terminate(); process.waitUntilExit() }
+    // SIGKILL: a child started from a test thread inherits its blocked signals, SIGTERM among them.
+    deinit { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
 }
 
 @Suite("Sandbox networks on a real microVM", .serialized,

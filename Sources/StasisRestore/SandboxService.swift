@@ -121,6 +121,9 @@ public final class SandboxService: Sendable {
         if let diskBytes, diskBytes < 16 << 20 { throw .badArgument("--disk must be at least 16M") }
         guard (1...16).contains(vcpus) else { throw .badArgument("--cpus must be from 1 to 16") }
         let guest = try GuestImage.locate(cache: guestCache)
+        // Published host ports are checked before a session exists (they are chosen again at
+        // the start itself): a port in use leaves nothing behind.
+        _ = try network?.choosingHostPorts()
         let rootTemplate = try template.map { (name) throws(SandboxError) in try templateRecord(name) }
         if let rootTemplate, useWarm, session == nil, network == nil, (diskBytes ?? 0) <= rootTemplate.size,
            let warm = warmCheckpoint(of: rootTemplate, memoryBytes: memoryBytes, vcpus: vcpus) {

@@ -258,6 +258,29 @@ struct SandboxNetworkTests {
         #expect(local.allow == [EgressDestination(host: "localhost", port: 8080, addresses: ["127.0.0.1"])])
     }
 
+    @Test("the rules of a sandbox user no process runs as are swept; the rest stay",
+          .enabled(if: NetworkGuest.enforceable, "needs root and nft"))
+    func sweepRemovesOrphans() throws {
+        let gone = UInt32(3_016_777_000)            // in the sandbox range; nothing runs as it
+        let orphan = try EgressFirewall.install(sandbox: "sweeptest\(UInt32.random(in: 0...999_999))", uid: gone, policy: NetworkPolicy())
+        #expect(orphan.isInstalled)
+        EgressFirewall.sweep()
+        #expect(!orphan.isInstalled)
+        // A chain whose user runs a process stays (a `sleep` as another id of the range: never
+        // this process's own user, whose traffic the chain would cut).
+        let user = UInt32(3_016_777_001)
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        sleeper.arguments = ["--reuid=\(user)", "--regid=\(user)", "--clear-groups", "/bin/sleep", "60"]
+        try sleeper.run()
+        defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }
+        for _ in 0..<100 where !EgressFirewall.runningUsers().contains(user) { usleep(20_000) }
+        let alive = try EgressFirewall.install(sandbox: "sweepkeep\(UInt32.random(in: 0...999_999))", uid: user, policy: NetworkPolicy())
+        defer { alive.remove() }
+        EgressFirewall.sweep()
+        #expect(alive.isInstalled)
+    }
+
     @Test("--allow is refused, never left open, where it cannot be enforced")
     func allowRefusedWithoutEnforcement() throws {
         let unconfined = VMMConfinement.forNewProcess(environment: ["STASIS_VMM_CONFINEMENT": "seccomp-only"])

@@ -82,10 +82,10 @@ public struct EgressFirewall: Codable, Sendable, Equatable {
 
     /// Removes the chains of sandbox users that no process runs as.
     public static func sweep() {
-        guard nft() != nil, let listing = output(["list", "chains", "inet", "stasis"]) else { return }
+        guard nft() != nil, let listing = output(["list", "table", "inet", "stasis"]) else { return }
         let running = runningUsers()
         for line in listing.split(separator: "\n") {
-            let words = line.split(separator: " ")
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard words.count >= 2, words[0] == "chain", words[1].hasPrefix("sb_"),
                   let u = words[1].split(separator: "_").last, u.hasPrefix("u"), let uid = UInt32(u.dropFirst()),
                   !running.contains(uid) else { continue }

@@ -32,7 +32,7 @@ public struct QEMUMicrovmDriver: SandboxDriver {
             let agent = try GuestAgent(path: dir.agent, timeout: 10)
             try agent.waitReady(timeout: bootTimeout)
             try agent.setTime(timeout: 10)
-            if spec.network != nil { try Self.configureNetwork(agent, "stasis-net up", sandbox: spec.id) }
+            if spec.network != nil { try Self.configureNetwork(agent, "up", sandbox: spec.id) }
         } catch {
             try? stop(dir)
             throw error
@@ -61,7 +61,7 @@ public struct QEMUMicrovmDriver: SandboxDriver {
             // The device state in the checkpoint carries the old MAC: the guest takes the new
             // one and asks this QEMU's DHCP again (its connections did not survive: slirp's
             // host sockets were not in the checkpoint).
-            if spec.network != nil { try Self.configureNetwork(agent, "stasis-net renew \(spec.mac)", sandbox: spec.id) }
+            if spec.network != nil { try Self.configureNetwork(agent, "renew \(spec.mac)", sandbox: spec.id) }
         } catch {
             try? stop(dir)
             throw error
@@ -170,13 +170,17 @@ public struct QEMUMicrovmDriver: SandboxDriver {
         return chosen
     }
 
-    /// Runs `stasis-net` (Tools/guest/rootfs/stasis-net) in the guest: the card up with a DHCP
-    /// lease. A guest without it (an image from before networks) or without a lease is an error.
-    static func configureNetwork(_ agent: GuestAgent, _ command: String, sandbox: String) throws(SandboxError) {
+    /// Runs `stasis-net ARGUMENTS` (Tools/guest/rootfs/stasis-net) in the guest: the card up with
+    /// its address. By path, in a subshell: a template's shell has the template's PATH. A guest without it (an image from before
+    /// networks) or whose card does not come up is an error.
+    static func configureNetwork(_ agent: GuestAgent, _ arguments: String, sandbox: String) throws(SandboxError) {
+        // Through busybox's sh: a template may have no /bin/sh for the script's #! line.
+        let g = "/.stasis/guest/bin"
+        let command = "(if [ -x \(g)/stasis-net ]; then exec \(g)/sh \(g)/stasis-net \(arguments); else exec /bin/sh /sbin/stasis-net \(arguments); fi)"
         let r = try agent.exec(command, timeout: 30)
         guard r.exitCode == 0 else {
             let said = String(decoding: r.stderr + r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw .guestNotAnswering("sandbox \(sandbox): `\(command)` exited \(r.exitCode) (\(said.isEmpty ? "no output" : said)); a guest image from before networks has no stasis-net: rebuild it with Tools/guest/build.sh")
+            throw .guestNotAnswering("sandbox \(sandbox): `stasis-net \(arguments)` exited \(r.exitCode) (\(said.isEmpty ? "no output" : said)); a guest image from before networks has no stasis-net: rebuild it with Tools/guest/build.sh")
         }
     }
 

@@ -21,8 +21,9 @@ on success:
                      out of the Debian cloud kernel's bzImage
   vmlinuz            the Debian bzImage itself (used only if extraction fails)
   kernel             symlink to the one to boot (vmlinux, else vmlinuz)
-  initramfs.cpio.gz  busybox-static, the virtio modules, /init, the agent and
-                     its request loop in C (agent/*.c: stasis-agentd, stasis-exec; compiled static)
+  initramfs.cpio.gz  busybox-static, the virtio modules (virtio_net for --network), /init, the
+                     agent and its request loop in C (agent/*.c: stasis-agentd, stasis-exec;
+                     compiled static), stasis-net (the network card's address, run by the host)
   guest.env          facts for the host (kernel release, format, cmdline)
   stamp              package versions + hash of Tools/guest/*; when it matches,
                      the build is skipped

@@ -42,6 +42,9 @@ public final class SandboxService: Sendable {
         /// A lazily restored sandbox's memory: "lazy: N% local", "hydrated" or "failed: …"
         /// (nil: its memory file is an ordinary local file).
         public var memory: String? = nil
+        /// Its network card and egress policy, with the host ports of published ports (nil: no
+        /// network).
+        public var network: NetworkPolicy? = nil
     }
 
     /// Every sandbox directory on this host, running or not.
@@ -52,7 +55,7 @@ public final class SandboxService: Sendable {
             guard let spec = try? dir.loadSpec() else { return nil }
             return Running(sandbox: spec.id, session: spec.session, directory: dir.path, pid: dir.runningPID,
                            memoryBytes: spec.memoryBytes, accelerator: spec.accelerator, restoredFrom: spec.restoredFrom,
-                           template: spec.template, memory: PageServerStatus.load(dir)?.summary)
+                           template: spec.template, memory: PageServerStatus.load(dir)?.summary, network: spec.network)
         }
     }
 
@@ -110,14 +113,19 @@ public final class SandboxService: Sendable {
     /// `diskBytes` (default 1 GiB) at /mnt/disk. A template with a warm checkpoint of the same
     /// memory size and CPU count (`warm(template:)`) is resumed from it instead of booted, unless
     /// `useWarm` is false, `session` is given or the disk must grow.
+    /// `network`: a network card with that egress policy (`NetworkPolicy.parse`); a template's
+    /// warm checkpoint has no card, so a sandbox with a network boots.
     public func run(session: String? = nil, template: String? = nil, memoryBytes: Int64 = 256 << 20, diskBytes: Int64? = nil, vcpus: Int = 1,
-                    labels: [String: String] = [:], useWarm: Bool = true) throws(SandboxError) -> Running {
+                    labels: [String: String] = [:], useWarm: Bool = true, network: NetworkPolicy? = nil) throws(SandboxError) -> Running {
         guard memoryBytes >= 64 << 20, memoryBytes % (1 << 20) == 0 else { throw .badArgument("--memory must be whole MiB, at least 64M") }
         if let diskBytes, diskBytes < 16 << 20 { throw .badArgument("--disk must be at least 16M") }
         guard (1...16).contains(vcpus) else { throw .badArgument("--cpus must be from 1 to 16") }
         let guest = try GuestImage.locate(cache: guestCache)
+        // Published host ports are checked before a session exists (they are chosen again at
+        // the start itself): a port in use leaves nothing behind.
+        _ = try network?.choosingHostPorts()
         let rootTemplate = try template.map { (name) throws(SandboxError) in try templateRecord(name) }
-        if let rootTemplate, useWarm, session == nil, (diskBytes ?? 0) <= rootTemplate.size,
+        if let rootTemplate, useWarm, session == nil, network == nil, (diskBytes ?? 0) <= rootTemplate.size,
            let warm = warmCheckpoint(of: rootTemplate, memoryBytes: memoryBytes, vcpus: vcpus) {
             return try runWarm(rootTemplate, checkpoint: warm, labels: labels)
         }
@@ -134,6 +142,7 @@ public final class SandboxService: Sendable {
                                mac: "", vsockCID: 0, machineID: "", disks: ["root"],
                                restoredFrom: nil, createdAt: Date())
         spec.template = rootTemplate?.name
+        spec.network = network
         spec.renewIdentity()
         try claim(sessionID, sandbox: spec.id, takeOver: false)
         let dir = SandboxDirectory(path: sandboxesDirectory + "/" + spec.id)
@@ -169,7 +178,8 @@ public final class SandboxService: Sendable {
             throw error
         }
         return Running(sandbox: spec.id, session: sessionID, directory: dir.path, pid: dir.runningPID,
-                       memoryBytes: memoryBytes, accelerator: spec.accelerator, restoredFrom: nil, template: spec.template)
+                       memoryBytes: memoryBytes, accelerator: spec.accelerator, restoredFrom: nil, template: spec.template,
+                       network: (try? dir.loadSpec())?.network)
     }
 
     /// Claims `session` for `sandbox` in the catalog, so that no other host of a fleet store runs

@@ -34,6 +34,15 @@ struct SandboxRunCommand: ParsableCommand {
             WorkingDir, and checkpoints store only what the sandbox changed. A warm template \
             (`stasis template warm`) with the same --memory and --cpus is resumed instead of \
             booted (--cold boots anyway).
+
+            Network (Formats/sandbox-config.md, "network"): --network gives the guest a virtio-net \
+            card on QEMU's user-mode network with every outbound connection refused; --allow \
+            HOST:PORT (repeatable) opens TCP to that destination (HOST resolved once, now; \
+            127.0.0.1:PORT is reached from the guest as 10.0.2.2:PORT), enforced by the kernel \
+            (root and nftables needed, else the sandbox is refused); --publish [HOSTPORT:]GUESTPORT \
+            (repeatable) forwards 127.0.0.1:HOSTPORT on this host (a free port if not given; printed, \
+            and in --json) to the guest's port. Both imply --network. Restores and forks keep the \
+            policy, with a new MAC and new host ports.
             """)
     @OptionGroup var options: StoreOptions
     @Option(name: .long, help: ArgumentHelp("Boot this template's root filesystem (`stasis template ls`).", valueName: "NAME")) var template: String?
@@ -43,6 +52,9 @@ struct SandboxRunCommand: ParsableCommand {
     @Flag(name: .long, help: "Boot the template even when it is warm (`stasis template warm`).") var cold = false
     @Option(name: .long, help: ArgumentHelp("Boot for this existing session instead of a new one.", valueName: "SESSION")) var session: String?
     @Option(name: .long, help: ArgumentHelp("A label NAME=VALUE for the new session (repeatable).", valueName: "NAME=VALUE")) var label: [String] = []
+    @Flag(name: .long, help: "A network card; outbound connections are refused unless --allow opens them.") var network = false
+    @Option(name: .long, help: ArgumentHelp("Let the guest open TCP connections to HOST:PORT (repeatable; implies --network).", valueName: "HOST:PORT")) var allow: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Forward 127.0.0.1:HOSTPORT of this host to GUESTPORT in the guest (repeatable; implies --network).", valueName: "[HOSTPORT:]GUESTPORT")) var publish: [String] = []
 
     func validate() throws {
         guard ByteCount.parse(memory) != nil else { throw ValidationError("--memory '\(memory)' is not a size") }
@@ -53,12 +65,15 @@ struct SandboxRunCommand: ParsableCommand {
     func run() throws {
         let labels = try CommandOutput.pairs(label, option: "--label")
         try CommandOutput.run(json: options.json) { () throws(SandboxError) in
+            // Bad values are refused before anything starts (names resolved, ports checked).
+            let policy = network || !allow.isEmpty || !publish.isEmpty ? try NetworkPolicy.parse(allow: allow, publish: publish) : nil
             let r = try options.sandboxService().run(session: session, template: template, memoryBytes: Int64(ByteCount.parse(memory)!),
                                                      diskBytes: disk.map { Int64(ByteCount.parse($0)!) }, vcpus: cpus, labels: labels,
-                                                     useWarm: !cold)
+                                                     useWarm: !cold, network: policy)
             if options.json { CommandOutput.json(r) } else {
                 CommandOutput.line(r.session)
                 CommandOutput.warn("sandbox \(r.sandbox) running (\(r.accelerator), \(r.memoryBytes >> 20) MiB\(r.template.map { ", template \($0)" } ?? "")) in \(r.directory)")
+                if let n = r.network { CommandOutput.warn(n.summary) }
             }
         }
     }
@@ -117,6 +132,8 @@ struct SandboxResumeCommand: ParsableCommand {
             if options.json { CommandOutput.json(r) } else {
                 CommandOutput.line(r.plan.identity.sandbox)
                 CommandOutput.warn(String(format: "resumed checkpoint %@ in sandbox %@: files %.2f s, start to answering %.2f s", String(r.plan.checkpoint.prefix(12)), r.plan.identity.sandbox, r.materializeSeconds, r.startSeconds))
+                // The checkpoint's policy, with this start's host ports.
+                if let n = (try? SandboxDirectory(path: r.plan.directory).loadSpec())?.network { CommandOutput.warn(n.summary) }
             }
         }
     }
@@ -141,7 +158,7 @@ struct SandboxListCommand: ParsableCommand {
             if options.json { CommandOutput.json(listing); return }
             if listing.sandboxes.isEmpty && listing.paused.isEmpty { CommandOutput.line("no sandboxes and no paused sessions"); return }
             for s in listing.sandboxes {
-                CommandOutput.line("\(s.sandbox)  session \(s.session.prefix(12))  \(s.pid.map { "running (pid \($0))" } ?? "stopped")  \(s.accelerator)  \(s.memoryBytes >> 20) MiB\(s.memory.map { " (memory \($0))" } ?? "")\(s.restoredFrom.map { "  from \($0.prefix(12))" } ?? "")")
+                CommandOutput.line("\(s.sandbox)  session \(s.session.prefix(12))  \(s.pid.map { "running (pid \($0))" } ?? "stopped")  \(s.accelerator)  \(s.memoryBytes >> 20) MiB\(s.memory.map { " (memory \($0))" } ?? "")\(s.restoredFrom.map { "  from \($0.prefix(12))" } ?? "")\(s.network.map { "  \($0.summary)" } ?? "")")
             }
             for p in listing.paused {
                 CommandOutput.line("session \(p.session.prefix(12))  paused at \(p.checkpoint.prefix(12)) (\(ISO8601DateFormatter().string(from: p.checkpointedAt)))  `stasis sandbox resume \(p.session.prefix(12))`")

@@ -145,6 +145,25 @@ struct TemplateSandboxTests {
         #expect(try f.service.resumable().isEmpty)
     }
 
+    @Test("a template sandbox with a network: the card is up in the template's root (busybox's tools), and a warm template is booted instead",
+          .enabled(if: NetworkGuest.available, "needs a guest image with virtio_net"))
+    func networkInTemplate() throws {
+        let f = try Fixture()
+        _ = try f.pythonTemplate("py")
+        _ = try f.service.warm(template: "py", memoryBytes: 256 << 20)
+        // The warm checkpoint has no network card: a sandbox with one boots.
+        let run = try f.service.run(template: "py", memoryBytes: 256 << 20, network: NetworkPolicy())
+        #expect(run.restoredFrom == nil && run.network == NetworkPolicy())
+        let spec = try SandboxDirectory(path: run.directory).loadSpec()
+        #expect(try f.out(run.session, "cat /sys/class/net/eth0/address; ip -4 addr show dev eth0 | grep -o 'inet [0-9./]*'") == "\(spec.mac)\ninet 10.0.2.15/24")
+        let paused = try f.service.checkpoint(run.session, stop: true)
+        let clone = try f.service.restore(paused.checkpoint, start: true)
+        let cloneSpec = try SandboxDirectory(path: clone.plan.directory).loadSpec()
+        #expect(cloneSpec.network == NetworkPolicy() && cloneSpec.mac != spec.mac)
+        let seen = try f.service.driver.exec(SandboxDirectory(path: clone.plan.directory), "cat /sys/class/net/eth0/address", timeout: 30).stdout
+        #expect(seen == cloneSpec.mac + "\n")
+    }
+
     @Test("an unknown template is refused before anything starts")
     func unknownTemplate() throws {
         let f = try Fixture()

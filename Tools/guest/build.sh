@@ -9,7 +9,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STAMP_FORMAT=1
 KERNEL_META=linux-image-cloud-amd64
 # Loaded in this order by the guest's /init, after the modules they need.
-WANTED_MODULES=(virtio_ring virtio virtio_mmio virtio_blk virtio_console)
+WANTED_MODULES=(virtio_ring virtio virtio_mmio virtio_blk virtio_console virtio_net)
 
 usage() {
     cat <<EOF
@@ -21,8 +21,9 @@ on success:
                      out of the Debian cloud kernel's bzImage
   vmlinuz            the Debian bzImage itself (used only if extraction fails)
   kernel             symlink to the one to boot (vmlinux, else vmlinuz)
-  initramfs.cpio.gz  busybox-static, the virtio modules, /init, the agent and
-                     its request loop in C (agent/*.c: stasis-agentd, stasis-exec; compiled static)
+  initramfs.cpio.gz  busybox-static, the virtio modules (virtio_net for --network), /init, the
+                     agent and its request loop in C (agent/*.c: stasis-agentd, stasis-exec;
+                     compiled static), stasis-net (the network card's address, run by the host)
   guest.env          facts for the host (kernel release, format, cmdline)
   stamp              package versions + hash of Tools/guest/*; when it matches,
                      the build is skipped
@@ -355,6 +356,7 @@ log "modules, in load order: ${ORDER[*]}"
 # /init, the agent, a few files
 install -m 0755 "$HERE/rootfs/init" "$ROOT/init"
 install -m 0755 "$HERE/rootfs/stasis-agent" "$ROOT/sbin/stasis-agent"
+install -m 0755 "$HERE/rootfs/stasis-net" "$ROOT/sbin/stasis-net"
 # The agent's request loop in C (stasis-agentd) and RUN's relay (stasis-exec): static, so they
 # run in any template too.
 "$HERE/agent/build.sh" "$ROOT/sbin" || die "compiling Tools/guest/agent failed (gcc and libc6-dev are needed)"

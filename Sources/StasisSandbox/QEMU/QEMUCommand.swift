@@ -36,7 +36,8 @@ enum QEMUCommand {
         static func path(_ fd: Int32) -> String { "/proc/self/fd/\(fd)" }
     }
 
-    static func arguments(_ spec: SandboxSpec, incoming: Bool, accelerator: String? = nil) -> [String] {
+    /// `slirpRestricted`: slirp itself refuses the guest's outbound connections (`networkArguments`).
+    static func arguments(_ spec: SandboxSpec, incoming: Bool, accelerator: String? = nil, slirpRestricted: Bool = false) -> [String] {
         let mem = "\(spec.memoryBytes / (1 << 20))M"
         let accel = accelerator ?? spec.accelerator
         var args = [
@@ -62,8 +63,46 @@ enum QEMUCommand {
             "-device", "\(spec.effectiveAgentPort.rawValue),chardev=agent,name=agent",
             "-no-reboot",
         ]
+        // After every older device, so that specs without a network keep their device order.
+        if let network = spec.network { args += networkArguments(network, mac: spec.mac, restricted: slirpRestricted) }
         if incoming { args += ["-incoming", "defer", "-S"] }
         return args
+    }
+
+    /// A virtio-net card on QEMU's user-mode network (slirp: the guest is 10.0.2.15, the host
+    /// 10.0.2.2). slirp opens a host socket for each of the guest's connections, and the kernel
+    /// decides: in QEMU's own empty network namespace nothing is reachable (connect fails at
+    /// once, and the guest sees the failure at once); in the host's, `EgressFirewall` rejects
+    /// what is not allowed (a reset). `restricted` (slirp's `restrict=on`) is the fallback for
+    /// published ports without those rules: slirp drops the guest's outbound connections itself
+    /// (silently: the guest's connect times out). Published ports listen on the host's loopback
+    /// only. No IPv6: the policy is written for IPv4.
+    static func networkArguments(_ network: NetworkPolicy, mac: String, restricted: Bool = false) -> [String] {
+        var netdev = "user,id=net0,ipv6=off,restrict=\(restricted ? "on" : "off")"
+        for p in network.publish { netdev += ",hostfwd=tcp:127.0.0.1:\(p.hostPort)-:\(p.guestPort)" }
+        return ["-netdev", netdev, "-device", "virtio-net-device,netdev=net0,mac=\(mac)"]
+    }
+
+    /// Whether QEMU needs the host's network namespace: its slirp opens host sockets only to
+    /// reach allowed destinations and to listen on published ports.
+    static func needsHostNetwork(_ spec: SandboxSpec) -> Bool {
+        guard let network = spec.network else { return false }
+        return !network.allow.isEmpty || !network.publish.isEmpty
+    }
+
+    /// The egress rules a sandbox needs before its QEMU starts, or nil where none are needed (no
+    /// host network). An allow list that cannot be enforced is refused, never left open.
+    static func installEgressRules(_ spec: SandboxSpec, _ confinement: VMMConfinement) throws(SandboxError) -> EgressFirewall? {
+        guard let network = spec.network, needsHostNetwork(spec) else { return nil }
+        if let reason = EgressFirewall.unavailableReason(for: confinement) {
+            guard network.allow.isEmpty else {
+                throw .badArgument("--allow cannot be enforced on this host: \(reason); the sandbox was not started (without --allow it gets a network that reaches nothing)")
+            }
+            // Published ports only: slirp's restrict=on keeps every outbound connection in
+            // (`launch`).
+            return nil
+        }
+        return try EgressFirewall.install(sandbox: spec.id, uid: confinement.uid!, policy: network)
     }
 
     /// Starts QEMU confined and returns once its monitor answers. Errors before that are QEMU's
@@ -73,11 +112,15 @@ enum QEMUCommand {
         let confinement = VMMConfinement.forNewProcess()
         let logPath = dir.path + "/qemu.log"
         let limits = confinement.privateFileSystem ? VMMResourceLimits.create(for: spec) : nil
-        // The cgroup lives as long as the QEMU it was made for: a launch that fails removes it.
+        // The cgroup and the egress rules live as long as the QEMU they were made for: a launch
+        // that fails removes them.
         var launched = false
-        defer { if !launched { limits?.remove() } }
-        let command = try confinement.command(qemu: try binary(), arguments(spec, incoming: incoming, accelerator: accelerator),
-                                              joining: limits?.joinFiles ?? [])
+        var egress: EgressFirewall?
+        defer { if !launched { limits?.remove(); egress?.remove() } }
+        egress = try installEgressRules(spec, confinement)
+        let restricted = needsHostNetwork(spec) && egress == nil
+        let command = try confinement.command(qemu: try binary(), arguments(spec, incoming: incoming, accelerator: accelerator, slirpRestricted: restricted),
+                                              joining: limits?.joinFiles ?? [], hostNetwork: needsHostNetwork(spec))
         let files = try openFiles(spec, dir, confinement: confinement)
         let started = Result { () throws(SandboxError) in try Spawn.start(command.program, command.arguments, log: logPath, descriptors: files) }
         // Our copies go at once (exactly once: a second close could hit a number another thread
@@ -85,7 +128,7 @@ enum QEMUCommand {
         // sees the connection close instead of waiting in a backlog nobody serves.
         for fd in files { close(fd) }
         let pid = try started.get()
-        guard let process = VMMProcess.observe(pid: pid, confinement: confinement, limits: limits) else {
+        guard let process = VMMProcess.observe(pid: pid, confinement: confinement, limits: limits, egress: egress) else {
             _ = Spawn.exitStatus(pid)
             throw .qemuExited(sandbox: spec.id, detail: log(logPath) ?? "it exited at once")
         }

@@ -24,6 +24,7 @@ public struct QEMUMicrovmDriver: SandboxDriver {
     }
 
     public func boot(_ spec: SandboxSpec, in dir: SandboxDirectory) throws(SandboxError) {
+        let spec = try Self.publishing(spec, in: dir)
         try QEMUCommand.launch(spec, dir, incoming: false)
         do {
             let qmp = try QMPClient(path: dir.qmp)
@@ -31,6 +32,7 @@ public struct QEMUMicrovmDriver: SandboxDriver {
             let agent = try GuestAgent(path: dir.agent, timeout: 10)
             try agent.waitReady(timeout: bootTimeout)
             try agent.setTime(timeout: 10)
+            if spec.network != nil { try Self.configureNetwork(agent, "up", sandbox: spec.id) }
         } catch {
             try? stop(dir)
             throw error
@@ -38,6 +40,7 @@ public struct QEMUMicrovmDriver: SandboxDriver {
     }
 
     public func resume(_ spec: SandboxSpec, in dir: SandboxDirectory) throws(SandboxError) {
+        let spec = try Self.publishing(spec, in: dir)
         try QEMUCommand.launch(spec, dir, incoming: true)
         do {
             let qmp = try QMPClient(path: dir.qmp)
@@ -55,6 +58,10 @@ public struct QEMUMicrovmDriver: SandboxDriver {
             try agent.setTime(timeout: 10)
             // A paused sandbox was checkpointed with its disks frozen.
             try Self.thawGuest(agent)
+            // The device state in the checkpoint carries the old MAC: the guest takes the new
+            // one and asks this QEMU's DHCP again (its connections did not survive: slirp's
+            // host sockets were not in the checkpoint).
+            if spec.network != nil { try Self.configureNetwork(agent, "renew \(spec.mac)", sandbox: spec.id) }
         } catch {
             try? stop(dir)
             throw error
@@ -130,7 +137,7 @@ public struct QEMUMicrovmDriver: SandboxDriver {
         if stopAfter {
             // Its cgroup goes with it (once it has exited, the group is empty).
             for _ in 0..<250 where dir.runningPID != nil { usleep(20_000) }
-            dir.process?.limits?.remove()
+            dir.process?.releaseHostResources()
         }
         return CapturedState(memory: scratch + "/guest.mem", disks: disks, state: state, downtimeMs: downtime, bytesCopied: copied,
                              guestSync: guestSync, memoryCapture: .stopped(reason: liveRefused))
@@ -140,7 +147,7 @@ public struct QEMUMicrovmDriver: SandboxDriver {
     /// process recorded at start, while it is still that process (`VMMProcess`).
     public func stop(_ dir: SandboxDirectory) throws(SandboxError) {
         guard dir.runningPID != nil else {
-            dir.process?.limits?.remove()
+            dir.process?.releaseHostResources()
             return
         }
         if let qmp = try? QMPClient(path: dir.qmp, timeout: 2) { _ = try? qmp.execute("quit", timeout: 5) }
@@ -150,7 +157,31 @@ public struct QEMUMicrovmDriver: SandboxDriver {
             for _ in 0..<100 where dir.runningPID != nil { usleep(20_000) }
         }
         // Its cgroup, empty once it has exited.
-        if dir.runningPID == nil { dir.process?.limits?.remove() }
+        if dir.runningPID == nil { dir.process?.releaseHostResources() }
+    }
+
+    /// The spec with host ports chosen for its published ports (anew at every start: a clone
+    /// runs next to its original), saved in the sandbox directory for `sandbox ls`/`inspect`.
+    static func publishing(_ spec: SandboxSpec, in dir: SandboxDirectory) throws(SandboxError) -> SandboxSpec {
+        guard let network = spec.network, !network.publish.isEmpty else { return spec }
+        var chosen = spec
+        chosen.network = try network.choosingHostPorts()
+        try dir.saveSpec(chosen)
+        return chosen
+    }
+
+    /// Runs `stasis-net ARGUMENTS` (Tools/guest/rootfs/stasis-net) in the guest: the card up with
+    /// its address. By path, in a subshell: a template's shell has the template's PATH. A guest without it (an image from before
+    /// networks) or whose card does not come up is an error.
+    static func configureNetwork(_ agent: GuestAgent, _ arguments: String, sandbox: String) throws(SandboxError) {
+        // Through busybox's sh: a template may have no /bin/sh for the script's #! line.
+        let g = "/.stasis/guest/bin"
+        let command = "(if [ -x \(g)/stasis-net ]; then exec \(g)/sh \(g)/stasis-net \(arguments); else exec /bin/sh /sbin/stasis-net \(arguments); fi)"
+        let r = try agent.exec(command, timeout: 30)
+        guard r.exitCode == 0 else {
+            let said = String(decoding: r.stderr + r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw .guestNotAnswering("sandbox \(sandbox): `stasis-net \(arguments)` exited \(r.exitCode) (\(said.isEmpty ? "no output" : said)); a guest image from before networks has no stasis-net: rebuild it with Tools/guest/build.sh")
+        }
     }
 
     /// Device state only in the stream (RAM is the shared file) and no bandwidth cap.

@@ -49,6 +49,8 @@ public struct VMMConfinement: Codable, Sendable, Equatable {
     /// SUB_UID ranges start at 100000 and grow by 65536 per user), below the 32-bit limit.
     static let firstID: UInt32 = 3_000_000_000
     static let idCount: UInt32 = 1 << 24
+    /// Every per-sandbox id (the egress rules reject whatever of this range they do not know).
+    static var sandboxIDs: ClosedRange<UInt32> { firstID...(firstID + (idCount - 1)) }
 
     /// A confinement for a new QEMU process. `STASIS_VMM_USER=shared` runs every QEMU as one user
     /// (`STASIS_VMM_UID`, default 65534) for hosts whose policy forbids unnamed ids.
@@ -74,7 +76,10 @@ public struct VMMConfinement: Codable, Sendable, Equatable {
     }
 
     /// The program and arguments that start `qemu` with `qemuArguments` under this confinement.
-    func command(qemu: String, _ qemuArguments: [String], joining cgroups: [String] = []) throws(SandboxError) -> (program: String, arguments: [String]) {
+    /// `hostNetwork`: QEMU keeps the host's network namespace (a sandbox whose slirp must open
+    /// host sockets: allowed destinations, published ports); its traffic is then held to the
+    /// sandbox's policy by `EgressFirewall`.
+    func command(qemu: String, _ qemuArguments: [String], joining cgroups: [String] = [], hostNetwork: Bool = false) throws(SandboxError) -> (program: String, arguments: [String]) {
         let confined = qemuArguments + ["-sandbox", seccomp]
         guard let uid, let gid else { return (qemu, confined) }
         let setpriv = try Self.setpriv()
@@ -83,7 +88,7 @@ public struct VMMConfinement: Codable, Sendable, Equatable {
         wrapper += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", qemu]
         let dropped = [setpriv] + wrapper + confined
         guard privateFileSystem else { return (setpriv, Array(dropped.dropFirst())) }
-        let viewed = try VMMFileSystemView.command(joining: cgroups, then: dropped)
+        let viewed = try VMMFileSystemView.command(joining: cgroups, hostNetwork: hostNetwork, then: dropped)
         return (viewed[0], Array(viewed.dropFirst()))
     }
 

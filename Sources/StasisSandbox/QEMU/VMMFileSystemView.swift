@@ -5,8 +5,10 @@ import Foundation
 /// mounts a merged or split `/usr` needs), the dynamic linker's cache, a few device nodes
 /// (`null`, `zero`, `urandom`, and `kvm` when present) and its own `/proc`.
 /// No `/home`, no `/tmp`, no `/var`, no store, no other sandbox: everything QEMU uses of its
-/// sandbox arrives as descriptors (`QEMUCommand.HandedFiles`). Its own network, IPC and UTS
-/// namespaces too: it has no network device today, and no host network at all.
+/// sandbox arrives as descriptors (`QEMUCommand.HandedFiles`). Its own IPC and UTS namespaces
+/// too, and its own empty network namespace unless the sandbox's user-mode network must open host
+/// sockets (`hostNetwork`: an allow list or published ports), whose traffic `EgressFirewall` then
+/// holds to the sandbox's policy.
 ///
 /// Built by `/bin/sh` inside `unshare` (util-linux) as root, just before `setpriv` drops to
 /// the sandbox's user and executes QEMU; the process keeps its pid throughout (no fork), so the
@@ -14,11 +16,11 @@ import Foundation
 enum VMMFileSystemView {
     /// `joining`: cgroup.procs files the process enters first (`VMMResourceLimits`), while the
     /// host's /sys is still in view.
-    static func command(joining cgroups: [String] = [], then program: [String]) throws(SandboxError) -> [String] {
+    static func command(joining cgroups: [String] = [], hostNetwork: Bool = false, then program: [String]) throws(SandboxError) -> [String] {
         guard let unshare = ["/usr/bin/unshare", "/bin/unshare"].first(where: FileManager.default.isExecutableFile(atPath:)) else {
             throw .qemuMissing("unshare is missing, and Stasis runs as root: QEMU only runs in a mount namespace of its own; install util-linux")
         }
-        return [unshare, "--mount", "--uts", "--ipc", "--net", "--propagation", "private", "--",
+        return [unshare, "--mount", "--uts", "--ipc"] + (hostNetwork ? [] : ["--net"]) + ["--propagation", "private", "--",
                 "/bin/sh", "-c", script, "stasis-vmm", "\(cgroups.count)"] + cgroups + program
     }
 

@@ -27,6 +27,9 @@ public struct SandboxSpec: Codable, Sendable, Equatable {
     /// The template whose root disk the guest switched into (`stasis.root=` on the kernel
     /// command line); nil for the plain guest with an empty disk at /mnt/disk.
     public var template: String?
+    /// The network card and its egress policy; nil: no network card at all (specs written
+    /// before the field existed have none).
+    public var network: NetworkPolicy?
 
     /// How the guest agent's channel is wired (Tools/guest/PROTOCOL.md, "Transport").
     public enum AgentPort: String, Codable, Sendable {

@@ -14,11 +14,20 @@ public struct VMMProcess: Codable, Sendable, Equatable {
     public var confinement: VMMConfinement
     /// Its cgroup and limits, where the host gives cgroups.
     public var limits: VMMResourceLimits?
+    /// Its egress rules, for a sandbox with a network whose policy the kernel enforces.
+    public var egress: EgressFirewall?
 
     /// The record of a process that runs now; nil when it is already gone.
-    public static func observe(pid: Int32, confinement: VMMConfinement, limits: VMMResourceLimits?) -> VMMProcess? {
+    public static func observe(pid: Int32, confinement: VMMConfinement, limits: VMMResourceLimits?, egress: EgressFirewall? = nil) -> VMMProcess? {
         guard let status = ProcessStatus.read(pid) else { return nil }
-        return VMMProcess(pid: pid, startTime: status.startTime, confinement: confinement, limits: limits)
+        return VMMProcess(pid: pid, startTime: status.startTime, confinement: confinement, limits: limits, egress: egress)
+    }
+
+    /// Frees what the host keeps for this QEMU besides the process: its cgroup and its egress
+    /// rules. Only once it has exited (the group must be empty; the rules guard it while it runs).
+    public func releaseHostResources() {
+        limits?.remove()
+        egress?.remove()
     }
 
     /// True while the recorded process runs: same pid, same start time, not a zombie. A zombie

@@ -1373,6 +1373,52 @@ public nonisolated struct Stasis_V1_Sandbox: Sendable {
 
   public var restoreMs: Double = 0
 
+  /// unset: no network card
+  public var network: Stasis_V1_SandboxNetwork {
+    get {_network ?? Stasis_V1_SandboxNetwork()}
+    set {_network = newValue}
+  }
+  /// Returns true if `network` has been explicitly set.
+  public var hasNetwork: Bool {self._network != nil}
+  /// Clears the value of `network`. Subsequent reads from it will return its default value.
+  public mutating func clearNetwork() {self._network = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _network: Stasis_V1_SandboxNetwork? = nil
+}
+
+/// A sandbox's network card and its egress policy (Formats/sandbox-config.md, "network").
+public nonisolated struct Stasis_V1_SandboxNetwork: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// HOST:PORT the guest may reach (outbound is denied otherwise)
+  public var allow: [String] = []
+
+  /// ADDRESS:PORT, the names resolved when the sandbox was made
+  public var allowedAddresses: [String] = []
+
+  public var publish: [Stasis_V1_PublishedPort] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Stasis_V1_PublishedPort: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var guestPort: UInt32 = 0
+
+  /// on 127.0.0.1, chosen at each start
+  public var hostPort: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1389,10 +1435,25 @@ public nonisolated struct Stasis_V1_RunSandboxRequest: Sendable {
   /// 0 = 256 MiB
   public var memoryBytes: Int64 = 0
 
-  /// 0 = 1 GiB
+  /// 0 = 1 GiB (a template: its own size)
   public var diskBytes: Int64 = 0
 
   public var labels: Dictionary<String,String> = [:]
+
+  /// a network card, outbound denied (implied by allow/publish)
+  public var network: Bool = false
+
+  /// HOST:PORT, as `sandbox run --allow`
+  public var allow: [String] = []
+
+  /// [HOSTPORT:]GUESTPORT, as `sandbox run --publish`
+  public var publish: [String] = []
+
+  /// "" = the built-in guest (`stasis template ls`)
+  public var template: String = String()
+
+  /// 0 = 1
+  public var cpus: Int32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -4026,7 +4087,7 @@ nonisolated extension Stasis_V1_VerifyResponse: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Stasis_V1_Sandbox: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Sandbox"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}session\0\u{1}directory\0\u{1}pid\0\u{3}memory_bytes\0\u{1}accelerator\0\u{3}restored_from\0\u{3}restore_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}session\0\u{1}directory\0\u{1}pid\0\u{3}memory_bytes\0\u{1}accelerator\0\u{3}restored_from\0\u{3}restore_ms\0\u{1}network\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4042,12 +4103,17 @@ nonisolated extension Stasis_V1_Sandbox: SwiftProtobuf.Message, SwiftProtobuf._M
       case 6: try { try decoder.decodeSingularStringField(value: &self.accelerator) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.restoredFrom) }()
       case 8: try { try decoder.decodeSingularDoubleField(value: &self.restoreMs) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._network) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.id.isEmpty {
       try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
     }
@@ -4072,6 +4138,9 @@ nonisolated extension Stasis_V1_Sandbox: SwiftProtobuf.Message, SwiftProtobuf._M
     if self.restoreMs.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.restoreMs, fieldNumber: 8)
     }
+    try { if let v = self._network {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -4084,6 +4153,82 @@ nonisolated extension Stasis_V1_Sandbox: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.accelerator != rhs.accelerator {return false}
     if lhs.restoredFrom != rhs.restoredFrom {return false}
     if lhs.restoreMs != rhs.restoreMs {return false}
+    if lhs._network != rhs._network {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stasis_V1_SandboxNetwork: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SandboxNetwork"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}allow\0\u{3}allowed_addresses\0\u{1}publish\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.allow) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.allowedAddresses) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.publish) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.allow.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.allow, fieldNumber: 1)
+    }
+    if !self.allowedAddresses.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.allowedAddresses, fieldNumber: 2)
+    }
+    if !self.publish.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.publish, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stasis_V1_SandboxNetwork, rhs: Stasis_V1_SandboxNetwork) -> Bool {
+    if lhs.allow != rhs.allow {return false}
+    if lhs.allowedAddresses != rhs.allowedAddresses {return false}
+    if lhs.publish != rhs.publish {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Stasis_V1_PublishedPort: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PublishedPort"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}guest_port\0\u{3}host_port\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.guestPort) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.hostPort) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.guestPort != 0 {
+      try visitor.visitSingularUInt32Field(value: self.guestPort, fieldNumber: 1)
+    }
+    if self.hostPort != 0 {
+      try visitor.visitSingularUInt32Field(value: self.hostPort, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Stasis_V1_PublishedPort, rhs: Stasis_V1_PublishedPort) -> Bool {
+    if lhs.guestPort != rhs.guestPort {return false}
+    if lhs.hostPort != rhs.hostPort {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4091,7 +4236,7 @@ nonisolated extension Stasis_V1_Sandbox: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Stasis_V1_RunSandboxRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunSandboxRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{3}memory_bytes\0\u{3}disk_bytes\0\u{1}labels\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}session\0\u{3}memory_bytes\0\u{3}disk_bytes\0\u{1}labels\0\u{1}network\0\u{1}allow\0\u{1}publish\0\u{1}template\0\u{1}cpus\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4103,6 +4248,11 @@ nonisolated extension Stasis_V1_RunSandboxRequest: SwiftProtobuf.Message, SwiftP
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.memoryBytes) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.diskBytes) }()
       case 4: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.labels) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.network) }()
+      case 6: try { try decoder.decodeRepeatedStringField(value: &self.allow) }()
+      case 7: try { try decoder.decodeRepeatedStringField(value: &self.publish) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.template) }()
+      case 9: try { try decoder.decodeSingularInt32Field(value: &self.cpus) }()
       default: break
       }
     }
@@ -4121,6 +4271,21 @@ nonisolated extension Stasis_V1_RunSandboxRequest: SwiftProtobuf.Message, SwiftP
     if !self.labels.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.labels, fieldNumber: 4)
     }
+    if self.network != false {
+      try visitor.visitSingularBoolField(value: self.network, fieldNumber: 5)
+    }
+    if !self.allow.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.allow, fieldNumber: 6)
+    }
+    if !self.publish.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.publish, fieldNumber: 7)
+    }
+    if !self.template.isEmpty {
+      try visitor.visitSingularStringField(value: self.template, fieldNumber: 8)
+    }
+    if self.cpus != 0 {
+      try visitor.visitSingularInt32Field(value: self.cpus, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -4129,6 +4294,11 @@ nonisolated extension Stasis_V1_RunSandboxRequest: SwiftProtobuf.Message, SwiftP
     if lhs.memoryBytes != rhs.memoryBytes {return false}
     if lhs.diskBytes != rhs.diskBytes {return false}
     if lhs.labels != rhs.labels {return false}
+    if lhs.network != rhs.network {return false}
+    if lhs.allow != rhs.allow {return false}
+    if lhs.publish != rhs.publish {return false}
+    if lhs.template != rhs.template {return false}
+    if lhs.cpus != rhs.cpus {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -23,8 +23,13 @@ struct SandboxesService: Stasis_V1_Sandboxes.SimpleServiceProtocol {
     func run(request: Stasis_V1_RunSandboxRequest, context: ServerContext) async throws -> Stasis_V1_Sandbox {
         let s = service, r = request
         let running = try await call { () throws(SandboxError) in
-            try s.run(session: r.session.isEmpty ? nil : r.session, memoryBytes: r.memoryBytes == 0 ? 256 << 20 : r.memoryBytes,
-                      diskBytes: r.diskBytes == 0 ? 1 << 30 : r.diskBytes, labels: r.labels)
+            let network = r.network || !r.allow.isEmpty || !r.publish.isEmpty
+                ? try NetworkPolicy.parse(allow: r.allow, publish: r.publish) : nil
+            let template = r.template.isEmpty ? nil : r.template
+            return try s.run(session: r.session.isEmpty ? nil : r.session, template: template,
+                             memoryBytes: r.memoryBytes == 0 ? 256 << 20 : r.memoryBytes,
+                             diskBytes: r.diskBytes == 0 ? nil : r.diskBytes,
+                             vcpus: r.cpus == 0 ? 1 : Int(r.cpus), labels: r.labels, network: network)
         }
         return .init(running)
     }
@@ -93,6 +98,21 @@ extension Stasis_V1_Sandbox {
         memoryBytes = r.memoryBytes
         accelerator = r.accelerator
         restoredFrom = r.restoredFrom ?? ""
+        if let policy = r.network { network = .init(policy) }
+    }
+}
+
+extension Stasis_V1_SandboxNetwork {
+    init(_ policy: NetworkPolicy) {
+        self.init()
+        allow = policy.allow.map { "\($0.host):\($0.port)" }
+        allowedAddresses = policy.allowedEndpoints.map { "\($0.address):\($0.port)" }
+        publish = policy.publish.map { p in
+            var out = Stasis_V1_PublishedPort()
+            out.guestPort = UInt32(p.guestPort)
+            out.hostPort = UInt32(p.hostPort)
+            return out
+        }
     }
 }
 

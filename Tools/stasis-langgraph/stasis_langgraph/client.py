@@ -238,9 +238,16 @@ class StasisClient:
     # ------------------------------------------------------------ sandboxes
 
     @staticmethod
-    def _run_request(session: str, memory_bytes: int, disk_bytes: int, labels: Mapping[str, str] | None) -> Any:
+    def _run_request(
+        session: str, memory_bytes: int, disk_bytes: int, labels: Mapping[str, str] | None, template: str, cpus: int,
+        network: bool, allow: Sequence[str], publish: Sequence[str | int],
+    ) -> Any:
+        for name, values in (("allow", allow), ("publish", publish)):
+            if isinstance(values, (str, bytes)):
+                raise TypeError(f"{name} is a list of values, not one string: {name}=[{values!r}]")
         return pb.RunSandboxRequest(
-            session=session, memory_bytes=memory_bytes, disk_bytes=disk_bytes, labels=dict(labels or {})
+            session=session, memory_bytes=memory_bytes, disk_bytes=disk_bytes, labels=dict(labels or {}), template=template,
+            cpus=cpus, network=network, allow=list(allow), publish=[str(p) for p in publish],
         )
 
     def run_sandbox(
@@ -250,10 +257,19 @@ class StasisClient:
         memory_bytes: int = 0,
         disk_bytes: int = 0,
         labels: Mapping[str, str] | None = None,
+        template: str = "",
+        cpus: int = 0,
+        network: bool = False,
+        allow: Sequence[str] = (),
+        publish: Sequence[str | int] = (),
     ) -> Sandbox:
-        """Boots a sandbox for `session` ("" = a new session); memory and disk 0 = the
-        daemon's defaults (256 MiB, 1 GiB)."""
-        request = self._run_request(session, memory_bytes, disk_bytes, labels)
+        """Boots a sandbox for `session` ("" = a new session) from `template` ("" = the built-in
+        guest); memory, disk and cpus 0 = the daemon's defaults (256 MiB, 1 GiB or the
+        template's, 1). `network` gives it a network card with every outbound connection refused;
+        `allow` opens "HOST:PORT" destinations and `publish` forwards "[HOSTPORT:]GUESTPORT" from
+        the host's 127.0.0.1 (both imply `network`; the chosen host ports are in
+        `Sandbox.network.publish`)."""
+        request = self._run_request(session, memory_bytes, disk_bytes, labels, template, cpus, network, allow, publish)
         return Sandbox.from_pb(self._call(rpc.SandboxesStub, "Run", request, SANDBOX_TIMEOUT))
 
     async def arun_sandbox(
@@ -263,9 +279,14 @@ class StasisClient:
         memory_bytes: int = 0,
         disk_bytes: int = 0,
         labels: Mapping[str, str] | None = None,
+        template: str = "",
+        cpus: int = 0,
+        network: bool = False,
+        allow: Sequence[str] = (),
+        publish: Sequence[str | int] = (),
     ) -> Sandbox:
         """Async `run_sandbox`."""
-        request = self._run_request(session, memory_bytes, disk_bytes, labels)
+        request = self._run_request(session, memory_bytes, disk_bytes, labels, template, cpus, network, allow, publish)
         return Sandbox.from_pb(await self._acall(rpc.SandboxesStub, "Run", request, SANDBOX_TIMEOUT))
 
     def exec(
@@ -510,9 +531,15 @@ class AsyncStasisClient:
         memory_bytes: int = 0,
         disk_bytes: int = 0,
         labels: Mapping[str, str] | None = None,
+        template: str = "",
+        cpus: int = 0,
+        network: bool = False,
+        allow: Sequence[str] = (),
+        publish: Sequence[str | int] = (),
     ) -> Sandbox:
-        """Boots a sandbox for `session` ("" = a new session)."""
-        return await self.sync.arun_sandbox(session, memory_bytes=memory_bytes, disk_bytes=disk_bytes, labels=labels)
+        """Boots a sandbox for `session` ("" = a new session); see StasisClient.run_sandbox."""
+        return await self.sync.arun_sandbox(session, memory_bytes=memory_bytes, disk_bytes=disk_bytes, labels=labels, template=template,
+                                            cpus=cpus, network=network, allow=allow, publish=publish)
 
     async def exec(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,6 +154,23 @@ class VerifyResult:
 
 
 @dataclass(frozen=True)
+class SandboxNetwork:
+    """A sandbox's network card: outbound TCP is refused except to `allow` (HOST:PORT as asked;
+    `allowed_addresses` the addresses they resolved to), and `publish` maps guest ports to ports
+    on the host's 127.0.0.1 ({guest_port: host_port})."""
+
+    allow: tuple[str, ...] = ()
+    allowed_addresses: tuple[str, ...] = ()
+    publish: Mapping[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_pb(cls, m: Any) -> SandboxNetwork:
+        """From a stasis.v1.SandboxNetwork."""
+        return cls(allow=tuple(m.allow), allowed_addresses=tuple(m.allowed_addresses),
+                   publish={p.guest_port: p.host_port for p in m.publish})
+
+
+@dataclass(frozen=True)
 class Sandbox:
     """A microVM sandbox. `id` is the sandbox's id (also `sandbox`), `session` its session."""
 
@@ -164,6 +182,7 @@ class Sandbox:
     accelerator: str = ""  # "kvm" or "tcg"
     restored_from: str = ""  # the checkpoint it was restored from; "" = booted fresh
     restore_ms: float = 0.0
+    network: SandboxNetwork | None = None  # None: no network card
 
     @property
     def sandbox(self) -> str:
@@ -182,6 +201,7 @@ class Sandbox:
             id=m.id, session=m.session, directory=m.directory, pid=m.pid,
             memory_bytes=m.memory_bytes, accelerator=m.accelerator,
             restored_from=m.restored_from, restore_ms=m.restore_ms,
+            network=SandboxNetwork.from_pb(m.network) if m.HasField("network") else None,
         )
 
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import http.server
 import os
 import queue
+import shutil
+import threading
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -138,3 +142,66 @@ def test_resume_and_restore_eager_or_lazy(daemon: StasisDaemon) -> None:
                     client.stop(sandbox)
                 except Exception as error:  # noqa: BLE001 - report, keep stopping the others
                     print(f"could not stop sandbox {sandbox}: {error}")
+
+
+def _guest_has_network() -> bool:
+    cache = os.environ.get("STASIS_GUEST_CACHE", "/var/cache/stasis/guest")
+    try:
+        with open(os.path.join(cache, "guest.env")) as f:
+            return "virtio_net" in f.read()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not (_guest_has_network() and os.geteuid() == 0 and shutil.which("nft")),
+                    reason="needs root, nft and a guest image with virtio_net (Tools/guest/build.sh)")
+def test_network_policy_over_the_daemon(daemon: StasisDaemon) -> None:
+    """run_sandbox(allow=…, publish=…): an allowed host server answers, another port is refused
+    at once, a published guest port answers on the host, and the Sandbox says so."""
+    allowed, other = _serve("allowed"), _serve("not allowed")
+    try:
+        with StasisClient(daemon.unix_address) as client:
+            box = client.run_sandbox(memory_bytes=128 << 20, disk_bytes=64 << 20,
+                                     allow=[f"127.0.0.1:{allowed.server_port}"], publish=[8080])
+            try:
+                assert box.network is not None and box.network.allow == (f"127.0.0.1:{allowed.server_port}",)
+                host_port = box.network.publish[8080]
+                assert host_port > 0
+                fetched = client.exec(box.id, argv=["wget", "-q", "-O", "-", f"http://10.0.2.2:{allowed.server_port}/"], timeout_seconds=60)
+                assert (fetched.exit_code, fetched.stdout) == (0, b"allowed")
+                refused = client.exec(box.id, argv=["wget", "-q", "-O", "-", f"http://10.0.2.2:{other.server_port}/"], timeout_seconds=60)
+                assert refused.exit_code != 0 and not refused.timed_out and refused.stdout == b""
+                served = client.exec(box.id, "mkdir -p /tmp/www && echo from-guest > /tmp/www/index.html && httpd -p 8080 -h /tmp/www")
+                assert served.ok, served.stderr
+                with urllib.request.urlopen(f"http://127.0.0.1:{host_port}/", timeout=30) as answer:
+                    assert answer.read() == b"from-guest\n"
+                listed = next(s for s in client.list_sandboxes() if s.id == box.id)
+                assert listed.network == box.network
+            finally:
+                client.stop(box.id)
+            with pytest.raises(InvalidArgumentError, match="70000"):
+                client.run_sandbox(allow=["127.0.0.1:70000"])
+            with pytest.raises(TypeError, match="list of values"):
+                client.run_sandbox(allow="127.0.0.1:80")  # type: ignore[arg-type]
+    finally:
+        allowed.shutdown()
+        other.shutdown()
+
+
+def _serve(text: str) -> http.server.HTTPServer:
+    """An HTTP server on the host's loopback answering `text` to every GET, in a thread."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            body = text.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

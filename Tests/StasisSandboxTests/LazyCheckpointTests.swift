@@ -23,7 +23,11 @@ extension LazyRestoreTests {
         // In the pause, before anything else: guest memory as it is, read whole through the
         // FUSE file (the page cache, dirty pages included).
         let driver = QEMUMicrovmDriver(faultHook: { point, dir in
-            if point == "capture.paused" { _ = try? FileSystem.sparseCopy(from: dir.memory, to: atStop) }
+            // (Every checkpoint's pause: the last one's copy is kept.)
+            if point == "capture.paused" {
+                try? FileManager.default.removeItem(atPath: atStop)
+                _ = try? FileSystem.sparseCopy(from: dir.memory, to: atStop)
+            }
         })
         let f = try Fixture(driver: driver)
         let memoryBytes: Int64 = 256 << 20
@@ -47,7 +51,10 @@ extension LazyRestoreTests {
         let image = try #require(captured.images["memory"])
         let materialized = f.path + "/captured.mem"
         _ = try f.store.materialize(image, to: materialized)
-        #expect(try f.mismatches(materialized, atStop) == 0, "the captured image is not the guest's memory at the stop")
+        let map = DirtyMap.load(SandboxDirectory(path: resumed.plan.directory))
+        let differing = try Self.differingChunks(materialized, atStop, chunkSize: map?.chunkSize ?? 4096)
+        let firstDiffering = Array(differing.prefix(20))
+        #expect(differing.isEmpty, "the captured image is not the guest's memory at the stop: \(differing.count) chunks differ, first \(firstDiffering); the dirty map has \(map?.dirty.count ?? -1) chunks")
 
         // The guest runs on; a pause of it, restored eagerly, holds everything.
         #expect(Int(try f.out(s, "cat /tmp/seq")) != nil)
@@ -61,5 +68,22 @@ extension LazyRestoreTests {
         _ = try f.service.resume(s, checkpoint: result.checkpoint, eager: true)
         #expect(try f.out(s, "md5sum /tmp/known") == known)
         _ = try f.service.stop(s, unsaved: .discard)
+    }
+
+    /// Indexes of the `chunkSize` pieces in which two files of one size differ.
+    static func differingChunks(_ a: String, _ b: String, chunkSize: Int) throws -> [Int] {
+        let x = try FileDescriptor.open(a, .readOnly), y = try FileDescriptor.open(b, .readOnly)
+        defer { x.close(); y.close() }
+        var p = [UInt8](repeating: 0, count: chunkSize), q = p
+        var out: [Int] = []
+        var i = 0
+        while true {
+            let n = p.withUnsafeMutableBytes { pread(x.rawValue, $0.baseAddress, chunkSize, off_t(i * chunkSize)) }
+            let m = q.withUnsafeMutableBytes { pread(y.rawValue, $0.baseAddress, chunkSize, off_t(i * chunkSize)) }
+            if n <= 0 && m <= 0 { break }
+            if n != m || p[0..<max(n, 0)] != q[0..<max(m, 0)] { out.append(i) }
+            i += 1
+        }
+        return out
     }
 }

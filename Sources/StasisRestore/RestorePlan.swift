@@ -26,6 +26,10 @@ public struct RestorePlan: Sendable, Codable {
         /// Served on first touch by a page server instead of written before the VM starts
         /// (Formats/lazy-restore.md); `chunksToWrite` are then fetched in the background.
         public var lazy: Bool = false
+        /// For a lazy image: the checkpoint's recorded access order (its length and blob), which
+        /// the page server prefetches first; nil when none is recorded (this restore records one).
+        public var recordedOrderChunks: Int?
+        public var recordedOrderBlob: String?
     }
     public struct Blob: Sendable, Codable {
         public var name: String
@@ -62,6 +66,13 @@ public struct RestorePlan: Sendable, Codable {
                 ?? "write \(i.chunksToWrite) chunks from \(i.packs) pack(s)"
             lines.append("image \(i.name) \(i.image.prefix(12)) → \(i.file) (\(i.size) bytes, private, writable): \(how), \(i.bytesToWrite) bytes")
             if let sources = i.sources { lines.append("  packs: " + Self.describe(sources)) }
+            if i.lazy {
+                if let n = i.recordedOrderChunks {
+                    lines.append("  prefetch: recorded access order of \(n) chunks (blob \(i.recordedOrderBlob?.prefix(12) ?? "?")), fetched first by \(PageServer.prefetchWorkers) workers from the mount on, then the rest in image order")
+                } else {
+                    lines.append("  prefetch: no recorded access order; this restore records one (chunks in order of first touch) and stores it with the checkpoint")
+                }
+            }
         }
         for b in blobs {
             lines.append("blob \(b.name) \(b.blob.prefix(12)) → \(b.file) (\(b.writable ? "private, writable" : "private, read-only"))")

@@ -70,10 +70,12 @@ public struct RestorePlanner: Sendable {
             if withSources {
                 do { sources = try sessions.store.packSources(of: imageID, baseImage: base?.image) } catch { throw .store(error.description, cause: error) }
             }
+            // Only the catalog row: the blob is read (and verified) by the page server.
+            let order = lazy ? (try? sessions.accessOrderRow(checkpoint: checkpoint.id, image: imageID)) ?? nil : nil
             images.append(RestorePlan.Image(name: name, image: imageID, file: file, size: manifest.imageSize, dataBytes: manifest.dataBytes,
                                             base: base?.image, baseCheckpoint: base?.checkpoint, chunksToWrite: chunks, bytesToWrite: bytes,
                                             packs: sources.map { $0.cachedPacks + $0.wholePacks + $0.rangedPacks } ?? 0, sources: sources, writable: true,
-                                            lazy: lazy))
+                                            lazy: lazy, recordedOrderChunks: order?.chunks, recordedOrderBlob: order?.blob))
         }
         var blobs: [RestorePlan.Blob] = []
         for (name, blobID) in record.blobs.sorted(by: { $0.key < $1.key }) {

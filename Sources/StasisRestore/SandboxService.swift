@@ -237,6 +237,12 @@ public final class SandboxService: Sendable {
         public var durableMs: Double
         public var storedBytes: Int64
         public var stopped: Bool
+        /// Bytes of guest memory copied in the pause, and read and hashed by the capture.
+        public var memoryCopiedBytes: Int64 = 0
+        public var memoryReadBytes: Int64?
+        /// The image a lazily restored guest's memory was captured against (only the chunks it
+        /// wrote were read), or nil when all of memory was.
+        public var memoryBase: String?
     }
 
     /// One pause captures device state, memory and disks; the VM then continues (or, with
@@ -247,9 +253,12 @@ public final class SandboxService: Sendable {
                            progress: any ProgressReporter = SilentProgress()) throws(SandboxError) -> CheckpointResult {
         let (spec, dir) = try running(sessionOrSandbox)
         let t0 = Date()
-        let captured = try driver.capture(spec, dir, into: dir.checkpointScratch, stopAfter: stop)
+        // A lazily restored guest's memory: only what it wrote since, against the image it was
+        // restored from (Formats/lazy-restore.md).
+        let captured = try driver.capture(spec, dir, into: dir.checkpointScratch, stopAfter: stop, dirtyMemory: DirtyMap.dirtyMemory(of: dir))
         defer { try? FileManager.default.removeItem(atPath: dir.checkpointScratch) }
-        var images = [CheckpointSpec.ImageFile(name: "memory", path: captured.memory)]
+        var images = [CheckpointSpec.ImageFile(name: "memory", path: captured.memory,
+                                               dirty: captured.memoryBase.map { _ in captured.memory }, base: captured.memoryBase)]
         for (name, path) in captured.disks.sorted(by: { $0.key < $1.key }) { images.append(.init(name: "disk:" + name, path: path)) }
         var config = spec
         config.restoredFrom = nil
@@ -275,7 +284,8 @@ public final class SandboxService: Sendable {
         let durable = Date().timeIntervalSince(t0) * 1000
         // The paused copies are exactly these images: keep them as local bases for restores.
         let cache = BaseCache(store: sessions.store)
-        cache.adopt(captured.memory, as: checkpoint.record.images["memory"]!)
+        // (Not a copy of the written ranges only: the rest of it is holes.)
+        if captured.memoryBase == nil { cache.adopt(captured.memory, as: checkpoint.record.images["memory"]!) }
         for (name, path) in captured.disks { cache.adopt(path, as: checkpoint.record.images["disk:" + name]!) }
         if stop {
             try? driver.stop(dir)
@@ -285,7 +295,9 @@ public final class SandboxService: Sendable {
         }
         let stored = ((try? sessions.store.stats().storeBytes) ?? 0) - statsBefore
         return CheckpointResult(checkpoint: checkpoint.id, session: spec.session, downtimeMs: captured.downtimeMs,
-                                durableMs: durable, storedBytes: stored, stopped: stop)
+                                durableMs: durable, storedBytes: stored, stopped: stop,
+                                memoryCopiedBytes: captured.memoryBytesRead, memoryReadBytes: checkpoint.imageReadBytes["memory"],
+                                memoryBase: captured.memoryBase)
     }
 
     /// Restores a checkpoint (default: the session's latest) into a fresh sandbox and continues it.
@@ -367,6 +379,7 @@ public final class SandboxService: Sendable {
     /// What a live checkpoint adds to the record: how long the guest ran while its memory was
     /// copied, and how many pages the dirty tracking missed (copied while it was stopped).
     static func liveMeta(_ capture: MemoryCapture) -> [String: JSONValue] {
+        if case .dirtyMap(let bytes) = capture { return ["memory_dirty_bytes": .int(bytes)] }
         guard case .live(let precopyMs, _, let patched) = capture else { return [:] }
         return ["live_precopy_ms": .double((precopyMs * 10).rounded() / 10), "live_pages_patched": .int(Int64(patched))]
     }

@@ -34,9 +34,29 @@ struct LazyRestoreTests {
         let path = NSTemporaryDirectory() + "lazy-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let service: SandboxService
         let store: ContentStore
-        init() throws {
+        init(driver: QEMUMicrovmDriver = QEMUMicrovmDriver(), pageServer: PageServerLauncher? = LazyRestore.pageServer) throws {
             store = try TestStores.create(at: path + "/s")
-            service = SandboxService(sessions: SessionStore(store: store), sandboxesDirectory: path + "/x", pageServer: LazyRestore.pageServer)
+            service = SandboxService(sessions: SessionStore(store: store), driver: driver, sandboxesDirectory: path + "/x", pageServer: pageServer)
+        }
+        /// Reads the file at `served` whole, in odd-sized pieces, and counts the pieces that
+        /// differ from `expected` (sizes must match).
+        func mismatches(_ served: String, _ expected: String) throws -> Int {
+            let a = try FileDescriptor.open(served, .readOnly)
+            let b = try FileDescriptor.open(expected, .readOnly)
+            defer { a.close(); b.close() }
+            let size = try FileSystem.fileSize(expected)
+            #expect(try FileSystem.fileSize(served) == size)
+            var x = [UInt8](repeating: 0, count: 3 << 20), y = x
+            var offset: Int64 = 0
+            var differing = 0
+            while offset < size {
+                let n = x.withUnsafeMutableBytes { pread(a.rawValue, $0.baseAddress, $0.count, off_t(offset)) }
+                let m = y.withUnsafeMutableBytes { pread(b.rawValue, $0.baseAddress, $0.count, off_t(offset)) }
+                try #require(n > 0 && m > 0)
+                if n != m || x[0..<n] != y[0..<m] { differing += 1 }
+                offset += Int64(max(n, 1))
+            }
+            return differing
         }
         deinit {
             for r in service.list() {

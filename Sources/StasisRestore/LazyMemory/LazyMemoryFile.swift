@@ -41,6 +41,11 @@ final class LazyMemoryFile: FUSEFile, @unchecked Sendable {
     let chunkCount: Int
     let state: Mutex<State>
     let onFault: @Sendable (Fault) -> Void
+    /// Notes the order of first touches (the first lazy restore of a checkpoint), or nil.
+    let recorder: AccessRecorder?
+    /// Runs on FSYNC, after the kernel has written back every dirty page of the file: the
+    /// dirty map is then complete (`PageServer` publishes it for a checkpoint).
+    let onSynchronize: @Sendable () -> Int32
     /// Delays between attempts at a chunk the store failed to give (then it is a fault).
     let retryDelays: [UInt32]
     /// Used only by the FUSE thread (the hydrator has its own).
@@ -50,7 +55,10 @@ final class LazyMemoryFile: FUSEFile, @unchecked Sendable {
     var size: UInt64 { UInt64(source.manifest.imageSize) }
 
     init(source: ImageChunkSource, overlay: FileDescriptor, retryDelays: [UInt32] = [20_000, 100_000, 500_000],
+         recorder: AccessRecorder? = nil, onSynchronize: @escaping @Sendable () -> Int32 = { 0 },
          onFault: @escaping @Sendable (Fault) -> Void) {
+        self.recorder = recorder
+        self.onSynchronize = onSynchronize
         self.source = source
         self.overlay = overlay
         self.chunkSize = source.manifest.chunkSize
@@ -129,6 +137,7 @@ final class LazyMemoryFile: FUSEFile, @unchecked Sendable {
 
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int32 {
         guard !buffer.isEmpty else { return 0 }
+        recorder?.touched(chunks(offset, buffer.count))
         for c in chunks(offset, buffer.count) where makeLocal(c, reader: fuseReader, buffer: fuseBuffer) != nil { return EIO }
         do {
             let n = try overlay.read(into: buffer, at: Int64(offset))
@@ -141,6 +150,7 @@ final class LazyMemoryFile: FUSEFile, @unchecked Sendable {
 
     func write(at offset: UInt64, _ bytes: UnsafeRawBufferPointer) -> Int32 {
         guard !bytes.isEmpty else { return 0 }
+        recorder?.touched(chunks(offset, bytes.count))
         let end = offset + UInt64(bytes.count)
         for c in chunks(offset, bytes.count) {
             let start = UInt64(c) * UInt64(chunkSize)
@@ -160,19 +170,61 @@ final class LazyMemoryFile: FUSEFile, @unchecked Sendable {
     }
 
     /// The overlay is scratch (a host crash loses the sandbox anyway): written, not synced.
-    func synchronize() -> Int32 { 0 }
+    /// The kernel sends FSYNC only after every dirty page was written back (and answered), so
+    /// this is where the dirty map is known complete.
+    func synchronize() -> Int32 { onSynchronize() }
 
-    /// Makes every chunk local, in image order, on the calling thread. Returns the fault that
-    /// stopped it, if any. `progress` is called every few chunks.
-    func hydrate(progress: (Int) -> Void) -> Fault? {
-        let reader = source.reader()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 4096)
-        defer { buffer.deallocate() }
-        for c in 0..<chunkCount where !isLocal(c) {
-            if let fault = makeLocal(c, reader: reader, buffer: buffer) { return fault }
-            if c % 256 == 0 { progress(c) }
+    /// Chunks the guest has written since the restore, ascending.
+    var dirtyChunks: [Int] {
+        state.withLock { s in
+            var out: [Int] = []
+            for (w, word) in s.dirty.enumerated() where word != 0 {
+                for b in 0..<64 where word & (1 << UInt64(b)) != 0 { out.append(w * 64 + b) }
+            }
+            return out
         }
-        return nil
+    }
+
+    /// Makes the chunks of `order` local, in that order, on `workers` threads (each with its own
+    /// reader), then returns: what a lazy restore does first with a recorded order, ahead of the
+    /// guest's faults. Returns the first fault, if any (the rest is then left to the faults).
+    func prefetch(_ order: [Int], workers: Int, progress: (@Sendable (Int) -> Void)? = nil) -> Fault? {
+        let next = Atomic<Int>(0)
+        let failed = Mutex<Fault?>(nil)
+        let stop = Atomic<Bool>(false)
+        let group = DispatchGroup()
+        for _ in 0..<max(1, workers) {
+            group.enter()
+            Thread.detachNewThread { [self] in
+                defer { group.leave() }
+                let reader = source.reader()
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 4096)
+                defer { buffer.deallocate() }
+                while !stop.load(ordering: .relaxed) {
+                    let i = next.add(1, ordering: .relaxed).oldValue
+                    guard i < order.count else { return }
+                    if i % 1024 == 0 { progress?(i) }
+                    let c = order[i]
+                    guard c >= 0, c < chunkCount, !isLocal(c) else { continue }
+                    if let fault = makeLocal(c, reader: reader, buffer: buffer) {
+                        failed.withLock { if $0 == nil { $0 = fault } }
+                        stop.store(true, ordering: .relaxed)
+                        return
+                    }
+                }
+            }
+        }
+        group.wait()
+        return failed.withLock { $0 }
+    }
+
+    /// Makes every chunk local, in image order (a shared cursor), on `workers` threads: one
+    /// thread measured 2.1x the eager restore's write time for 1 GiB (release, TCG), each 4 KiB
+    /// chunk being read, decoded and hashed on its own. Returns the fault that stopped it, if
+    /// any. `progress` is called every few chunks.
+    func hydrate(workers: Int = 2, progress: @escaping @Sendable (Int) -> Void) -> Fault? {
+        let remaining = (0..<chunkCount).filter { !isLocal($0) }
+        return prefetch(remaining, workers: workers, progress: progress)
     }
 
     /// Chunks local now, chunks the guest wrote, bytes fetched, the fault if any.

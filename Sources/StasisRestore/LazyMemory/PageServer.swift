@@ -3,6 +3,7 @@ import Foundation
 import StasisFUSE
 import StasisIO
 import StasisSandbox
+import StasisSessions
 import StasisStore
 import Synchronization
 
@@ -14,9 +15,14 @@ import Synchronization
 /// unmounts and ends it.
 public enum PageServer {
     public static let readyDescriptor: Int32 = 3
+    /// Seconds after the hand-off during which first touches are recorded (`AccessRecorder`).
+    public static let defaultOrderSeconds: Double = 10
 
     /// Runs the page server in this process; returns its exit code.
-    public static func run(store: ContentStore, image: String, directory: String, executable: String) -> Int32 {
+    /// `checkpoint`: the checkpoint restored. Its recorded access order of the image, if it has
+    /// one, is prefetched from the mount on; if it has none, this restore records one.
+    public static func run(store: ContentStore, image: String, checkpoint: String? = nil, directory: String, executable: String,
+                           orderWindow: Double = defaultOrderSeconds) -> Int32 {
         let dir = SandboxDirectory(path: directory)
         // Before any thread: the signals are taken by `sigwait` here, never delivered.
         var signals = sigset_t()
@@ -41,10 +47,35 @@ public enum PageServer {
             source.close()
             return refuse("creating the overlay: \(error)")
         }
+        // A recorded order to prefetch, or a recorder to make one (Formats/lazy-restore.md).
+        let sessions = SessionStore(store: store)
+        var order: [Int]?
+        var orderWarning: String?
+        if let checkpoint {
+            do {
+                order = try sessions.accessOrder(checkpoint: checkpoint, image: source.imageID, chunkSize: source.manifest.chunkSize,
+                                                 chunkCount: source.manifest.chunks.count)?.chunks
+            } catch {
+                orderWarning = "the recorded access order is not used: \(error.description)"
+                FileHandle.standardError.write(Data(("warning: " + orderWarning! + "\n").utf8))
+            }
+        }
+        let recorder = checkpoint != nil && order == nil && orderWarning == nil
+            ? AccessRecorder(chunkCount: source.manifest.chunks.count, limit: AccessRecorder.defaultLimit(chunkSize: source.manifest.chunkSize),
+                             closeAfterHandOff: orderWindow) : nil
         let me = ProcessStatus.read(getpid())
         let status = Mutex(PageServerStatus(state: .serving, pid: getpid(), startTime: me?.startTime ?? 0, image: source.imageID,
-                                            chunks: source.manifest.chunks.count, localChunks: 0, dirtyChunks: 0, fetchedBytes: 0))
-        let file = LazyMemoryFile(source: source, overlay: overlay) { fault in
+                                            chunks: source.manifest.chunks.count, localChunks: 0, dirtyChunks: 0, fetchedBytes: 0,
+                                            prefetchChunks: order?.count, orderWarning: orderWarning))
+        let generation = Atomic<Int>(0)
+        let published = Mutex<LazyMemoryFile?>(nil)
+        let publishDirtyMap: @Sendable () -> Int32 = {
+            guard let file = published.withLock({ $0 }) else { return 0 }
+            let map = DirtyMap(image: source.imageID, chunkSize: source.manifest.chunkSize, imageSize: source.manifest.imageSize,
+                               generation: generation.add(1, ordering: .relaxed).newValue, dirty: file.dirtyChunks)
+            return map.save(dir) ? 0 : EIO
+        }
+        let file = LazyMemoryFile(source: source, overlay: overlay, recorder: recorder, onSynchronize: publishDirtyMap) { fault in
             // Stop the VM before any read is answered EIO: a guest never runs on what it lacks.
             dir.process?.signal(SIGKILL)
             status.withLock { s in
@@ -53,6 +84,7 @@ public enum PageServer {
                 s.save(dir)
             }
         }
+        published.withLock { $0 = file }
         let publish: Publish = { change in
             let c = file.counts
             status.withLock { s in
@@ -72,6 +104,20 @@ public enum PageServer {
         _ = Array("ready\n".utf8).withUnsafeBytes { write(readyDescriptor, $0.baseAddress, $0.count) }
         close(readyDescriptor)
 
+        // Prefetch from the mount on: QEMU's loading and the guest's first instructions are
+        // what the order holds first.
+        let prefetched = DispatchSemaphore(value: 0)
+        if let order {
+            let mounted = Date()
+            Thread.detachNewThread {
+                let fault = file.prefetch(order, workers: prefetchWorkers)
+                publish { s in if fault == nil { s.prefetchMs = (Date().timeIntervalSince(mounted) * 10_000).rounded() / 10 } }
+                prefetched.signal()
+            }
+        } else {
+            prefetched.signal()
+        }
+
         let served = DispatchSemaphore(value: 0)
         let server = FUSEFileServer(file: file)
         Thread.detachNewThread {
@@ -87,10 +133,20 @@ public enum PageServer {
             if received == SIGUSR1 {
                 guard !handedOff else { continue }
                 handedOff = true
-                handOff(dir, file: file, source: source, publish: publish, executable: executable)
+                handOff(dir, file: file, source: source, publish: publish, executable: executable, after: prefetched)
+                if let recorder, let checkpoint {
+                    Thread.detachNewThread {
+                        storeOrder(recorder, of: source, checkpoint: checkpoint, sessions: sessions, publish: publish)
+                    }
+                }
                 continue
             }
             break
+        }
+        // The VM ended (or the sandbox is stopped) inside the recording window: what was
+        // recorded is still the guest's first touches.
+        if handedOff, let recorder, let checkpoint {
+            storeOrder(recorder, of: source, checkpoint: checkpoint, sessions: sessions, publish: publish, waiting: false)
         }
         _ = FUSEMount.unmount(dir.memory)
         _ = served.wait(timeout: .now() + 5)
@@ -101,10 +157,18 @@ public enum PageServer {
     /// The VM runs: hydrate, watch QEMU, start the watchdog.
     typealias Publish = @Sendable (_ change: (inout PageServerStatus) -> Void) -> Void
 
-    static func handOff(_ dir: SandboxDirectory, file: LazyMemoryFile, source: ImageChunkSource, publish: @escaping Publish, executable: String) {
+    /// Threads that prefetch a recorded order: a few, so that one chunk's read and decode
+    /// overlaps another's (and a fleet store's ranged GETs overlap).
+    static let prefetchWorkers = 3
+
+    static func handOff(_ dir: SandboxDirectory, file: LazyMemoryFile, source: ImageChunkSource, publish: @escaping Publish, executable: String,
+                        after prefetched: DispatchSemaphore) {
         let started = Date()
         publish { s in if s.state == .serving { s.state = .hydrating } }
         Thread.detachNewThread {
+            // The recorded order first (it may still run), then the rest in image order.
+            prefetched.wait()
+            prefetched.signal()
             let fault = file.hydrate { _ in publish { _ in } }
             guard fault == nil else { return }
             // Nothing is read from the store any more: let gc run.
@@ -130,5 +194,26 @@ public enum PageServer {
             }
         }
         _ = try? Spawn.start(executable, ["sandbox", "page-server", "--watch", "--directory", dir.path], log: dir.path + "/page-server.log")
+    }
+}
+
+extension PageServer {
+    /// Waits for the recording window to close (its time after the hand-off, or its chunk limit),
+    /// then stores the order with the checkpoint. A failure is reported in the status, never
+    /// fatal: the restore only misses a faster next restore.
+    static func storeOrder(_ recorder: AccessRecorder, of source: ImageChunkSource, checkpoint: String, sessions: SessionStore,
+                           publish: Publish, waiting: Bool = true) {
+        let deadline = Date().addingTimeInterval(recorder.closeAfterHandOff)
+        while waiting && Date() < deadline && recorder.isOpen { usleep(100_000) }
+        guard let chunks = recorder.close(), !chunks.isEmpty else { return }
+        let order = MemoryAccessOrder(image: source.imageID, chunkSize: source.manifest.chunkSize, chunks: chunks)
+        do {
+            let row = try sessions.recordAccessOrder(checkpoint: checkpoint, order)
+            publish { s in s.recordedChunks = row.chunks }
+        } catch {
+            let warning = "recording the access order of checkpoint \(checkpoint) failed: \(error.description)"
+            FileHandle.standardError.write(Data(("warning: " + warning + "\n").utf8))
+            publish { s in s.orderWarning = warning }
+        }
     }
 }

@@ -9,10 +9,14 @@ public struct PageServerLauncher: Sendable {
     public var executable: String
     /// Seconds to wait for the page server to mount.
     public var readyTimeout: Double
+    /// Seconds after the hand-off during which a restore without a recorded order records one
+    /// (nil: the page server's default).
+    public var orderSeconds: Double?
 
-    public init(executable: String, readyTimeout: Double = 30) {
+    public init(executable: String, readyTimeout: Double = 30, orderSeconds: Double? = nil) {
         self.executable = executable
         self.readyTimeout = readyTimeout
+        self.orderSeconds = orderSeconds
     }
 
     /// The running binary, for the `stasis` CLI and daemon.
@@ -22,7 +26,9 @@ public struct PageServerLauncher: Sendable {
 
     /// Mounts `image` lazily over the directory's `guest.mem` (created empty here) and returns
     /// once it serves; a page server that cannot is reported with its reason.
-    func start(store: String, image: String, in dir: SandboxDirectory, sandbox: String) throws(SandboxError) {
+    /// `checkpoint`: the checkpoint restored, whose recorded access order is prefetched (or
+    /// recorded by this restore when it has none).
+    func start(store: String, image: String, checkpoint: String? = nil, in dir: SandboxDirectory, sandbox: String) throws(SandboxError) {
         guard FileManager.default.createFile(atPath: dir.memory, contents: nil, attributes: [.posixPermissions: 0o600]) else {
             throw .io("create \(dir.memory)", EIO)
         }
@@ -30,7 +36,8 @@ public struct PageServerLauncher: Sendable {
         do { ends = try Pipe.open(capacity: 4096) } catch { throw .io("pipe for the page server", error.errno.rawValue) }
         defer { ends.read.close() }
         let started = Result { () throws(SandboxError) in
-            try Spawn.start(executable, ["sandbox", "page-server", "--store", store, "--image", image, "--directory", dir.path],
+            try Spawn.start(executable, ["sandbox", "page-server", "--store", store, "--image", image, "--directory", dir.path]
+                                + (checkpoint.map { ["--checkpoint", $0] } ?? []) + (orderSeconds.map { ["--order-seconds", "\($0)"] } ?? []),
                             log: dir.path + "/page-server.log", descriptors: [ends.write.rawValue])
         }
         ends.write.close()

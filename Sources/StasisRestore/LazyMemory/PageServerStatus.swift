@@ -32,6 +32,14 @@ public struct PageServerStatus: Codable, Sendable, Equatable {
     public var hydrationMs: Double?
     /// Why it failed: names the chunk and the cause.
     public var error: String?
+    /// Chunks of the checkpoint's recorded access order this restore prefetches (nil: none).
+    public var prefetchChunks: Int?
+    /// Milliseconds from the mount to the end of the prefetch.
+    public var prefetchMs: Double?
+    /// Chunks of the access order this restore recorded and stored (nil: none recorded yet).
+    public var recordedChunks: Int?
+    /// Why a recorded order was not used, or why recording one failed (the restore goes on).
+    public var orderWarning: String?
 
     public static func path(_ dir: SandboxDirectory) -> String { dir.path + "/memory.json" }
     public static func overlayPath(_ dir: SandboxDirectory) -> String { dir.path + "/guest.mem.overlay" }

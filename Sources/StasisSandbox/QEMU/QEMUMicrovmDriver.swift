@@ -85,7 +85,8 @@ public struct QEMUMicrovmDriver: SandboxDriver {
                           seconds: Date().timeIntervalSince(started), timedOut: r.timedOut)
     }
 
-    public func capture(_ spec: SandboxSpec, _ dir: SandboxDirectory, into scratch: String, stopAfter: Bool) throws(SandboxError) -> CapturedState {
+    public func capture(_ spec: SandboxSpec, _ dir: SandboxDirectory, into scratch: String, stopAfter: Bool,
+                        dirtyMemory: DirtyMemory?) throws(SandboxError) -> CapturedState {
         try? FileManager.default.removeItem(atPath: scratch)
         do { try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true) } catch {
             throw .io("create \(scratch)", EIO)
@@ -98,9 +99,11 @@ public struct QEMUMicrovmDriver: SandboxDriver {
         defer { if quiesce.frozen && dir.runningPID != nil { try? Self.thawGuest(dir) } }
         let qmp = try QMPClient(path: dir.qmp)
         // A sandbox that keeps running is checkpointed live; one that stops after gains nothing
-        // from it. Where QEMU's stream is not one the splitter takes apart, a stopped copy.
+        // from it. Where QEMU's stream is not one the splitter takes apart, a stopped copy. A
+        // lazily restored guest is stopped too: a live copy would read (and fetch) all of its
+        // memory, where the dirty map names the little that changed.
         var liveRefused: String?
-        if !stopAfter && liveCheckpoints {
+        if !stopAfter && liveCheckpoints && dirtyMemory == nil {
             switch try captureLive(spec, dir, qmp, into: scratch, guestSync: guestSync) {
             case .captured(let state): return state
             case .refused(let reason):
@@ -112,6 +115,8 @@ public struct QEMUMicrovmDriver: SandboxDriver {
         let stoppedAt = Date()
         try qmp.execute("stop")
         var copied: Int64 = 0
+        var memoryRead: Int64 = 0
+        var memoryBase: String?
         var disks: [String: String] = [:]
         do throws(SandboxError) {
             faultHook?("capture.paused", dir)
@@ -122,7 +127,13 @@ public struct QEMUMicrovmDriver: SandboxDriver {
             try Self.waitMigration(qmp, what: "saving device state", status: "query-migrate")
             // Memory and disks from the same pause: the disk is consistent with memory, not just
             // crash-consistent.
-            copied += try Self.copy(dir.memory, to: scratch + "/guest.mem")
+            if let dirtyMemory, let ranges = dirtyMemory.ranges(dir) {
+                memoryRead = try Self.copy(dir.memory, ranges: ranges, to: scratch + "/guest.mem")
+                memoryBase = dirtyMemory.base
+            } else {
+                memoryRead = try Self.copy(dir.memory, to: scratch + "/guest.mem")
+            }
+            copied += memoryRead
             copied += try Self.copyDisks(spec, dir, into: scratch, recording: &disks)
         } catch {
             _ = try? qmp.execute("cont")
@@ -140,7 +151,8 @@ public struct QEMUMicrovmDriver: SandboxDriver {
             dir.process?.releaseHostResources()
         }
         return CapturedState(memory: scratch + "/guest.mem", disks: disks, state: state, downtimeMs: downtime, bytesCopied: copied,
-                             guestSync: guestSync, memoryCapture: .stopped(reason: liveRefused))
+                             guestSync: guestSync, memoryCapture: memoryBase != nil ? .dirtyMap(bytes: memoryRead) : .stopped(reason: liveRefused),
+                             memoryBase: memoryBase, memoryBytesRead: memoryRead)
     }
 
     /// Asks QEMU to quit, then kills it if it has not after two seconds. Signals go only to the
@@ -215,6 +227,35 @@ public struct QEMUMicrovmDriver: SandboxDriver {
             disks[name] = target
         }
         return copied
+    }
+
+    /// Copies only `ranges` of `source` into a new sparse file of its size: every byte of them is
+    /// written, zeros too, so that the ranges are exactly the file's allocated ones (what an
+    /// incremental capture reads). Returns the bytes copied.
+    static func copy(_ source: String, ranges: [Range<Int64>], to target: String) throws(SandboxError) -> Int64 {
+        do throws(IOError) {
+            let from = try FileDescriptor.open(source, .readOnly)
+            defer { from.close() }
+            let to = try FileDescriptor.open(target, .createTruncate, permissions: 0o600)
+            defer { to.close() }
+            try to.truncate(to: try from.size())
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+            defer { buffer.deallocate() }
+            var copied: Int64 = 0
+            for range in ranges {
+                var at = range.lowerBound
+                while at < range.upperBound {
+                    let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(Int64(buffer.count), range.upperBound - at))])
+                    try from.readExactly(into: piece, at: at)
+                    try to.write(UnsafeRawBufferPointer(piece), at: at)
+                    at += Int64(piece.count)
+                    copied += Int64(piece.count)
+                }
+            }
+            return copied
+        } catch {
+            throw .io("copy the written ranges of \(source)", error.errno.rawValue)
+        }
     }
 
     static func copy(_ source: String, to target: String) throws(SandboxError) -> Int64 {

@@ -16,8 +16,11 @@ public protocol SandboxDriver: Sendable {
               output: (ExecStream, [UInt8]) throws(SandboxError) -> Void) throws(SandboxError) -> ExecStatus
     /// Pauses the guest once and copies device state, memory and disks into `scratch` (all from
     /// the same pause), then continues it (or, with `stopAfter`, ends it). Returns the files and
-    /// the downtime. On failure the guest is continued, never left paused.
-    func capture(_ spec: SandboxSpec, _ dir: SandboxDirectory, into scratch: String, stopAfter: Bool) throws(SandboxError) -> CapturedState
+    /// the downtime. On failure the guest is continued, never left paused. With `dirtyMemory`
+    /// (a lazily restored sandbox), only the memory the guest wrote since its restore is copied,
+    /// when the dirty map can be trusted (`CapturedState.memoryBase`).
+    func capture(_ spec: SandboxSpec, _ dir: SandboxDirectory, into scratch: String, stopAfter: Bool,
+                 dirtyMemory: DirtyMemory?) throws(SandboxError) -> CapturedState
     /// Ends the guest and frees its resources.
     func stop(_ dir: SandboxDirectory) throws(SandboxError)
 }
@@ -35,6 +38,11 @@ public struct ExecResult: Sendable, Codable {
 }
 
 extension SandboxDriver {
+    /// A capture that copies all of memory.
+    public func capture(_ spec: SandboxSpec, _ dir: SandboxDirectory, into scratch: String, stopAfter: Bool) throws(SandboxError) -> CapturedState {
+        try capture(spec, dir, into: scratch, stopAfter: stopAfter, dirtyMemory: nil)
+    }
+
     /// Runs shell text and collects its output.
     public func exec(_ dir: SandboxDirectory, _ command: String, timeout: TimeInterval) throws(SandboxError) -> ExecResult {
         var out: [UInt8] = []
@@ -60,6 +68,27 @@ public struct CapturedState: Sendable {
     public var guestSync: String = "none"
     /// How the memory image was taken.
     public var memoryCapture: MemoryCapture = .stopped(reason: nil)
+    /// Set when `memory` holds only the ranges the guest wrote since its restore (allocated in
+    /// a sparse file of the image's size): every other byte is this image's.
+    public var memoryBase: String?
+    /// Bytes of guest memory read for the capture.
+    public var memoryBytesRead: Int64 = 0
+}
+
+/// What a lazily restored guest wrote since its restore (Formats/lazy-restore.md): the image
+/// its memory was served from, and how to learn which ranges changed since.
+public struct DirtyMemory: Sendable {
+    /// The memory image served at the restore.
+    public var base: String
+    /// Called while the guest is stopped: makes the dirty map complete (forces the write-back of
+    /// dirty pages) and returns the byte ranges written since the restore, sorted and disjoint;
+    /// nil when the map cannot be trusted (then all of memory is copied).
+    public var ranges: @Sendable (SandboxDirectory) -> [Range<Int64>]?
+
+    public init(base: String, ranges: @escaping @Sendable (SandboxDirectory) -> [Range<Int64>]?) {
+        self.base = base
+        self.ranges = ranges
+    }
 }
 
 /// How a checkpoint's memory image was taken: while the guest ran (only the last pages and the
@@ -70,6 +99,9 @@ public enum MemoryCapture: Sendable, Equatable {
     case live(precopyMs: Double, pageRecords: Int, pagesPatchedAtStop: Int)
     /// `reason` says why a live copy was not used, where one was tried.
     case stopped(reason: String?)
+    /// Stopped, and only the ranges the guest wrote since its lazy restore were copied
+    /// (`bytes` of them), against the image it was restored from.
+    case dirtyMap(bytes: Int64)
 
     /// The checkpoint record's `memory_capture` value.
     public var recordValue: String {
@@ -77,6 +109,7 @@ public enum MemoryCapture: Sendable, Equatable {
         case .live: "live"
         case .stopped(nil): "stopped"
         case .stopped(let reason?): "stopped: \(reason)"
+        case .dirtyMap: "stopped, dirty map"
         }
     }
 }

@@ -94,5 +94,8 @@ public struct Checkpoint: Sendable {
     public var signature: [UInt8]
     /// The public key that signed it, when not this store's (an imported checkpoint).
     public var signerKey: String? = nil
+    /// For a checkpoint just created: bytes each captured image read from its file (an
+    /// incremental capture reads only its diff's ranges). Empty when loaded from the catalog.
+    public var imageReadBytes: [String: Int64] = [:]
     public var createdAt: Date { Date(timeIntervalSince1970: Double(record.createdAt) / 1e9) }
 }

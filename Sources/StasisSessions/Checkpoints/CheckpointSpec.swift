@@ -8,8 +8,11 @@ public struct CheckpointSpec: Sendable {
         public var path: String
         /// Sparse diff against the parent checkpoint's image of the same name (incremental).
         public var dirty: String?
-        public init(name: String, path: String, dirty: String? = nil) {
-            self.name = name; self.path = path; self.dirty = dirty
+        /// The image `dirty` is a diff against, when not the parent checkpoint's (a lazily
+        /// restored sandbox's memory: the image it was restored from).
+        public var base: String?
+        public init(name: String, path: String, dirty: String? = nil, base: String? = nil) {
+            self.name = name; self.path = path; self.dirty = dirty; self.base = base
         }
     }
     public struct BlobFile: Sendable {

@@ -37,9 +37,10 @@ extension SessionStore {
         // Capture everything first; if anything fails, drop what this call added.
         var captured: [String] = []
         var images: [String: String] = [:], blobs: [String: String] = [:]
+        var readBytes: [String: Int64] = [:]
         do throws(HistoryError) {
             for image in spec.images {
-                let parentImage = parent?.record.images[image.name]
+                let parentImage = image.base ?? parent?.record.images[image.name]
                 if image.dirty != nil && parentImage == nil {
                     throw .badArgument(field: "dirty file for '\(image.name)'", message: "an incremental image needs a parent checkpoint holding an image named '\(image.name)'")
                 }
@@ -47,6 +48,7 @@ extension SessionStore {
                     try store.capture(image.path, options: CaptureOptions(parent: parentImage, dirtyPath: image.dirty), progress: progress)
                 }
                 if !result.alreadyStored { captured.append(result.image.id) }
+                readBytes[image.name] = result.readBytes
                 images[image.name] = result.image.id
             }
             for blob in spec.blobs {
@@ -80,7 +82,7 @@ extension SessionStore {
                     try db.execute("INSERT INTO checkpoint_refs(checkpoint_id, name, kind, target, owned) VALUES (?, ?, 'blob', ?, 1)", id, name, target)
                 }
                 _ = try Self.insertEvents(db, session: session, [PreparedEvent(kind: .checkpoint, time: record.createdAt, data: ["checkpoint": .string(id)])], key: key)
-                return Checkpoint(id: id, record: record, signature: signature)
+                return Checkpoint(id: id, record: record, signature: signature, imageReadBytes: readBytes)
             }
         } catch {
             for id in captured { _ = try? store.catalog.deleteImage(id) }
@@ -137,6 +139,7 @@ extension SessionStore {
             let refs = try db.query("SELECT kind, target, owned FROM checkpoint_refs WHERE checkpoint_id = ?", id)
             try db.execute("DELETE FROM checkpoint_refs WHERE checkpoint_id = ?", id)
             try db.execute("DELETE FROM checkpoints WHERE id = ?", id)
+            try Self.removeAccessOrders(db, checkpoint: id)
             for ref in refs {
                 guard try ref.int("owned") == 1 else { continue }
                 let target = try ref.text("target")

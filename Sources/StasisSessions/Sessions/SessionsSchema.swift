@@ -218,5 +218,32 @@ public enum SessionsSchema {
                 WHERE t.text IS NOT NULL AND t.text != '';
             CREATE INDEX event_search_doc ON event_search USING GIN (doc);
             """),
+        // The order in which a lazily restored guest first touched its memory image's chunks,
+        // recorded by the page server of the first lazy restore and used to prefetch on later
+        // ones (Formats/lazy-restore.md, "Prefetch in recorded order"). Recorded after the
+        // checkpoint exists, so it cannot be in its signed record: a side row keyed by
+        // checkpoint and image, naming a blob (content-addressed, verified when read). It goes
+        // with its checkpoint.
+        CatalogMigration("sessions:v6-memory-access-orders", sqlite: """
+            CREATE TABLE memory_access_orders (
+                checkpoint_id TEXT NOT NULL,
+                image_id      TEXT NOT NULL,
+                blob_id       TEXT NOT NULL,
+                chunks        INTEGER NOT NULL,
+                recorded_at   REAL NOT NULL,
+                PRIMARY KEY (checkpoint_id, image_id)
+            ) WITHOUT ROWID;
+            CREATE INDEX memory_access_orders_by_blob ON memory_access_orders(blob_id);
+            """, postgres: """
+            CREATE TABLE memory_access_orders (
+                checkpoint_id TEXT COLLATE "C" NOT NULL,
+                image_id      TEXT COLLATE "C" NOT NULL,
+                blob_id       TEXT COLLATE "C" NOT NULL,
+                chunks        BIGINT NOT NULL,
+                recorded_at   DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (checkpoint_id, image_id)
+            );
+            CREATE INDEX memory_access_orders_by_blob ON memory_access_orders(blob_id);
+            """),
     ], legacyNames: ["v2-sessions-checkpoints-history"])
 }

@@ -51,6 +51,8 @@ let package = Package(
             providers: [.apt(["libzstd-dev"])]
         ),
         .target(name: "CStasisSystem"),
+        // SHA-256 through libcrypto (Debian libssl-dev) for the history verifier's hot loop.
+        .target(name: "CSHA256", linkerSettings: [.linkedLibrary("crypto")]),
         // <linux/fuse.h> and mount(2) for StasisFUSE.
         .target(name: "CFUSE"),
 
@@ -83,7 +85,7 @@ let package = Package(
         .target(
             name: "StasisSessions",
             dependencies: [
-                "StasisStore", "StasisCatalog", "StasisJSON", "StasisIO", "StasisExt4",
+                "StasisStore", "StasisCatalog", "StasisJSON", "StasisIO", "StasisExt4", "CSHA256",
                 .product(name: "Crypto", package: "swift-crypto"),
                 // scrypt, for the passphrase of an encrypted bundle.
                 .product(name: "CryptoExtras", package: "swift-crypto"),

@@ -7,7 +7,7 @@ set -euo pipefail
 # (Tools/timeline/run_tests.sh; Selenium itself comes from PyPI into a venv there).
 # gcc + libc6-dev: the guest agent's request loop in C (Tools/guest/agent/*.c) is compiled static.
 # nftables: the kernel enforces a sandbox's --allow list with nft rules on its QEMU's user.
-packages=(liblz4-dev libzstd-dev libsqlite3-dev libext2fs-dev e2fsprogs pkg-config util-linux openssl chromium chromium-driver gcc libc6-dev nftables)
+packages=(liblz4-dev libzstd-dev libssl-dev libsqlite3-dev libext2fs-dev e2fsprogs pkg-config util-linux openssl chromium chromium-driver gcc libc6-dev nftables)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

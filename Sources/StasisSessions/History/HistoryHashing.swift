@@ -1,3 +1,4 @@
+import CSHA256
 import Crypto
 
 /// The chain hash that links each event to the one before it (Formats/history.md):
@@ -6,6 +7,15 @@ import Crypto
 enum HistoryHashing {
     static let genesis = [UInt8](repeating: 0, count: 32)
     private static let domain = Array("stasis-chain-v1".utf8) + [0]
+
+    /// The same into `out` (32 bytes), through libcrypto: the verify loop's form.
+    @inline(__always)
+    static func chain(previous: UnsafeRawBufferPointer, leaf: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
+        domain.withUnsafeBytes { d in
+            stasis_sha256_parts(d.baseAddress, d.count, previous.baseAddress, previous.count, leaf.baseAddress, leaf.count,
+                                out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+    }
 
     /// The same, without allocation: previous and leaf as raw bytes, the result as a digest.
     @inline(__always)

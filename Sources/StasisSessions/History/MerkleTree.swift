@@ -1,3 +1,4 @@
+import CSHA256
 import Crypto
 import Foundation
 
@@ -23,6 +24,14 @@ public enum MerkleTree {
         return h.finalize()
     }
 
+    /// The leaf hash into `out` (32 bytes), through libcrypto: the verify loop's form.
+    @inline(__always)
+    static func leafHash(_ data: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
+        withUnsafeBytes(of: UInt8(0)) { prefix in
+            stasis_sha256_parts(prefix.baseAddress, 1, data.baseAddress, data.count, nil, 0, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+    }
+
     public static func leafHash(_ data: [UInt8]) -> Hash {
         data.withUnsafeBytes { leafHash($0) }
     }
@@ -44,22 +53,13 @@ public enum MerkleTree {
     }
 
     /// Root of a perfect subtree whose leaf hashes are packed back to back (32 bytes each; the
-    /// count a power of two), computed level by level in `scratch` without allocating.
+    /// count a power of two), computed level by level in `scratch` without allocating (libcrypto,
+    /// `CSHA256`: the verifier computes one such node per event).
     public static func perfectRoot(packed leaves: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer) -> Hash {
-        var n = leaves.count / 32
+        let n = leaves.count / 32
         precondition(n > 0 && n & (n - 1) == 0 && scratch.count >= leaves.count)
         scratch.copyMemory(from: leaves)
-        var h = SHA256()
-        while n > 1 {
-            for i in 0..<n / 2 {
-                h = SHA256()
-                withUnsafeBytes(of: UInt8(1)) { h.update(bufferPointer: $0) }
-                h.update(bufferPointer: UnsafeRawBufferPointer(rebasing: scratch[(2 * i * 32)..<(2 * i * 32 + 64)]))
-                let d = h.finalize()
-                d.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: scratch[(i * 32)..<(i * 32 + 32)]).copyMemory(from: $0) }
-            }
-            n /= 2
-        }
+        stasis_merkle_perfect_root(scratch.baseAddress!.assumingMemoryBound(to: UInt8.self), n)
         return Array(scratch[0..<32])
     }
 

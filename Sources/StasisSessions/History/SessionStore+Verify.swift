@@ -51,7 +51,16 @@ extension SessionStore {
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: HistoryHashing.tileSize * 32, alignment: 16)
             defer { scratch.deallocate() }
             var tileLeaves: [MerkleTree.Hash] { stride(from: 0, to: packed.count, by: 32).map { Array(packed[$0..<$0 + 32]) } }
-            var chain = HistoryHashing.genesis
+            // The leaf hash just computed, the chain up to the event before, the chain computed
+            // for this one: three 32-byte digests the loop writes in place (libcrypto, no
+            // allocation per event).
+            let digests = UnsafeMutableRawBufferPointer.allocate(byteCount: 96, alignment: 16)
+            defer { digests.deallocate() }
+            let leafOut = UnsafeMutableRawBufferPointer(rebasing: digests[0..<32])
+            let chainNow = UnsafeMutableRawBufferPointer(rebasing: digests[32..<64])
+            let chainNext = UnsafeMutableRawBufferPointer(rebasing: digests[64..<96])
+            HistoryHashing.genesis.withUnsafeBytes { chainNow.copyMemory(from: $0) }
+            var chain: [UInt8] { Array(chainNow) }
             var expected: Int64 = 0
             var broken = false
 
@@ -98,20 +107,20 @@ extension SessionStore {
                     fail(seq, "event \(seq) was edited: its time or kind column differs from its body")
                     broken = true; return
                 }
-                let leafDigest = MerkleTree.leafDigest(body)
-                let leafMatches = leafDigest.withUnsafeBytes { $0.count == storedLeaf.count && memcmp($0.baseAddress!, storedLeaf.baseAddress!, $0.count) == 0 }
+                MerkleTree.leafHash(body, into: leafOut)
+                let leafMatches = storedLeaf.count == 32 && memcmp(leafOut.baseAddress!, storedLeaf.baseAddress!, 32) == 0
                 if !leafMatches {
                     fail(seq, "event \(seq) was edited: its body does not match its leaf hash")
                     broken = true; return
                 }
-                let chainDigest = chain.withUnsafeBytes { previous in HistoryHashing.chainDigest(previous: previous, leaf: storedLeaf) }
-                let chainMatches = chainDigest.withUnsafeBytes { $0.count == storedChain.count && memcmp($0.baseAddress!, storedChain.baseAddress!, $0.count) == 0 }
-                chain.withUnsafeMutableBytes { dest in chainDigest.withUnsafeBytes { dest.copyMemory(from: $0) } }
+                HistoryHashing.chain(previous: UnsafeRawBufferPointer(chainNow), leaf: storedLeaf, into: chainNext)
+                let chainMatches = storedChain.count == 32 && memcmp(chainNext.baseAddress!, storedChain.baseAddress!, 32) == 0
+                chainNow.copyMemory(from: UnsafeRawBufferPointer(chainNext))
                 if !chainMatches {
                     fail(seq, "event \(seq) does not follow event \(seq - 1): the chain hash differs (events were inserted, dropped or reordered before it)")
                     broken = true; return
                 }
-                leafDigest.withUnsafeBytes { packed.append(contentsOf: $0) }
+                packed.append(contentsOf: leafOut)
                 if packed.count == HistoryHashing.tileSize * 32 {
                     tiles.append(packed.withUnsafeBytes { MerkleTree.perfectRoot(packed: $0, scratch: scratch) })
                     packed.removeAll(keepingCapacity: true)

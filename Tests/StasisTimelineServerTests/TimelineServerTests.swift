@@ -92,7 +92,9 @@ struct TimelineServerTests {
     func get(_ port: Int, _ path: String, headers: [(String, String)] = []) async throws -> Answer {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         for (k, v) in headers { request.headers.add(name: k, value: v) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        // A bound against a hang, not a speed: the in-process server shares the concurrency
+        // threads that microVM tests of the same run may hold for minutes.
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(600))
         let body = try await response.body.collect(upTo: 64 << 20)
         return Answer(status: Int(response.status.code), headers: response.headers, body: Array(buffer: body))
     }
